@@ -118,9 +118,9 @@ def parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="execute a student notebook and check its exercises")
     grade.add_argument("notebook", type=Path, help="a notebook written by `scalingbook assignment`")
-    grade.add_argument("--timeout", type=float, default=300, help="limit for the whole notebook, seconds (300)")
-    grade.add_argument("--cell-timeout", type=float, default=60,
-                       help="limit for one cell, which is then interrupted and the next one run (60)")
+    grade.add_argument("--timeout", type=float, default=900, help="limit for the whole notebook, seconds (900)")
+    grade.add_argument("--cell-timeout", type=float, default=300,
+                       help="limit for one cell, which is then interrupted and the next one run (300)")
     grade.add_argument("--report", type=Path, help="folder for the report (default: beside the notebook)")
     grade.set_defaults(func=_grade)
 

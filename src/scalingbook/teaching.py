@@ -376,7 +376,7 @@ def grading_values(chapter: book.Chapter, notebook: Any) -> dict[str, Any]:
     return resolve(chapter.params(), recorded)
 
 
-def grade(path: Path, timeout: float = 300, cell_timeout: float = 60, report_dir: Path | None = None) -> Report:
+def grade(path: Path, timeout: float = 900, cell_timeout: float = 300, report_dir: Path | None = None) -> Report:
     """Grade the student notebook at ``path``; write ``NAME.grade.json``, ``.grade.txt`` and ``.graded.ipynb``."""
     import nbformat
 
