@@ -197,3 +197,39 @@ def test_generation_is_fast():
     start = time.perf_counter()
     sample(task, 5000, "train", 0)
     assert 5000 / (time.perf_counter() - start) > 5000  # examples per second, with room for load
+
+
+# ----------------------------------------------------------------------------- language modelling
+
+
+def test_language_modelling_is_keyed_deterministic_and_all_loss_positions(tmp_path):
+    from scalingbook.languages import CorpusSource, MarkovSource
+    from scalingbook.tasks import LanguageModelling
+
+    task = LanguageModelling(MarkovSource(vocab_size=8, order=1, seed=3), context=16)
+    batch = train_batch(task, np.array([0, 1]), step=2, batch_size=5)
+    assert batch.tokens.shape == (10, 17) and batch.answer.all()
+    assert batch.tokens.max() < 8
+    alone = train_batch(task, np.array([1]), step=2, batch_size=5)
+    np.testing.assert_array_equal(alone.tokens, batch.tokens[5:]), "a member's data ignores the others"
+    assert not np.array_equal(batch.tokens[:5], batch.tokens[5:])
+    assert not np.array_equal(sample(task, 5, "test", 1).tokens, sample(task, 5, "train", 1).tokens)
+
+    corpus = tmp_path / "text.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 20)
+    text = LanguageModelling(CorpusSource(corpus), context=10)
+    ex = sample(text, 4, "train", 0)
+    raw = corpus.read_bytes()
+    assert all(bytes(row.tolist()) in raw for row in ex.tokens)
+
+
+def test_language_modelling_follows_the_markov_transitions():
+    from scalingbook.languages import MarkovSource
+    from scalingbook.tasks import LanguageModelling
+
+    source = MarkovSource(vocab_size=4, order=1, concentration=1.0, seed=0)
+    tokens = sample(LanguageModelling(source, context=50), 2000, "train", 0).tokens.astype(int)
+    counts = np.zeros((4, 4))
+    np.add.at(counts, (tokens[:, :-1].ravel(), tokens[:, 1:].ravel()), 1)
+    np.testing.assert_allclose(counts / counts.sum(1, keepdims=True), source.transitions, atol=0.02)
+    np.testing.assert_allclose(np.bincount(tokens[:, 0], minlength=4) / 2000, source.stationary, atol=0.04)

@@ -26,10 +26,13 @@ testing: training never draws one, and a test at a length that training also cov
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
+
+from scalingbook.languages import CorpusSource, MarkovSource
 
 Split = Literal["train", "test"]
 
@@ -112,15 +115,22 @@ class Examples:
     ``answer`` marks the answer span (including its EOS): the positions whose tokens the model must
     produce, so the training loss predicts ``tokens[:, t]`` from ``tokens[:, :t]`` where
     ``answer[:, t]`` holds, and the prompt is everything before the first answer position.
-    ``length`` is each example's task length.
+    ``length`` is each example's task length. ``component`` says which task of a :class:`Mixture`
+    each example came from (None outside mixtures), so evaluation can be split per task.
     """
 
     tokens: np.ndarray
     answer: np.ndarray
     length: np.ndarray
+    component: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    def __getitem__(self, rows: slice | np.ndarray) -> Examples:
+        """The examples at ``rows`` (a slice or an index array), every field kept."""
+        component = None if self.component is None else self.component[rows]
+        return Examples(self.tokens[rows], self.answer[rows], self.length[rows], component)
 
     @property
     def prompt_len(self) -> np.ndarray:
@@ -381,10 +391,18 @@ class FewShotArithmetic(_Task):
     2 is BIG-bench's 2-digit multiplication). Answers are written most-significant digit first,
     subtraction answers may be negative. Only the query's answer is in the answer span; the solved
     shots come from the same split as the query.
+
+    ``scratchpad=True`` (addition only) writes the working before the answer, as in Nye et al.'s
+    (2021) scratchpad for addition that Wei et al. (2022, Fig. 3C) list as emergent: for each digit,
+    least significant first, the digit of the sum and the carry out, then ``>`` and the answer, so
+    ``47+38`` reads ``4 7 + 3 8 = 5 1 8 0 > 8 5``. The shots carry their scratchpads too, and the
+    whole scratchpad is part of the answer span (the model must write it); score the final answer,
+    the tokens after ``>``. Problems are held out exactly as without a scratchpad.
     """
 
     op: Literal["+", "-", "*"] = "+"
     shots: int = 2
+    scratchpad: bool = False
     max_length: ClassVar[int] = 9
     _ops: ClassVar[dict[str, int]] = {"+": 0, "-": 1, "*": 2}
 
@@ -394,14 +412,29 @@ class FewShotArithmetic(_Task):
             raise ValueError(f"op must be one of {sorted(self._ops)}, got {self.op!r}")
         if self.shots < 0:
             raise ValueError(f"shots must be >= 0, got {self.shots}")
+        if self.scratchpad and self.op != "+":
+            raise ValueError(f"scratchpad is defined for op '+' only, got op={self.op!r}")
 
     def _answer_width(self, length: int) -> int:
         """Most answer tokens: a carry digit for +, a sign for -, twice the digits for *."""
         return 2 * length if self.op == "*" else length + 1
 
     def _n_tokens(self, length: int) -> int:
-        problem = 2 * length + 2 + self._answer_width(length) + 1  # a op b = c, then ; or EOS
+        scratch = 2 * length + 1 if self.scratchpad else 0  # (digit, carry) per digit, then >
+        problem = 2 * length + 2 + scratch + self._answer_width(length) + 1  # a op b = c, then ; or EOS
         return 1 + (self.shots + 1) * problem
+
+    def chance_exact_match(self) -> float:
+        """Exact match of a guess uniform over the integers an answer at ``test_length`` can take.
+
+        The chance baseline of the emergence curves (Wei et al. 2022 draw one on every panel of Fig. 2):
+        a model that knew only the range of the answer. For ``*`` the range over-counts the products
+        that occur, so the baseline is a lower bound there.
+        """
+        lo = 10 ** (self.test_length - 1) if self.test_length > 1 else 0
+        hi = 10**self.test_length - 1
+        n_answers = {"+": 2 * (hi - lo) + 1, "-": 2 * (hi - lo) + 1, "*": hi * hi - lo * lo + 1}[self.op]
+        return 1.0 / n_answers
 
     def _problems(self, keys: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
         lo = np.where(lengths > 1, 10 ** (lengths - 1), 0)[:, None]
@@ -424,10 +457,153 @@ class FewShotArithmetic(_Task):
                 _const(TOKEN[self.op], n),
                 _number(b[:, j], width),
                 _const(TOKEN["="], n),
+                *(self._scratch(a[:, j], b[:, j], lengths, width, query) if self.scratchpad else []),
                 _number(answers[:, j], self._answer_width(width), answer=query),
                 _const(EOS if query else TOKEN[";"], n, answer=query),
             ]
         return pieces
+
+
+    @staticmethod
+    def _scratch(a: np.ndarray, b: np.ndarray, lengths: np.ndarray, width: int, answer: bool) -> list[_Piece]:
+        """Nye et al.'s addition scratchpad: (sum digit, carry) per digit, least significant first, then >."""
+        da, db = _digits(a, width)[0], _digits(b, width)[0]
+        steps, carry = [], np.zeros(len(a), dtype=np.int64)
+        for i in range(width):
+            total = da[:, i] + db[:, i] + carry
+            carry = total // 10
+            steps.append(np.stack([total % 10, carry], axis=1))
+        valid = np.repeat(np.arange(width) < lengths[:, None], 2, axis=1)
+        return [_Piece(DIGIT0 + np.concatenate(steps, axis=1), valid, answer), _const(TOKEN[">"], len(a), answer)]
+
+
+@dataclass(frozen=True)
+class WordUnscramble(_Task):
+    """Unscramble a word of a synthetic lexicon, few-shot: ``BOS scrambled = word ; ... scrambled =``.
+
+    The analogue of BIG-bench's word unscrambling (Wei et al. 2022, Fig. 2C) for models that know no
+    English: the lexicon is ``n_words`` words of every length, each letter one of the symbols
+    ``#0 .. #{n_letters-1}``, all fixed by ``lexicon_seed``. The length is the number of letters. A
+    problem is a (word, scrambled order) pair; held-out pairs never occur in training, but their
+    words do, in other orders, as an English word occurs in a language model's pretraining. Answering
+    needs the lexicon in the weights, so capacity matters.
+    """
+
+    shots: int = 2
+    n_words: int = 50
+    n_letters: int = 26
+    lexicon_seed: int = 0
+    min_length: int = 2
+    max_length: ClassVar[int] = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.shots < 0:
+            raise ValueError(f"shots must be >= 0, got {self.shots}")
+        if self.n_words < 1:
+            raise ValueError(f"n_words must be >= 1, got {self.n_words}")
+        if not 2 <= self.n_letters <= N_SYMBOLS:
+            raise ValueError(f"n_letters must be in [2, {N_SYMBOLS}], got {self.n_letters}")
+
+    def _n_tokens(self, length: int) -> int:
+        return 1 + (self.shots + 1) * (2 * length + 2)  # scrambled = word, then ; or EOS
+
+    def chance_exact_match(self) -> float:
+        """Exact match of writing the given letters in a uniformly random order: 1 / test_length!.
+
+        Exact for words without a repeated letter; words with one are easier by chance.
+        """
+        return 1.0 / math.factorial(self.test_length)
+
+    def letters(self, lengths: np.ndarray, words: np.ndarray) -> np.ndarray:
+        """Letters (..., width) of lexicon word ``words`` of length ``lengths`` (arrays broadcast)."""
+        width = max(self.train_length, self.test_length)
+        draws = hash64(self.lexicon_seed, np.asarray(lengths)[..., None], np.asarray(words)[..., None], np.arange(width))
+        return (draws % np.uint64(self.n_letters)).astype(np.int64)
+
+    def _problems(self, keys: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
+        width = max(self.train_length, self.test_length)
+        problem = np.arange(self.shots + 1)
+        words = _ints(hash64(keys[:, None], problem, 0), 0, self.n_words - 1)
+        order = hash64(keys[:, None, None], problem[:, None], 1, np.arange(width))
+        order = np.where(np.arange(width) < lengths[:, None, None], order >> np.uint64(1), np.iinfo(np.uint64).max)
+        return {"word": words, "perm": np.argsort(order, axis=2, kind="stable")}
+
+    def _fingerprints(self, problems: dict[str, np.ndarray], lengths: np.ndarray) -> np.ndarray:
+        h = hash64(3, lengths[:, None], problems["word"])
+        for column in np.moveaxis(problems["perm"], 2, 0):
+            h = hash64(h, column)
+        return h
+
+    def _render(self, problems: dict[str, np.ndarray], lengths: np.ndarray) -> list[_Piece]:
+        n, width = len(lengths), max(self.train_length, self.test_length)
+        words = self.letters(lengths[:, None], problems["word"])
+        scrambled = np.take_along_axis(words, problems["perm"], axis=2)
+        valid = np.arange(width) < lengths[:, None]
+        pieces = [_const(BOS, n)]
+        for j in range(self.shots + 1):
+            query = j == self.shots
+            pieces += [
+                _Piece(SYMBOL0 + scrambled[:, j], valid),
+                _const(TOKEN["="], n),
+                _Piece(SYMBOL0 + words[:, j], valid, answer=query),
+                _const(EOS if query else TOKEN[";"], n, answer=query),
+            ]
+        return pieces
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Several tasks trained as one stream, BIG-bench style (Wei et al. 2022 evaluate one model on many).
+
+    Each example is drawn from one component, chosen by a hash of its key: with probability
+    proportional to ``weights`` in training, uniformly in testing so every task gets about the same
+    share of a test set. Examples are padded to the longest component's length and carry their
+    component index, so evaluation splits by task (``labels``). Disjointness holds per component;
+    every component must use the same ``holdout``, so a problem that one component holds out for
+    testing (the hash of its content decides) is held out by all, and no component trains on another
+    one's test queries.
+    """
+
+    tasks: tuple[_Task, ...]
+    labels: tuple[str, ...]
+    weights: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.tasks or not len(self.tasks) == len(self.labels) == len(self.weights):
+            raise ValueError(
+                f"Mixture needs one label and one weight per task, got {len(self.tasks)} tasks, "
+                f"{len(self.labels)} labels and {len(self.weights)} weights"
+            )
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"Mixture labels must be distinct, got {list(self.labels)}")
+        if not all(w > 0 for w in self.weights):
+            raise ValueError(f"Mixture weights must be > 0, got {list(self.weights)}")
+        if len({t.holdout for t in self.tasks}) != 1:
+            raise ValueError(f"every Mixture component must use the same holdout, got {[t.holdout for t in self.tasks]}")
+
+    def seq_len(self, split: Split) -> int:
+        """Padded length that fits every component's examples of ``split``."""
+        return max(t.seq_len(split) for t in self.tasks)
+
+    def generate(self, keys: np.ndarray, split: Split, seq_len: int | None = None) -> Examples:
+        """The examples of ``keys`` (any shape; flattened), each from the component its key picks."""
+        if split not in _STREAMS:
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        keys = np.asarray(keys, dtype=np.uint64).ravel()
+        width = seq_len or self.seq_len(split)
+        weights = np.asarray(self.weights if split == "train" else np.ones(len(self.tasks)), dtype=np.float64)
+        cumulative = np.cumsum(weights / weights.sum())
+        component = np.minimum(np.searchsorted(cumulative, _uniform(hash64(keys, 0xC0)), side="right"), len(self.tasks) - 1)
+        tokens = np.full((len(keys), width), PAD, dtype=np.uint8)
+        answer = np.zeros((len(keys), width), dtype=bool)
+        length = np.zeros(len(keys), dtype=np.int16)
+        for c, task in enumerate(self.tasks):
+            rows = np.flatnonzero(component == c)
+            if rows.size:
+                part = task.generate(keys[rows], split, width)
+                tokens[rows], answer[rows], length[rows] = part.tokens, part.answer, part.length
+        return Examples(tokens, answer, length, component.astype(np.int8))
 
 
 def _number(x: np.ndarray, width: int, answer: bool = False) -> _Piece:
@@ -445,7 +621,83 @@ def _concat(*pieces: _Piece) -> _Piece:
     )
 
 
-Task = Count | IndexHintAddition | FewShotArithmetic
+@dataclass(frozen=True)
+class LanguageModelling:
+    """Next-token prediction on a training language, for the Chinchilla sweeps (Hoffmann et al. 2022).
+
+    An example is ``context + 1`` consecutive tokens of ``source``: a
+    :class:`~scalingbook.languages.MarkovSource` (sampled here, its loss floor known exactly) or a
+    :class:`~scalingbook.languages.CorpusSource` (random windows of a byte-level text file). Every
+    position is a loss position, so a step of ``batch_size`` examples trains on
+    ``batch_size * context`` tokens, the D of C = 6ND. Each example is a pure function of its key:
+    the uniform draws behind token t are ``hash64(key, t)``, so members' streams stay independent and
+    any step can be rebuilt without replaying the stream. Token ids are the source's symbols
+    (``vocab_size`` of the model must be ``source.vocab_size``, at most 256).
+    """
+
+    source: MarkovSource | CorpusSource
+    context: int = 32
+
+    def __post_init__(self) -> None:
+        if self.context < 2:
+            raise ValueError(f"LanguageModelling.context must be >= 2, got {self.context}")
+        if not 2 <= self.source.vocab_size <= 256:
+            raise ValueError(f"the source's vocab_size must be in [2, 256], got {self.source.vocab_size}")
+
+    def seq_len(self, split: Split) -> int:
+        """Tokens per example in either split: ``context`` inputs plus the last target."""
+        return self.context + 1
+
+    def generate(self, keys: np.ndarray, split: Split, seq_len: int | None = None) -> Examples:
+        """The sequences of ``keys`` (any shape; flattened); train and test differ only by key."""
+        if split not in _STREAMS:
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        keys = np.asarray(keys, dtype=np.uint64).ravel()
+        width = self.seq_len(split) if seq_len is None else seq_len
+        if width != self.seq_len(split):
+            raise ValueError(f"LanguageModelling examples have {self.seq_len(split)} tokens, asked for {width}")
+        if isinstance(self.source, MarkovSource):
+            tokens = self._markov(keys, width)
+        else:
+            tokens = self._corpus(keys, width)
+        answer = np.ones(tokens.shape, dtype=bool)
+        return Examples(tokens.astype(np.uint8), answer, np.full(len(keys), self.context, dtype=np.int16))
+
+    def _markov(self, keys: np.ndarray, width: int) -> np.ndarray:
+        """Markov chain paths started from stationarity, by inverse-CDF draws from hashed uniforms."""
+        src = self.source
+        v, k = src.vocab_size, src.order
+        context = np.minimum(
+            np.searchsorted(np.cumsum(src.stationary), _uniform(hash64(keys, width)), side="right"),
+            src.n_contexts - 1,
+        )
+        digits = (context[:, None] // v ** np.arange(k - 1, -1, -1)) % v
+        out = np.empty((len(keys), width), dtype=np.int64)
+        first = min(k, width)
+        out[:, :first] = digits[:, :first]
+        cumulative = np.cumsum(src.transitions, axis=1)
+        for t in range(k, width):
+            u = _uniform(hash64(keys, t))[:, None]
+            token = np.minimum((cumulative[context] < u).sum(axis=1), v - 1)
+            out[:, t] = token
+            context = (context * v) % src.n_contexts + token
+        return out
+
+    def _corpus(self, keys: np.ndarray, width: int) -> np.ndarray:
+        """Windows of the corpus at hashed offsets."""
+        data = self.source.data
+        if data.size <= width:
+            raise ValueError(f"corpus_path {self.source.path} has {data.size} bytes; need more than {width}")
+        starts = (hash64(keys, 0) % np.uint64(data.size - width + 1)).astype(np.int64)
+        return data[starts[:, None] + np.arange(width)].astype(np.int64)
+
+
+def _uniform(h: np.ndarray) -> np.ndarray:
+    """Floats uniform on [0, 1) from the top 53 bits of 64-bit hashes."""
+    return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+Task = Count | IndexHintAddition | FewShotArithmetic | WordUnscramble | Mixture | LanguageModelling
 
 
 def sample(task: Task, n: int, split: Split, seed: int, start: int = 0) -> Examples:

@@ -1,0 +1,54 @@
+"""The Chinchilla experiment: the design obeys Hoffmann's constraints; a tiny sweep stores and re-reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scalingbook import chinchilla
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_design_obeys_the_papers_constraints(profile):
+    design = chinchilla.make_design(profile)
+    iso = chinchilla.isoflop_runs(design)
+    budgets = np.unique(iso.budget)
+    assert len(budgets) >= 5 and np.log10(budgets.max() / budgets.min()) >= 1.5 - 1e-9
+    for budget, runs in iso.groupby("budget"):
+        assert runs.n_params.nunique() >= 7
+        # D = C / (6N) up to rounding the steps to a log interval; the cosine cycle is the run's length
+        assert np.allclose(runs.flops, budget, rtol=design.log_every * design.tokens_per_step / runs.tokens.min())
+        assert (runs.steps >= design.min_steps).all() and (runs.steps % design.log_every == 0).all()
+    env = chinchilla.envelope_runs(design)
+    for _, runs in env.groupby("width"):
+        assert len(runs) >= 4
+        assert runs.tokens.max() / runs.tokens.min() >= 16 * 0.95
+
+
+def test_budgets_and_source_can_be_overridden():
+    design = chinchilla.make_design("quick", budgets=[2e9, 1e9], vocab_size=32, concentration=0.5)
+    assert design.budgets == (1e9, 2e9) and design.source().vocab_size == 32
+    with pytest.raises(ValueError, match="min_steps"):
+        chinchilla.isoflop_runs(chinchilla.make_design("quick", budgets=[1e7, 1e8]))
+    with pytest.raises(ValueError, match="profile"):
+        chinchilla.make_design("huge")
+
+
+def test_a_tiny_sweep_trains_stores_and_is_read_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path))
+    design = chinchilla.Design(
+        budgets=(3e7, 6e7), widths=(8, 12, 16), sizes_per_budget=3, envelope_widths=(8, 12),
+        context=8, batch_size=4, min_steps=5, log_every=5, warmup_steps=2, envelope_tokens_per_param=0.5,
+        vocab_size=8,
+    )
+    iso_runs, env_runs = chinchilla.isoflop_runs(design), chinchilla.envelope_runs(design)
+    first = chinchilla.train_runs("chinchilla/isoflop", design, iso_runs, "quick")
+    finals = chinchilla.final_losses(first.table)
+    assert len(finals) == len(iso_runs) and np.isfinite(finals.loss).all()
+    assert (finals.step == finals.steps).all(), "each run's last point is at the end of its cosine cycle"
+    again = chinchilla.train_runs("chinchilla/isoflop", design, iso_runs, "quick")
+    assert again.manifest["finished"] == first.manifest["finished"] and again.table.equals(first.table)
+    env = chinchilla.train_runs("chinchilla/envelope", design, env_runs, "quick")
+    curves = chinchilla.loss_curves(env.table)
+    assert len(curves) == len(env_runs) and all(np.all(np.diff(c.tokens) > 0) for c in curves)
+    assert curves[0].tokens[-1] == env_runs.tokens.iloc[0]
