@@ -12,7 +12,7 @@ import pytest
 
 from scalingbook.results import REPO_ROOT
 
-BOOK_SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "data")
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "data", "sweeps")
 
 
 def copy_book(target: Path) -> Path:

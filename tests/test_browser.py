@@ -59,7 +59,8 @@ def _chart_marks(driver) -> list[int]:
     """For each chart container on the page, how many drawn marks its SVG holds."""
     return driver.execute_script(
         "return Array.from(document.querySelectorAll('.scalingbook-chart')).map("
-        "  el => el.querySelectorAll('svg g.mark-line path, svg g.mark-rule line, svg g.mark-symbol path').length);"
+        "  el => el.querySelectorAll('svg g.mark-line path, svg g.mark-rule line, svg g.mark-symbol path,"
+        "  svg g.mark-rect path').length);"
     )
 
 
@@ -74,6 +75,28 @@ def test_mirage_charts_render_offline(server, browser, tmp_path):
     )
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     browser.save_screenshot(str(tmp_path / "mirage.png"))
+    assert not errors, f"console errors: {errors}"
+
+
+def test_chinchilla_charts_render_offline(server, browser, tmp_path):
+    browser.get(f"{server}/book/chapters/chinchilla.html")
+    WebDriverWait(browser, 30).until(lambda d: _chart_marks(d) and all(_chart_marks(d)))
+    marks = _chart_marks(browser)
+    assert len(marks) >= 3, f"expected the Figure 2, 3 and 4 charts on the Chinchilla page, found {len(marks)}"
+    assert all(count > 0 for count in marks), f"a chart drew no marks: {marks}"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    browser.save_screenshot(str(tmp_path / "chinchilla.png"))
+    assert not errors, f"console errors: {errors}"
+
+
+def test_seeds_charts_render_offline(server, browser, tmp_path):
+    browser.get(f"{server}/book/chapters/seeds.html")
+    WebDriverWait(browser, 30).until(lambda d: _chart_marks(d) and all(_chart_marks(d)))
+    marks = _chart_marks(browser)
+    assert len(marks) == 5, f"expected 5 charts on the Random seeds page, found {len(marks)}"
+    assert all(count > 0 for count in marks), f"a chart drew no marks: {marks}"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    browser.save_screenshot(str(tmp_path / "seeds.png"))
     assert not errors, f"console errors: {errors}"
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_pages_exist(built_book: Path):
-    for page in ("index.html", "book/chapters/mirage.html", "book/rerun.html", "book/references.html"):
+    for page in ("index.html", "book/chapters/chinchilla.html", "book/chapters/mirage.html", "book/chapters/seeds.html", "book/rerun.html", "book/references.html"):
         assert (built_book / page).is_file(), page
     assert (built_book / "_static" / "vega-bundle.js").stat().st_size > 100_000
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
@@ -28,6 +28,15 @@ def test_mirage_page_has_header_charts_and_citations(built_book: Path):
     assert len(re.findall(r'class="scalingbook-chart"', html)) == 5
     assert html.count("vegaEmbed(") == 5
     assert re.search(r'href="\.\./references\.html#id\d+" title="Rylan Schaeffer', html), "no citation link"
+    assert "injected-parameters" not in html and "tags=" not in html
+
+
+def test_seeds_page_has_header_charts_and_sources(built_book: Path):
+    html = (built_book / "book/chapters/seeds.html").read_text()
+    assert "How this page was made" in html and "seeds/count-width/records" in html
+    assert "Parameters of this run" in html and "success_threshold" in html
+    assert len(re.findall(r'class="scalingbook-chart"', html)) == 5
+    assert html.count("vegaEmbed(") == 5
     assert "injected-parameters" not in html and "tags=" not in html
 
 

@@ -207,3 +207,24 @@ def test_seed_shape_scores_and_top_seeds() -> None:
 def test_seed_shape_scores_need_complete_curves() -> None:
     with pytest.raises(ValueError, match="seeds"):
         stats.seed_shape_scores(seed_curves().iloc[1:])
+
+
+# per-seed outcomes from evaluation records
+
+
+def test_seed_outcomes_average_exact_match_and_per_token_nll_per_seed():
+    records = pd.DataFrame({
+        "seed": [3, 3, 1, 1],
+        "exact_match": [True, False, True, True],
+        "sum_logprob": [-2.0, -6.0, -1.0, -3.0],
+        "target_len": [2, 3, 1, 3],
+    })
+    out = stats.seed_outcomes(records)
+    assert out["seed"].tolist() == [1, 3]
+    np.testing.assert_allclose(out["em"], [1.0, 0.5])
+    np.testing.assert_allclose(out["loss"], [(1.0 + 1.0) / 2, (1.0 + 2.0) / 2])
+
+
+def test_seed_outcomes_names_missing_columns():
+    with pytest.raises(KeyError, match="sum_logprob"):
+        stats.seed_outcomes(pd.DataFrame({"seed": [0], "exact_match": [True], "target_len": [1]}))

@@ -71,7 +71,12 @@ class Chapter:
 
 
 CHAPTERS: tuple[Chapter, ...] = (
+    Chapter(
+        "chinchilla", "Chinchilla: how big a model for a compute budget?", inputs=("data/chinchilla",),
+        env_inputs=("SCALINGBOOK_EPOCH_CSV",),
+    ),
     Chapter("mirage", "Mirage: emergence in the eye of the metric", inputs=("data/mirage",)),
+    Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", inputs=("data/seeds", "sweeps")),
 )
 
 

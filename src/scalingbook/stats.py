@@ -421,3 +421,19 @@ def top_seeds(
         raise ValueError(f"by: expected 'B' or 'L', got {by!r}")
     ordered = scores.sort_values([by, "improvement", seed], ascending=[False, False, True], kind="stable")
     return ordered.head(k).reset_index(drop=True)
+
+
+def seed_outcomes(records: pd.DataFrame, seed: str = "seed") -> pd.DataFrame:
+    """Per-seed exact match and continuous loss-based error from per-example evaluation records.
+
+    ``em`` is the fraction of test examples answered exactly (Zhao et al. 2025, Figs. 1-3). ``loss``
+    is the continuous error of Fig. 4, whose normalisation the paper leaves open: here the mean over
+    test examples of each example's per-token negative log-likelihood, -sum_logprob / target_len, so
+    every example weighs the same whatever its length. Columns: ``seed, em, loss``.
+    """
+    missing = [c for c in (seed, "exact_match", "sum_logprob", "target_len") if c not in records.columns]
+    if missing:
+        raise KeyError(f"records: missing column(s) {missing}; has {list(records.columns)}")
+    per_token_nll = -records["sum_logprob"].astype(np.float64) / records["target_len"].astype(np.float64)
+    frame = pd.DataFrame({seed: records[seed], "em": records["exact_match"].astype(np.float64), "loss": per_token_nll})
+    return frame.groupby(seed, as_index=False, sort=True).mean()

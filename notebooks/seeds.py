@@ -1,0 +1,566 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Random seeds: breakthroughs as shifting mixtures of failed and successful runs
+#
+# Zhao, Qin, Alvarez-Melis, Kakade and Saphra {cite}`zhao2025random` offer a third reading of
+# "emergent" jumps, beside real emergence {cite}`wei2022emergent` and the metric mirage
+# {cite}`schaeffer2023mirage`. Train the same configuration from many random seeds and the
+# outcomes do not scatter around one value: some seeds fail, some succeed, and the distribution
+# across seeds is **bimodal**. As the model grows, the share of successful seeds grows
+# continuously, yet an aggregate that follows the typical seed (the mode) jumps when that share
+# passes one half. This chapter trains populations of small transformers on two
+# length-generalisation tasks, at several widths and depths, and measures those distributions.
+
+# %% tags=["parameters"]
+profile = "quick"  # which sweep settings to train or read: tiny CPU populations or the stored GPU ones [quick|full]
+device = "auto"  # where to train populations that are not stored yet: the GPU when there is one [auto|cpu|cuda]
+success_threshold = 0.2  # a run succeeds when its out-of-distribution exact match exceeds this (Zhao et al., Fig. 3) [>0, <1]
+n_resamples = 1000  # bootstrap resamples of seeds behind every confidence interval [10..100000]
+confidence = 0.95  # level of the bootstrap confidence intervals [0.5..0.999]
+kde_grid_points = 128  # points at which each kernel density is evaluated and drawn [16..1024]
+dip_alpha = 0.05  # significance level of the dip test of unimodality [>0, <1]
+min_peak_prominence = 0.05  # a density peak counts when it stands this share of the highest density above its valley [>0, <1]
+bimodality_rule = "both"  # when a scale counts as multimodal: dip test, density peaks, both or either [dip|peaks|both|either]
+exercise_seed = 0  # exercises: seed of the bootstrap resamples and of the synthetic population; vary it per student [0..1000000]
+
+# %% tags=["remove-input"]
+import altair as alt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+
+from scalingbook import charts, stats
+from scalingbook.book import chapter_header, pick_device
+from scalingbook.model import param_count
+from scalingbook.results import REPO_ROOT
+from scalingbook.sweeps import Sweep, run_sweep
+
+charts.enable()
+AXES = {"width": "d_model", "depth": "n_layers"}  # each axis varies one model setting, the other stays fixed
+sweeps = {
+    (task, axis): Sweep.load(REPO_ROOT / "sweeps" / f"seeds-{task}-{axis}.yaml", profile)
+    for task in ("count", "addition") for axis in AXES
+}
+train_on = pick_device(device)
+# Stored populations are read; missing ones train here (one cell per task keeps each cell short).
+results = {key: run_sweep(sweeps[key], profile, train_on, log=lambda _: None) for key in sweeps if key[0] == "count"}
+
+# %% tags=["remove-input"]
+results |= {key: run_sweep(sweeps[key], profile, train_on, log=lambda _: None) for key in sweeps if key[0] == "addition"}
+# One row per (task, axis, scale, seed): exact match, the continuous loss and the model's size.
+seeds = pd.concat(
+    [
+        stats.seed_outcomes(result.table).assign(
+            task=task, axis=axis, scale=spec.model[AXES[axis]],
+            n_params=param_count(spec.model_config(spec.build_task())),
+        )
+        for (task, axis), sweep in sweeps.items()
+        for spec, result in zip(sweep.runs, results[(task, axis)])
+    ],
+    ignore_index=True,
+)
+seeds["panel"] = seeds["task"] + " · " + seeds["axis"] + " (" + seeds["axis"].map(AXES) + ")"
+panels = {key: seeds[(seeds["task"] == key[0]) & (seeds["axis"] == key[1])] for key in sweeps}
+sources = [f"{results[key][-1].describe()}, with {len(results[key]) - 1} smaller runs" for key in sweeps]
+chapter_header("seeds", globals(), sources=[r for key in sweeps for r in results[key]])
+
+# %% [markdown]
+# ## The populations, and the choices the paper leaves open
+#
+# **Tasks.** Both come from Zhou et al.'s study of length generalisation, as in the paper
+# (`scalingbook.tasks`). *Count*: the prompt `BOS s e >` asks for every integer from `s` to `e`,
+# each a single token. *Addition*: reversed addition with index hints, where a hint symbol before each
+# digit names its significance and the sum is written least-significant digit first. Models train on
+# problems of every length up to a training length and are tested only on longer ones, so exact match
+# (EM, the fraction of test problems answered exactly, end-of-sequence token included, by greedy
+# decoding) measures **out-of-distribution** generalisation. The full profile uses the paper's
+# addition lengths, 35 digits for training and 40 for testing (Fig. 3); the paper does not give the
+# count lengths, and we use 30 and 40.
+#
+# **Models.** Decoder-only transformers with **no positional encoding** (NoPE). Learned absolute
+# positions are untrained past the training length, and rotary embeddings meet relative distances
+# never seen in training, while with NoPE the causal mask alone carries order, which generalises to
+# longer inputs best in Kazemnejad et al.'s comparison; the index hints give addition all the
+# alignment it needs. Width and depth are scaled separately, each with the other fixed, as in the
+# paper's Figs. 2 and 5. **A seed** sets both the initial weights and the order of the training data.
+#
+# **The continuous error** (Fig. 4) is not defined in the paper. Ours is each seed's mean, over test
+# problems, of the per-token negative log-likelihood of the target: $-\frac{1}{|y|}\log p(y \mid x)$
+# with teacher forcing. Every problem weighs the same whatever its length.
+#
+# The table lists the populations this page was computed from.
+
+# %% tags=["remove-input"]
+population_table = (
+    seeds.groupby(["task", "axis"], sort=False)
+    .agg(scales=("scale", lambda s: ", ".join(str(v) for v in sorted(s.unique()))),
+         seeds_per_scale=("seed", "nunique"),
+         params_min=("n_params", "min"), params_max=("n_params", "max"))
+    .reset_index()
+)
+population_table["fixed"] = [
+    ", ".join(f"{k} = {v}" for k, v in sweeps[(t, a)].runs[0].model.items() if k != AXES[a])
+    for t, a in zip(population_table["task"], population_table["axis"])
+]
+population_table["train -> test length"] = [
+    f"{sweeps[(t, a)].runs[0].task['train_length']} -> {sweeps[(t, a)].runs[0].task['test_length']}"
+    for t, a in zip(population_table["task"], population_table["axis"])
+]
+population_table["training steps"] = [
+    sweeps[(t, a)].runs[0].train["steps"] for t, a in zip(population_table["task"], population_table["axis"])
+]
+population_table.style.format({"params_min": "{:,}", "params_max": "{:,}"}).hide(axis="index")
+
+# %% [markdown]
+# ## Exact match across seeds at every scale
+#
+# The paper's Fig. 2: one histogram of out-of-distribution exact match across seeds per scale. A
+# bimodal population shows up as a bar at zero and a second group of bars far from it.
+
+# %% tags=["remove-input"]
+edges = np.linspace(0, 1, 21)
+histograms = (
+    seeds.assign(bin=np.clip(np.digitize(seeds["em"], edges[1:-1]), 0, len(edges) - 2))
+    .groupby(["panel", "scale", "bin"]).size().rename("seeds").reset_index()
+    .assign(em_low=lambda t: edges[t["bin"]], em_high=lambda t: edges[t["bin"] + 1])
+)
+histogram_charts = [
+    alt.Chart(histograms[histograms["panel"] == panel]).mark_bar().encode(
+        x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match (longer test problems)"),
+        x2="em_high:Q",
+        y=alt.Y("seeds:Q", title="seeds"),
+        tooltip=["scale:O", "em_low:Q", "em_high:Q", "seeds:Q"],
+    ).properties(width=150, height=90).facet(column=alt.Column("scale:O", title=panel))
+    for panel in seeds["panel"].unique()
+]
+charts.with_source(alt.vconcat(*histogram_charts), *sources, title="Exact match across seeds, per scale")
+
+# %% [markdown]
+# ## Mode, mean, probability of success and mean of successful runs
+#
+# The paper's Fig. 3. A run **succeeds** when its exact match exceeds `success_threshold`. For each
+# scale: the **mode** (the most populated of 21 points 0, 0.05, ..., 1 after rounding, which keeps the
+# atoms at 0 and 1 exact; the paper does not say how it found the mode), the **mean**, **P(success)**
+# and the **mean of the successful runs**, each with a percentile bootstrap interval from
+# `n_resamples` resamples of seeds. If the population is a mixture of two modes, the mean and
+# P(success) move gradually while the mode jumps from one mode to the other.
+
+# %% tags=["remove-input"]
+summary = pd.concat(
+    [
+        stats.seed_summary(frame, "em", "scale", success_threshold, n_resamples, confidence, exercise_seed)
+        .assign(panel=frame["panel"].iloc[0])
+        for frame in panels.values()
+    ],
+    ignore_index=True,
+)
+statistic_colour = alt.Color("statistic:N", title="statistic", scale=alt.Scale(range=charts.PALETTE))
+summary_base = alt.Chart().encode(
+    x=alt.X("scale:Q", scale=alt.Scale(type="log", nice=False, zero=False), title="scale (d_model or n_layers)"),
+    color=statistic_colour,
+)
+summary_chart = alt.layer(
+    summary_base.mark_line(point=True).encode(
+        y=alt.Y("estimate:Q", scale=alt.Scale(domain=[0, 1]), title="exact match statistic"),
+        tooltip=["panel:N", "scale:Q", "statistic:N", alt.Tooltip("estimate:Q", format=".3f"),
+                 alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")],
+    ),
+    summary_base.mark_rule().encode(y="low:Q", y2="high:Q"),
+    data=summary,
+).properties(width=260, height=170).facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(x="independent")
+charts.with_source(summary_chart, *sources, title=f"Seed statistics with {confidence:.0%} bootstrap intervals")
+
+# %% tags=["remove-input"]
+def _at(panel: str, statistic: str) -> pd.DataFrame:
+    """The rows of one statistic in one panel, in scale order."""
+    return summary[(summary["panel"] == panel) & (summary["statistic"] == statistic)].sort_values("scale")
+
+
+def _range(values: pd.Series) -> str:
+    return ", ".join("-" if np.isnan(v) else f"{v:.2f}" for v in values)
+
+
+lines = []
+for panel in seeds["panel"].unique():
+    mode, mean, p = (_at(panel, s) for s in ("mode", "mean", "p_success"))
+    jumps = np.abs(np.diff(mode["estimate"]))
+    lines.append(
+        f"- **{panel}** (scales {', '.join(str(s) for s in mode['scale'])}): mode {_range(mode['estimate'])}; "
+        f"mean {_range(mean['estimate'])}; P(success) {_range(p['estimate'])}. "
+        + (f"The mode's largest step between neighbouring scales is {jumps.max():.2f}, the mean's "
+           f"{np.abs(np.diff(mean['estimate'])).max():.2f}." if len(jumps) else "")
+    )
+Markdown("**What the grid shows.**\n\n" + "\n".join(lines))
+
+# %% [markdown]
+# ## A continuous error, and its density across seeds
+#
+# The paper's Fig. 4: if exact match is bimodal because of how seeds learn rather than because
+# exact match is an all-or-nothing metric, a continuous loss should show the same two groups. Below,
+# a Gaussian kernel density (Scott's bandwidth; the paper does not state its kernel) of the
+# per-token negative log-likelihood across seeds at every scale, on one grid per panel.
+
+# %% tags=["remove-input"]
+finite = seeds[np.isfinite(seeds["loss"])]
+densities = pd.concat(
+    [
+        stats.kde_by_scale(frame, "loss", "scale", n_grid=kde_grid_points).assign(panel=frame["panel"].iloc[0])
+        for _, frame in finite.groupby("panel", sort=False)
+    ],
+    ignore_index=True,
+)
+kde_chart = alt.Chart(densities).mark_line().encode(
+    x=alt.X("x:Q", title="per-token NLL of the test targets (nats)"),
+    y=alt.Y("density:Q", title="density across seeds"),
+    color=alt.Color("scale:O", title="scale", scale=alt.Scale(scheme="viridis")),
+    tooltip=["panel:N", "scale:O", alt.Tooltip("x:Q", format=".3f")],
+).properties(width=260, height=150).facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(
+    x="independent", y="independent", color="independent"
+)
+charts.with_source(kde_chart, *sources, title="Density of the continuous error across seeds")
+
+# %% [markdown]
+# ## Is the distribution bimodal? The dip test
+#
+# Hartigan's dip test measures how far the empirical distribution is from the closest unimodal one;
+# a small p-value rejects unimodality (the maintained `diptest` package, whose p-values interpolate
+# tables of critical values). Beside it, the number of peaks of the kernel density with relative
+# prominence at least `min_peak_prominence`. A scale is called multimodal under `bimodality_rule`:
+# by default only when the dip test rejects at `dip_alpha` *and* the density has two or more peaks,
+# so that neither a kernel wiggle nor a test on many tied values marks a scale alone. The paper does
+# not say which rule decided its "several peaks". Both metrics are tested.
+
+# %% tags=["remove-input"]
+bimodality = pd.concat(
+    [
+        stats.bimodality_by_scale(frame, metric, "scale", dip_alpha, min_peak_prominence, bimodality_rule)
+        .assign(panel=frame["panel"].iloc[0], metric=metric)
+        for _, frame in finite.groupby("panel", sort=False)
+        for metric in ("em", "loss")
+    ],
+    ignore_index=True,
+)
+bimodality[["panel", "metric", "scale", "n_seeds", "dip", "p_value", "n_peaks", "multimodal"]].style.format(
+    {"dip": "{:.3f}", "p_value": "{:.3g}"}
+).hide(axis="index")
+
+# %% [markdown]
+# ## How far each scale is from the largest: Wasserstein-2
+#
+# The paper's Fig. 5: the 2-Wasserstein distance between each scale's distribution of exact match
+# across seeds and the largest scale's, per axis. For one-dimensional samples it is the root mean
+# squared gap between their quantile functions. Which distribution the paper measured (exact match or
+# the loss) is not stated; we use exact match, the metric of its Figs. 2 and 3. The two markers
+# follow the caption and sit on the **last scale before** the event: *emergence of bimodality*
+# (before the first multimodal scale, by the rule above) and *mode breakthrough* (before the first
+# scale where P(success) exceeds one half). A marker missing from a panel means its event never
+# happened inside the grid, or already held at the smallest scale.
+
+# %% tags=["remove-input"]
+distances = pd.concat(
+    [stats.wasserstein_to_reference(frame, "em", "scale").assign(panel=frame["panel"].iloc[0])
+     for frame in panels.values()],
+    ignore_index=True,
+)
+markers = pd.DataFrame(
+    [
+        {"panel": frame["panel"].iloc[0], "marker": name, "scale": scale}
+        for frame in panels.values()
+        for name, scale in (
+            ("emergence of bimodality", stats.bimodality_emergence(
+                frame, "em", "scale", dip_alpha, min_peak_prominence, bimodality_rule)),
+            ("mode breakthrough", stats.mode_breakthrough(frame, "em", "scale", success_threshold)),
+        )
+    ],
+    columns=["panel", "marker", "scale"],
+)
+placed = markers.dropna(subset=["scale"])
+scale_x = alt.X("scale:Q", scale=alt.Scale(type="log", nice=False, zero=False), title="scale (d_model or n_layers)")
+charts.with_source(
+    alt.vconcat(*[
+        alt.layer(
+            alt.Chart(distances[distances["panel"] == panel]).mark_line(point=True, color="#000").encode(
+                x=scale_x, y=alt.Y("distance:Q", title="W2 to the largest scale"),
+                tooltip=["scale:Q", alt.Tooltip("distance:Q", format=".3f")],
+            ),
+            alt.Chart(placed[placed["panel"] == panel]).mark_rule(strokeDash=[4, 4], size=2).encode(
+                x="scale:Q", color=alt.Color("marker:N", title="marker", scale=alt.Scale(
+                    domain=["emergence of bimodality", "mode breakthrough"], range=charts.PALETTE[1:3])),
+                tooltip=["marker:N", "scale:Q"],
+            ),
+        ).properties(width=420, height=110, title=panel)
+        for panel in seeds["panel"].unique()
+    ]),
+    *sources,
+    title="Wasserstein-2 distance to the largest scale, with the Fig. 5 markers",
+)
+
+# %% [markdown]
+# ## Single seeds: breakthroughness and linearity
+#
+# The paper's Fig. 1 follows single seeds of the count task across model sizes. Each seed's curve of
+# exact match against scale gets BIG-bench's **breakthroughness** $B$ (the curve's total rise over
+# the root-*median*-square of its steps: infinite for a clean step, about the number of steps for a
+# straight line) and **linearity** $L$ (the same with a root-*mean*-square denominator)
+# {cite}`srivastava2022bigbench` (`scalingbook.metrics`). Left: every seed of the count task along
+# the width axis against its parameter count (grey), with the highest-$B$ and highest-$L$ seeds
+# drawn out. Right: the whole population at the two scales on either side of the highest-$B$
+# seed's largest step, the two histograms of the paper's Fig. 1.
+
+# %% tags=["remove-input"]
+fig1 = panels[("count", "width")]
+shapes = stats.seed_shape_scores(fig1, "em", "n_params")
+top_b, top_l = stats.top_seeds(shapes, "B").iloc[0], stats.top_seeds(shapes, "L").iloc[0]
+highlight = {int(top_b["seed"]): "highest B", int(top_l["seed"]): "highest L"}
+curves = fig1.assign(role=fig1["seed"].map(highlight).fillna("other seeds"))
+params_x = alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), title="parameters")
+seed_lines = alt.layer(
+    alt.Chart(curves[curves["role"] == "other seeds"]).mark_line(color="#bbb", opacity=0.4).encode(
+        x=params_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match"), detail="seed:N"
+    ),
+    alt.Chart(curves[curves["role"] != "other seeds"]).mark_line(point=True, strokeWidth=2.5).encode(
+        x=params_x, y="em:Q", color=alt.Color("role:N", title="seed", scale=alt.Scale(range=charts.PALETTE)),
+        detail="seed:N", tooltip=["seed:N", "role:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
+    ),
+).properties(width=300, height=220, title="Exact match of each seed")
+around_jump = histograms[(histograms["panel"] == fig1["panel"].iloc[0])].merge(
+    fig1[["scale", "n_params"]].drop_duplicates(), on="scale"
+)
+around_jump = around_jump[around_jump["n_params"].isin([top_b["jump_from"], top_b["jump_to"]])].assign(
+    when=lambda t: np.where(t["n_params"] == top_b["jump_from"], "just before", "just after")
+    + " (" + t["n_params"].map("{:,}".format) + " parameters)"
+)
+jump_histograms = alt.Chart(around_jump).mark_bar().encode(
+    x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match"),
+    x2="em_high:Q", y=alt.Y("seeds:Q", title="seeds"), color=alt.Color("when:N", legend=None),
+).properties(width=180, height=90).facet(row=alt.Row("when:N", title=None))
+charts.with_source(
+    alt.hconcat(seed_lines, jump_histograms),
+    results[("count", "width")][-1].describe(),
+    title=f"Seed {int(top_b['seed'])} breaks through; seed {int(top_l['seed'])} rises most linearly",
+)
+
+# %% tags=["remove-input"]
+def _score(value: float) -> str:
+    return "infinite" if np.isinf(value) else "undefined" if np.isnan(value) else f"{value:.2f}"
+
+
+Markdown(
+    f"Seed {int(top_b['seed'])} has the highest breakthroughness, B = {_score(top_b['B'])}; its largest "
+    f"step is between {int(top_b['jump_from']):,} and {int(top_b['jump_to']):,} parameters. Seed "
+    f"{int(top_l['seed'])} has the highest linearity, L = {_score(top_l['L'])}. Of the "
+    f"{len(shapes)} seeds, {int(np.isinf(shapes['B']).sum())} have an infinite B (more than half of "
+    f"their steps exactly flat) and {int((shapes['improvement'] == 0).sum())} do not change at all "
+    f"across the {fig1['scale'].nunique()} widths."
+)
+
+# %% [markdown]
+# ## Inverse scaling: fewer successes, better successes?
+#
+# The paper reports a configuration where the probability of a successful run *falls* with scale while
+# the mean exact match of the successful runs *rises*, so that mean and mode can scale inversely even
+# as every successful run improves. We look for it between every pair of neighbouring scales in the
+# grid, and call a fall or rise *clear* only when the two bootstrap intervals do not overlap.
+
+# %% tags=["remove-input"]
+inverse = []
+for panel in seeds["panel"].unique():
+    p, good = _at(panel, "p_success"), _at(panel, "mean_successful")
+    for i in range(len(p) - 1):
+        falls = p["estimate"].iloc[i + 1] < p["estimate"].iloc[i]
+        rises = good["estimate"].iloc[i + 1] > good["estimate"].iloc[i]
+        if falls and rises:
+            clear = p["high"].iloc[i + 1] < p["low"].iloc[i] and good["low"].iloc[i + 1] > good["high"].iloc[i]
+            inverse.append(
+                f"- **{panel}**, scale {p['scale'].iloc[i]} -> {p['scale'].iloc[i + 1]}: P(success) "
+                f"{p['estimate'].iloc[i]:.2f} -> {p['estimate'].iloc[i + 1]:.2f}, mean of successful runs "
+                f"{good['estimate'].iloc[i]:.2f} -> {good['estimate'].iloc[i + 1]:.2f} "
+                f"({'clear: the intervals do not overlap' if clear else 'within the bootstrap intervals'})."
+            )
+Markdown(
+    "**In this grid:**\n\n" + "\n".join(inverse) if inverse else
+    "**In this grid** no pair of neighbouring scales has P(success) falling while the mean of successful "
+    "runs rises (a scale with no successful run has no mean of successful runs and cannot take part)."
+)
+
+# %% [markdown]
+# ## What these populations can and cannot show
+
+# %% tags=["remove-input"]
+n_min = int(seeds.groupby(["panel", "scale"])["seed"].nunique().min())
+width = summary.loc[summary["statistic"] == "p_success", "high"] - summary.loc[summary["statistic"] == "p_success", "low"]
+never = [panel for panel in seeds["panel"].unique() if _at(panel, "p_success")["estimate"].max() == 0]
+multimodal = bimodality[bimodality["multimodal"]]
+Markdown(
+    f"This page was computed in the **{profile}** profile, with as few as {n_min} seeds per scale. "
+    f"P(success) is then measured in steps of 1/{n_min} = {1 / n_min:.3f}, and its {confidence:.0%} "
+    f"intervals are on average {width.mean():.2f} wide. "
+    + (f"In {len(never)} of {len(panels)} panels ({'; '.join(never)}) no seed succeeded at any scale, so the "
+       f"transition from failing to succeeding lies outside that grid. " if never else
+       "Every panel has successful seeds at some scale. ")
+    + (f"{len(multimodal)} of {len(bimodality)} (panel, metric, scale) cells pass the '{bimodality_rule}' "
+       f"bimodality rule, the smallest dip-test p-value being {bimodality['p_value'].min():.3g}. "
+       if len(multimodal) else
+       f"No (panel, metric, scale) cell passes the '{bimodality_rule}' bimodality rule (smallest dip-test "
+       f"p-value {bimodality['p_value'].min():.3g}). ")
+    + ("With this few seeds a second mode holds only a handful of runs, and whether the dip test rejects "
+       "depends on those few draws (exercise 3 measures how often), so a failure to reject here says little "
+       "about the full-size populations. The paper used 200 seeds per configuration; the full profile of "
+       "this chapter trains 200 per scale."
+       if n_min < 50 else
+       "At this population size the dip test can tell a mixture of two modes from one spread-out mode when "
+       "both modes hold a fair share of the seeds.")
+)
+
+# %% [markdown]
+# ## Populations of language models on MMLU
+#
+# The paper's realistic setting makes seeds of a *pretrained* language model, Qwen2.5, rather than
+# training from scratch, which would cost hundreds of full pretraining runs. A seed re-initialises the
+# final attention layer and the language-model head after it, keeps every other pretrained weight, and
+# continues training; 80 such seeds form a population. The scale axis is the share of MMLU-format
+# multiple-choice data in the continued-training mixture (panels at 7.5% and 20% in the paper's
+# Fig. 8), and the population is scored on MMLU, with CommonsenseQA as a second benchmark, in the
+# multiple-choice format of Hu and Frank (2024). The finding is the same shape as here: at an
+# intermediate share of task data the accuracies of the 80 seeds split into two groups.
+#
+# Nothing of this runs in this book: it needs the Qwen2.5 weights, the MMLU and CommonsenseQA data
+# and a continued-training corpus, none of which this package downloads, and some GPU-days for 80
+# continued-training runs per mixture. To rerun it a reader needs (1) the pretrained checkpoint (the
+# paper's size is not stated), (2) a continued-training mixture with a controllable share of
+# MMLU-format examples, (3) a re-initialisation of the last attention block and the head from a seed,
+# (4) MMLU and CommonsenseQA scoring that records per-question correctness and option
+# log-likelihoods. Given per-seed accuracies in a table with columns `scale`, `seed` and `em`, every
+# analysis of this chapter (`stats.seed_summary`, `stats.bimodality_by_scale`,
+# `stats.wasserstein_to_reference`, `stats.seed_shape_scores`) applies unchanged.
+
+# %% [markdown]
+# ## Rerunning at full scale
+#
+# The full profile trains 200 seeds at 6 or 7 scales on each axis of both tasks, 4 sweeps of
+# 25 population runs in all (`sweeps/seeds-*.yaml`). Run the sweeps on a GPU first; each stored
+# population is reused, and an interrupted one resumes from its checkpoint, so the work can be spread
+# over several sessions. Then run the chapter, which reads them:
+#
+# ```console
+# $ .venv/bin/scalingbook sweep sweeps/seeds-count-width.yaml --profile full --device cuda
+# $ .venv/bin/scalingbook sweep sweeps/seeds-count-depth.yaml --profile full --device cuda
+# $ .venv/bin/scalingbook sweep sweeps/seeds-addition-width.yaml --profile full --device cuda
+# $ .venv/bin/scalingbook sweep sweeps/seeds-addition-depth.yaml --profile full --device cuda
+# $ .venv/bin/scalingbook run seeds --profile full --device cuda
+# ```
+#
+# Results land in `data/seeds/`. The step counts are estimates meant to fit a few GPU-hours; whether
+# the failing-to-succeeding transition falls inside each grid can only be checked on the first run.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a named result. Compute it with `stats` (already imported) from the per-seed
+# table `seeds` (columns `task, axis, scale, seed, em, loss, n_params, panel`) and the parameters.
+#
+# ```{exercise} An interval for P(success)
+# :label: seeds-ex-interval
+#
+# For the **count** task on the **width** axis, take the largest scale. Compute P(success) (exact
+# match above `success_threshold`) with a 95% percentile bootstrap interval from `n_resamples`
+# resamples of seeds, using `exercise_seed` as the bootstrap's seed. Assign the estimate and the ends
+# of the interval to `ex1_p_success`, `ex1_low` and `ex1_high`.
+# ```
+
+# %% [markdown]
+# ```{solution-start} seeds-ex-interval
+# :class: dropdown
+# ```
+# `stats.bootstrap_ci` resamples seeds with replacement and takes percentiles of the statistic;
+# `stats.success_probability` is the statistic, with the threshold bound by a small function.
+
+# %% grade={"exercise": "seeds-ex-interval", "checks": {"ex1_p_success": {"atol": 1e-9}, "ex1_low": {"atol": 1e-9}, "ex1_high": {"atol": 1e-9}}}
+# BEGIN SOLUTION hint: select the rows, then stats.bootstrap_ci(em, statistic, n_resamples, 0.95, exercise_seed)
+largest = panels[("count", "width")].query("scale == scale.max()")["em"]
+ex1_p_success, ex1_low, ex1_high = stats.bootstrap_ci(
+    largest, lambda x, axis: stats.success_probability(x, axis, success_threshold), n_resamples, 0.95, exercise_seed
+)
+# END SOLUTION
+print(f"P(success) = {ex1_p_success:.3f}, 95% interval [{ex1_low:.3f}, {ex1_high:.3f}]")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Distance under the continuous metric
+# :label: seeds-ex-distance
+#
+# For the **count** task on the **depth** axis, compute the 2-Wasserstein distance between the
+# seeds' continuous errors (`loss`) at the smallest and at the largest depth. Assign it to
+# `ex2_w2`, in nats. Compare it with the distance under exact match: which metric separates the two
+# scales more, relative to its own spread across seeds?
+# ```
+
+# %% [markdown]
+# ```{solution-start} seeds-ex-distance
+# :class: dropdown
+# ```
+# `stats.wasserstein` compares the two empirical quantile functions; the distance is in the metric's
+# own units, so divide by a spread (such as the pooled standard deviation) before comparing metrics.
+
+# %% grade={"exercise": "seeds-ex-distance", "checks": {"ex2_w2": {"rtol": 1e-6}}}
+# BEGIN SOLUTION hint: pick the loss at scale.min() and scale.max(), then stats.wasserstein(a, b, p=2)
+depth = panels[("count", "depth")]
+ex2_w2 = stats.wasserstein(
+    depth.loc[depth["scale"] == depth["scale"].min(), "loss"], depth.loc[depth["scale"] == depth["scale"].max(), "loss"]
+)
+# END SOLUTION
+print(f"W2 between the smallest and the largest depth: {ex2_w2:.4f} nats of per-token NLL")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} How bimodal is a known mixture?
+# :label: seeds-ex-dip
+#
+# The table `mixture` below is a synthetic population of 200 seeds in which 30% succeed, drawn with
+# `exercise_seed`: failures with exact match near 0, successes near 0.9. Run the dip test on its `em`
+# column and count the peaks of its kernel density (default prominence, 0.05). Assign the p-value to
+# `ex3_p_value` and the peak count to `ex3_peaks`. Then keep only the first 8 seeds and test again:
+# what does that say about the quick profile's populations?
+# ```
+
+# %% tags=["hide-input"]
+draws = np.random.default_rng(exercise_seed)
+mixture = pd.DataFrame({"seed": np.arange(200), "em": np.r_[draws.beta(1, 60, 140), draws.beta(40, 5, 60)]})
+mixture = mixture.sample(frac=1, random_state=exercise_seed).reset_index(drop=True)
+
+# %% [markdown]
+# ```{solution-start} seeds-ex-dip
+# :class: dropdown
+# ```
+# With 200 seeds the two groups are unmistakable. Eight seeds hold about two successes on average,
+# so whether the test rejects depends on that one draw: rerun with other values of `exercise_seed`
+# to see how often it does, which is the power a quick-profile population has.
+
+# %% grade={"exercise": "seeds-ex-dip", "checks": {"ex3_p_value": {"atol": 1e-6}, "ex3_peaks": {"atol": 0}}}
+# BEGIN SOLUTION hint: stats.dip_test(values) returns (dip, p_value); stats.count_kde_peaks(values) counts peaks
+ex3_p_value = stats.dip_test(mixture["em"]).p_value
+ex3_peaks = stats.count_kde_peaks(mixture["em"])
+# END SOLUTION
+print(f"dip test p = {ex3_p_value:.3g}; {ex3_peaks} density peaks; "
+      f"first 8 seeds alone: p = {stats.dip_test(mixture['em'].head(8)).p_value:.3g}")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
