@@ -12,12 +12,15 @@ from scalingbook.bench import (
     StackedModels,
     TrainerVariant,
     bf16_peak_flops,
+    load_benchmarks,
     losses_by_method,
     population_benchmark,
+    population_rows,
     population_table,
     single_loss,
     write_benchmark_json,
 )
+from scalingbook import cli
 from scalingbook.model import ModelConfig, Population
 from scalingbook.train import member_losses
 
@@ -105,3 +108,40 @@ def test_peaks_by_device_name():
         TrainerVariant(compile=True, compile_mode="max-autotune-no-cudagraphs").name
         == "population_compiled_max_autotune_no_cudagraphs"
     )
+
+
+def test_bench_command_writes_json_and_rejects_bad_sizes(tmp_path, capsys):
+    out = tmp_path / "population.json"
+    args = ["bench", "population", "--d-model", "16", "--layers", "1", "--heads", "2", "--members", "2",
+            "--seq-len", "8", "--batch-size", "2", "--steps", "1", "--naive-members", "1", "--device", "cpu"]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    assert "population" in capsys.readouterr().out
+    assert load_benchmarks(tmp_path)[0]["config"]["members"] == 2
+    assert cli.main(["bench", "fits", "--starts", "6", "--out", str(tmp_path / "fits.json")]) == 0
+    assert "Approach 3 on" in capsys.readouterr().out
+    assert [r["benchmark"] for r in load_benchmarks(tmp_path)] == ["chinchilla_approach3_fit", "population_training"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "population", "--members", "0"])
+    assert exit_info.value.code == 2
+    assert "--members: expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_population_rows_keep_failed_methods(tmp_path):
+    result = population_benchmark(
+        d_model=16, n_layers=1, n_heads=2, members=2, seq_len=8, batch_size=2, steps=1, warmup=1,
+        repeats=1, naive_members=1, variants=(TrainerVariant(), TrainerVariant(cuda_graph=True)),
+    )
+    rows = population_rows([result]).set_index("method")
+    assert list(rows.index) == ["naive", "vmap", "population", "population_graphed"]
+    assert "needs a CUDA device" in rows.loc["population_graphed", "error"]
+    assert rows.loc["population", "over_naive"] == pytest.approx(result["speedup"]["population"]["over_naive"])
+    assert "needs a CUDA device" in population_table([result])
+
+
+def test_a_damaged_benchmark_file_is_named(tmp_path):
+    (tmp_path / "a.json").write_text('{"benchmark": "population_training"')
+    with pytest.raises(ValueError, match="a.json is not readable JSON"):
+        load_benchmarks(tmp_path)
+    (tmp_path / "a.json").write_text('{"benchmark": "something else"}')
+    with pytest.raises(ValueError, match="a.json: 'benchmark' must be one of"):
+        load_benchmarks(tmp_path)

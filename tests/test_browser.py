@@ -100,6 +100,16 @@ def test_seeds_charts_render_offline(server, browser, tmp_path):
     assert not errors, f"console errors: {errors}"
 
 
+def test_performance_chart_renders_offline(server, browser, tmp_path):
+    browser.get(f"{server}/book/chapters/performance.html")
+    WebDriverWait(browser, 30).until(lambda d: _chart_marks(d) and all(_chart_marks(d)))
+    marks = _chart_marks(browser)
+    assert len(marks) == 1 and marks[0] >= 3, f"expected one bar per training method, found {marks}"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    browser.save_screenshot(str(tmp_path / "performance.png"))
+    assert not errors, f"console errors: {errors}"
+
+
 def test_no_page_loads_anything_from_the_network(built_book: Path):
     """No built page refers to a script, style or font on another host."""
     offenders = []

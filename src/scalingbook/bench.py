@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy
 import torch
 import torch.nn.functional as F
@@ -97,16 +98,16 @@ def _scipy_loop(starts: np.ndarray, logs: tuple[np.ndarray, ...]) -> list[Any]:
 
 
 def fit_benchmark(
-    *, csv_path: str | Path | None = None, n_starts: int | None = None, seed: int = 0, threads: int | None = 1
+    *, csv_path: str | Path | None = None, n_starts: int | None = None, seed: int = 0
 ) -> dict[str, Any]:
     """Time the batched Approach-3 fit against a loop of scipy L-BFGS-B on the same starts.
 
     Both use the summed Huber objective (delta = 1e-3) with its analytic gradient (NumPy for scipy,
     so the loop pays no torch overhead), history 10 and scipy's stopping tests (gtol 1e-5,
     ftol 2.2e-9). ``n_starts`` takes an evenly spaced subset of the 4,500-point grid for both (for
-    quick checks; None is the whole grid). ``threads`` is torch's thread count for the batched fit
-    (see :func:`scalingbook.fits.batched_lbfgs`). Target (issue 4): at least 20x faster, with a
-    best objective no worse than scipy's.
+    quick checks; None is the whole grid). The batched fit runs on one torch thread (see
+    :func:`scalingbook.fits.batched_lbfgs`). Target (issue 4): at least 20x faster, with a best
+    objective no worse than scipy's.
     """
     source, n_params, tokens, loss = _benchmark_data(csv_path, seed)
     grid = fits.initial_grid()
@@ -123,8 +124,11 @@ def fit_benchmark(
     best = min(runs, key=lambda r: r.fun if np.isfinite(r.fun) else np.inf)
     scipy_params = fits.LossParams.from_theta(best.x)
 
+    commit, dirty = git_state()
     return {
         "benchmark": "chinchilla_approach3_fit",
+        "git_commit": commit,
+        "git_dirty": dirty,
         "data": source,
         "n_points": int(len(loss)),
         "n_starts": int(len(starts)),
@@ -138,7 +142,7 @@ def fit_benchmark(
         "scipy_converged": int(sum(r.success for r in runs)),
         "batched_params": vars(batched.params),
         "scipy_params": vars(scipy_params),
-        "machine": machine_info(threads),
+        "machine": machine_info(1),
     }
 
 
@@ -152,6 +156,9 @@ _BF16_DENSE_PEAKS: tuple[tuple[str, float], ...] = (
 )
 """Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's datasheets, by a piece of the device name;
 the first match wins, so the specific names come before the plain "H100"."""
+
+BENCHMARKS = ("chinchilla_approach3_fit", "population_training")
+"""The ``benchmark`` field of each kind of result this module writes."""
 
 FLOP_COUNT = (
     "Hoffmann et al. (2022) App. F: 3x the forward count (embeddings, QKV, attention logits, softmax, "
@@ -549,6 +556,33 @@ def write_benchmark_json(result: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
+def population_rows(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (configuration, method) of :func:`population_benchmark` results, for tables and charts.
+
+    A method that failed keeps its row, with its error and no numbers.
+    """
+    rows = []
+    for result in results:
+        c = result["config"]
+        for method, r in result["methods"].items():
+            speed = result["speedup"].get(method, {})
+            memory = r.get("peak_memory_bytes")
+            rows.append({
+                "device": result["device"],
+                "config": f"d{c['d_model']} L{c['n_layers']} M{c['members']}",
+                "method": method,
+                "member_steps_per_s": r.get("member_steps_per_s"),
+                "tokens_per_s": r.get("tokens_per_s"),
+                "mfu": r.get("mfu"),
+                "peak_memory_gib": None if memory is None else memory / 2**30,
+                "over_naive": speed.get("over_naive"),
+                "over_vmap": speed.get("over_vmap"),
+                "error": r.get("error", ""),
+                "git_commit": (result.get("git_commit") or "unknown")[:10],
+            })
+    return pd.DataFrame(rows)
+
+
 def population_table(results: Sequence[dict[str, Any]]) -> str:
     """A plain-text summary of :func:`population_benchmark` results: one row per (config, method)."""
     header = (
@@ -556,21 +590,32 @@ def population_table(results: Sequence[dict[str, Any]]) -> str:
         f"{'mem GiB':>8} {'x naive':>8} {'x vmap':>7}"
     )
     lines = [header, "-" * len(header)]
-    for result in results:
-        c = result["config"]
-        label = f"d{c['d_model']} L{c['n_layers']} M{c['members']}"
-        for method, r in result["methods"].items():
-            if "error" in r:
-                lines.append(f"{label:<22} {method:<34} {r['error'][:60]}")
-                continue
-            speed, memory = result["speedup"].get(method, {}), r["peak_memory_bytes"]
-            cells = [
-                f"{r['member_steps_per_s']:>14.1f}",
-                f"{r['tokens_per_s']:>10.3g}",
-                f"{r['mfu']:>6.1%}" if r["mfu"] is not None else f"{'-':>6}",
-                f"{memory / 2**30:>8.2f}" if memory is not None else f"{'-':>8}",
-                f"{speed['over_naive']:>8.1f}" if speed.get("over_naive") else f"{'':>8}",
-                f"{speed['over_vmap']:>7.1f}" if speed.get("over_vmap") else f"{'':>7}",
-            ]
-            lines.append(f"{label:<22} {method:<34} " + " ".join(cells))
+
+    def cell(value: float | None, form: str, width: int) -> str:
+        return f"{value:>{width}{form}}" if value is not None and not pd.isna(value) else " " * (width - 1) + "-"
+
+    for row in population_rows(results).itertuples():
+        if row.error:
+            lines.append(f"{row.config:<22} {row.method:<34} {row.error[:60]}")
+            continue
+        cells = [
+            cell(row.member_steps_per_s, ".1f", 14), cell(row.tokens_per_s, ".3g", 10), cell(row.mfu, ".1%", 6),
+            cell(row.peak_memory_gib, ".2f", 8), cell(row.over_naive, ".1f", 8), cell(row.over_vmap, ".1f", 7),
+        ]
+        lines.append(f"{row.config:<22} {row.method:<34} " + " ".join(cells))
     return "\n".join(lines)
+
+
+def load_benchmarks(folder: str | Path) -> list[dict[str, Any]]:
+    """Every benchmark JSON in ``folder``, sorted by file name; a file that is not a benchmark is an
+    error naming it, so a stray or damaged file is not silently left out of the book."""
+    results = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"benchmark file {path} is not readable JSON: {error}") from None
+        if not isinstance(result, dict) or result.get("benchmark") not in BENCHMARKS:
+            raise ValueError(f"benchmark file {path}: 'benchmark' must be one of {sorted(BENCHMARKS)}")
+        results.append({**result, "file": path.name})
+    return results

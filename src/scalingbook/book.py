@@ -77,6 +77,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     ),
     Chapter("mirage", "Mirage: emergence in the eye of the metric", inputs=("data/mirage",)),
     Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", inputs=("data/seeds", "sweeps")),
+    Chapter("performance", "Performance: what the batched fit and the population trainer buy", inputs=("data/bench",)),
 )
 
 
@@ -241,10 +242,11 @@ def pick_device(device: str) -> str:
     return device
 
 
-def chapter_header(name: str, namespace: dict[str, Any], sources: list[Result] | None = None):
+def chapter_header(name: str, namespace: dict[str, Any], sources: list[Result | str] | None = None):
     """The box at the top of a chapter: profile, parameters, version, commit and result sources.
 
-    ``namespace`` is the notebook's ``globals()``, from which the declared parameters are read.
+    ``namespace`` is the notebook's ``globals()``, from which the declared parameters are read. A
+    source is a stored result or, for files outside the results store, a line describing one.
     """
     from IPython.display import Markdown
 
@@ -256,7 +258,7 @@ def chapter_header(name: str, namespace: dict[str, Any], sources: list[Result] |
         value = namespace[key]
         mark = "" if value == param.default else " (changed)"
         rows.append(f"| `{key}` | `{value!r}`{mark} | {param.help} |")
-    origin = [f"- {result.describe()}" for result in sources or []] or [
+    origin = [f"- {r if isinstance(r, str) else r.describe()}" for r in sources or []] or [
         "- computed in this notebook; it reads no stored results"
     ]
     text = "\n".join(

@@ -88,6 +88,40 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from scalingbook import bench
+
+    if args.benchmark == "fits":
+        result = bench.fit_benchmark(csv_path=args.csv, n_starts=args.starts)
+        print(
+            f"Approach 3 on {result['data']} ({result['n_points']} runs, {result['n_starts']} starts): batched "
+            f"{result['batched_seconds']:.2f} s, scipy loop {result['scipy_seconds']:.2f} s, "
+            f"{result['speedup']:.1f}x; objective {result['batched_objective']:.6g} vs {result['scipy_objective']:.6g}"
+        )
+    else:
+        variants = [bench.TrainerVariant()]
+        if args.cuda_graph:
+            variants.append(bench.TrainerVariant(cuda_graph=True))
+        if args.compile:
+            variants.append(bench.TrainerVariant(compile=True))
+        result = bench.population_benchmark(
+            d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, members=args.members,
+            seq_len=args.seq_len, batch_size=args.batch_size, steps=args.steps, naive_members=args.naive_members,
+            device=book.pick_device(args.device), variants=variants,
+        )
+        print(bench.population_table([result]))
+    out = args.out or book.REPO_ROOT / ".cache" / "bench" / f"{args.benchmark}.json"
+    print(f"written: {bench.write_benchmark_json(result, out)}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="scalingbook", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -132,6 +166,27 @@ def parser() -> argparse.ArgumentParser:
                        help="submit runs as Slurm jobs with these submitit options (e.g. slurm_partition=gpu)")
     sweep.add_argument("--jobs", type=Path, default=Path(".cache/submitit"), help="folder for Slurm job logs")
     sweep.set_defaults(func=_sweep)
+
+    bench = sub.add_parser("bench", help="time a benchmark against its simple baseline and write JSON")
+    kinds = bench.add_subparsers(dest="benchmark", required=True)
+    fits = kinds.add_parser("fits", help="Chinchilla Approach 3: batched L-BFGS against a loop of scipy")
+    fits.add_argument("--csv", type=Path, help="Epoch's extracted data (default: SCALINGBOOK_EPOCH_CSV, "
+                      "the cache, else synthetic runs)")
+    fits.add_argument("--starts", type=_positive_int, help="use this many of the 4,500 starts (default all)")
+    population = kinds.add_parser("population", help="training M transformers: naive loop, vmap, this trainer")
+    for flag, default, meaning in (
+        ("--d-model", 64, "width"), ("--layers", 2, "depth"), ("--heads", 4, "attention heads"),
+        ("--members", 200, "population size"), ("--seq-len", 96, "tokens per sequence"),
+        ("--batch-size", 64, "sequences per member per step"), ("--steps", 10, "timed steps per repeat"),
+        ("--naive-members", 4, "members the naive loop times (its rate is per member)"),
+    ):
+        population.add_argument(flag, type=_positive_int, default=default, help=f"{meaning} ({default})")
+    population.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
+    population.add_argument("--cuda-graph", action="store_true", help="also time the trainer as a CUDA graph")
+    population.add_argument("--compile", action="store_true", help="also time the trainer under torch.compile")
+    for kind in (fits, population):
+        kind.add_argument("--out", type=Path, help="JSON file to write (default .cache/bench/NAME.json)")
+    bench.set_defaults(func=_bench)
     return top
 
 
