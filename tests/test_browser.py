@@ -110,6 +110,17 @@ def test_performance_chart_renders_offline(server, browser, tmp_path):
     assert not errors, f"console errors: {errors}"
 
 
+def test_emergence_charts_render_offline(server, browser, tmp_path):
+    browser.get(f"{server}/book/chapters/emergence.html")
+    WebDriverWait(browser, 30).until(lambda d: _chart_marks(d) and all(_chart_marks(d)))
+    marks = _chart_marks(browser)
+    assert len(marks) == 2, f"expected the Figure 2 and scratchpad charts on the Emergence page, found {len(marks)}"
+    assert all(count > 0 for count in marks), f"a chart drew no marks: {marks}"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    browser.save_screenshot(str(tmp_path / "emergence.png"))
+    assert not errors, f"console errors: {errors}"
+
+
 def test_no_page_loads_anything_from_the_network(built_book: Path):
     """No built page refers to a script, style or font on another host."""
     offenders = []

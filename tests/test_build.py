@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_pages_exist(built_book: Path):
-    for page in ("index.html", "book/chapters/chinchilla.html", "book/chapters/mirage.html", "book/chapters/seeds.html", "book/chapters/performance.html", "book/rerun.html", "book/references.html"):
+    for page in ("index.html", "book/chapters/chinchilla.html", "book/chapters/emergence.html", "book/chapters/mirage.html", "book/chapters/seeds.html", "book/chapters/performance.html", "book/rerun.html", "book/references.html"):
         assert (built_book / page).is_file(), page
     assert (built_book / "_static" / "vega-bundle.js").stat().st_size > 100_000
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()

@@ -16,8 +16,11 @@ from scalingbook.tasks import (
     Examples,
     FewShotArithmetic,
     IndexHintAddition,
+    Mixture,
+    WordUnscramble,
     decode,
     encode,
+    example_keys,
     sample,
     train_batch,
 )
@@ -233,3 +236,104 @@ def test_language_modelling_follows_the_markov_transitions():
     np.add.at(counts, (tokens[:, :-1].ravel(), tokens[:, 1:].ravel()), 1)
     np.testing.assert_allclose(counts / counts.sum(1, keepdims=True), source.transitions, atol=0.02)
     np.testing.assert_allclose(np.bincount(tokens[:, 0], minlength=4) / 2000, source.stationary, atol=0.04)
+
+
+# ----------------------------------------------------------------------------- emergence tasks
+
+
+@st.composite
+def unscrambles(draw: st.DrawFn) -> WordUnscramble:
+    # at least 3 letters and 20 words, so every length has problems to hold out (6 orders x 20 words)
+    return WordUnscramble(draw(st.integers(3, 6)), draw(st.integers(3, 7)), shots=draw(st.integers(0, 2)),
+                          n_words=draw(st.integers(20, 60)), lexicon_seed=draw(st.integers(0, 9)), min_length=3)
+
+
+def check_unscramble(task: WordUnscramble, ex: Examples) -> None:
+    """Every problem's answer is a lexicon word of its length and the prompt holds its letters."""
+    for tokens, answer, length in zip(ex.tokens, ex.answer, ex.length):
+        prompt, ans = split_example(tokens, answer)
+        for problem in " ".join(prompt[1:] + ans).split(" ; "):
+            scrambled, word = (side.split() for side in problem.split(" = "))
+            assert len(word) == len(scrambled) == length and sorted(scrambled) == sorted(word)
+            letters = [int(w[1:]) for w in word]
+            lexicon = task.letters(np.full(task.n_words, length), np.arange(task.n_words))[:, :length]
+            assert any((row == letters).all() for row in lexicon)
+
+
+@SETTINGS
+@given(unscrambles(), seeds, splits)
+def test_unscramble_answers_are_lexicon_words_and_test_pairs_never_train(task, seed, split):
+    ex = sample(task, 48, split, seed)
+    check_unscramble(task, ex)
+    assert ex.tokens.shape == (48, task.seq_len(split))
+    train = {tuple(r) for r in sample(task, 300, "train", seed).tokens}
+    test = sample(task, 48, "test", seed + 1)
+    assert not train & {tuple(r) for r in test.tokens}
+    queries = {decode(r).split(" ; ")[-1] for r in test.tokens}
+    shots = {p.replace("BOS ", "") for r in sample(task, 300, "train", seed).tokens for p in decode(r).split(" ; ")}
+    assert not {q.replace("BOS ", "") for q in queries} & shots, "a test query never occurs in training, even as a shot"
+
+
+@SETTINGS
+@given(st.integers(1, 4), st.integers(0, 2), seeds, splits)
+def test_scratchpad_working_is_right_and_ends_in_the_answer(length, shots, seed, split):
+    task = FewShotArithmetic(length, length, shots=shots, scratchpad=True)
+    ex = sample(task, 32, split, seed)
+    for tokens, answer in zip(ex.tokens, ex.answer):
+        prompt, ans = split_example(tokens, answer)
+        for problem in " ".join(prompt[1:] + ans).split(" ; "):
+            lhs, rhs = problem.split(" = ")
+            a, b = (int(x.replace(" ", "")) for x in lhs.split(" + "))
+            working, result = rhs.split(" > ")
+            assert int(result.replace(" ", "")) == a + b
+            steps = [int(d) for d in working.split()]
+            carry = 0
+            for i, (digit, out) in enumerate(zip(steps[::2], steps[1::2])):
+                total = (a // 10**i) % 10 + (b // 10**i) % 10 + carry
+                assert (digit, out) == (total % 10, total // 10)
+                carry = out
+    plain = sample(FewShotArithmetic(length, length, shots=shots), 32, split, seed)
+    strip = [decode(r).split(" = ")[0] for r in plain.tokens]
+    assert strip == [decode(r).split(" = ")[0] for r in ex.tokens], "the scratchpad changes no problem"
+
+
+@st.composite
+def mixtures(draw: st.DrawFn) -> Mixture:
+    parts = draw(st.lists(st.one_of(arithmetic(), unscrambles()), min_size=1, max_size=4))
+    weights = tuple(float(w) for w in draw(st.lists(st.integers(1, 5), min_size=len(parts), max_size=len(parts))))
+    return Mixture(tuple(parts), tuple(f"task-{i}" for i in range(len(parts))), weights)
+
+
+@SETTINGS
+@given(mixtures(), seeds, splits)
+def test_mixture_examples_are_their_components_and_test_queries_never_train(task, seed, split):
+    ex = sample(task, 64, split, seed)
+    assert ex.tokens.shape == (64, task.seq_len(split)) and ex.component is not None
+    for c, part in enumerate(task.tasks):
+        rows = np.flatnonzero(ex.component == c)
+        if rows.size:
+            same = part.generate(example_keys(seed, split, rows), split, task.seq_len(split))
+            np.testing.assert_array_equal(same.tokens, ex.tokens[rows])
+            (check_unscramble if isinstance(part, WordUnscramble) else check)(part, ex[rows])
+    train = sample(task, 400, "train", seed)
+    test = sample(task, 64, "test", seed + 1)
+    assert not {tuple(r) for r in train.tokens} & {tuple(r) for r in test.tokens}
+    problems = {p.replace("BOS ", "") for r in train.tokens for p in decode(r).split(" ; ")}
+    for r in test.tokens:
+        assert decode(r).split(" ; ")[-1].replace("BOS ", "") not in problems
+
+
+def test_mixture_and_emergence_tasks_name_bad_parameters():
+    add = FewShotArithmetic(2, 2)
+    with pytest.raises(ValueError, match="holdout"):
+        Mixture((add, FewShotArithmetic(2, 2, holdout=0.2)), ("a", "b"), (1.0, 1.0))
+    with pytest.raises(ValueError, match="labels must be distinct"):
+        Mixture((add, add), ("a", "a"), (1.0, 1.0))
+    with pytest.raises(ValueError, match="weights must be > 0"):
+        Mixture((add,), ("a",), (0.0,))
+    with pytest.raises(ValueError, match="scratchpad"):
+        FewShotArithmetic(2, 2, op="*", scratchpad=True)
+    with pytest.raises(ValueError, match="n_letters"):
+        WordUnscramble(3, 3, n_letters=1)
+    assert FewShotArithmetic(2, 2).chance_exact_match() == pytest.approx(1 / 179)
+    assert WordUnscramble(3, 3).chance_exact_match() == pytest.approx(1 / 6)

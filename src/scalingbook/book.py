@@ -75,6 +75,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         "chinchilla", "Chinchilla: how big a model for a compute budget?", inputs=("data/chinchilla",),
         env_inputs=("SCALINGBOOK_EPOCH_CSV",),
     ),
+    Chapter("emergence", "Emergence: abilities that appear with scale", inputs=("data/emergence", "sweeps")),
     Chapter("mirage", "Mirage: emergence in the eye of the metric", inputs=("data/mirage",)),
     Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", inputs=("data/seeds", "sweeps")),
     Chapter("performance", "Performance: what the batched fit and the population trainer buy", inputs=("data/bench",)),

@@ -18,26 +18,59 @@ Config files are YAML::
     train: {steps: 500, batch_size: 64}
     eval: {n_examples: 500, seed: 1234}
     profiles: {quick: {train: {steps: 100}, members: {seeds: 4}}}   # optional overrides
+
+A ``mixture`` task lists its components, each a task mapping with a ``label`` and a ``weight``::
+
+    task: {name: mixture, components: [{label: add-2, weight: 1, name: arithmetic, op: "+",
+                                        train_length: 2, test_length: 2}, ...]}
+
+Two optional evaluations store more tables beside the records, for the Mirage chapter (Schaeffer
+et al. 2023): ``large_*`` a much larger test set of one component for the ``large_smallest``
+smallest models only (``SWEEP/large``: exact match resolved at small values, Fig. 4), and
+``choice_*`` a multiple-choice variant of one component (``SWEEP/choices``: per-example
+log-likelihoods of ``choice_options`` candidates, Fig. 6). Options left off are not part of a
+run's identity, so adding one never changes the key of a stored run that does not use it.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import yaml
 
-from scalingbook.model import ModelConfig
+from scalingbook.model import ModelConfig, param_count
 from scalingbook.results import REPO_ROOT, Result, ResultStore, canonical_json, param_hash
-from scalingbook.tasks import Count, FewShotArithmetic, IndexHintAddition, Task, sample
+from scalingbook.tasks import (
+    Count,
+    FewShotArithmetic,
+    IndexHintAddition,
+    Mixture,
+    Task,
+    WordUnscramble,
+    sample,
+)
 from scalingbook.train import Member, TrainConfig
 
-TASKS: dict[str, type] = {"count": Count, "addition": IndexHintAddition, "arithmetic": FewShotArithmetic}
+TASKS: dict[str, type] = {
+    "count": Count, "addition": IndexHintAddition, "arithmetic": FewShotArithmetic, "unscramble": WordUnscramble,
+    "mixture": Mixture,
+}
 SECTIONS = ("name", "task", "model", "grid", "members", "train", "eval", "profiles")
-EVAL_DEFAULTS = {"n_examples": 500, "seed": 1234, "batch_size": 256}
+EVAL_DEFAULTS = {
+    "n_examples": 500, "seed": 1234, "batch_size": 256,
+    # a larger test set of component large_component ("" for a plain task) for the smallest runs
+    "large_component": "", "large_n_examples": 0, "large_smallest": 0,
+    # a multiple-choice variant of component choice_component: choice_options candidates each
+    "choice_component": "", "choice_options": 0, "choice_n_examples": 0,
+}
+_EVAL_OPTIONAL = ("large_component", "large_n_examples", "large_smallest", "choice_component", "choice_options",
+                  "choice_n_examples")
+_COMPONENT_KEYS = {"label", "weight"}
 # Settings that change how a run executes, not what it computes: kept out of its identity.
 _RUNTIME_FIELDS = {"device", "compile", "progress", "checkpoint_every"}
 
@@ -76,22 +109,82 @@ class RunSpec:
     eval: dict[str, Any]
 
     def params(self) -> dict[str, Any]:
-        """The run's identity: everything that changes what it computes."""
+        """The run's identity: everything that changes what it computes (optional evaluations only when on)."""
         train = {k: v for k, v in self.train.items() if k not in _RUNTIME_FIELDS}
+        evaluation = {k: v for k, v in self.eval.items() if k not in _EVAL_OPTIONAL or v != EVAL_DEFAULTS[k]}
         return {"task": self.task, "model": self.model, "members": list(self.members), "train": train,
-                "eval": self.eval}
+                "eval": evaluation}
 
     @property
     def key(self) -> str:
         return param_hash(self.params())
 
     def build_task(self) -> Task:
-        spec = dict(self.task)
-        return TASKS[spec.pop("name")](**spec)
+        return build_task(self.task)
 
     def model_config(self, task: Task) -> ModelConfig:
         seq_len = max(task.seq_len("train"), task.seq_len("test"))
         return ModelConfig(**{"seq_len": seq_len, **self.model})
+
+
+def build_task(spec: dict[str, Any]) -> Task:
+    """The task of a config mapping; a mixture's components are task mappings with a label and a weight."""
+    spec = dict(spec)
+    cls = TASKS[spec.pop("name")]
+    if cls is not Mixture:
+        return cls(**spec)
+    components = spec.pop("components")
+    return Mixture(
+        tasks=tuple(build_task({k: v for k, v in c.items() if k not in _COMPONENT_KEYS}) for c in components),
+        labels=tuple(str(c["label"]) for c in components),
+        weights=tuple(float(c["weight"]) for c in components),
+        **spec,
+    )
+
+
+def _check_task(where: str, task: Any, nested: bool = False) -> None:
+    """Names and keys of a task mapping, recursing into a mixture's components."""
+    if not isinstance(task, dict) or task.get("name") not in TASKS or (nested and task["name"] == "mixture"):
+        names = sorted(n for n in TASKS if not (nested and n == "mixture"))
+        got = task.get("name") if isinstance(task, dict) else task
+        raise SweepError(f"{where}.name must be one of {names}, got {got!r}")
+    if task["name"] != "mixture":
+        _check_keys(where, task, _field_names(TASKS[task["name"]]) | {"name"} | (_COMPONENT_KEYS if nested else set()))
+        if nested and not _COMPONENT_KEYS <= task.keys():
+            raise SweepError(f"{where}: a mixture component needs a label and a weight")
+        return
+    _check_keys(where, task, {"name", "components"})
+    components = task.get("components")
+    if not isinstance(components, list) or not components:
+        raise SweepError(f"{where}.components must be a non-empty list of task mappings")
+    for i, component in enumerate(components):
+        _check_task(f"{where}.components[{i}]", component, nested=True)
+
+
+def _resolve_eval(evaluation: dict[str, Any], task: Task, rank: int, source: str) -> dict[str, Any]:
+    """One run's evaluation settings: the large test set stays on only for the ``large_smallest`` smallest runs.
+
+    ``rank`` is the run's place in the sweep by parameter count (0 the smallest). ``large_smallest``
+    itself is a sweep-level setting and is dropped, so a run's identity does not depend on it.
+    """
+    labels = task.labels if isinstance(task, Mixture) else ("",)
+    for kind in ("large", "choice"):
+        if evaluation[f"{kind}_n_examples"] and evaluation[f"{kind}_component"] not in labels:
+            raise SweepError(
+                f"{source}: eval.{kind}_component must be one of {list(labels)} (\"\" for a task that is not a "
+                f"mixture), got {evaluation[f'{kind}_component']!r}"
+            )
+    if evaluation["choice_n_examples"] and evaluation["choice_options"] < 2:
+        raise SweepError(f"{source}: eval.choice_options must be >= 2, got {evaluation['choice_options']}")
+    out = {**evaluation, "large_smallest": 0}
+    if rank >= evaluation["large_smallest"] or not evaluation["large_n_examples"]:
+        out |= {"large_component": "", "large_n_examples": 0}
+    return out
+
+
+def component(task: Task, label: str) -> Task:
+    """The component of a mixture called ``label``, or the task itself when ``label`` is empty."""
+    return task if not label else task.tasks[task.labels.index(label)]
 
 
 @dataclass(frozen=True)
@@ -112,9 +205,7 @@ class Sweep:
             if required not in config:
                 raise SweepError(f"{source}: missing required key {required!r}")
         task = dict(config["task"])
-        if task.get("name") not in TASKS:
-            raise SweepError(f"{source}: task.name must be one of {sorted(TASKS)}, got {task.get('name')!r}")
-        _check_keys(f"{source}: task", task, _field_names(TASKS[task["name"]]) | {"name"})
+        _check_task(f"{source}: task", task)
         shared = dict(config.get("model") or {})
         grid = config["grid"]
         if not isinstance(grid, list) or not grid:
@@ -136,6 +227,10 @@ class Sweep:
             except (TypeError, ValueError) as err:
                 raise SweepError(f"{source}: grid[{i}]: {err}") from None
             runs.append(spec)
+        built = runs[0].build_task()
+        sizes = [param_count(r.model_config(built)) for r in runs]
+        rank = {i: r for r, i in enumerate(sorted(range(len(runs)), key=lambda i: (sizes[i], i)))}
+        runs = [replace(r, eval=_resolve_eval(evaluation, built, rank[i], source)) for i, r in enumerate(runs)]
         return cls(str(config["name"]), tuple(runs))
 
     @classmethod
@@ -186,12 +281,45 @@ def run_one(spec: RunSpec, profile: str, device: str = "cpu", store_root: str | 
     summary = result.summary()
     store.write(f"{spec.sweep}/training", spec.params(), result.losses(), profile=profile, device=device,
                 started=started, extra={"members_summary": summary.to_dict(orient="records")})
+    for name, table in _extra_evaluations(spec, task, result.model).items():
+        store.write(f"{spec.sweep}/{name}", spec.params(), table, profile=profile, device=device, started=started)
     examples = sample(task, spec.eval["n_examples"], "test", spec.eval["seed"])
     records = evaluate(result.model, examples, batch_size=spec.eval["batch_size"])
     written = store.write(records_name, spec.params(), records, profile=profile, device=device, started=started,
                           extra={"diverged_seeds": summary.loc[summary["diverged"], "seed"].tolist()})
     checkpoint.unlink(missing_ok=True)
     return written
+
+
+def _extra_evaluations(spec: RunSpec, task: Task, model: Any) -> dict[str, Any]:
+    """The optional tables of a run: ``large`` (a big test set) and ``choices`` (multiple choice).
+
+    Each draws from its component's own test stream, seeded ``eval.seed + 1`` and ``+ 2`` so it
+    is independent of the main test set; rows carry the component's index like the records do.
+    """
+    from scalingbook.evaluate import choice_options, evaluate, option_logprobs
+
+    ev, tables = spec.eval, {}
+    for kind, offset in (("large", 1), ("choice", 2)):
+        if not ev[f"{kind}_n_examples"]:
+            continue
+        label = ev[f"{kind}_component"]
+        examples = sample(component(task, label), ev[f"{kind}_n_examples"], "test", ev["seed"] + offset)
+        if label:
+            examples = replace(examples, component=np.full(len(examples), task.labels.index(label), dtype=np.int8))
+        if kind == "large":
+            tables["large"] = evaluate(model, examples, batch_size=ev["batch_size"])
+        else:
+            options, correct = choice_options(examples, ev["choice_options"], ev["seed"] + offset)
+            tables["choices"] = option_logprobs(model, examples, options, correct, batch_size=ev["batch_size"])
+    return tables
+
+
+def load_tables(sweep: Sweep, name: str, profile: str, store_root: Path | None = None) -> list[Result | None]:
+    """The stored ``name`` table (records, training, large or choices) of every run, None where absent."""
+    store = ResultStore(Path(store_root)) if store_root else ResultStore.for_profile(profile)
+    return [store.read(f"{s.sweep}/{name}", s.params()) if store.exists(f"{s.sweep}/{name}", s.params()) else None
+            for s in sweep.runs]
 
 
 def run_sweep(

@@ -530,15 +530,20 @@ class WordUnscramble(_Task):
         return {"word": words, "perm": np.argsort(order, axis=2, kind="stable")}
 
     def _fingerprints(self, problems: dict[str, np.ndarray], lengths: np.ndarray) -> np.ndarray:
-        h = hash64(3, lengths[:, None], problems["word"])
-        for column in np.moveaxis(problems["perm"], 2, 0):
-            h = hash64(h, column)
+        """A hash of what the problem shows (the word's letters and their scrambled order), not of
+        indices: two lexicon entries spelled alike, or two orders that read alike, are one problem."""
+        word = self.letters(lengths[:, None], problems["word"])
+        scrambled = np.take_along_axis(word, problems["perm"], axis=2)
+        h = hash64(3, lengths[:, None])
+        for i in range(word.shape[2]):  # only the real letters, so the padding width does not matter
+            h = np.where(i < lengths[:, None], hash64(h, word[:, :, i], scrambled[:, :, i]), h)
         return h
 
     def _render(self, problems: dict[str, np.ndarray], lengths: np.ndarray) -> list[_Piece]:
         n, width = len(lengths), max(self.train_length, self.test_length)
         words = self.letters(lengths[:, None], problems["word"])
         scrambled = np.take_along_axis(words, problems["perm"], axis=2)
+        words, scrambled = (np.where(np.arange(width) < lengths[:, None, None], x, 0) for x in (words, scrambled))
         valid = np.arange(width) < lengths[:, None]
         pieces = [_const(BOS, n)]
         for j in range(self.shots + 1):

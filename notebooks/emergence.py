@@ -1,0 +1,420 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Emergence: abilities absent in small models and present in large ones
+#
+# Wei et al. {cite}`wei2022emergent` call an ability **emergent** if it "is not present in smaller
+# models but is present in larger models": on a plot of performance against scale it stays near
+# random up to a critical scale and then rises well above it, so it could not have been predicted by
+# extrapolating the smaller models. Their Figure 2 shows eight such few-shot abilities across five
+# families of language models (LaMDA, GPT-3, Gopher, Chinchilla, PaLM), and Table 1 lists the scale
+# at which each first appears. This chapter trains its own family of small transformers on a mixture
+# of few-shot tasks of the same kinds, draws the same curves, and makes "first rises clearly above
+# chance" a rule that gives each task an emergence scale.
+
+# %% tags=["parameters"]
+profile = "quick"  # which sweep settings to train or read: tiny CPU families or the stored GPU ones [quick|full]
+device = "auto"  # where to train families that are not stored yet: the GPU when there is one [auto|cpu|cuda]
+margin = 0.05  # a task has emerged at a scale when its mean exact match's interval lies this far above chance there and at every larger scale [0..0.5]
+n_resamples = 1000  # bootstrap resamples of seeds behind every interval [10..100000]
+confidence = 0.95  # level of the bootstrap intervals [0.5..0.999]
+exercise_margin = 0.1  # exercise 1: the margin above chance of the student's own emergence rule [0..0.5]
+exercise_seed = 0  # exercises: seed of the bootstrap resamples and which seed's curve to score; vary it per student [0..1000000]
+
+# %% tags=["remove-input"]
+import altair as alt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import Markdown
+
+from scalingbook import charts, emergence, metrics, stats
+from scalingbook.book import chapter_header, pick_device
+from scalingbook.results import REPO_ROOT
+from scalingbook.sweeps import Sweep, component, load_tables, run_sweep
+
+charts.enable()
+train_on = pick_device(device)
+if train_on == "cpu":
+    torch.set_num_threads(1)  # models this small run faster on one thread than on two that wait for each other
+sweeps = {kind: Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile) for kind in ("direct", "scratchpad")}
+# Stored families are read; missing ones train here (one cell per family keeps each cell short).
+results = {"direct": run_sweep(sweeps["direct"], profile, train_on, log=lambda _: None)}
+
+# %% tags=["remove-input"]
+results["scratchpad"] = run_sweep(sweeps["scratchpad"], profile, train_on, log=lambda _: None)
+# One row per (prompting, task, size, seed): exact match of the final answer, parameters and FLOPs.
+outcomes = pd.concat(
+    [emergence.run_outcomes(sweeps[kind], results[kind]).assign(prompting=kind) for kind in sweeps], ignore_index=True
+)
+direct = outcomes[outcomes["prompting"] == "direct"]
+mixture = sweeps["direct"].runs[0].build_task()
+chances = {label: component(mixture, label).chance_exact_match() for label in mixture.labels}
+curves = emergence.mean_curves(direct, n_resamples, confidence, exercise_seed)
+scales = emergence.emergence_table(curves, chances, margin)
+sources = {kind: f"{results[kind][-1].describe()}, with {len(results[kind]) - 1} smaller runs" for kind in sweeps}
+chapter_header("emergence", globals(), sources=[r for kind in sweeps for r in results[kind]])
+
+# %% [markdown]
+# ## The family, the tasks and the choices the paper leaves open
+#
+# **Tasks.** One model learns every task at once from a **mixture**, as a language model meets many
+# tasks in its pretraining data; each training example comes from one task, picked by a hash of its
+# key, with the harder tasks weighted up (`sweeps/emergence-direct.yaml`). All prompts are few-shot in
+# the format of BIG-bench's modified arithmetic, the task of Wei's Fig. 2A: solved problems, then the
+# query, `a + b = c ; a + b = c ; a + b =`. The components are multi-digit addition and subtraction at
+# several digit counts, 2-digit multiplication, and, of a different kind, **word unscrambling** (Wei's
+# Fig. 2C): words of a synthetic lexicon spelled in symbol tokens, shown in a scrambled order, to be
+# written in the right one. A model knows no English, so it must learn the lexicon in training: each
+# word occurs there, but a test query's (word, order) pair never does. No test query of any task
+# appears in training, not even as a solved shot (`scalingbook.tasks`).
+#
+# **Metric.** Exact match (EM): the greedy answer, end-of-sequence token included, equals the target.
+# **Chance** is the EM of a guess uniform over the integers the answer can take (for unscrambling, a
+# uniformly random order of the given letters); Wei et al. draw a random baseline on every panel.
+#
+# **Scale.** Widths grow at fixed depth. Every size trains on the **same number of tokens**, as the
+# families of Wei's Fig. 2 did (GPT-3, LaMDA and Gopher trained every size on one token count), so
+# training FLOPs (counted as $6ND$, padding included) are proportional to parameters. In the full
+# profile that count is about 14 tokens per parameter for the largest model, near Chinchilla's 20,
+# and many times more for the smaller ones, so a small model that fails has not been starved of data.
+# Each size is trained from several **seeds** (initial weights and data order).
+
+# %% tags=["remove-input"]
+family = (
+    direct.groupby(["d_model", "n_params", "flops"], as_index=False)
+    .agg(seeds=("seed", "nunique"), test_prompts_per_task=("n_examples", "min"))
+)
+family.insert(0, "size", np.arange(1, len(family) + 1))
+spec = sweeps["direct"].runs[0]
+Markdown(
+    f"**This family** ({profile} profile): {len(family)} sizes from {family['n_params'].min():,} to "
+    f"{family['n_params'].max():,} parameters ({np.log10(family['n_params'].max() / family['n_params'].min()):.1f} "
+    f"decades), {family['seeds'].min()} seeds each, depth {spec.model['n_layers']}, "
+    f"{spec.train['steps']:,} steps of {spec.train['batch_size']} sequences "
+    f"({emergence.training_tokens(spec):,} tokens per model). Tasks: "
+    + ", ".join(f"`{label}` (chance {chances[label]:.2g})" for label in mixture.labels) + "."
+)
+
+# %% tags=["remove-input"]
+family.style.format({"n_params": "{:,}", "flops": "{:.2e}"}).hide(axis="index")
+
+# %% [markdown]
+# ## Emergence curves: the analogue of Wei's Figure 2
+#
+# One panel per task: exact match against training FLOPs. Thin grey lines are single seeds, the
+# coloured line is the mean over seeds with its percentile bootstrap band (`n_resamples` resamples of
+# seeds at level `confidence`), and the dashed line is chance. Parameters are on the second row of
+# charts, Wei's Appendix D view; with a fixed token count the two axes differ only by a constant.
+
+# %% tags=["remove-input"]
+def _faceted(x: str, title: str) -> alt.FacetChart:
+    """The panels with their data attached per layer (Altair facets need a shared source)."""
+    frame = pd.concat([direct.assign(layer="seed"), curves.assign(layer="mean")], ignore_index=True)
+    frame = pd.concat([frame, pd.DataFrame({"task": list(chances), "chance": list(chances.values()), "layer": "chance"})])
+    axis = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=title)
+    em = alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match")
+    base = alt.Chart()
+    return alt.layer(
+        base.mark_line(color="#999", opacity=0.5, strokeWidth=1).encode(x=axis, y=em, detail="seed:N").transform_filter(
+            alt.datum.layer == "seed"),
+        base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(x=axis, y="low:Q", y2="high:Q").transform_filter(
+            alt.datum.layer == "mean"),
+        base.mark_line(point=True, color=charts.PALETTE[0]).encode(
+            x=axis, y=em, tooltip=["task:N", "n_params:Q", alt.Tooltip("flops:Q", format=".2e"),
+                                   alt.Tooltip("em:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f"),
+                                   alt.Tooltip("high:Q", format=".3f")],
+        ).transform_filter(alt.datum.layer == "mean"),
+        base.mark_rule(strokeDash=[4, 4], color=charts.PALETTE[3]).encode(y="chance:Q").transform_filter(
+            alt.datum.layer == "chance"),
+        data=frame,
+    ).properties(width=170, height=130).facet(facet=alt.Facet("task:N", title=None, sort=list(mixture.labels)), columns=4)
+
+
+charts.with_source(
+    alt.vconcat(_faceted("flops", "training FLOPs (6ND)"), _faceted("n_params", "parameters")),
+    sources["direct"],
+    title="Exact match against training FLOPs (top) and parameters (bottom), per task",
+)
+
+# %% [markdown]
+# ## Emergence scales and emergence scores
+#
+# **Emergence scale** (our rule for "first rises clearly above chance"): the smallest model size at
+# which the lower end of the bootstrap interval of the mean exact match exceeds chance by more than
+# `margin`, *and stays so at every larger size of the family*. A lucky blip at one size followed by
+# failures does not count; a task that never qualifies has no emergence scale inside this family.
+# **Emergence score** $B$: BIG-bench's breakthroughness of the mean curve against parameters
+# {cite}`srivastava2022bigbench`, Schaeffer et al.'s Emergence Score {cite}`schaeffer2023mirage`:
+# the total rise over the root-median-square of the steps between neighbouring sizes, large when most
+# steps are flat and the rise comes in one jump (clipped at 100; a clean step has infinite $B$). A
+# straight line over $n$ sizes scores $n - 1$.
+
+# %% tags=["remove-input"]
+scales.style.format(
+    {"chance": "{:.2g}", "emergence_params": "{:,.0f}", "emergence_flops": "{:.2e}", "B": "{:.1f}",
+     "em_smallest": "{:.3f}", "em_largest": "{:.3f}"}, na_rep="never"
+).hide(axis="index")
+
+# %% tags=["remove-input"]
+def _emergent(row: pd.Series) -> bool:
+    """Near chance over the smaller half of the family, clearly above it from a scale in the larger half."""
+    curve = curves[curves["task"] == row["task"]].sort_values("n_params")
+    half = len(curve) // 2
+    near_chance = bool((curve["low"].iloc[:half] <= row["chance"] + margin).all())
+    return near_chance and not np.isnan(row["emergence_params"]) and row["emergence_params"] >= curve["n_params"].iloc[half]
+
+
+emergent = scales[scales.apply(_emergent, axis=1)]
+never = scales[np.isnan(scales["emergence_params"])]
+Markdown(
+    f"**In this family** ({profile} profile), "
+    + (f"{len(emergent)} of {len(scales)} tasks look emergent in Wei's sense: near chance over the smaller "
+       f"half of the sizes, clearly above it from a size in the larger half ("
+       + "; ".join(f"`{r.task}` from {r.emergence_params:,.0f} parameters, mean EM {r.em_largest:.2f} at the largest, "
+                   f"B = {r.B:.1f}" for r in emergent.itertuples()) + "). "
+       if len(emergent) else
+       f"no task of the {len(scales)} is near chance over the smaller half of the sizes and clearly above it "
+       "from a size in the larger half. ")
+    + (f"{len(never)} never rise clearly above chance inside the family ({', '.join(f'`{t}`' for t in never['task'])}): "
+       "for them the transition, if there is one, lies beyond the largest model trained here. " if len(never) else "")
+    + (f"Tasks that are above chance already at the smallest size ({', '.join(f'`{t}`' for t in scales.loc[scales['emergence_params'] == curves['n_params'].min(), 'task'])}) "
+       "improve from the start and are not emergent by the definition. "
+       if (scales["emergence_params"] == curves["n_params"].min()).any() else "")
+    + ("The quick profile trains for seconds per model; its curves show what the machinery measures, not "
+       "how these tasks scale. The full profile (below) is the experiment."
+       if profile == "quick" else "")
+)
+
+# %% [markdown]
+# ## Wei et al.'s Table 1 beside ours
+#
+# The paper's emergence scales for its few-shot abilities, as published {cite}`wei2022emergent`
+# (Table 1; typed in from the paper, not recomputed), beside the scales estimated above. The units
+# agree, the scales do not: the paper's models are 10^5 to 10^7 times larger, trained on natural
+# text, and its scales are read by eye from the first model that is clearly above random. What
+# carries over is the shape of the curve, not the location of the jump.
+
+# %% tags=["remove-input"]
+wei_table1 = pd.DataFrame(
+    [
+        ("Addition/subtraction (3 digit)", 2.3e22, 13e9, "GPT-3"),
+        ("Addition/subtraction (4-5 digit)", 3.1e23, 175e9, "GPT-3"),
+        ("MMLU Benchmark (57 topic avg.)", 3.1e23, 175e9, "GPT-3"),
+        ("Toxicity classification (CivilComments)", 1.3e22, 7.1e9, "Gopher"),
+        ("Truthfulness (TruthfulQA)", 5.0e23, 280e9, "Gopher"),
+        ("MMLU Benchmark (26 topics)", 5.0e23, 280e9, "Gopher"),
+        ("Grounded conceptual mappings", 3.1e23, 175e9, "GPT-3"),
+        ("MMLU Benchmark (30 topics)", 5.0e23, 70e9, "Chinchilla"),
+        ("Word in Context (WiC) benchmark", 2.5e24, 540e9, "PaLM"),
+        ("Scratchpad: 8-digit addition (finetuning; augmented prompting)", 8.9e19, 40e6, "LaMDA"),
+    ],
+    columns=["ability", "train FLOPs", "parameters", "model"],
+).assign(source="Wei et al. 2022, Table 1")
+ours = scales.assign(
+    ability=[f"{t} (this chapter, {profile} profile)" for t in scales["task"]],
+    model="this chapter's family", source=sources["direct"],
+).rename(columns={"emergence_flops": "train FLOPs", "emergence_params": "parameters"})
+pd.concat([wei_table1, ours[wei_table1.columns]], ignore_index=True).style.format(
+    {"train FLOPs": "{:.1e}", "parameters": "{:,.0f}"}, na_rep="not within the family"
+).hide(axis="index")
+
+# %% [markdown]
+# ## Augmented prompting: does a scratchpad help only above a scale?
+#
+# Wei's Fig. 3C (after Nye et al.) shows a **scratchpad** for 8-digit addition helping only from about
+# 40M parameters. The second family is the same family, same steps, seeds and mixture, except that
+# every addition task writes its working before the answer: for each digit, least significant first,
+# the digit of the sum and the carry, then `>` and the answer (`47+38 = 5 1 8 0 > 85`). Exact match
+# counts the final answer only. The scratchpad sequences are longer, so that family spends more
+# FLOPs at every size; the chart plots each family against its own FLOPs.
+
+# %% tags=["remove-input"]
+scratch_mixture = sweeps["scratchpad"].runs[0].build_task()
+added = [label for label in mixture.labels if getattr(component(scratch_mixture, label), "scratchpad", False)]
+compared = outcomes[outcomes["task"].isin(added)]
+paired = pd.concat(
+    [emergence.mean_curves(compared[compared["prompting"] == kind], n_resamples, confidence, exercise_seed).assign(prompting=kind)
+     for kind in sweeps],
+    ignore_index=True,
+)
+prompting = alt.Color("prompting:N", title="prompting", scale=alt.Scale(domain=list(sweeps), range=charts.PALETTE[:2]))
+flops_x = alt.X("flops:Q", scale=alt.Scale(type="log", nice=False), title="training FLOPs (6ND)")
+charts.with_source(
+    alt.layer(
+        alt.Chart().mark_area(opacity=0.2).encode(x=flops_x, y="low:Q", y2="high:Q", color=prompting),
+        alt.Chart().mark_line(point=True).encode(
+            x=flops_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match (final answer)"),
+            color=prompting, tooltip=["task:N", "prompting:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
+        ),
+        data=paired,
+    ).properties(width=220, height=160).facet(facet=alt.Facet("task:N", title=None), columns=4),
+    *sources.values(),
+    title="Addition with and without a scratchpad",
+)
+
+# %% tags=["remove-input"]
+# Sizes pair by width: the scratchpad family's longer sequences add a few learned position embeddings.
+wide = paired.pivot_table(index=["task", "d_model"], columns="prompting", values=["em", "low", "high"])
+helps = wide[("low", "scratchpad")] > wide[("high", "direct")]
+hurts = wide[("high", "scratchpad")] < wide[("low", "direct")]
+lines = []
+for task in added:
+    h, x = helps.loc[task], hurts.loc[task]
+    sizes = h.index.to_numpy()
+    from_here = np.flip(np.cumprod(np.flip(h.to_numpy()))).astype(bool)
+    lines.append(
+        f"- **`{task}`**: the scratchpad's interval lies wholly above the direct one's at {int(h.sum())} of {len(h)} "
+        f"sizes and wholly below at {int(x.sum())}. "
+        + (f"It helps clearly from width {sizes[from_here][0]} on and not below, the pattern of Wei's Fig. 3C."
+           if from_here.any() and not from_here[0] else
+           "It helps clearly at every size, so no threshold is visible in this family." if from_here.all() else
+           "There is no size from which it helps clearly at every larger size.")
+    )
+Markdown("**What the two families show** (clearly: the two bootstrap intervals do not overlap).\n\n" + "\n".join(lines))
+
+# %% [markdown]
+# ## Per-example outputs, stored for the Mirage chapter
+#
+# Every model's greedy answer and teacher-forced log-probabilities on every test prompt are in the
+# results store (`emergence/direct/records`, one row per seed and prompt, with the component
+# index), so Schaeffer et al.'s rescoring needs no retraining. Two more tables come with the direct
+# family: `emergence/direct/large`, a much larger test set of one addition task for the two smallest
+# sizes, to resolve exact match at small values, and `emergence/direct/choices`, a four-option
+# multiple-choice variant of the same task with every option's log-likelihood
+# (`sweeps.load_tables(sweep, name, profile)` reads any of them).
+
+# %% tags=["remove-input"]
+stored = []
+for name in ("records", "large", "choices"):
+    tables = [t for t in load_tables(sweeps["direct"], name, profile) if t is not None]
+    stored.append({"table": f"emergence/direct/{name}", "runs": len(tables), "rows": sum(len(t.table) for t in tables),
+                   "columns": ", ".join(tables[0].table.columns) if tables else ""})
+pd.DataFrame(stored).style.hide(axis="index")
+
+# %% [markdown]
+# ## Rerunning at full scale
+#
+# The full profile trains 9 widths from 15 thousand to 3.2 million parameters at depth 4, 5 seeds
+# each, on 2-shot prompts of 2- to 5-digit addition, 3- and 4-digit subtraction, 2-digit
+# multiplication and 5-letter unscrambling over a 400-word lexicon, 6,000 steps of 128 sequences
+# (`sweeps/emergence-*.yaml`; the config comments give the estimate of 20-30 minutes on one H100 for
+# both families). Train both sweeps on a GPU, then run the chapter, which reads them:
+#
+# ```console
+# $ .venv/bin/scalingbook sweep sweeps/emergence-direct.yaml --profile full --device cuda
+# $ .venv/bin/scalingbook sweep sweeps/emergence-scratchpad.yaml --profile full --device cuda
+# $ .venv/bin/scalingbook run emergence --profile full
+# ```
+#
+# Results land in `data/emergence/`. Whether a task's transition falls inside the family, and so
+# whether the full run shows a task near chance for the smaller half and sharply above it after, can
+# only be known from that run; the step count and learning rate are estimates, not tuned.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a named result. The per-seed table `direct` has columns `task, d_model,
+# n_params, flops, seed, em, n_examples`; `curves` holds the mean curves, `chances` the chance level
+# of each task, and `emergence`, `metrics` and `stats` are imported.
+#
+# ```{exercise} A stricter rule
+# :label: emergence-ex-margin
+#
+# Recompute the emergence scale (in parameters) of the unscrambling task with `exercise_margin` in
+# place of `margin`, using `emergence.emergence_scale` on that task's rows of `curves`. Assign it to
+# `ex1_scale`, or 0.0 if the task never qualifies. Do the same for every task: which ones move, and
+# why can a larger margin never make a scale smaller?
+# ```
+
+# %% [markdown]
+# ```{solution-start} emergence-ex-margin
+# :class: dropdown
+# ```
+# The rule asks the interval's lower end to clear `chance + margin` from a size on; a larger margin
+# is harder to clear at every size, so the first size that clears it can only move up.
+
+# %% grade={"exercise": "emergence-ex-margin", "checks": {"ex1_scale": {"atol": 0}}}
+# BEGIN SOLUTION hint: select curves[curves["task"] == label] and call emergence.emergence_scale(curve, chances[label], exercise_margin)
+label = next(t for t in mixture.labels if t.startswith("unscramble"))
+ex1_scale = emergence.emergence_scale(curves[curves["task"] == label], chances[label], exercise_margin)
+ex1_scale = 0.0 if np.isnan(ex1_scale) else ex1_scale
+# END SOLUTION
+print(f"{label}: " + (f"emerges from {ex1_scale:,.0f} parameters" if ex1_scale else "never clearly above chance"))
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} One seed's emergence score
+# :label: emergence-ex-seed
+#
+# Take the seed at position `exercise_seed % n` among the sorted seeds of the family (n seeds).
+# For the unscrambling task, compute the breakthroughness of that seed's exact match against
+# parameters, clipped at 100 (`metrics.breakthroughness(y, x, clip=100)`), and assign it to
+# `ex2_b`. Compare it with the mean curve's B in the table above: is a single seed's curve more or
+# less step-like than the mean?
+# ```
+
+# %% [markdown]
+# ```{solution-start} emergence-ex-seed
+# :class: dropdown
+# ```
+# A mean over seeds averages steps taken at different sizes into a ramp (Zhao et al.'s point in the
+# Random seeds chapter), so single seeds tend to score a higher B than their mean.
+
+# %% grade={"exercise": "emergence-ex-seed", "checks": {"ex2_b": {"rtol": 1e-9}}}
+# BEGIN SOLUTION hint: pick the seed, select its unscrambling rows, then metrics.breakthroughness(em, n_params, clip=100)
+chosen = sorted(direct["seed"].unique())[exercise_seed % direct["seed"].nunique()]
+one = direct[(direct["seed"] == chosen) & direct["task"].str.startswith("unscramble")]
+ex2_b = float(metrics.breakthroughness(one["em"].to_numpy(), one["n_params"].to_numpy(), clip=100))
+# END SOLUTION
+print(f"seed {chosen}: B = {ex2_b:.2f}")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Resolving a small exact match
+# :label: emergence-ex-large
+#
+# The stored table `large` (below) holds the large test set of the smallest model: one row per seed
+# and prompt, with `exact_match`. Compute each seed's exact match, then the mean over seeds with a
+# 95% percentile bootstrap interval from `n_resamples` resamples with seed `exercise_seed`
+# (`stats.bootstrap_ci`). Assign the estimate and the ends to `ex3_em`, `ex3_low` and `ex3_high`.
+# How does the interval compare with the chance level of that task, and with the resolution
+# 1 / (prompts) of the ordinary test set?
+# ```
+
+# %% tags=["hide-input"]
+large = load_tables(sweeps["direct"], "large", profile)[0].table
+
+# %% [markdown]
+# ```{solution-start} emergence-ex-large
+# :class: dropdown
+# ```
+# Each seed's exact match is a mean over thousands of prompts, so a rate far below the ordinary
+# test set's resolution becomes measurable; the seeds are the unit resampled, as everywhere here.
+
+# %% grade={"exercise": "emergence-ex-large", "checks": {"ex3_em": {"atol": 1e-9}, "ex3_low": {"atol": 1e-9}, "ex3_high": {"atol": 1e-9}}}
+# BEGIN SOLUTION hint: large.groupby("seed")["exact_match"].mean(), then stats.bootstrap_ci(per_seed, np.mean, n_resamples, 0.95, exercise_seed)
+per_seed = large.groupby("seed")["exact_match"].mean()
+ex3_em, ex3_low, ex3_high = stats.bootstrap_ci(per_seed, np.mean, n_resamples, 0.95, exercise_seed)
+# END SOLUTION
+print(f"exact match {ex3_em:.4f}, 95% interval [{ex3_low:.4f}, {ex3_high:.4f}] over {large['example'].nunique():,} prompts")
+
+# %% [markdown]
+# ```{solution-end}
+# ```

@@ -1,0 +1,125 @@
+"""The emergence family: mixture sweeps, the extra test tables for Mirage, emergence scales."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from scalingbook import emergence, metrics, sweeps
+from scalingbook.results import REPO_ROOT
+from scalingbook.sweeps import Sweep, SweepError, load_tables, run_sweep
+from scalingbook.tasks import encode
+
+COMPONENTS = [
+    {"label": "add-1", "weight": 1, "name": "arithmetic", "op": "+", "train_length": 1, "test_length": 1, "shots": 1},
+    {"label": "add-2", "weight": 2, "name": "arithmetic", "op": "+", "train_length": 2, "test_length": 2, "shots": 1,
+     "scratchpad": True},
+    {"label": "unscramble-3", "weight": 1, "name": "unscramble", "train_length": 3, "test_length": 3, "n_words": 20},
+]
+CONFIG = {
+    "name": "tiny-emergence",
+    "task": {"name": "mixture", "components": COMPONENTS},
+    "model": {"n_layers": 1, "n_heads": 2},
+    "grid": [{"d_model": 16}, {"d_model": 8}, {"d_model": 12}],
+    "members": {"seeds": 2, "lr": 3e-3},
+    "train": {"steps": 6, "batch_size": 8, "warmup_steps": 1, "log_every": 3, "progress": False},
+    "eval": {"n_examples": 30, "large_component": "add-1", "large_n_examples": 50, "large_smallest": 2,
+             "choice_component": "add-1", "choice_options": 4, "choice_n_examples": 20},
+}
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweeps, "REPO_ROOT", tmp_path)
+    torch.set_num_threads(1)
+
+
+def test_a_tiny_family_stores_records_large_tests_and_choices_that_load_back(tmp_path, checkpoints):
+    sweep = Sweep.from_dict(CONFIG)
+    assert [r.eval["large_n_examples"] for r in sweep.runs] == [0, 50, 50], "only the two smallest get the large set"
+    run_sweep(sweep, "quick", store_root=tmp_path / "store", log=lambda _: None)
+    records = load_tables(sweep, "records", "quick", tmp_path / "store")
+    assert all(len(r.table) == 2 * 30 for r in records)
+    assert set(records[0].table["component"]) <= {0, 1, 2}
+
+    large = load_tables(sweep, "large", "quick", tmp_path / "store")
+    assert large[0] is None and all(len(r.table) == 2 * 50 for r in large[1:])
+    assert set(large[1].table["component"]) == {0} and (large[1].table["length"] == 1).all()
+    assert {"exact_match", "prediction", "target", "correct", "logprob", "sum_logprob"} <= set(large[1].table.columns)
+
+    choices = load_tables(sweep, "choices", "quick", tmp_path / "store")
+    table = choices[0].table
+    assert len(table) == 2 * 20 and {"seed", "example", "component", "correct", "option_logprob"} <= set(table.columns)
+    options = list(table["option_logprob"])
+    assert all(len(o) == 4 and np.all(np.asarray(o) < 0) for o in options)
+    grade = metrics.multiple_choice_grade(options, table["correct"].to_numpy())
+    brier = metrics.brier_score(metrics.option_probabilities(options), table["correct"].to_numpy())
+    assert grade.shape == brier.shape == (40,) and np.all((0 <= brier) & (brier <= 2))
+
+    outcomes = emergence.run_outcomes(sweep, records)
+    assert set(outcomes["task"]) <= {"add-1", "add-2", "unscramble-3"}
+    assert (outcomes.groupby("d_model")["flops"].nunique() == 1).all()
+    assert outcomes.sort_values("n_params")["flops"].is_monotonic_increasing, "fixed tokens: FLOPs follow parameters"
+
+
+def test_optional_evaluations_leave_other_runs_identities_alone():
+    plain = {**CONFIG, "eval": {"n_examples": 30}}
+    with_options = Sweep.from_dict(CONFIG).runs[0]  # d_model 16: the largest, no large test set
+    without = Sweep.from_dict(plain).runs[0]
+    assert "large_n_examples" not in without.params()["eval"] and "choice_options" in with_options.params()["eval"]
+    assert without.params()["eval"] == {"n_examples": 30, "seed": 1234, "batch_size": 256}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"large_component": "add-9"}, "eval.large_component must be one of"),
+        ({"choice_options": 1}, "eval.choice_options must be >= 2"),
+    ],
+)
+def test_bad_evaluation_options_are_named(change, message):
+    with pytest.raises(SweepError, match=message):
+        Sweep.from_dict({**CONFIG, "eval": {**CONFIG["eval"], **change}}, source="tiny.yaml")
+
+
+def test_bad_mixture_configs_are_named():
+    bad = {**CONFIG, "task": {"name": "mixture", "components": [{"name": "arithmetic", "train_length": 1,
+                                                                  "test_length": 1}]}}
+    with pytest.raises(SweepError, match="needs a label and a weight"):
+        Sweep.from_dict(bad, source="tiny.yaml")
+    nested = {**CONFIG, "task": {"name": "mixture", "components": [{"name": "mixture", "label": "m", "weight": 1}]}}
+    with pytest.raises(SweepError, match=r"components\[0\].name must be one of"):
+        Sweep.from_dict(nested, source="tiny.yaml")
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
+    from scalingbook.model import param_count
+
+    for kind in ("direct", "scratchpad"):
+        sweep = Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile)
+        task = sweep.runs[0].build_task()
+        sizes = [param_count(r.model_config(task)) for r in sweep.runs]
+        assert len(sizes) >= 8 and max(sizes) / min(sizes) >= 100 and len(sweep.runs[0].members) >= 5
+        assert len({r.train["steps"] * r.train["batch_size"] for r in sweep.runs}) == 1, "fixed training tokens"
+    direct = Sweep.load(REPO_ROOT / "sweeps" / "emergence-direct.yaml", profile)
+    assert sum(bool(r.eval["large_n_examples"]) for r in direct.runs) == 2
+    assert all(r.eval["choice_options"] == 4 for r in direct.runs)
+
+
+def test_final_answer_match_reads_past_the_scratchpad():
+    records = pd.DataFrame({
+        "prediction": [encode("5 1 8 0 > 8 5 EOS"), encode("5 0 8 0 > 8 5 EOS"), encode("8 5 EOS"), encode("8 4 EOS")],
+        "target": [encode("5 1 8 0 > 8 5 EOS")] * 2 + [encode("8 5 EOS")] * 2,
+    })
+    np.testing.assert_array_equal(emergence.final_answer_match(records), [True, True, True, False])
+
+
+def test_emergence_scale_needs_the_interval_above_chance_from_there_on():
+    curve = pd.DataFrame({"n_params": [1, 2, 3, 4, 5], "low": [0.0, 0.2, 0.0, 0.3, 0.5]})
+    assert emergence.emergence_scale(curve, chance=0.01, margin=0.05) == 4, "the blip at 2 does not count"
+    assert np.isnan(emergence.emergence_scale(curve, chance=0.5, margin=0.05))
+    with pytest.raises(ValueError, match="margin"):
+        emergence.emergence_scale(curve, chance=0.0, margin=1.5)
