@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scalingbook.results import REPO_ROOT
+from scalingbook.results import REPO_ROOT, default_root
 
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "data", "sweeps")
 
@@ -27,8 +27,13 @@ def copy_book(target: Path) -> Path:
 
 
 def scalingbook(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the installed ``scalingbook`` command against the book copy at ``root``."""
+    """Run the installed ``scalingbook`` command against the book copy at ``root``.
+
+    Quick-profile results are shared with this checkout's cache (they are keyed by their
+    parameters), so a chapter's quick populations train once per test session, not once per copy.
+    """
     env = dict(os.environ, SCALINGBOOK_ROOT=str(root))
+    env.setdefault("SCALINGBOOK_CACHE", str(default_root("quick")))
     command = [str(Path(sys.executable).parent / "scalingbook"), *args]
     return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -36,12 +41,10 @@ def scalingbook(root: Path, *args: str, timeout: float = 900) -> subprocess.Comp
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Tiny models run fastest, and steadiest on a shared 2-core machine, on one thread."""
-    import torch
+    from scalingbook.cpu import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from scalingbook import fits
+from scalingbook.cpu import torch_threads
 from scalingbook.languages import CorpusSource, MarkovSource
 from scalingbook.model import ModelConfig, param_count
 from scalingbook.results import Result, ResultStore
@@ -211,7 +211,7 @@ def train_runs(name: str, design: Design, runs: pd.DataFrame, profile: str, devi
     run`` and its own cosine horizon (Hoffmann App. B: cycle length matched to the tokens). The
     table has one row per logged point: run, budget, width, n_params, steps, tokens, flops, step,
     loss (mean training loss over the ``log_every`` steps before ``step``). On the CPU, torch runs
-    on one thread meanwhile: these models are so small that a second thread only adds contention.
+    on one thread meanwhile (:func:`scalingbook.cpu.torch_threads`).
     """
     store = ResultStore.for_profile(profile)
     key = {"design": design.key(), "runs": runs[["width", "steps"]].to_dict("list")}
@@ -219,13 +219,8 @@ def train_runs(name: str, design: Design, runs: pd.DataFrame, profile: str, devi
         return store.read(name, key)
     started = datetime.now(timezone.utc)
     task = design.task()
-    threads = torch.get_num_threads()
-    if device == "cpu":
-        torch.set_num_threads(1)
-    try:
+    with torch_threads(1 if device == "cpu" else None):
         tables = [_train_width(design, task, int(width), group, device) for width, group in runs.groupby("width")]
-    finally:
-        torch.set_num_threads(threads)
     table = pd.concat(tables, ignore_index=True).sort_values(["run", "step"], ignore_index=True)
     return store.write(name, key, table, profile=profile, device=device, started=started)
 

@@ -27,6 +27,8 @@ import pandas as pd
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from scalingbook.cpu import torch_threads
+
 GOPHER_FLOPS = 5.76e23
 """Gopher's training budget in FLOPs, the unit of Table 3's third column (Hoffmann Sec. 3.4)."""
 
@@ -388,16 +390,11 @@ def batched_lbfgs(
     in the Huber loss's linear regime y is tiny and the H_0 scaling s'y/y'y would otherwise propose
     steps of 1e30 and more, which the search must then walk back.
 
-    ``threads`` sets torch's intra-op threads for the run and restores them after (None leaves them
-    alone). The run is thousands of small ops; on a shared 2-core machine two threads made it 17x
-    slower than one (each op waits for a descheduled peer), and on an idle one gained little.
+    ``threads`` sets torch's intra-op threads for the run (:func:`scalingbook.cpu.torch_threads`;
+    None leaves them alone).
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads or previous)
-    try:
+    with torch_threads(threads):
         return _lbfgs_loop(fun, x0, history, max_iter, (gtol, ftol), max_line_search, max_step)
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass

@@ -43,6 +43,7 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
+from scalingbook.cpu import torch_threads
 from scalingbook.model import ModelConfig, param_count
 from scalingbook.results import REPO_ROOT, Result, ResultStore, canonical_json, param_hash
 from scalingbook.tasks import (
@@ -277,7 +278,8 @@ def run_one(spec: RunSpec, profile: str, device: str = "cpu", store_root: str | 
     config = TrainConfig(**{**spec.train, "device": device})
     checkpoint = checkpoint_path(spec, profile)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    result = train(spec.model_config(task), [Member(**m) for m in spec.members], task, config, checkpoint)
+    with torch_threads(1 if device == "cpu" else None):
+        result = train(spec.model_config(task), [Member(**m) for m in spec.members], task, config, checkpoint)
     summary = result.summary()
     store.write(f"{spec.sweep}/training", spec.params(), result.losses(), profile=profile, device=device,
                 started=started, extra={"members_summary": summary.to_dict(orient="records")})

@@ -20,8 +20,6 @@ everything after that (thresholds, subset sizes, bootstrap intervals, B) is comp
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Literal
@@ -31,6 +29,7 @@ import pandas as pd
 import torch
 
 from scalingbook import metrics, stats
+from scalingbook.cpu import torch_threads
 from scalingbook.results import Result, ResultStore
 
 Task = Literal["autoencoder", "classifier"]
@@ -177,17 +176,6 @@ def _per_image_loss(task: Task, logits: torch.Tensor, x: torch.Tensor, y: torch.
     return -torch.log_softmax(logits, dim=-1).gather(-1, y.expand(logits.shape[:-1]).unsqueeze(-1)).squeeze(-1)
 
 
-@contextmanager
-def _cpu_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` intra-op CPU threads, then restore the caller's setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_population(
     config: PopulationConfig, device: str = "cpu", split: DigitsSplit | None = None, threads: int = 1
 ) -> pd.DataFrame:
@@ -201,7 +189,7 @@ def train_population(
     The matrices are tiny (64 pixels, at most a few dozen hidden units), so extra CPU threads only
     add synchronisation: on a shared 2-core machine one thread trained about 5x faster than two.
     """
-    with _cpu_threads(threads):
+    with torch_threads(threads):
         return _train(config, device, split or load_digits_split(config.test_fraction, config.split_seed))
 
 
