@@ -35,7 +35,6 @@ exercise_seed = 0  # exercises: seed of the bootstrap resamples and which seed's
 import altair as alt
 import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Markdown
 
 from scalingbook import charts, emergence, metrics, stats
@@ -45,8 +44,6 @@ from scalingbook.sweeps import Sweep, component, load_tables, run_sweep
 
 charts.enable()
 train_on = pick_device(device)
-if train_on == "cpu":
-    torch.set_num_threads(1)  # models this small run faster on one thread than on two that wait for each other
 sweeps = {kind: Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile) for kind in ("direct", "scratchpad")}
 # Stored families are read; missing ones train here (one cell per family keeps each cell short).
 results = {"direct": run_sweep(sweeps["direct"], profile, train_on, log=lambda _: None)}
@@ -233,10 +230,10 @@ pd.concat([wei_table1, ours[wei_table1.columns]], ignore_index=True).style.forma
 # ## Augmented prompting: does a scratchpad help only above a scale?
 #
 # Wei's Fig. 3C (after Nye et al.) shows a **scratchpad** for 8-digit addition helping only from about
-# 40M parameters. The second family is the same family, same steps, seeds and mixture, except that
-# every addition task writes its working before the answer: for each digit, least significant first,
-# the digit of the sum and the carry, then `>` and the answer (`47+38 = 5 1 8 0 > 85`). Exact match
-# counts the final answer only. The scratchpad sequences are longer, so that family spends more
+# 40M parameters. The second family has the same steps, seeds and mixture as the first (in the quick
+# profile, on half of its widths), except that every addition task writes its working before the
+# answer: for each digit, least significant first, the digit of the sum and the carry, then `>` and
+# the answer (`47+38 = 5 1 8 0 > 85`). Exact match counts the final answer only. The scratchpad sequences are longer, so that family spends more
 # FLOPs at every size; the chart plots each family against its own FLOPs.
 
 # %% tags=["remove-input"]
@@ -265,7 +262,8 @@ charts.with_source(
 
 # %% tags=["remove-input"]
 # Sizes pair by width: the scratchpad family's longer sequences add a few learned position embeddings.
-wide = paired.pivot_table(index=["task", "d_model"], columns="prompting", values=["em", "low", "high"])
+# Only widths trained in both families are compared (the quick profile trains every other width with a scratchpad).
+wide = paired.pivot_table(index=["task", "d_model"], columns="prompting", values=["em", "low", "high"]).dropna()
 helps = wide[("low", "scratchpad")] > wide[("high", "direct")]
 hurts = wide[("high", "scratchpad")] < wide[("low", "direct")]
 lines = []
