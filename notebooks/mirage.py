@@ -17,10 +17,13 @@
 # {cite}`wei2022emergent` are made by the researcher's choice of metric rather than by a sudden
 # change in the model. A metric that scores an answer all-or-nothing turns a smoothly improving
 # model into a curve that sits at zero and then shoots up; a metric that gives partial credit shows
-# the same outputs improving steadily. This chapter starts from their mathematical model.
+# the same outputs improving steadily. This chapter starts from their mathematical model, then
+# rescores the stored outputs of the Emergence chapter's model family under several metrics, and
+# ends by inducing emergence in vision models that nobody would call emergent.
 
 # %% tags=["parameters"]
-profile = "quick"  # which stored results to read: tiny CPU runs or committed GPU runs [quick|full]
+profile = "quick"  # which stored results to read: tiny CPU runs or committed full-profile runs [quick|full]
+emergence_profile = "auto"  # which Emergence family to rescore: auto takes the full one when it is stored, else quick [auto|quick|full]
 device = "auto"  # where to compute: the GPU when there is one, else the CPU [auto|cpu|cuda]
 c = 2.0e8  # scale constant c of the per-token cross-entropy (N/c)^alpha, in parameters [>0]
 alpha = -0.35  # exponent alpha of the per-token cross-entropy; negative so loss falls with N [-3..-0.01]
@@ -33,6 +36,9 @@ vision_seeds = 0  # vision: training seeds per width; 0 takes the profile's coun
 recon_thresholds = [0.25, 0.5, 1.0, 2.0, 4.0]  # vision: thresholds c on an image's squared reconstruction error ||x - x_hat||^2 [>0]
 subset_sizes = [1, 2, 3, 4, 5]  # vision: set sizes K; a set scores only if all K images are classified correctly [1..50]
 subset_sets = 200  # vision: K-image sets sampled from the test set to measure subset accuracy [1..1000000]
+n_resamples = 1000  # emergence outputs: bootstrap resamples of seeds behind every band [10..100000]
+confidence = 0.95  # emergence outputs: level of the bootstrap bands and of the binomial intervals [0.5..0.999]
+length_sizes = 4  # target length: model sizes drawn, spread evenly over the family [1..20]
 exercise_length = 5  # exercises: answer length L in tokens [1..100]
 exercise_accuracy = 0.5  # exercise 1: the exact-match level to reach [>0, <1]
 exercise_seed = 0  # exercise 2: seed of the noisy accuracy measurements; vary it per student [0..1000000]
@@ -42,23 +48,43 @@ exercise_n_params = 1.0e8  # exercise 3: model size N whose exact match a test s
 import altair as alt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 
-from scalingbook import charts, metric_model, vision
-from scalingbook.book import chapter_header, pick_device
+from scalingbook import charts, emergence, metric_model, rescore, vision
+from scalingbook.book import chapter_header, get_chapter, pick_device
+from scalingbook.results import REPO_ROOT
+from scalingbook.sweeps import Sweep, component, load_tables, run_sweep
 
 charts.enable()
 if log10_params_min >= log10_params_max:
     raise ValueError("log10_params_min must be below log10_params_max")
 n_params = np.logspace(log10_params_min, log10_params_max, 121)
 model = metric_model.curves(n_params, c, alpha, target_lengths, test_set_size)
+train_on = pick_device(device)
 # Read from the results store, training first only if these exact populations are not stored.
 autoencoders = vision.population_result(
-    vision.profile_config("autoencoder", profile, vision_widths, vision_seeds), profile, pick_device(device)
+    vision.profile_config("autoencoder", profile, vision_widths, vision_seeds), profile, train_on
 )
 classifiers = vision.population_result(
-    vision.profile_config("classifier", profile, vision_widths, vision_seeds), profile, pick_device(device)
+    vision.profile_config("classifier", profile, vision_widths, vision_seeds), profile, train_on
 )
-chapter_header("mirage", globals(), sources=[autoencoders, classifiers])
+# The Emergence chapter's direct-prompting family and its stored per-example outputs (nothing is retrained
+# when they are stored; missing runs train here first, as in that chapter).
+# Its profile is chosen on its own: the vision results may be full-profile while the family is not yet.
+family_profile = emergence_profile if emergence_profile != "auto" else (
+    "full" if get_chapter("emergence").has_full_results() else "quick"
+)
+family = Sweep.load(REPO_ROOT / "sweeps" / "emergence-direct.yaml", family_profile)
+stored = run_sweep(family, family_profile, train_on, log=lambda _: None)
+choice_tables = load_tables(family, "choices", family_profile)
+large_runs = [(spec, t) for spec, t in zip(family.runs, load_tables(family, "large", family_profile)) if t is not None]
+mixture = family.runs[0].build_task()
+emergence_sources = {
+    "records": f"{stored[-1].describe()}, with {len(stored) - 1} smaller runs",
+    "large": f"{large_runs[-1][1].describe()}, with {len(large_runs) - 1} smaller run(s)" if large_runs else "",
+    "choices": f"{choice_tables[-1].describe()}, with {len(choice_tables) - 1} smaller runs" if choice_tables[-1] else "",
+}
+chapter_header("mirage", globals(), sources=[autoencoders, classifiers, *filter(None, emergence_sources.values())])
 
 # %% [markdown]
 # ## The mathematical model
@@ -166,6 +192,342 @@ first_visible = (
 first_visible.style.format(
     {"smallest resolvable N": "{:.3g}", "p(token) there": "{:.3f}", "exact_match": "{:.2e}", "edit_distance": "{:.2f}"}
 ).hide(axis="index")
+
+# %% [markdown]
+# ## The same outputs under four metrics
+#
+# The model above is a story about an imaginary family. The Emergence chapter trained a real one: a
+# family of small transformers on a mixture of few-shot arithmetic and word unscrambling, several
+# seeds per size, and it stored every model's greedy answer to every test prompt together with the
+# teacher-forced log-probability of each target token. Schaeffer et al.'s first prediction
+# {cite}`schaeffer2023mirage` (Sec. 3, Fig. 3) is about exactly such fixed outputs: change the
+# metric, not the models, and the shape of the curve changes. So we rescore the stored outputs of the
+# direct-prompting family, **without retraining anything**, under four metrics:
+#
+# - **exact match**: 1 if the answer, end-of-sequence token included, is right in every token (the
+#   metric of the Emergence chapter);
+# - **token edit distance**: the fewest token insertions, deletions and substitutions that turn the
+#   answer into the target. It *falls* as models improve; the charts draw it as it is, and its
+#   emergence score below is computed on the negated curve, so that improvement counts as a rise
+#   under every metric;
+# - **per-token accuracy**: the fraction of target positions the answer gets right;
+# - **target log-likelihood**: $\log p(\text{target})$, the sum over target tokens of the
+#   teacher-forced log-probability, the continuous quantity the mathematical model starts from.
+#
+# One row of panels per task; each line is the mean over seeds against parameters, with its
+# percentile bootstrap band over seeds (`n_resamples` resamples at level `confidence`).
+
+# %% tags=["remove-input"]
+swap_metrics = list(emergence.RECORD_METRICS)
+outcomes = emergence.run_outcomes(family, stored, swap_metrics)
+swap_curves = rescore.metric_curves(outcomes, swap_metrics, n_resamples, confidence, rng_seed=0)
+titles = {name: rescore.METRICS[name].title for name in rescore.METRICS}
+decades = [10.0**k for k in range(16)]  # log axes: a label per power of ten, none in between
+params_x = alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), axis=alt.Axis(format="~s", values=decades),
+                 title="parameters")
+swap_base = alt.Chart().encode(x=params_x)
+charts.with_source(
+    alt.layer(
+        swap_base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(y=alt.Y("low:Q", title=None), y2="high:Q"),
+        swap_base.mark_line(point=True, color=charts.PALETTE[0]).encode(
+            y=alt.Y("mean:Q", scale=alt.Scale(zero=False)),
+            tooltip=["task:N", "metric_title:N", alt.Tooltip("n_params:Q", format=","), alt.Tooltip("mean:Q", format=".3f"),
+                     alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")],
+        ),
+        data=swap_curves.assign(metric_title=swap_curves["metric"].map(titles)),
+    ).properties(width=150, height=95).facet(
+        row=alt.Row("task:N", title=None, sort=list(mixture.labels)),
+        column=alt.Column("metric_title:N", title=None, sort=[titles[m] for m in swap_metrics]),
+    ).resolve_scale(y="independent"),
+    emergence_sources["records"],
+    title="One set of outputs, four metrics: mean over seeds with bootstrap bands, per task",
+)
+
+# %% [markdown]
+# How step-like is each curve? The table gives the emergence score $B$ (Schaeffer Eq. 1, BIG-bench
+# breakthroughness) of every mean curve against parameters, clipped at 100 as in the Emergence
+# chapter, with edit distance negated. A straight line through the sizes scores the number of sizes
+# minus one; a curve that sits still and then jumps scores far more; a curve that never moves scores 0.
+
+# %% tags=["remove-input"]
+swap_scores = rescore.emergence_scores(swap_curves)
+b_table = swap_scores.pivot(index="task", columns="metric", values="B").reindex(index=list(mixture.labels), columns=swap_metrics)
+b_table.rename(columns={m: f"B, {titles[m]}" + (" (negated)" if not rescore.METRICS[m].higher_is_better else "") for m in swap_metrics}).style.format(
+    "{:.1f}"
+).set_caption(f"Source: {emergence_sources['records']}")
+
+# %% tags=["remove-input"]
+n_sizes = swap_curves["n_params"].nunique()
+continuous = [m for m in swap_metrics if m != "em"]
+em_flat = swap_scores[(swap_scores["metric"] == "em") & (swap_scores["B"] == 0)]["task"].tolist()
+moving = b_table.drop(index=em_flat)
+sharper = moving[moving["em"] > moving[continuous].max(axis=1)]
+high_em = moving[moving["em"] > n_sizes - 1]
+high_continuous = moving[(moving[continuous] > n_sizes - 1).any(axis=1)]
+Markdown(
+    f"**What the rescoring shows** ({family_profile} profile, {n_sizes} sizes, so a straight line scores "
+    f"B = {n_sizes - 1}). "
+    + (f"Under exact match {len(em_flat)} task(s) never move at all ({', '.join(f'`{t}`' for t in em_flat)}: exact "
+       f"match is the same at every size, B = 0), while their continuous metrics still change: per-token accuracy "
+       + ", ".join(f"`{t}` from {b.smallest:.2f} to {b.largest:.2f}" for t in em_flat
+                   for b in swap_scores[(swap_scores['task'] == t) & (swap_scores['metric'] == 'token_accuracy')].itertuples())
+       + ". " if em_flat else "")
+    + (f"Of the {len(moving)} task(s) whose exact match moves, exact match gives the highest B of the four metrics for "
+       f"{len(sharper)}"
+       + (f" ({', '.join(f'`{t}`: {r.em:.1f} against at most {r[continuous].max():.1f}' for t, r in sharper.iterrows())})"
+          if len(sharper) else "")
+       + f" and not for the other {len(moving) - len(sharper)}"
+       + (f" ({', '.join(f'`{t}`: {r.em:.1f} against {r[continuous].max():.1f} under {titles[r[continuous].astype(float).idxmax()]}' for t, r in moving.drop(index=sharper.index).iterrows())})"
+          if len(moving) > len(sharper) else "")
+       + f". Exact match scores above a straight line's {n_sizes - 1} for {len(high_em)} of them, and at least one "
+       f"continuous metric does for {len(high_continuous)}. " if len(moving) else "")
+    + ("So on these runs the pattern of Schaeffer et al.'s Fig. 3 and 5 holds: exact match is the step-like metric and "
+       "the continuous metrics rise steadily. " if len(moving) and len(sharper) == len(moving) and len(high_continuous) == 0 else
+       "So on these runs the data do not simply show Schaeffer et al.'s pattern (B high under exact match, low under "
+       "every continuous metric): a continuous metric is as step-like as exact match or more for some tasks, or exact "
+       "match barely moves. B is a blunt instrument on a handful of sizes, where one noisy step decides the median. ")
+    + ("The quick profile trains each model for seconds, so its curves show what the rescoring measures, not how "
+       "these tasks scale; the full profile is the experiment." if family_profile == "quick" else "")
+)
+
+# %% [markdown]
+# ## Exact match falls with target length, edit distance rises
+#
+# In the mathematical model an answer of $L$ tokens is exactly right with probability $p^L$, which
+# falls geometrically with $L$, while its expected edit distance $L(1-p)$ grows linearly
+# (Schaeffer et al.'s Fig. 3, right). Our addition tasks have answers of different digit counts, so
+# their answers (end-of-sequence token included) have different target lengths. Pooling the addition
+# prompts of every size and grouping them by target length gives the measured curves. Beside them, the
+# model's prediction: $p$ is each size's **measured per-token accuracy** (correct answer tokens over
+# all answer tokens, pooled over lengths, mean over seeds), and $p^L$ and $L(1-p)$ are what the
+# answers would score if every token were right independently with that probability. Two caveats
+# hold against the reading: length here is tied to the task (longer sums come from the harder
+# components), and a model's errors are not independent across the tokens of one answer.
+
+# %% tags=["remove-input"]
+additions = [label for label in mixture.labels if getattr(component(mixture, label), "op", None) == "+"]
+lengths = rescore.length_outcomes(family, stored, additions)
+by_length = rescore.length_curves(lengths)
+shown = by_length[by_length["n_params"].isin(rescore.evenly_spaced(by_length["n_params"], length_sizes))]
+size_colour = alt.Color("n_params:O", title="parameters", scale=alt.Scale(scheme="viridis"))
+length_x = alt.X("target_len:Q", title="target length L (tokens, EOS included)", axis=alt.Axis(tickMinStep=1))
+
+
+def _measured_and_model(measured: str, predicted: str, title: str) -> alt.LayerChart:
+    """Measured points and the independent-token model's dashed line, one colour per model size."""
+    base = alt.Chart(shown).encode(x=length_x, color=size_colour)
+    return alt.layer(
+        base.mark_line(strokeDash=[4, 3], strokeWidth=1.5).encode(y=f"{predicted}:Q"),
+        base.mark_point(filled=True, size=60).encode(
+            y=alt.Y(f"{measured}:Q", title=title),
+            tooltip=[alt.Tooltip("n_params:Q", format=","), "target_len:Q", alt.Tooltip(f"{measured}:Q", format=".3f"),
+                     alt.Tooltip(f"{predicted}:Q", format=".3f"), alt.Tooltip("p_token:Q", format=".3f"), "n_examples:Q"],
+        ),
+    )
+
+
+charts.with_source(
+    alt.hconcat(
+        _measured_and_model("em", "em_model", "exact match").properties(title="Exact match (model: p^L)"),
+        _measured_and_model("edit_distance", "edit_distance_model", "token edit distance").properties(
+            title="Token edit distance (model: L(1 - p))"),
+    ),
+    emergence_sources["records"],
+    f"addition tasks {', '.join(additions)} pooled; points measured, dashed lines the independent-token model with measured p",
+    title="Against target length, for a few model sizes",
+)
+
+# %% [markdown]
+# The same comparison against scale, every size this time: for each target length, the measured exact
+# match (points) and $p^L$ from that size's measured per-token accuracy (lines). Where the points
+# follow the lines, the sharpness of exact match at long targets is the arithmetic of $p^L$, as the
+# mathematical model says; where they do not, the errors within an answer are not independent.
+
+# %% tags=["remove-input"]
+length_colour_m = alt.Color("target_len:O", title="target length L", scale=alt.Scale(range=charts.PALETTE))
+by_size = alt.Chart(by_length).encode(x=params_x, color=length_colour_m)
+charts.with_source(
+    alt.layer(
+        by_size.mark_line().encode(y=alt.Y("em_model:Q", title="exact match")),
+        by_size.mark_point(filled=True, size=50).encode(
+            y="em:Q", tooltip=[alt.Tooltip("n_params:Q", format=","), "target_len:Q", alt.Tooltip("em:Q", format=".3f"),
+                               alt.Tooltip("em_model:Q", format=".3f", title="p^L"), alt.Tooltip("p_token:Q", format=".3f")]
+        ),
+    ),
+    emergence_sources["records"],
+    "points: measured exact match; lines: p^L with p the measured per-token accuracy of that size",
+    title="Measured exact match against the independent-token prediction p^L",
+)
+
+# %% tags=["remove-input"]
+p_by_size = rescore.token_accuracy_by_size(lengths)
+largest = by_length[by_length["n_params"] == by_length["n_params"].max()].sort_values("target_len")
+per_size = by_length.groupby("n_params")
+falls = sum(bool(np.all(np.diff(g.sort_values("target_len")["em"]) <= 0)) for _, g in per_size)
+rises = sum(bool(np.all(np.diff(g.sort_values("target_len")["edit_distance"]) >= 0)) for _, g in per_size)
+gap = float(np.mean(np.abs(by_length["em"] - by_length["em_model"])))
+try:
+    fit_c, fit_alpha = metric_model.fit_cross_entropy_power_law(p_by_size["n_params"], p_by_size["p_token"])
+except ValueError:
+    fit_c, fit_alpha = float("nan"), float("nan")
+Markdown(
+    f"**What the lengths show** ({family_profile} profile; target lengths {', '.join(str(n) for n in sorted(by_length['target_len'].unique()))}). "
+    f"Measured per-token accuracy goes from {p_by_size['p_token'].iloc[0]:.2f} at the smallest size to "
+    f"{p_by_size['p_token'].iloc[-1]:.2f} at the largest. At the largest size exact match reads "
+    + ", ".join(f"{r.em:.3f} at L = {r.target_len} (p^L = {r.em_model:.3f})" for r in largest.itertuples())
+    + ", and edit distance " + ", ".join(f"{r.edit_distance:.2f} (L(1-p) = {r.edit_distance_model:.2f})" for r in largest.itertuples())
+    + f". Across the {per_size.ngroups} sizes, exact match never rises with length for {falls} and edit distance never "
+    f"falls with length for {rises}; the mean gap between measured exact match and p^L is {gap:.3f}. "
+    + (f"A power law fitted to the measured per-token accuracy, -ln p = (N/c)^alpha, gives alpha = {fit_alpha:.3f} "
+       f"and c = {fit_c:.3g}. " if np.isfinite(fit_alpha) and fit_alpha < 0 else
+       "Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha gives "
+       + (f"alpha = {fit_alpha:.3f}, not negative" if np.isfinite(fit_alpha) else "no usable exponent")
+       + "), so the mathematical model's smooth loss is not what these models show. ")
+    + ("Where exact match falls with length as p^L does and edit distance grows with it, the tokens behave much as the "
+       "model assumes; where the points leave the lines, length is standing in for task difficulty, or errors within an "
+       "answer come together. "
+       + ("The quick profile's models train for minutes on a CPU, so read this for the method, not the result." if family_profile == "quick" else ""))
+)
+
+# %% [markdown]
+# ## Better statistics: resolving a small exact match
+#
+# Schaeffer et al.'s second prediction (Sec. 3, Fig. 4): with enough test data, even the smallest models
+# show exact match above zero and above chance, improving smoothly, where a small test set reads zero.
+# The Emergence chapter stored a much larger test set of one addition task for its two smallest sizes.
+# We estimate exact match from its first 100, 1,000, 10,000, ... prompts, up to all of them. The
+# **interval is Clopper-Pearson** (exact binomial) at level `confidence` on the count of exact matches
+# pooled over seeds (prompts x seeds trials): it is exact for these seeds' mean, and leaves out how a
+# fresh draw of seeds would differ. The dashed line is the chance level of the task (a guess uniform
+# over the integers the answer can take), the dotted one the resolution: one exact match in the pool.
+
+# %% tags=["remove-input"]
+large_label = family.runs[0].eval["large_component"]
+large_chance = component(mixture, large_label).chance_exact_match()
+resolved = pd.concat(
+    [rescore.exact_match_by_test_size(t.table, rescore.subset_sizes(t.table["example"].nunique()), confidence).assign(
+        n_params=emergence.size_columns(spec)["n_params"]) for spec, t in large_runs],
+    ignore_index=True,
+)
+# The two sizes' marks sit slightly apart at each test-set size, so neither hides the other.
+resolved["shifted"] = resolved["prompts"] * np.where(resolved["n_params"] == resolved["n_params"].min(), 0.93, 1.07)
+prompts_x = alt.X("shifted:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s", values=decades),
+                  title="test prompts used")
+large_colour = alt.Color("n_params:O", title="parameters", scale=alt.Scale(range=charts.PALETTE[:2]))
+charts.with_source(
+    alt.layer(
+        alt.Chart(resolved).mark_rule(strokeWidth=2).encode(x=prompts_x, y=alt.Y("low:Q", title=f"exact match, {large_label}"),
+                                                            y2="high:Q", color=large_colour),
+        alt.Chart(resolved).mark_point(filled=True, size=60).encode(
+            x=prompts_x, y="em:Q", color=large_colour,
+            tooltip=[alt.Tooltip("n_params:Q", format=","), "prompts:Q", "successes:Q", "trials:Q",
+                     alt.Tooltip("em:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"), alt.Tooltip("high:Q", format=".4f")],
+        ),
+        alt.Chart(resolved).mark_line(strokeDash=[1, 3], color="#666").encode(
+            x=alt.X("prompts:Q", title="test prompts used"), y="mean(resolution):Q"),
+        alt.Chart(pd.DataFrame({"chance": [large_chance]})).mark_rule(strokeDash=[5, 4], color=charts.PALETTE[3]).encode(
+            y="chance:Q"),
+    ),
+    emergence_sources["large"],
+    f"{100 * confidence:g}% Clopper-Pearson intervals on the count pooled over seeds; dashed: chance {large_chance:.4f}; "
+    "dotted: one exact match in the pool",
+    title="Exact match of the two smallest models as the test set grows",
+)
+
+# %% tags=["remove-input"]
+def _verdict(row: pd.Series) -> str:
+    """Where the interval lies: above chance, above zero but not above chance, or not above zero."""
+    if row["low"] > large_chance:
+        return "above chance"
+    if row["high"] < large_chance:
+        return "above zero, below chance" if row["low"] > 0 else "below chance"
+    return "contains chance" if row["low"] > 0 else "not above zero"
+
+
+resolved["verdict"] = resolved.apply(_verdict, axis=1)
+resolved[["n_params", "prompts", "seeds", "trials", "successes", "em", "low", "high", "verdict"]].style.format(
+    {"n_params": "{:,}", "prompts": "{:,}", "trials": "{:,}", "em": "{:.4f}", "low": "{:.4f}", "high": "{:.4f}"}
+).hide(axis="index").set_caption(f"Source: {emergence_sources['large']}")
+
+# %% tags=["remove-input"]
+lines = []
+last_rows = resolved.groupby("n_params").last()
+for n, rows in resolved.groupby("n_params"):
+    first, last = rows.iloc[0], rows.iloc[-1]
+    above_zero = rows[rows["low"] > 0]
+    lines.append(
+        f"- **{n:,} parameters**: {first.prompts:,} prompts give {first.em:.4f} [{first.low:.4f}, {first.high:.4f}] "
+        f"({first.verdict}); all {last.prompts:,} give {last.em:.4f} [{last.low:.4f}, {last.high:.4f}] ({last.verdict}). "
+        + (f"The interval leaves zero from {above_zero['prompts'].iloc[0]:,} prompts on."
+           if len(above_zero) else "Even the full set does not lift the interval off zero.")
+    )
+Markdown(
+    f"**What more data shows** ({family_profile} profile; chance {large_chance:.4f} for `{large_label}`):\n\n" + "\n".join(lines)
+    + "\n\n" + (
+        "With the whole set, every interval lies above zero"
+        if (last_rows["low"] > 0).all() else "Even with the whole set, not every interval leaves zero"
+    )
+    + (", and above chance for both models: Schaeffer et al.'s Fig. 4, where a small test set would have read zero or chance."
+       if (last_rows["low"] > large_chance).all() else
+       f"; above chance for {', '.join(f'{n:,}' for n in last_rows.index[last_rows['low'] > large_chance]) or 'neither model'}"
+       f" and below it for {', '.join(f'{n:,}' for n in last_rows.index[last_rows['high'] < large_chance]) or 'neither'} "
+       "(parameters). A model whose interval lies below the chance line does worse than a uniform guess over the possible "
+       "answers: it favours some wrong answers, and more test data shows that more clearly rather than curing it. "
+       + ("The quick profile's models train for minutes on a CPU." if family_profile == "quick" else ""))
+)
+
+# %% [markdown]
+# ## Multiple choice: grade against Brier score
+#
+# Schaeffer et al. (Sec. 4, Fig. 6) take LaMDA's BIG-bench outputs, where tasks look emergent under
+# **multiple-choice grade** (1 if the right option has the highest likelihood), and rescore them with
+# the **Brier score**, the squared error between the model's option probabilities (a softmax of the
+# option log-likelihoods) and the one-hot answer: lower is better, 0 for certainty on the right option.
+# The Emergence chapter stored a multiple-choice variant of one addition task: every option's
+# log-likelihood, for every model and seed. Dashed lines are chance: a grade of 1/k for k options, and
+# the Brier score $1 - 1/k$ of uniform probabilities.
+
+# %% tags=["remove-input"]
+choices = rescore.choice_outcomes(family, choice_tables)
+choice_curves = rescore.metric_curves(choices, ["grade", "brier"], n_resamples, confidence, rng_seed=0)
+choice_scores = rescore.emergence_scores(choice_curves).set_index("metric")
+k_options = int(choices["n_options"].max())
+choice_chance = {"grade": 1 / k_options, "brier": 1 - 1 / k_options}
+
+
+def _choice_panel(name: str) -> alt.LayerChart:
+    """One metric's mean curve over seeds, its bootstrap band and its chance level."""
+    frame = choice_curves[choice_curves["metric"] == name]
+    base = alt.Chart(frame).encode(x=params_x)
+    return alt.layer(
+        base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(y=alt.Y("low:Q", title=titles[name], scale=alt.Scale(zero=False)), y2="high:Q"),
+        base.mark_line(point=True, color=charts.PALETTE[0]).encode(
+            y="mean:Q", tooltip=[alt.Tooltip("n_params:Q", format=","), alt.Tooltip("mean:Q", format=".3f"),
+                                 alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")]),
+        alt.Chart(pd.DataFrame({"chance": [choice_chance[name]]})).mark_rule(strokeDash=[5, 4], color=charts.PALETTE[3]).encode(y="chance:Q"),
+    ).properties(title=f"{titles[name]}: B = {choice_scores.loc[name, 'B']:.1f}" + (" (of the negated curve)" if name == "brier" else ""))
+
+
+charts.with_source(
+    alt.hconcat(_choice_panel("grade"), _choice_panel("brier")),
+    emergence_sources["choices"],
+    f"{choices['task'].iloc[0]}, {k_options} options; mean over seeds, {100 * confidence:g}% bootstrap bands",
+    title="The same option likelihoods under two metrics",
+)
+
+# %% tags=["remove-input"]
+grade, brier = choice_scores.loc["grade"], choice_scores.loc["brier"]
+Markdown(
+    f"**What multiple choice shows** ({family_profile} profile). The grade goes from {grade.smallest:.3f} to {grade.largest:.3f} "
+    f"(chance {choice_chance['grade']:.3f}), the Brier score from {brier.smallest:.3f} to {brier.largest:.3f} (uniform "
+    f"guessing {choice_chance['brier']:.3f}"
+    + ("; a score above that, as at the smallest size here, means the model puts its probability on wrong options more than a uniform guess would" if brier.smallest > choice_chance["brier"] else "")
+    + f"). Their emergence scores are B = {grade.B:.1f} for the grade and {brier.B:.1f} for the negated Brier score, "
+    f"against {choice_curves['n_params'].nunique() - 1} for a straight line: "
+    + ("the grade is the more step-like of the two, Schaeffer et al.'s Fig. 6 in miniature."
+       if grade.B > brier.B else "the grade is not the more step-like of the two here, so these runs do not show the "
+       "contrast of Schaeffer et al.'s Fig. 6.")
+)
 
 # %% [markdown]
 # ## Induced emergence in vision
@@ -299,8 +661,6 @@ scores.rename(
 # ### What came out
 
 # %% tags=["remove-input"]
-from IPython.display import Markdown
-
 score_of = scores.set_index(["metric", "setting"])
 mse_b = score_of.loc[("mean squared error (negated)", ""), "B"]
 c_low, c_high = min(recon_thresholds), max(recon_thresholds)

@@ -25,8 +25,9 @@ def test_mirage_page_has_header_charts_and_citations(built_book: Path):
     profile = "full" if get_chapter("mirage").has_full_results() else "quick"
     assert "How this page was made" in html and f"<strong>Profile:</strong> <code class=\"docutils literal notranslate\"><span class=\"pre\">{profile}" in html
     assert "Parameters of this run" in html and "test_set_size" in html
-    assert len(re.findall(r'class="scalingbook-chart"', html)) == 5
-    assert html.count("vegaEmbed(") == 5
+    assert "emergence/direct/records" in html and "emergence/direct/large" in html and "emergence/direct/choices" in html
+    assert len(re.findall(r'class="scalingbook-chart"', html)) == 10
+    assert html.count("vegaEmbed(") == 10
     assert re.search(r'href="\.\./references\.html#id\d+" title="Rylan Schaeffer', html), "no citation link"
     assert "injected-parameters" not in html and "tags=" not in html
 

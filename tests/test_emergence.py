@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from scalingbook import emergence, metrics, sweeps
 from scalingbook.results import REPO_ROOT
@@ -33,7 +32,6 @@ CONFIG = {
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
     monkeypatch.setattr(sweeps, "REPO_ROOT", tmp_path)
-    torch.set_num_threads(1)
 
 
 def test_a_tiny_family_stores_records_large_tests_and_choices_that_load_back(tmp_path, checkpoints):
@@ -98,13 +96,16 @@ def test_bad_mixture_configs_are_named():
 def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
     from scalingbook.model import param_count
 
-    for kind in ("direct", "scratchpad"):
-        sweep = Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile)
-        task = sweep.runs[0].build_task()
-        sizes = [param_count(r.model_config(task)) for r in sweep.runs]
-        assert len(sizes) >= 8 and max(sizes) / min(sizes) >= 100 and len(sweep.runs[0].members) >= 5
+    direct, scratchpad = (Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile)
+                          for kind in ("direct", "scratchpad"))
+    task = direct.runs[0].build_task()
+    sizes = [param_count(r.model_config(task)) for r in direct.runs]
+    assert len(sizes) >= 8 and max(sizes) / min(sizes) >= 100 and len(direct.runs[0].members) >= 5
+    widths = [r.model["d_model"] for r in scratchpad.runs]
+    assert len(widths) >= 4 and set(widths) <= {r.model["d_model"] for r in direct.runs}, "paired by width"
+    for sweep in (direct, scratchpad):
         assert len({r.train["steps"] * r.train["batch_size"] for r in sweep.runs}) == 1, "fixed training tokens"
-    direct = Sweep.load(REPO_ROOT / "sweeps" / "emergence-direct.yaml", profile)
+        assert sweep.runs[0].members == direct.runs[0].members and sweep.runs[0].train == direct.runs[0].train
     assert sum(bool(r.eval["large_n_examples"]) for r in direct.runs) == 2
     assert all(r.eval["choice_options"] == 4 for r in direct.runs)
 
@@ -123,3 +124,32 @@ def test_emergence_scale_needs_the_interval_above_chance_from_there_on():
     assert np.isnan(emergence.emergence_scale(curve, chance=0.5, margin=0.05))
     with pytest.raises(ValueError, match="margin"):
         emergence.emergence_scale(curve, chance=0.0, margin=1.5)
+
+
+def test_record_scores_rescore_the_same_outputs_under_four_metrics():
+    records = pd.DataFrame({
+        "prediction": [encode("8 5 EOS"), encode("8 4 EOS"), encode("8 EOS")],
+        "target": [encode("8 5 EOS")] * 3,
+        "logprob": [np.array([-0.5, -0.25, -0.25]), np.array([-1.0, -2.0, 0.0]), np.array([-0.5, -3.0, -1.0])],
+    })
+    scores = emergence.record_scores(records)
+    assert list(scores.columns) == list(emergence.RECORD_METRICS)
+    np.testing.assert_array_equal(scores["em"], [1, 0, 0])
+    np.testing.assert_array_equal(scores["edit_distance"], [0, 1, 1])  # one substitution; one deletion
+    np.testing.assert_allclose(scores["token_accuracy"], [1, 2 / 3, 1 / 3])  # "8 EOS" puts EOS where 5 belongs
+    np.testing.assert_allclose(scores["log_likelihood"], [-1.0, -3.0, -4.5])
+    with pytest.raises(ValueError, match="names: unknown metric"):
+        emergence.record_scores(records, ["bleu"])
+
+
+def test_mean_curves_keep_extra_columns_apart_and_name_the_value():
+    outcomes = pd.DataFrame({
+        "metric": ["a"] * 4 + ["b"] * 4, "task": "t", "d_model": [1, 1, 2, 2] * 2, "n_params": [10, 10, 20, 20] * 2,
+        "flops": 1.0, "seed": [0, 1] * 4, "score": [0.0, 1.0, 2.0, 2.0, 5.0, 5.0, 6.0, 8.0],
+    })
+    curves = emergence.mean_curves(outcomes, 50, 0.9, 0, value="score", by=["metric"])
+    assert list(curves.columns[:6]) == ["metric", "task", "d_model", "n_params", "flops", "score"]
+    np.testing.assert_allclose(curves["score"], [0.5, 2.0, 5.0, 7.0])
+    assert (curves["low"] <= curves["score"]).all() and (curves["score"] <= curves["high"]).all()
+    with pytest.raises(KeyError, match="missing column"):
+        emergence.mean_curves(outcomes, 50, 0.9, 0)  # no "em" column

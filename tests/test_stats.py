@@ -228,3 +228,22 @@ def test_seed_outcomes_average_exact_match_and_per_token_nll_per_seed():
 def test_seed_outcomes_names_missing_columns():
     with pytest.raises(KeyError, match="sum_logprob"):
         stats.seed_outcomes(pd.DataFrame({"seed": [0], "exact_match": [True], "target_len": [1]}))
+
+
+def test_clopper_pearson_matches_its_closed_forms_at_the_ends() -> None:
+    # k = 0: high solves (1 - p)^n = a/2; k = n: low solves p^n = a/2 (a = 0.05, n = 10).
+    low, high = stats.clopper_pearson(np.array([0, 10]), np.array([10, 10]), 0.95)
+    np.testing.assert_allclose(low, [0.0, 0.025 ** (1 / 10)])
+    np.testing.assert_allclose(high, [1 - 0.025 ** (1 / 10), 1.0])
+    # k = 1 of n = 2 is symmetric about 1/2: low solves 1 - (1 - p)^2 = a/2.
+    low, high = stats.clopper_pearson(1, 2, 0.95)
+    assert low == pytest.approx(1 - np.sqrt(0.975)) and high == pytest.approx(np.sqrt(0.975))
+
+
+def test_clopper_pearson_rejects_impossible_counts() -> None:
+    with pytest.raises(ValueError, match="successes, trials"):
+        stats.clopper_pearson(3, 2)
+    with pytest.raises(ValueError, match="successes, trials"):
+        stats.clopper_pearson(0, 0)
+    with pytest.raises(ValueError, match="confidence"):
+        stats.clopper_pearson(1, 2, confidence=1.0)

@@ -76,7 +76,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         env_inputs=("SCALINGBOOK_EPOCH_CSV",),
     ),
     Chapter("emergence", "Emergence: abilities that appear with scale", inputs=("data/emergence", "sweeps")),
-    Chapter("mirage", "Mirage: emergence in the eye of the metric", inputs=("data/mirage",)),
+    Chapter("mirage", "Mirage: emergence in the eye of the metric", inputs=("data/mirage", "data/emergence", "sweeps")),
     Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", inputs=("data/seeds", "sweeps")),
     Chapter("performance", "Performance: what the batched fit and the population trainer buy", inputs=("data/bench",)),
 )

@@ -48,36 +48,78 @@ def training_tokens(spec) -> int:
     return spec.train["steps"] * spec.train["batch_size"] * spec.build_task().seq_len("train")
 
 
-def run_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFrame:
-    """One row per (size, seed, task) of a sweep on a mixture: exact match of the final answer.
+def size_columns(spec) -> dict[str, float]:
+    """The scale of one run: ``d_model``, ``n_params`` and training ``flops`` (6ND, D from :func:`training_tokens`)."""
+    config = spec.model_config(spec.build_task())
+    return {"d_model": spec.model["d_model"], "n_params": param_count(config),
+            "flops": float(flops_6nd(config, training_tokens(spec)))}
+
+
+RECORD_METRICS = ("em", "edit_distance", "token_accuracy", "log_likelihood")
+
+
+def record_scores(records: pd.DataFrame, names: tuple[str, ...] | list[str] = RECORD_METRICS) -> pd.DataFrame:
+    """Each stored record scored under the metrics ``names``: one column per metric, one row per record.
+
+    ``em``: exact match of the final answer (:func:`final_answer_match`); ``edit_distance``: token
+    edit distance between prediction and target; ``token_accuracy``: per-token accuracy of the
+    prediction; ``log_likelihood``: teacher-forced log p(target), summed over its tokens. The last
+    three are Schaeffer et al.'s (2023, Sec. 3, Fig. 3) continuous metrics on the same outputs; on a
+    scratchpad family they score the whole sequence, working included. Vectorised over records
+    (:mod:`scalingbook.metrics`).
+    """
+    unknown = [n for n in names if n not in RECORD_METRICS]
+    if unknown:
+        raise ValueError(f"names: unknown metric(s) {unknown}; expected some of {list(RECORD_METRICS)}")
+    score = {
+        "em": lambda: final_answer_match(records).astype(np.float64),
+        "edit_distance": lambda: metrics.token_edit_distance(records["prediction"], records["target"]).astype(np.float64),
+        "token_accuracy": lambda: metrics.per_token_accuracy(records["prediction"], records["target"]),
+        "log_likelihood": lambda: metrics.target_log_likelihood(records["logprob"]),
+    }
+    return pd.DataFrame({name: score[name]() for name in names}, index=records.index)
+
+
+def run_outcomes(sweep: Sweep, results: list[Result], names: tuple[str, ...] | list[str] = ("em",)) -> pd.DataFrame:
+    """One row per (size, seed, task) of a sweep on a mixture: the mean of each metric over its prompts.
 
     Columns: ``task`` (component label), ``d_model``, ``n_params``, ``flops`` (6ND with D from
-    :func:`training_tokens`), ``seed``, ``em`` and ``n_examples`` (test prompts of that task).
+    :func:`training_tokens`), ``seed``, one column per metric of ``names`` (:func:`record_scores`;
+    by default ``em``, the exact match of the final answer) and ``n_examples`` (test prompts of that task).
     """
     rows = []
     for spec, result in zip(sweep.runs, results):
         task = spec.build_task()
-        config = spec.model_config(task)
-        records = result.table.assign(em=final_answer_match(result.table))
-        per_seed = records.groupby(["component", "seed"], as_index=False).agg(em=("em", "mean"), n_examples=("em", "size"))
+        records = pd.concat([result.table[["component", "seed"]], record_scores(result.table, names)], axis=1)
+        per_seed = records.groupby(["component", "seed"], as_index=False).agg(
+            **{name: (name, "mean") for name in names}, n_examples=(names[0], "size")
+        )
         rows.append(per_seed.assign(
-            task=[task.labels[c] for c in per_seed["component"]], d_model=spec.model["d_model"],
-            n_params=param_count(config), flops=float(flops_6nd(config, training_tokens(spec))),
+            task=[task.labels[c] for c in per_seed["component"]], **size_columns(spec),
         ))
     return pd.concat(rows, ignore_index=True).drop(columns="component")
 
 
-def mean_curves(outcomes: pd.DataFrame, n_resamples: int, confidence: float, rng_seed: int) -> pd.DataFrame:
-    """Mean exact match over seeds per (task, size), with a percentile bootstrap interval over seeds.
+def mean_curves(
+    outcomes: pd.DataFrame, n_resamples: int, confidence: float, rng_seed: int, value: str = "em",
+    by: tuple[str, ...] | list[str] = (),
+) -> pd.DataFrame:
+    """Mean of ``value`` over seeds per (task, size), with a percentile bootstrap interval over seeds.
 
-    Columns: ``task, d_model, n_params, flops, em, low, high, n_seeds`` (``em`` the mean).
+    Columns: ``*by, task, d_model, n_params, flops, <value>, low, high, n_seeds`` (``<value>`` the
+    mean; by default ``em``, exact match). ``by`` names further columns to keep curves apart, such
+    as the metric of a long table of several metrics.
     """
+    keys = [*by, "task", "d_model", "n_params", "flops"]
+    missing = [c for c in [*keys, value] if c not in outcomes.columns]
+    if missing:
+        raise KeyError(f"outcomes: missing column(s) {missing}; has {list(outcomes.columns)}")
     rows = []
-    for (task, d_model, n_params, flops), group in outcomes.groupby(["task", "d_model", "n_params", "flops"], sort=False):
-        interval = stats.bootstrap_ci(group["em"], np.mean, n_resamples, confidence, rng_seed)
-        rows.append({"task": task, "d_model": d_model, "n_params": n_params, "flops": flops, "em": interval.estimate,
-                     "low": interval.low, "high": interval.high, "n_seeds": len(group)})
-    return pd.DataFrame(rows).sort_values(["task", "n_params"], ignore_index=True)
+    for key, group in outcomes.groupby(keys, sort=False, observed=True):
+        interval = stats.bootstrap_ci(group[value], np.mean, n_resamples, confidence, rng_seed)
+        rows.append({**dict(zip(keys, key)), value: interval.estimate, "low": interval.low, "high": interval.high,
+                     "n_seeds": len(group)})
+    return pd.DataFrame(rows).sort_values([*by, "task", "n_params"], ignore_index=True)
 
 
 def emergence_scale(curve: pd.DataFrame, chance: float, margin: float, scale: str = "n_params") -> float:

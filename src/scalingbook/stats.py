@@ -16,7 +16,7 @@ import diptest
 import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks
-from scipy.stats import gaussian_kde, norm
+from scipy.stats import beta, gaussian_kde, norm
 
 from scalingbook import metrics
 
@@ -81,6 +81,30 @@ def bootstrap_ci(
     tail = 100 * (1 - confidence) / 2
     low, high = np.nanpercentile(replicates, [tail, 100 - tail])
     return Interval(estimate, float(low), float(high))
+
+
+def clopper_pearson(
+    successes: np.ndarray | int, trials: np.ndarray | int, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Clopper-Pearson) interval of a binomial proportion: ``(low, high)``, elementwise.
+
+    Clopper & Pearson (1934): the ends are quantiles of Beta distributions, ``low = Beta(a/2; k, n-k+1)``
+    and ``high = Beta(1 - a/2; k+1, n-k)`` with ``a = 1 - confidence``, and ``low = 0`` when
+    ``k = 0``, ``high = 1`` when ``k = n``. It never undercovers, so with no success in n trials it
+    still says how large the rate could be (about 3.7/n at 95%): the resolution limit of a test set
+    (Schaeffer et al. 2023, App. A and Fig. 4).
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence: expected a level in (0, 1), got {confidence}")
+    if np.any(n < 1) or np.any(k < 0) or np.any(k > n) or np.any(k != np.round(k)) or np.any(n != np.round(n)):
+        raise ValueError("successes, trials: expected whole counts with 0 <= successes <= trials and trials >= 1")
+    tail = (1 - confidence) / 2
+    with np.errstate(invalid="ignore"):
+        low = np.where(k == 0, 0.0, beta.ppf(tail, k, n - k + 1))
+        high = np.where(k == n, 1.0, beta.ppf(1 - tail, k + 1, n - k))
+    return low, high
 
 
 def success_probability(em: np.ndarray, axis: int = -1, threshold: float = SUCCESS_THRESHOLD) -> np.ndarray:

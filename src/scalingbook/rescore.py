@@ -1,0 +1,228 @@
+"""The Emergence family's stored outputs rescored under other metrics (Schaeffer et al. 2023, Secs. 3-4).
+
+Schaeffer, Miranda and Koyejo's claim is about *fixed outputs*: the same generations look emergent
+under exact match and smooth under token edit distance (Fig. 3, Fig. 5), the same option
+likelihoods look emergent under multiple-choice grade and smooth under the Brier score (Fig. 6),
+exact match falls geometrically with target length while edit distance grows linearly (Fig. 3),
+and a larger test set resolves small exact matches that a small one reads as zero (Fig. 4). Every
+function here reads the per-example tables the Emergence chapter stores
+(:func:`scalingbook.sweeps.load_tables`), so nothing is retrained.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from scalingbook import emergence, metric_model, metrics, stats
+from scalingbook.results import Result
+from scalingbook.sweeps import Sweep
+
+
+class Metric(NamedTuple):
+    """How a metric is named on a chart, and which way is better."""
+
+    title: str
+    higher_is_better: bool
+
+
+METRICS: dict[str, Metric] = {
+    "em": Metric("exact match", True),
+    "edit_distance": Metric("token edit distance", False),
+    "token_accuracy": Metric("per-token accuracy", True),
+    "log_likelihood": Metric("target log-likelihood (nats)", True),
+    "grade": Metric("multiple-choice grade", True),
+    "brier": Metric("Brier score", False),
+}
+
+
+def _size_columns(spec, result: Result | None, table: str) -> dict[str, float]:
+    """The scale of a run whose ``table`` must be stored (:func:`emergence.size_columns`)."""
+    if result is None:
+        raise ValueError(f"{table}: run {spec.key} has no stored table; train the sweep first (scalingbook sweep)")
+    return emergence.size_columns(spec)
+
+
+def metric_curves(
+    outcomes: pd.DataFrame, names: list[str] | tuple[str, ...], n_resamples: int, confidence: float, rng_seed: int
+) -> pd.DataFrame:
+    """Mean over seeds of each metric in ``names`` per (task, size), with bootstrap bands over seeds.
+
+    ``outcomes`` has one row per (task, size, seed) and a column per metric
+    (:func:`emergence.run_outcomes` with ``names``, or :func:`choice_outcomes`). Long format, columns
+    ``metric, task, d_model, n_params, flops, mean, low, high, n_seeds``: one curve per (task, metric),
+    the analogue of Schaeffer et al.'s Fig. 3 panels, one metric beside the other on the same runs.
+    """
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise ValueError(f"names: unknown metric(s) {unknown}; expected some of {list(METRICS)}")
+    long = outcomes.melt(
+        id_vars=["task", "d_model", "n_params", "flops", "seed"], value_vars=list(names), var_name="metric", value_name="mean"
+    )
+    long["metric"] = pd.Categorical(long["metric"], categories=list(names))  # keep the caller's order
+    curves = emergence.mean_curves(long, n_resamples, confidence, rng_seed, value="mean", by=["metric"])
+    return curves.assign(metric=curves["metric"].astype(str))
+
+
+def emergence_scores(curves: pd.DataFrame, clip: float = 100.0) -> pd.DataFrame:
+    """Emergence score B of every (task, metric) mean curve against parameters, oriented so up is better.
+
+    Schaeffer et al. 2023, Eq. 1 (BIG-bench breakthroughness, :func:`metrics.breakthroughness`),
+    clipped to ``[-clip, clip]`` as :func:`emergence.emergence_table` does. B counts a rise as
+    positive, so a metric where lower is better (edit distance, Brier score) is scored on its
+    negated curve: a model family that improves gets a positive B under every metric. Columns:
+    ``task, metric, B, smallest, largest`` (the curve's mean at the smallest and largest size, not negated).
+    """
+    rows = []
+    for (task, name), curve in curves.groupby(["task", "metric"], sort=False):
+        curve = curve.sort_values("n_params")
+        sign = 1.0 if METRICS[name].higher_is_better else -1.0
+        score = metrics.breakthroughness(sign * curve["mean"].to_numpy(), curve["n_params"].to_numpy(), clip=clip)
+        rows.append({"task": task, "metric": name, "B": float(score),
+                     "smallest": curve["mean"].iloc[0], "largest": curve["mean"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+def choice_outcomes(sweep: Sweep, tables: list[Result | None]) -> pd.DataFrame:
+    """Multiple-choice grade and Brier score per (size, seed), from stored option log-likelihoods.
+
+    Schaeffer et al. 2023, Sec. 4 and Fig. 6 (LaMDA on BIG-bench): the grade credits the option of
+    highest likelihood (:func:`metrics.multiple_choice_grade`); the Brier score
+    (:func:`metrics.brier_score`, lower is better) scores the softmax of the option log-likelihoods
+    (:func:`metrics.option_probabilities`). Columns: ``task, d_model, n_params, flops, seed, grade,
+    brier, n_examples, n_options``.
+    """
+    rows = []
+    for spec, result in zip(sweep.runs, tables):
+        sizes = _size_columns(spec, result, "choices")
+        table = result.table
+        options = list(table["option_logprob"])
+        correct = table["correct"].to_numpy().astype(np.int64)
+        scored = pd.DataFrame({
+            "component": table["component"].to_numpy(), "seed": table["seed"].to_numpy(),
+            "grade": metrics.multiple_choice_grade(options, correct),
+            "brier": metrics.brier_score(metrics.option_probabilities(options), correct),
+            "n_options": [len(o) for o in options],
+        })
+        per_seed = scored.groupby(["component", "seed"], as_index=False).agg(
+            grade=("grade", "mean"), brier=("brier", "mean"), n_examples=("grade", "size"), n_options=("n_options", "max"))
+        labels = spec.build_task().labels
+        rows.append(per_seed.assign(task=[labels[c] for c in per_seed["component"]], **sizes))
+    return pd.concat(rows, ignore_index=True).drop(columns="component")
+
+
+def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Exact match, edit distance and per-token correctness per (size, seed, target length).
+
+    Pools the records of the components ``labels`` (say, the addition tasks, whose answers have
+    different digit counts) and groups them by ``target_len`` (answer tokens, EOS included): the
+    data behind Schaeffer et al.'s Fig. 3, where exact match falls about geometrically with target
+    length and token edit distance rises about linearly. Columns: ``d_model, n_params, flops, seed,
+    target_len, em, edit_distance, correct_tokens, tokens, n_examples``.
+    """
+    rows = []
+    for spec, result in zip(sweep.runs, results):
+        sizes = _size_columns(spec, result, "records")
+        task_labels = spec.build_task().labels
+        unknown = [label for label in labels if label not in task_labels]
+        if unknown:
+            raise ValueError(f"labels: {unknown} are not components of {spec.sweep}; it has {list(task_labels)}")
+        picked = result.table[result.table["component"].isin([task_labels.index(label) for label in labels])]
+        scored = pd.concat(
+            [picked[["seed", "target_len", "n_correct_tokens"]].reset_index(drop=True),
+             emergence.record_scores(picked, ["em", "edit_distance"]).reset_index(drop=True)], axis=1)
+        per_seed = scored.groupby(["seed", "target_len"], as_index=False).agg(
+            em=("em", "mean"), edit_distance=("edit_distance", "mean"), correct_tokens=("n_correct_tokens", "sum"),
+            n_examples=("em", "size"))
+        rows.append(per_seed.assign(tokens=per_seed["target_len"].astype(np.int64) * per_seed["n_examples"], **sizes))
+    frame = pd.concat(rows, ignore_index=True)
+    frame["target_len"] = frame["target_len"].astype(np.int64)
+    return frame[["d_model", "n_params", "flops", "seed", "target_len", "em", "edit_distance", "correct_tokens",
+                  "tokens", "n_examples"]]
+
+
+def token_accuracy_by_size(lengths: pd.DataFrame) -> pd.DataFrame:
+    """Measured per-token accuracy p of each model size: correct answer tokens over all answer tokens.
+
+    Pooled over target lengths within a seed, then averaged over seeds. This is the p of Schaeffer
+    et al.'s Sec. 2 model (p = exp(-L_CE)) read off the outputs themselves (positions of the
+    free-running prediction that match the target). Columns: ``d_model, n_params, p_token``.
+    """
+    per_seed = lengths.groupby(["d_model", "n_params", "seed"], as_index=False)[["correct_tokens", "tokens"]].sum()
+    per_seed["p_token"] = per_seed["correct_tokens"] / per_seed["tokens"]
+    return per_seed.groupby(["d_model", "n_params"], as_index=False)["p_token"].mean()
+
+
+def length_curves(lengths: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds of exact match and edit distance per (size, target length), beside the Sec. 2 model.
+
+    ``em_model = p ** L`` and ``edit_distance_model = L * (1 - p)`` (:mod:`scalingbook.metric_model`)
+    with p the size's measured per-token accuracy (:func:`token_accuracy_by_size`) and L the target
+    length: what the outputs would score if every token were right independently with probability p.
+    Columns: ``d_model, n_params, target_len, em, edit_distance, n_examples, p_token, em_model,
+    edit_distance_model``.
+    """
+    means = lengths.groupby(["d_model", "n_params", "target_len"], as_index=False).agg(
+        em=("em", "mean"), edit_distance=("edit_distance", "mean"), n_examples=("n_examples", "sum"))
+    out = means.merge(token_accuracy_by_size(lengths), on=["d_model", "n_params"])
+    out["em_model"] = metric_model.exact_match(out["p_token"].to_numpy(), out["target_len"].to_numpy())
+    out["edit_distance_model"] = metric_model.token_edit_distance(out["p_token"].to_numpy(), out["target_len"].to_numpy())
+    return out.sort_values(["n_params", "target_len"], ignore_index=True)
+
+
+def subset_sizes(n_prompts: int, start: int = 100) -> list[int]:
+    """Test-set sizes 100, 1,000, 10,000, ... below ``n_prompts``, then ``n_prompts`` itself (Fig. 4)."""
+    if n_prompts < 1:
+        raise ValueError(f"n_prompts: expected at least one prompt, got {n_prompts}")
+    if start < 1:
+        raise ValueError(f"start: expected a positive size, got {start}")
+    sizes = []
+    size = start
+    while size < n_prompts:
+        sizes.append(size)
+        size *= 10
+    return [*sizes, n_prompts]
+
+
+def exact_match_by_test_size(table: pd.DataFrame, sizes: list[int], confidence: float) -> pd.DataFrame:
+    """Exact match measured on the first n prompts of a large test set, for each n in ``sizes``.
+
+    Schaeffer et al. 2023, Fig. 4: more test data resolves small accuracies. The same n prompts
+    (the first n by ``example`` index; prompts are independent draws) are used for every seed, and
+    the count of exact matches is pooled over seeds: ``successes`` of ``trials = n x seeds``. The
+    interval is Clopper-Pearson on that pooled count (:func:`stats.clopper_pearson`): exact for the
+    mean over the given seeds, it leaves out how another draw of seeds would differ. Columns:
+    ``prompts, seeds, successes, trials, em, low, high, resolution`` (one exact match in the pool, 1 / trials).
+    """
+    missing = [c for c in ("example", "seed", "exact_match") if c not in table.columns]
+    if missing:
+        raise KeyError(f"table: missing column(s) {missing}; has {list(table.columns)}")
+    n_prompts = table["example"].nunique()
+    if any(n < 1 or n > n_prompts for n in sizes):
+        raise ValueError(f"sizes: expected prompt counts from 1 to the {n_prompts} stored, got {sizes}")
+    order = np.sort(table["example"].unique())
+    rows = []
+    for n in sizes:
+        picked = table[table["example"].isin(order[:n])]
+        successes, trials = int(picked["exact_match"].sum()), len(picked)
+        low, high = stats.clopper_pearson(successes, trials, confidence)
+        rows.append({"prompts": n, "seeds": picked["seed"].nunique(), "successes": successes, "trials": trials,
+                     "em": successes / trials, "low": float(low), "high": float(high), "resolution": 1.0 / trials})
+    return pd.DataFrame(rows)
+
+
+def evenly_spaced(values: list[float] | np.ndarray, k: int) -> list[float]:
+    """``k`` of the sorted distinct ``values``, spread evenly by rank, the smallest and largest included.
+
+    Picks the few model sizes a chart draws out of a family (all of them when ``k`` is at least
+    their number).
+    """
+    distinct = np.unique(np.asarray(values))
+    if k < 1:
+        raise ValueError(f"k: expected at least one value to pick, got {k}")
+    if distinct.size == 0:
+        raise ValueError("values: expected at least one value")
+    ranks = np.unique(np.rint(np.linspace(0, distinct.size - 1, min(k, distinct.size))).astype(int))
+    return distinct[ranks].tolist()

@@ -1,0 +1,132 @@
+"""Rescoring stored emergence outputs (Schaeffer et al. 2023, Figs. 3-6): hand-computed cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalingbook import emergence, rescore
+from scalingbook.results import Result
+from scalingbook.sweeps import Sweep
+from scalingbook.tasks import encode
+from tests.test_emergence import CONFIG
+
+
+def _outcomes(values: dict[str, list[float]]) -> pd.DataFrame:
+    """Two sizes x two seeds of one task, with the given metric columns (size-major, then seed)."""
+    return pd.DataFrame({"task": "t", "d_model": [4, 4, 8, 8], "n_params": [100, 100, 400, 400], "flops": [1.0, 1.0, 4.0, 4.0],
+                         "seed": [0, 1, 0, 1], **values})
+
+
+def test_metric_curves_are_long_with_one_curve_per_metric_in_the_given_order():
+    outcomes = _outcomes({"em": [0.0, 0.0, 0.5, 1.0], "edit_distance": [3.0, 1.0, 0.0, 0.0]})
+    curves = rescore.metric_curves(outcomes, ["edit_distance", "em"], 100, 0.9, 0)
+    assert list(curves["metric"]) == ["edit_distance", "edit_distance", "em", "em"]
+    np.testing.assert_allclose(curves["mean"], [2.0, 0.0, 0.0, 0.75])
+    with pytest.raises(ValueError, match="names: unknown metric"):
+        rescore.metric_curves(outcomes, ["rouge"], 100, 0.9, 0)
+
+
+def test_emergence_scores_negate_metrics_where_lower_is_better():
+    curves = pd.DataFrame({
+        "task": "t", "metric": ["em"] * 4 + ["edit_distance"] * 4, "n_params": [1, 2, 3, 4] * 2,
+        # em: flat, flat, jump -> steps (0, 0, 1), median 0, B infinite -> clipped; edit distance falls linearly.
+        "mean": [0.0, 0.0, 0.0, 1.0, 3.0, 2.0, 1.0, 0.0],
+    })
+    scores = rescore.emergence_scores(curves, clip=100.0).set_index("metric")
+    assert scores.loc["em", "B"] == 100.0
+    assert scores.loc["edit_distance", "B"] == pytest.approx(3.0), "a falling straight line of 4 points scores +3"
+    assert scores.loc["edit_distance", "smallest"] == 3.0 and scores.loc["edit_distance", "largest"] == 0.0
+
+
+def _tiny_sweep() -> Sweep:
+    return Sweep.from_dict({**CONFIG, "grid": [{"d_model": 8}, {"d_model": 16}]})
+
+
+def _result(table: pd.DataFrame) -> Result:
+    return Result(table=table, manifest={}, path=Path("."))
+
+
+def test_choice_outcomes_grade_and_brier_per_seed():
+    sweep = _tiny_sweep()
+    uniform, sure_right, sure_wrong = [0.0, 0.0], [0.0, -np.inf], [-np.inf, 0.0]
+    table = pd.DataFrame({"seed": [0, 0, 1, 1], "component": 0, "correct": [0, 0, 0, 0],
+                          "option_logprob": [np.array(sure_right), np.array(uniform), np.array(sure_wrong), np.array(sure_right)]})
+    # softmax of -inf is an exact 0, so Brier is 0 (right), 0.5 (uniform over 2), 2 (wrong).
+    out = rescore.choice_outcomes(sweep, [_result(table), _result(table)])
+    first = out[out["d_model"] == 8].set_index("seed")
+    np.testing.assert_allclose(first["grade"], [1.0, 0.5])  # a tie goes to the first option, here the right one
+    np.testing.assert_allclose(first["brier"], [0.25, 1.0])
+    assert (out["n_options"] == 2).all() and (out["task"] == "add-1").all()
+    assert out["n_params"].nunique() == 2
+    with pytest.raises(ValueError, match="choices: run .* has no stored table"):
+        rescore.choice_outcomes(sweep, [None, _result(table)])
+
+
+def _length_records() -> pd.DataFrame:
+    """add-1 (component 0) answers of 2 and 3 tokens, and one unscramble record that must be ignored."""
+    return pd.DataFrame({
+        "seed": [0, 0, 0, 0], "component": [0, 0, 0, 2], "target_len": [2, 2, 3, 4],
+        "prediction": [encode("7 EOS"), encode("6 EOS"), encode("1 2 EOS"), encode("3 2 1 EOS")],
+        "target": [encode("7 EOS"), encode("7 EOS"), encode("1 4 EOS"), encode("3 2 1 EOS")],
+        "n_correct_tokens": [2, 1, 2, 4],
+    })
+
+
+def test_length_outcomes_group_the_chosen_components_by_target_length():
+    sweep = _tiny_sweep()
+    records = _length_records()
+    out = rescore.length_outcomes(sweep, [_result(records), _result(records)], ["add-1"])
+    one = out[out["d_model"] == 8].set_index("target_len")
+    np.testing.assert_allclose(one["em"], [0.5, 0.0])
+    np.testing.assert_allclose(one["edit_distance"], [0.5, 1.0])
+    np.testing.assert_array_equal(one["correct_tokens"], [3, 2])
+    np.testing.assert_array_equal(one["tokens"], [4, 3])
+    with pytest.raises(ValueError, match="labels: .*mul-9"):
+        rescore.length_outcomes(sweep, [_result(records)] * 2, ["mul-9"])
+
+
+def test_length_curves_put_the_independent_token_model_beside_the_measurement():
+    lengths = pd.DataFrame({"d_model": 8, "n_params": 50, "flops": 1.0, "seed": [0, 0], "target_len": [2, 4],
+                            "em": [0.5, 0.1], "edit_distance": [0.5, 1.0], "correct_tokens": [3, 5], "tokens": [4, 8],
+                            "n_examples": [2, 2]})
+    p = rescore.token_accuracy_by_size(lengths)["p_token"].iloc[0]
+    assert p == pytest.approx(8 / 12)
+    curves = rescore.length_curves(lengths)
+    np.testing.assert_allclose(curves["em_model"], [p**2, p**4])
+    np.testing.assert_allclose(curves["edit_distance_model"], [2 * (1 - p), 4 * (1 - p)])
+
+
+def test_subset_sizes_are_powers_of_ten_then_the_whole_set():
+    assert rescore.subset_sizes(3000) == [100, 1000, 3000]
+    assert rescore.subset_sizes(100_000) == [100, 1000, 10_000, 100_000]
+    assert rescore.subset_sizes(50) == [50]
+    with pytest.raises(ValueError, match="n_prompts"):
+        rescore.subset_sizes(0)
+
+
+def test_exact_match_by_test_size_pools_seeds_on_the_first_prompts():
+    table = pd.DataFrame({"seed": [0] * 4 + [1] * 4, "example": [0, 1, 2, 3] * 2,
+                          "exact_match": [False, False, True, True, False, False, False, True]})
+    out = rescore.exact_match_by_test_size(table, [2, 4], 0.95).set_index("prompts")
+    assert out.loc[2, "successes"] == 0 and out.loc[2, "trials"] == 4 and out.loc[2, "low"] == 0.0
+    assert out.loc[2, "high"] == pytest.approx(1 - 0.025 ** (1 / 4))
+    assert out.loc[4, "em"] == pytest.approx(3 / 8) and out.loc[4, "resolution"] == pytest.approx(1 / 8)
+    with pytest.raises(ValueError, match="sizes"):
+        rescore.exact_match_by_test_size(table, [5], 0.95)
+
+
+def test_evenly_spaced_keeps_both_ends():
+    assert rescore.evenly_spaced([5, 1, 3, 3, 9, 7], 3) == [1, 5, 9]
+    assert rescore.evenly_spaced([2, 1], 5) == [1, 2]
+    with pytest.raises(ValueError, match="k"):
+        rescore.evenly_spaced([1, 2], 0)
+
+
+def test_size_columns_agree_with_run_outcomes():
+    sweep = _tiny_sweep()
+    sizes = [emergence.size_columns(spec) for spec in sweep.runs]
+    assert [s["d_model"] for s in sizes] == [8, 16] and sizes[0]["n_params"] < sizes[1]["n_params"]
