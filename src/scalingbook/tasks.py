@@ -566,8 +566,9 @@ class Mixture:
     share of a test set. Examples are padded to the longest component's length and carry their
     component index, so evaluation splits by task (``labels``). Disjointness holds per component;
     every component must use the same ``holdout``, so a problem that one component holds out for
-    testing (the hash of its content decides) is held out by all, and no component trains on another
-    one's test queries.
+    testing (the hash of its content decides) is held out by all. A component that tests beyond its
+    training length may not share its kind of problem with one that trains at that length, so no
+    component trains on another one's test queries.
     """
 
     tasks: tuple[_Task, ...]
@@ -586,6 +587,16 @@ class Mixture:
             raise ValueError(f"Mixture weights must be > 0, got {list(self.weights)}")
         if len({t.holdout for t in self.tasks}) != 1:
             raise ValueError(f"every Mixture component must use the same holdout, got {[t.holdout for t in self.tasks]}")
+        for i, tested in enumerate(self.tasks):
+            if tested.test_length <= tested.train_length:
+                continue  # its test queries are held out by hash, which every component respects
+            for j, trainer in enumerate(self.tasks):
+                if _same_problems(tested, trainer) and trainer.train_length >= tested.test_length:
+                    raise ValueError(
+                        f"Mixture component {self.labels[i]!r} tests at length {tested.test_length}, beyond its "
+                        f"train_length {tested.train_length}, but {self.labels[j]!r} trains on the same kind of "
+                        f"problem up to length {trainer.train_length}: test queries could occur in training"
+                    )
 
     def seq_len(self, split: Split) -> int:
         """Padded length that fits every component's examples of ``split``."""
@@ -609,6 +620,11 @@ class Mixture:
                 part = task.generate(keys[rows], split, width)
                 tokens[rows], answer[rows], length[rows] = part.tokens, part.answer, part.length
         return Examples(tokens, answer, length, component.astype(np.int8))
+
+
+def _same_problems(a: _Task, b: _Task) -> bool:
+    """Whether two tasks draw from one space of problems (same kind and operation, any format)."""
+    return type(a) is type(b) and getattr(a, "op", None) == getattr(b, "op", None)
 
 
 def _number(x: np.ndarray, width: int, answer: bool = False) -> _Piece:
