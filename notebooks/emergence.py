@@ -164,15 +164,7 @@ scales.style.format(
 ).hide(axis="index")
 
 # %% tags=["remove-input"]
-def _emergent(row: pd.Series) -> bool:
-    """Near chance over the smaller half of the family, clearly above it from a scale in the larger half."""
-    curve = curves[curves["task"] == row["task"]].sort_values("n_params")
-    half = len(curve) // 2
-    near_chance = bool((curve["low"].iloc[:half] <= row["chance"] + margin).all())
-    return near_chance and not np.isnan(row["emergence_params"]) and row["emergence_params"] >= curve["n_params"].iloc[half]
-
-
-emergent = scales[scales.apply(_emergent, axis=1)]
+emergent = scales[scales["looks_emergent"]]
 never = scales[np.isnan(scales["emergence_params"])]
 Markdown(
     f"**In this family** ({profile} profile), "

@@ -153,3 +153,15 @@ def test_mean_curves_keep_extra_columns_apart_and_name_the_value():
     assert (curves["low"] <= curves["score"]).all() and (curves["score"] <= curves["high"]).all()
     with pytest.raises(KeyError, match="missing column"):
         emergence.mean_curves(outcomes, 50, 0.9, 0)  # no "em" column
+
+
+def test_looks_emergent_needs_chance_first_then_a_rise_in_the_larger_half():
+    sizes = [1, 2, 3, 4, 5, 6]
+
+    def curve(low):
+        return pd.DataFrame({"n_params": sizes, "low": low})
+
+    assert emergence.looks_emergent(curve([0, 0, 0, 0, 0.5, 0.9]), chance=0.01, margin=0.05)
+    assert not emergence.looks_emergent(curve([0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), chance=0.01, margin=0.05), "above chance from the start"
+    assert not emergence.looks_emergent(curve([0, 0, 0, 0, 0, 0]), chance=0.01, margin=0.05), "never rises"
+    assert not emergence.looks_emergent(curve([0, 0, 0.5, 0.6, 0.7, 0.8]), chance=0.01, margin=0.05), "rises in the smaller half"

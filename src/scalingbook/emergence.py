@@ -138,8 +138,20 @@ def emergence_scale(curve: pd.DataFrame, chance: float, margin: float, scale: st
     return float(ordered[scale].to_numpy()[holds_from][0]) if holds_from.any() else float("nan")
 
 
+def looks_emergent(curve: pd.DataFrame, chance: float, margin: float) -> bool:
+    """Wei et al.'s shape on one task's rows of :func:`mean_curves`: near chance over the smaller half
+    of the family (the interval's lower end within ``margin`` of chance at each of those sizes), then
+    clearly above chance from a size in the larger half on (:func:`emergence_scale`)."""
+    ordered = curve.sort_values("n_params")
+    half = len(ordered) // 2
+    near_chance = bool((ordered["low"].iloc[:half] <= chance + margin).all())
+    scale = emergence_scale(ordered, chance, margin)
+    return near_chance and not np.isnan(scale) and scale >= ordered["n_params"].iloc[half]
+
+
 def emergence_table(curves: pd.DataFrame, chances: dict[str, float], margin: float, clip: float = 100.0) -> pd.DataFrame:
-    """Per task: chance, emergence scale in parameters and FLOPs, B of the mean curve, and its range.
+    """Per task: chance, emergence scale in parameters and FLOPs, B of the mean curve, its range, and
+    whether the curve :func:`looks_emergent`.
 
     ``B`` is BIG-bench breakthroughness (Srivastava et al. 2022; Schaeffer et al. 2023, Eq. 1) of the
     mean exact match against parameters, clipped to ``[-clip, clip]`` so a clean step (infinite B)
@@ -155,5 +167,6 @@ def emergence_table(curves: pd.DataFrame, chances: dict[str, float], margin: flo
             "emergence_flops": float(at_flops.iloc[0]) if len(at_flops) else float("nan"),
             "B": float(metrics.breakthroughness(curve["em"].to_numpy(), curve["n_params"].to_numpy(), clip=clip)),
             "em_smallest": curve["em"].iloc[0], "em_largest": curve["em"].iloc[-1],
+            "looks_emergent": looks_emergent(curve, chances[task], margin),
         })
     return pd.DataFrame(rows)
