@@ -92,7 +92,7 @@ def test_bad_mixture_configs_are_named():
         Sweep.from_dict(nested, source="tiny.yaml")
 
 
-@pytest.mark.parametrize("profile", ["quick", "full"])
+@pytest.mark.parametrize("profile", ["quick", "paper"])
 def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
     from scalingbook.model import param_count
 

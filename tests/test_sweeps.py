@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import pandas as pd
 import pytest
 import yaml
 
@@ -16,13 +19,14 @@ CONFIG = {
     "members": {"seeds": 2, "lr": 3e-3},
     "train": {"steps": 12, "batch_size": 8, "warmup_steps": 2, "log_every": 4, "progress": False},
     "eval": {"n_examples": 16},
-    "profiles": {"full": {"train": {"steps": 400}, "members": {"seeds": 200}}},
+    "profiles": {"quick": {}, "full": {"train": {"steps": 400}, "members": {"seeds": 200}}},
 }
 
 
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
     monkeypatch.setattr(sweeps, "REPO_ROOT", tmp_path)
+    monkeypatch.setenv("SCALINGBOOK_ROOT", str(tmp_path))  # for worker processes
     return tmp_path / ".cache" / "checkpoints"
 
 
@@ -33,6 +37,12 @@ def test_config_expands_to_one_run_per_grid_point_with_profile_overrides():
     assert len(quick.runs[0].members) == 2 and len(full.runs[0].members) == 200
     assert full.runs[0].train["steps"] == 400 and quick.runs[0].train["steps"] == 12
     assert quick.runs[0].key != quick.runs[1].key != full.runs[0].key
+    assert Sweep.from_dict(CONFIG, "paper").runs[0].train["steps"] == 12  # the top level
+
+
+def test_a_profile_the_config_does_not_define_is_refused():
+    with pytest.raises(SweepError, match=r"no 'full' profile \(it defines quick, paper\)"):
+        Sweep.from_dict({**CONFIG, "profiles": {"quick": {}}}, "full")
 
 
 def test_runtime_settings_do_not_change_a_runs_identity():
@@ -74,19 +84,19 @@ def test_load_reports_missing_and_malformed_files(tmp_path):
 
 def test_a_killed_sweep_resumes_without_repeating_finished_runs(tmp_path, checkpoints, monkeypatch):
     sweep = Sweep.from_dict(CONFIG)
-    real_run_one = sweeps.run_one
+    real_run_chunk = sweeps.run_chunk
     calls = []
 
     def dies_on_second(spec, *args):
         calls.append(spec.key)
         if len(calls) == 2:
             raise KeyboardInterrupt("killed")
-        return real_run_one(spec, *args)
+        return real_run_chunk(spec, *args)
 
-    monkeypatch.setattr(sweeps, "run_one", dies_on_second)
+    monkeypatch.setattr(sweeps, "run_chunk", dies_on_second)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(sweep, "quick", store_root=tmp_path / "store", log=lambda _: None)
-    monkeypatch.setattr(sweeps, "run_one", real_run_one)
+    monkeypatch.setattr(sweeps, "run_chunk", real_run_chunk)
     first = sweeps.ResultStore(tmp_path / "store").read("tiny/records", sweep.runs[0].params())
 
     messages = []
@@ -98,9 +108,73 @@ def test_a_killed_sweep_resumes_without_repeating_finished_runs(tmp_path, checkp
     assert {"exact_match", "sum_logprob", "prediction", "target"} <= set(records.columns)
     training = sweeps.ResultStore(tmp_path / "store").read("tiny/training", sweep.runs[1].params())
     assert len(training.manifest["members_summary"]) == 2 and training.table["step"].max() == 12
+    assert training.manifest["cpu_seconds"] > 0
     assert not list(checkpoints.rglob("*.pt")), "checkpoints of finished runs are removed"
     assert run_sweep(sweep, "quick", store_root=tmp_path / "store", log=messages.append)
-    assert messages[-1] == "tiny: 2 of 2 runs stored, 0 to run"
+    assert messages[-2] == "tiny: 2 of 2 runs stored, 0 to run"
+
+
+# Five members in groups of two: three groups per run, the last one short.
+GROUPED = {**CONFIG, "members": {"seeds": 5, "lr": 3e-3},
+           "train": {**CONFIG["train"], "steps": 40, "member_chunk": 2, "checkpoint_every": 1000}}
+
+
+def _tables(store, sweep):
+    return {(s.key, name): store.read(f"tiny/{name}", s.params()).table for s in sweep.runs
+            for name in ("records", "training")}
+
+
+def test_time_boxed_sittings_and_workers_give_the_same_results_as_one_run(tmp_path, checkpoints, monkeypatch):
+    """A sweep stopped by its time limit over and over, then continued with two worker processes,
+    stores exactly what one uninterrupted single-process run stores."""
+    sweep = Sweep.from_dict(GROUPED)
+    sweeps.run_sweeps([sweep], "quick", store_root=tmp_path / "one", log=lambda _: None)
+    reference = _tables(sweeps.ResultStore(tmp_path / "one"), sweep)
+
+    monkeypatch.setattr(sweeps, "MIN_TIME_LIMIT_S", 0.0)
+    sittings, stopped = 0, True
+    clock, real_time = iter(range(10**6)), time.time
+    monkeypatch.setattr(time, "time", lambda: next(clock) * 0.5)  # each look at the clock is 0.5 s later
+    while stopped and sittings < 3:
+        stopped = sweeps.run_sweeps([sweep], "quick", time_limit=20.0, store_root=tmp_path / "boxed",
+                                    log=lambda _: None).stopped
+        sittings += 1
+    assert stopped and sittings == 3, "the time limit must have stopped every sitting"
+    assert list(checkpoints.rglob("chunk-*.pt")), "a stopped group keeps its checkpoint"
+    monkeypatch.setattr(time, "time", real_time)
+    last = sweeps.run_sweeps([sweep], "quick", workers=2, store_root=tmp_path / "boxed", log=lambda _: None)
+    assert not last.stopped and last.runs_stored == 2
+    boxed = _tables(sweeps.ResultStore(tmp_path / "boxed"), sweep)
+    for name, table in reference.items():
+        pd.testing.assert_frame_equal(boxed[name], table, check_exact=True)
+    assert sorted(reference[(sweep.runs[0].key, "records")]["member"].unique()) == [0, 1, 2, 3, 4]
+
+
+def test_a_time_limit_too_short_for_a_checkpoint_is_refused(tmp_path, checkpoints):
+    with pytest.raises(SweepError, match="shorter than the 60 s"):
+        sweeps.run_sweeps([Sweep.from_dict(CONFIG)], "quick", time_limit=5, store_root=tmp_path)
+
+
+def test_a_second_sweep_on_the_same_results_is_refused_naming_the_holder(tmp_path, checkpoints):
+    sweep = Sweep.from_dict(CONFIG)
+    with sweeps.sweep_lock(sweep, "quick"):
+        with pytest.raises(SweepError, match=r"being run by another process \(pid \d+ on"):
+            sweeps.run_sweeps([sweep], "quick", store_root=tmp_path / "store", log=lambda _: None)
+
+
+def test_status_lists_every_profile_of_every_sweep(tmp_path, checkpoints, monkeypatch):
+    monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SCALINGBOOK_DATA", str(tmp_path / "data"))
+    folder = tmp_path / "sweeps"
+    folder.mkdir()
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(CONFIG))
+    sweep = Sweep.from_dict(CONFIG, "quick")
+    run_sweep(Sweep.from_dict({**CONFIG, "grid": CONFIG["grid"][:1]}), "quick", log=lambda _: None)
+    rows = {r["profile"]: r for r in sweeps.sweep_status(folder)}
+    assert list(rows) == ["quick", "full", "paper"]
+    assert (rows["quick"]["stored"], rows["quick"]["remaining"]) == (1, 1)
+    assert (rows["full"]["stored"], rows["paper"]["stored"]) == (0, 0)
+    assert len(sweep.runs) == rows["quick"]["runs"]
 
 
 def test_runs_through_submitit(tmp_path, checkpoints):
@@ -117,7 +191,7 @@ def test_sweep_command_runs_a_config_and_rejects_a_bad_one(tmp_path, checkpoints
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({**CONFIG, "grid": [{"d_model": 16}]}))
     assert cli.main(["sweep", str(config), "--device", "cpu"]) == 0
-    assert "tiny/records [quick profile" in capsys.readouterr().out
+    assert "finished: 1 of 1 runs stored" in capsys.readouterr().out
     config.write_text(yaml.safe_dump({**CONFIG, "grid": [{"width": 16}]}))
     assert cli.main(["sweep", str(config), "--device", "cpu"]) == 2
     assert "grid[0]: unknown key(s) ['width']" in capsys.readouterr().err

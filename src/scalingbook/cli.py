@@ -7,14 +7,17 @@ line with exit code 2 before anything is executed or overwritten.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from scalingbook import book, teaching
 from scalingbook.params import ParameterError
+from scalingbook.results import PROFILES, REPO_ROOT
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_STOPPED = 3  # a sweep stopped at its --time-limit with work left: run it again to continue
 
 
 def _list(_: argparse.Namespace) -> int:
@@ -65,27 +68,54 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration(text: str) -> float:
+    """Seconds from ``90s``, ``150m``, ``2.5h`` or a bare number of seconds (argparse type)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90s, 150m or 2h, got {text!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
+    return seconds
+
+
 def _sweep(args: argparse.Namespace) -> int:
     import yaml
 
     from scalingbook import sweeps
 
+    device = book.pick_device(args.device)
+    if args.status:
+        rows = sweeps.sweep_status(REPO_ROOT / "sweeps", device)
+        print(f"{'sweep':32} {'profile':8} {'runs':>5} {'stored':>7} {'partial':>8} {'remaining':>10}")
+        for r in rows:
+            print(f"{r['sweep']:32} {r['profile']:8} {r['runs']:5d} {r['stored']:7d} {r['partial']:8d} {r['remaining']:10d}")
+        return 0
+    if not args.config:
+        print("scalingbook: error: name at least one sweep config, or ask for --status", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        sweep = sweeps.Sweep.load(args.config, profile=args.profile)
+        loaded = [sweeps.Sweep.load(path, profile=args.profile) for path in args.config]
         options = {}
         for item in args.slurm or []:
             name, sep, value = item.partition("=")
             if not sep:
                 raise sweeps.SweepError(f"--slurm expects KEY=VALUE, got {item!r}")
             options[name] = yaml.safe_load(value)
+        if args.slurm is not None:
+            executor = sweeps.slurm_executor(args.jobs, **options)
+            for sweep in loaded:
+                for result in sweeps.run_sweep(sweep, args.profile, device, executor=executor):
+                    print(result.describe())
+            return 0
+        progress = sweeps.run_sweeps(loaded, args.profile, device, workers=args.workers,
+                                     time_limit=args.time_limit, progress=True)
     except sweeps.SweepError as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    executor = sweeps.slurm_executor(args.jobs, **options) if args.slurm is not None else None
-    results = sweeps.run_sweep(sweep, args.profile, book.pick_device(args.device), executor=executor)
-    for result in results:
-        print(result.describe())
-    return 0
+    return EXIT_STOPPED if progress.stopped else 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -158,10 +188,15 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--report", type=Path, help="folder for the report (default: beside the notebook)")
     grade.set_defaults(func=_grade)
 
-    sweep = sub.add_parser("sweep", help="train and evaluate every pending run of a sweep config")
-    sweep.add_argument("config", type=Path, help="a sweep YAML file (see scalingbook.sweeps)")
-    sweep.add_argument("--profile", choices=("quick", "full"), default="quick", help="which profile's settings")
+    sweep = sub.add_parser("sweep", help="train and evaluate every pending run of sweep configs, resumably")
+    sweep.add_argument("config", type=Path, nargs="*", help="sweep YAML files (see scalingbook.sweeps)")
+    sweep.add_argument("--profile", choices=PROFILES, default="quick", help="which profile's settings")
     sweep.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train")
+    sweep.add_argument("--time-limit", type=_duration, metavar="DURATION",
+                       help="stop cleanly at a checkpoint after this long (e.g. 150m); run again to continue")
+    sweep.add_argument("--workers", type=_positive_int, default=1,
+                       help="worker processes, one thread each (1); results are identical for any number")
+    sweep.add_argument("--status", action="store_true", help="list every sweep in sweeps/ with runs done and left")
     sweep.add_argument("--slurm", nargs="*", metavar="KEY=VALUE",
                        help="submit runs as Slurm jobs with these submitit options (e.g. slurm_partition=gpu)")
     sweep.add_argument("--jobs", type=Path, default=Path(".cache/submitit"), help="folder for Slurm job logs")

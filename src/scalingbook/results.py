@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "full", "paper")
 # The checkout the book is built in; tests point it at a scratch copy.
 REPO_ROOT = Path(os.environ.get("SCALINGBOOK_ROOT", Path(__file__).resolve().parents[2]))
 _TRACKED_PACKAGES = ("scalingbook", "torch", "numpy", "pandas", "scipy", "pyarrow", "altair")
@@ -82,13 +82,13 @@ def device_name(device: str = "cpu") -> str:
 
 
 def default_root(profile: str) -> Path:
-    """Where results of a profile live: ``data/`` for full, the ignored cache for quick.
+    """Where results of a profile live: ``data/`` for full and paper (committed), the ignored cache for quick.
 
     ``SCALINGBOOK_DATA`` and ``SCALINGBOOK_CACHE`` override the two locations.
     """
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    if profile == "full":
+    if profile in ("full", "paper"):
         return Path(os.environ.get("SCALINGBOOK_DATA", REPO_ROOT / "data"))
     return Path(os.environ.get("SCALINGBOOK_CACHE", REPO_ROOT / ".cache" / "results"))
 
@@ -162,7 +162,7 @@ class ResultStore:
             raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
         folder = self.path_for(name, params)
         old = read_manifest(folder) if (folder / "manifest.json").is_file() else None
-        if old is not None and old.get("profile") == "full" and profile != "full":
+        if old is not None and old.get("profile") in ("full", "paper") and profile == "quick":
             raise ResultError(
                 f"{folder} holds a full-profile result; a {profile} run may not overwrite it"
             )

@@ -17,7 +17,12 @@ Config files are YAML::
     members: {seeds: 8, lr: 1.0e-3}                        # seeds: a count (0..n-1) or a list
     train: {steps: 500, batch_size: 64}
     eval: {n_examples: 500, seed: 1234}
-    profiles: {quick: {train: {steps: 100}, members: {seeds: 4}}}   # optional overrides
+    profiles: {quick: {train: {steps: 100}, members: {seeds: 4}}}   # overrides per profile
+
+The top level is the ``paper`` profile (the paper's sizes, for a GPU or a cluster); ``profiles``
+holds the ``quick`` (CI, minutes on a CPU) and ``full`` (what the book shows, hours on a 2-core CPU)
+overrides. A profile the config does not define is refused rather than silently run at paper size;
+a config without ``profiles`` is the same at every profile.
 
 A ``mixture`` task lists its components, each a task mapping with a ``label`` and a ``weight``::
 
@@ -35,17 +40,29 @@ run's identity, so adding one never changes the key of a stored run that does no
 from __future__ import annotations
 
 import copy
+import fcntl
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 import yaml
+from tqdm.auto import tqdm
 
 from scalingbook.cpu import torch_threads
-from scalingbook.model import ModelConfig, param_count
-from scalingbook.results import REPO_ROOT, Result, ResultStore, canonical_json, param_hash
+from scalingbook.model import ModelConfig, flops_chinchilla, param_count
+from scalingbook.results import PROFILES, REPO_ROOT, Result, ResultStore, canonical_json, param_hash, write_atomic
 from scalingbook.tasks import (
     Count,
     FewShotArithmetic,
@@ -55,7 +72,7 @@ from scalingbook.tasks import (
     WordUnscramble,
     sample,
 )
-from scalingbook.train import Member, TrainConfig
+from scalingbook.train import RUNTIME_FIELDS, Member, TrainConfig, member_chunk
 
 TASKS: dict[str, type] = {
     "count": Count, "addition": IndexHintAddition, "arithmetic": FewShotArithmetic, "unscramble": WordUnscramble,
@@ -72,8 +89,6 @@ EVAL_DEFAULTS = {
 _EVAL_OPTIONAL = ("large_component", "large_n_examples", "large_smallest", "choice_component", "choice_options",
                   "choice_n_examples")
 _COMPONENT_KEYS = {"label", "weight"}
-# Settings that change how a run executes, not what it computes: kept out of its identity.
-_RUNTIME_FIELDS = {"device", "compile", "progress", "checkpoint_every"}
 
 
 class SweepError(ValueError):
@@ -111,7 +126,7 @@ class RunSpec:
 
     def params(self) -> dict[str, Any]:
         """The run's identity: everything that changes what it computes (optional evaluations only when on)."""
-        train = {k: v for k, v in self.train.items() if k not in _RUNTIME_FIELDS}
+        train = {k: v for k, v in self.train.items() if k not in RUNTIME_FIELDS}
         evaluation = {k: v for k, v in self.eval.items() if k not in _EVAL_OPTIONAL or v != EVAL_DEFAULTS[k]}
         return {"task": self.task, "model": self.model, "members": list(self.members), "train": train,
                 "eval": evaluation}
@@ -200,6 +215,9 @@ class Sweep:
         if not isinstance(config, dict):
             raise SweepError(f"{source}: expected a mapping at the top level")
         _check_keys(source, config, set(SECTIONS))
+        defined = profiles_of(config)
+        if profile not in defined:
+            raise SweepError(f"{source}: no {profile!r} profile (it defines {', '.join(defined)})")
         overrides = (config.get("profiles") or {}).get(profile, {})
         config = _merge({k: v for k, v in config.items() if k != "profiles"}, overrides)
         for required in ("name", "task", "grid", "members", "train"):
@@ -259,38 +277,124 @@ def _members(spec: Any, source: str) -> tuple[dict[str, Any], ...]:
     return tuple({"seed": int(s), **extra} for s in seeds)
 
 
-def checkpoint_path(spec: RunSpec, profile: str) -> Path:
-    """Where a run's checkpoint lives while it trains (ignored by git, deleted when it finishes)."""
-    return REPO_ROOT / ".cache" / "checkpoints" / profile / spec.sweep / f"{spec.key}.pt"
+def work_dir(spec: RunSpec, profile: str) -> Path:
+    """Where a run keeps its checkpoints and finished member groups while it trains (ignored by git,
+    deleted once the run is stored)."""
+    return REPO_ROOT / ".cache" / "checkpoints" / profile / spec.sweep / spec.key
+
+
+def _train_config(spec: RunSpec, device: str) -> TrainConfig:
+    return TrainConfig(**{**spec.train, "device": device, "progress": False})
+
+
+def chunk_count(spec: RunSpec, device: str) -> int:
+    """Member groups the run trains as separate batched models (see :func:`scalingbook.train.member_chunk`)."""
+    size = member_chunk(_train_config(spec, device), len(spec.members))
+    return -(-len(spec.members) // size)
+
+
+def chunk_cost(spec: RunSpec, device: str, index: int) -> float:
+    """Training FLOPs of one member group (Chinchilla App. F count): the unit of the sweep's time estimates."""
+    cfg = _train_config(spec, device)
+    size = member_chunk(cfg, len(spec.members))
+    group = spec.members[index * size : (index + 1) * size]
+    task = spec.build_task()
+    seq = task.seq_len("train")
+    steps = sum(m.get("steps") or cfg.steps for m in group)
+    return float(flops_chinchilla(spec.model_config(task), steps * cfg.batch_size * seq, seq))
+
+
+def _chunk_files(spec: RunSpec, profile: str, index: int) -> tuple[Path, Path]:
+    """A member group's checkpoint and its finished marker (JSON written after its tables)."""
+    folder = work_dir(spec, profile)
+    return folder / f"chunk-{index:03d}.pt", folder / f"chunk-{index:03d}.json"
+
+
+def chunk_done(spec: RunSpec, profile: str, index: int) -> bool:
+    return _chunk_files(spec, profile, index)[1].is_file()
+
+
+def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: float | None = None) -> dict[str, Any]:
+    """Train and evaluate member group ``index`` of a run and keep its tables in the run's work folder.
+
+    Returns ``{"status": "done" | "stopped", "cpu_seconds": ...}``; "stopped" means ``deadline``
+    came first and the group's checkpoint holds its progress. Top-level, so worker processes can run it.
+    """
+    from scalingbook.evaluate import evaluate
+    from scalingbook.train import TimeUp, train
+
+    checkpoint, marker = _chunk_files(spec, profile, index)
+    if marker.is_file():
+        return {"status": "done", "cpu_seconds": 0.0}
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    cfg = _train_config(spec, device)
+    size = member_chunk(cfg, len(spec.members))
+    offset = index * size
+    members = [Member(**m) for m in spec.members[offset : offset + size]]
+    task = spec.build_task()
+    cpu_start, wall_start = time.process_time(), time.time()
+    with torch_threads(1 if device == "cpu" else None):
+        try:
+            result = train(spec.model_config(task), members, task, cfg, checkpoint, deadline)
+        except TimeUp:
+            return {"status": "stopped", "cpu_seconds": time.process_time() - cpu_start}
+        tables = {"training": result.losses(), **_extra_evaluations(spec, task, result.model)}
+        examples = sample(task, spec.eval["n_examples"], "test", spec.eval["seed"])
+        tables["records"] = evaluate(result.model, examples, batch_size=spec.eval["batch_size"])
+    summary = result.summary()
+    for table in (*tables.values(), summary):
+        table["member"] = (table["member"] + offset).astype(np.int16)
+    for name, table in tables.items():
+        write_atomic(checkpoint.with_name(f"chunk-{index:03d}-{name}.parquet"), table.to_parquet(index=False))
+    seconds = time.process_time() - cpu_start
+    done = {"status": "done", "cpu_seconds": seconds, "wall_seconds": time.time() - wall_start,
+            "tables": sorted(tables), "summary": summary.to_dict(orient="records")}
+    write_atomic(marker, json.dumps(done, default=float).encode())
+    checkpoint.unlink(missing_ok=True)
+    return done
+
+
+def store_run(spec: RunSpec, profile: str, device: str, store: ResultStore) -> Result:
+    """Join a run's finished member groups into its stored tables (records last), then clear its work folder."""
+    folder = work_dir(spec, profile)
+    chunks = [json.loads(_chunk_files(spec, profile, i)[1].read_text()) for i in range(chunk_count(spec, device))]
+    summary = pd.DataFrame([row for c in chunks for row in c["summary"]])
+    cpu_seconds = round(sum(c["cpu_seconds"] for c in chunks), 3)
+    started = datetime.fromtimestamp(
+        min(_chunk_files(spec, profile, i)[1].stat().st_mtime - c["wall_seconds"] for i, c in enumerate(chunks)),
+        timezone.utc,
+    )
+    common = {"profile": profile, "device": device, "started": started}
+    size = member_chunk(_train_config(spec, device), len(spec.members))
+    runtime = {"cpu_seconds": cpu_seconds, "member_chunk": size}
+
+    def joined(name: str) -> pd.DataFrame:
+        parts = [pd.read_parquet(folder / f"chunk-{i:03d}-{name}.parquet") for i in range(len(chunks))]
+        return pd.concat(parts, ignore_index=True)
+
+    store.write(f"{spec.sweep}/training", spec.params(), joined("training"), **common,
+                extra={**runtime, "members_summary": summary.to_dict(orient="records")})
+    for name in chunks[0]["tables"]:
+        if name not in ("training", "records"):
+            store.write(f"{spec.sweep}/{name}", spec.params(), joined(name), **common)
+    written = store.write(f"{spec.sweep}/records", spec.params(), joined("records"), **common,
+                          extra={**runtime, "diverged_seeds": summary.loc[summary["diverged"], "seed"].tolist()})
+    shutil.rmtree(folder, ignore_errors=True)
+    return written
+
+
+def _store(profile: str, store_root: str | Path | None) -> ResultStore:
+    return ResultStore(Path(store_root)) if store_root else ResultStore.for_profile(profile)
 
 
 def run_one(spec: RunSpec, profile: str, device: str = "cpu", store_root: str | None = None) -> Result:
-    """Train and evaluate one run, or read it if it is stored already."""
-    from scalingbook.evaluate import evaluate
-    from scalingbook.train import train
-
-    store = ResultStore(Path(store_root)) if store_root else ResultStore.for_profile(profile)
-    records_name = f"{spec.sweep}/records"
-    if store.exists(records_name, spec.params()):
-        return store.read(records_name, spec.params())
-    started = datetime.now(timezone.utc)
-    task = spec.build_task()
-    config = TrainConfig(**{**spec.train, "device": device})
-    checkpoint = checkpoint_path(spec, profile)
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    with torch_threads(1 if device == "cpu" else None):
-        result = train(spec.model_config(task), [Member(**m) for m in spec.members], task, config, checkpoint)
-    summary = result.summary()
-    store.write(f"{spec.sweep}/training", spec.params(), result.losses(), profile=profile, device=device,
-                started=started, extra={"members_summary": summary.to_dict(orient="records")})
-    for name, table in _extra_evaluations(spec, task, result.model).items():
-        store.write(f"{spec.sweep}/{name}", spec.params(), table, profile=profile, device=device, started=started)
-    examples = sample(task, spec.eval["n_examples"], "test", spec.eval["seed"])
-    records = evaluate(result.model, examples, batch_size=spec.eval["batch_size"])
-    written = store.write(records_name, spec.params(), records, profile=profile, device=device, started=started,
-                          extra={"diverged_seeds": summary.loc[summary["diverged"], "seed"].tolist()})
-    checkpoint.unlink(missing_ok=True)
-    return written
+    """Train and evaluate one run here, group by group, or read it if it is stored already."""
+    store = _store(profile, store_root)
+    if store.exists(f"{spec.sweep}/records", spec.params()):
+        return store.read(f"{spec.sweep}/records", spec.params())
+    for index in range(chunk_count(spec, device)):
+        run_chunk(spec, profile, device, index)
+    return store_run(spec, profile, device, store)
 
 
 def _extra_evaluations(spec: RunSpec, task: Task, model: Any) -> dict[str, Any]:
@@ -324,6 +428,151 @@ def load_tables(sweep: Sweep, name: str, profile: str, store_root: Path | None =
             for s in sweep.runs]
 
 
+MIN_TIME_LIMIT_S = 60.0
+"""The shortest --time-limit accepted: a worker needs about this long to start, train a step of a
+member group and write its checkpoint; a shorter limit could stop before anything is saved."""
+
+
+@dataclass
+class Progress:
+    """What a sitting of :func:`run_sweeps` did and what is left, for its closing report."""
+
+    runs_stored: int = 0
+    runs_total: int = 0
+    chunks_left: int = 0
+    flops_left: float = 0.0
+    flops_done: float = 0.0
+    cpu_seconds: float = 0.0
+    stopped: bool = False
+
+    def estimate_cpu_hours(self) -> float | None:
+        """CPU-hours the remaining groups need at the rate this sitting measured (None before any finished)."""
+        if not self.flops_done:
+            return None
+        return self.flops_left * self.cpu_seconds / self.flops_done / 3600
+
+    def report(self) -> str:
+        left = self.estimate_cpu_hours()
+        eta = "unknown until a group finishes" if left is None else f"about {left:.2f} CPU-hours at this sitting's rate"
+        head = "stopped at the time limit" if self.stopped else "finished"
+        return (f"{head}: {self.runs_stored} of {self.runs_total} runs stored, {self.chunks_left} member groups "
+                f"left ({eta}); this sitting used {self.cpu_seconds / 3600:.2f} CPU-hours")
+
+
+@contextmanager
+def sweep_lock(sweep: Sweep, profile: str) -> Iterator[None]:
+    """Hold the lock of (sweep, profile), or fail naming the process that holds it.
+
+    ``flock`` dies with its holder, so a killed sweep never leaves a stale lock behind.
+    """
+    path = REPO_ROOT / ".cache" / "locks" / f"{profile}-{sweep.name.replace('/', '-')}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise SweepError(
+                f"sweep {sweep.name} ({profile} profile) is being run by another process "
+                f"({handle.read().strip() or 'unknown'}); wait for it or stop it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+        handle.flush()
+        yield
+
+
+def run_sweeps(
+    sweeps: list[Sweep],
+    profile: str,
+    device: str = "cpu",
+    workers: int = 1,
+    time_limit: float | None = None,
+    store_root: Path | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+) -> Progress:
+    """Train every pending member group of ``sweeps``, ``workers`` at a time, until done or ``time_limit`` s.
+
+    Groups run in this process (``workers=1``) or in as many worker processes, each on one thread.
+    A group stopped by the limit keeps its checkpoint; a finished one keeps its tables; a run is
+    stored as soon as all its groups are done. Calling again continues where this stopped, and
+    the stored results are bit-identical whatever ``workers`` and however many sittings.
+    """
+    if time_limit is not None and time_limit < MIN_TIME_LIMIT_S:
+        raise SweepError(f"--time-limit {time_limit:g} s is shorter than the {MIN_TIME_LIMIT_S:g} s a worker needs "
+                         "to start, train and write a checkpoint")
+    if workers < 1:
+        raise SweepError(f"--workers must be >= 1, got {workers}")
+    deadline = None if time_limit is None else time.time() + time_limit
+    store = _store(profile, store_root)
+    done = Progress()
+    with ExitStack() as stack:
+        for sweep in sweeps:
+            stack.enter_context(sweep_lock(sweep, profile))
+        jobs, left = [], {}
+        for sweep in sweeps:
+            pending = [s for s in sweep.runs if not store.exists(f"{s.sweep}/records", s.params())]
+            done.runs_total += len(sweep.runs)
+            done.runs_stored += len(sweep.runs) - len(pending)
+            log(f"{sweep.name}: {len(sweep.runs) - len(pending)} of {len(sweep.runs)} runs stored, {len(pending)} to run")
+            for spec in pending:
+                todo = [i for i in range(chunk_count(spec, device)) if not chunk_done(spec, profile, i)]
+                left[spec.key] = len(todo)
+                jobs += [(spec, i, chunk_cost(spec, device, i)) for i in todo]
+                if not todo:
+                    store_run(spec, profile, device, store)
+                    done.runs_stored += 1
+        done.chunks_left = len(jobs)
+        done.flops_left = sum(cost for *_, cost in jobs)
+        bar = tqdm(total=done.flops_left, unit="FLOP", unit_scale=True, disable=not progress or not jobs,
+                   desc="sweep", smoothing=0.1)
+        pool = stack.enter_context(
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        ) if workers > 1 else None
+
+        def finished(spec: RunSpec, cost: float, outcome: dict[str, Any]) -> None:
+            done.cpu_seconds += outcome["cpu_seconds"]
+            if outcome["status"] != "done":
+                done.stopped = True
+                return
+            done.chunks_left -= 1
+            done.flops_left -= cost
+            done.flops_done += cost
+            bar.update(cost)
+            left[spec.key] -= 1
+            if not left[spec.key]:
+                store_run(spec, profile, device, store)
+                done.runs_stored += 1
+                log(f"{spec.sweep}: stored {canonical_json(spec.model)}")
+
+        with bar:
+            if pool is None:
+                for spec, index, cost in jobs:
+                    if deadline is not None and time.time() >= deadline:
+                        done.stopped = True
+                        break
+                    finished(spec, cost, run_chunk(spec, profile, device, index, deadline))
+            else:
+                queue, running = list(jobs), {}
+                while queue or running:
+                    while queue and len(running) < workers and not done.stopped and (
+                        deadline is None or time.time() < deadline
+                    ):
+                        spec, index, cost = queue.pop(0)
+                        running[pool.submit(run_chunk, spec, profile, device, index, deadline)] = (spec, cost)
+                    if not running:
+                        done.stopped = bool(queue)
+                        break
+                    finished_now, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished_now:
+                        finished(*running.pop(future), future.result())
+    log(done.report())
+    return done
+
+
 def run_sweep(
     sweep: Sweep,
     profile: str,
@@ -331,24 +580,47 @@ def run_sweep(
     executor: Any | None = None,
     store_root: Path | None = None,
     log: Callable[[str], None] = print,
+    workers: int = 1,
 ) -> list[Result]:
-    """Run every pending run of ``sweep`` and return all its results, stored ones included.
+    """Run every pending run of ``sweep`` to the end and return all its results, stored ones included.
 
-    ``executor`` is a submitit executor (for Slurm); by default runs go one after another here.
+    ``executor`` is a submitit executor (for Slurm): each pending run becomes one job.
     """
-    store = ResultStore(Path(store_root)) if store_root else ResultStore.for_profile(profile)
-    root = str(store.root)
-    pending = [s for s in sweep.runs if not store.exists(f"{s.sweep}/records", s.params())]
-    log(f"{sweep.name}: {len(sweep.runs) - len(pending)} of {len(sweep.runs)} runs stored, {len(pending)} to run")
-    if executor is not None and pending:
-        jobs = [executor.submit(run_one, spec, profile, device, root) for spec in pending]
+    store = _store(profile, store_root)
+    if executor is not None:
+        pending = [s for s in sweep.runs if not store.exists(f"{s.sweep}/records", s.params())]
+        jobs = [executor.submit(run_one, spec, profile, device, str(store.root)) for spec in pending]
         for job in jobs:
             job.result()
     else:
-        for i, spec in enumerate(pending, 1):
-            log(f"{sweep.name}: run {i}/{len(pending)} {canonical_json(spec.model)}")
-            run_one(spec, profile, device, root)
+        run_sweeps([sweep], profile, device, workers=workers, store_root=store_root, log=log)
     return [store.read(f"{s.sweep}/records", s.params()) for s in sweep.runs]
+
+
+def profiles_of(config: dict[str, Any]) -> list[str]:
+    """The profiles a sweep config defines: paper (its top level) and each of its ``profiles``.
+
+    A config with no ``profiles`` section (a user's own one-off sweep) is the same at every profile.
+    """
+    if "profiles" not in config:
+        return list(PROFILES)
+    return [p for p in PROFILES if p == "paper" or p in (config.get("profiles") or {})]
+
+
+def sweep_status(folder: Path, device: str = "cpu") -> list[dict[str, Any]]:
+    """For every sweep config in ``folder`` and each profile it defines: runs stored, runs partly
+    trained (some member groups finished) and runs not started."""
+    rows = []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        config = yaml.safe_load(path.read_text())
+        for profile in profiles_of(config):
+            sweep = Sweep.from_dict(config, profile, source=str(path))
+            store = ResultStore.for_profile(profile)
+            stored = [store.exists(f"{s.sweep}/records", s.params()) for s in sweep.runs]
+            started = [not ok and work_dir(s, profile).is_dir() for s, ok in zip(sweep.runs, stored)]
+            rows.append({"sweep": path.name, "profile": profile, "runs": len(sweep.runs), "stored": sum(stored),
+                         "partial": sum(started), "remaining": len(sweep.runs) - sum(stored)})
+    return rows
 
 
 def slurm_executor(folder: Path, **slurm: Any) -> Any:
