@@ -291,7 +291,8 @@ Markdown(
 # dropped the 5 highest losses, and refit Approach 3 with the same summed Huber loss. Their
 # estimate (A = 482.01, B = 2085.43, E = 1.817, α = 0.3478, β = 0.3658) differs from Hoffmann's,
 # implies about 20 tokens per parameter, and they traced Hoffmann's too-narrow intervals to an
-# optimiser stopped early by a Huber loss averaged, not summed.
+# optimiser stopped early by a Huber loss averaged, not summed. Their 245 points ship with this book
+# in `data/reference/chinchilla-fig4-epoch.csv` (provenance in `data/reference/README.md`).
 
 # %% tags=["remove-input"]
 try:

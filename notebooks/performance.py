@@ -67,9 +67,9 @@ chapter_header(
 # baseline is what published fits run: `scipy.optimize.minimize(method="L-BFGS-B")` in a Python
 # loop, one start after another, with the same objective and its analytic gradient in NumPy.
 # `scalingbook.fits` instead runs all starts as one batch of L-BFGS iterations in torch. Both see the
-# same data (Epoch's 240 points when a copy is configured, otherwise 240 synthetic points on
-# Hoffmann's surface) and the same starts; the target is at least 20 times faster with a best
-# objective no worse.
+# same data (Epoch's 240 points, shipped in `data/reference/`; 240 synthetic points on Hoffmann's
+# surface only where that copy is missing) and the same starts; the target is at least 20 times
+# faster with a best objective no worse.
 
 # %% tags=["remove-input"]
 def fit_row(result: dict, origin: str) -> dict:

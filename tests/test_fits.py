@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +12,6 @@ from scipy.optimize import minimize
 from scalingbook import bench, epoch_data, fits
 
 PLANTED = fits.LossParams(E=1.7, A=400.0, B=900.0, alpha=0.36, beta=0.31)
-SHARED_CSV = Path(__file__).resolve().parents[2] / "shared/reference/chinchilla_epoch/svg_extracted_data.csv"
 
 
 def _surface_runs(params: fits.LossParams, n_runs: int, noise: float, seed: int):
@@ -27,12 +24,9 @@ def _surface_runs(params: fits.LossParams, n_runs: int, noise: float, seed: int)
 
 @pytest.fixture(scope="module")
 def epoch_runs():
-    """Epoch's 240 runs, read through $SCALINGBOOK_EPOCH_CSV as CI does; skipped without the file."""
-    path = Path(os.environ.get(epoch_data.ENV_VAR, SHARED_CSV))
-    if not path.is_file():
-        pytest.skip(f"Epoch's svg_extracted_data.csv not found at {path}; set {epoch_data.ENV_VAR}")
+    """Epoch's 240 runs, from the copy shipped in data/reference/."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(epoch_data.ENV_VAR, str(path))
+        mp.delenv(epoch_data.ENV_VAR, raising=False)
         return epoch_data.drop_highest_losses(epoch_data.load_epoch_data(download=False))
 
 
@@ -252,10 +246,11 @@ def test_isoflop_flags_and_excludes_a_grid_edge_minimum():
 
 
 def test_fit_benchmark_reports_both_fits_as_json(tmp_path):
-    """A small run of the benchmark; with no CSV anywhere it falls back to synthetic runs."""
+    """A small run of the benchmark; with no CSV anywhere (no shipped copy either) it uses synthetic runs."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(epoch_data.CACHE_ENV_VAR, str(tmp_path))
         mp.delenv(epoch_data.ENV_VAR, raising=False)
+        mp.setattr(epoch_data, "SHIPPED_CSV", tmp_path / "not-shipped.csv")
         report = bench.fit_benchmark(n_starts=12)
     assert report["data"] == "synthetic" and report["n_starts"] == 12
     assert report["speedup"] == pytest.approx(report["scipy_seconds"] / report["batched_seconds"])

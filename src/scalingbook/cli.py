@@ -206,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
     kinds = bench.add_subparsers(dest="benchmark", required=True)
     fits = kinds.add_parser("fits", help="Chinchilla Approach 3: batched L-BFGS against a loop of scipy")
     fits.add_argument("--csv", type=Path, help="Epoch's extracted data (default: SCALINGBOOK_EPOCH_CSV, "
-                      "the cache, else synthetic runs)")
+                      "else the copy shipped in data/reference/, else synthetic runs)")
     fits.add_argument("--starts", type=_positive_int, help="use this many of the 4,500 starts (default all)")
     population = kinds.add_parser("population", help="training M transformers: naive loop, vmap, this trainer")
     for flag, default, meaning in (

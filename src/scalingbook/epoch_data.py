@@ -2,19 +2,26 @@
 
 Epoch AI's "Chinchilla Scaling: A replication attempt" (arXiv 2404.10102, Sec. 2) recovered each
 point of the left panel of Hoffmann et al. (2022) Fig. 4 from the figure's SVG: its position gives
-the model size N and the training compute C, its colour the final loss. The file is
-``data/svg_extracted_data.csv`` in the public repository epoch-research/analyzing-chinchilla. It is
-never copied into this repository; :func:`locate_epoch_csv` finds it, in this order:
+the model size N and the training compute C, its colour the final loss. Their file is
+``data/svg_extracted_data.csv`` in the public repository epoch-research/analyzing-chinchilla. The
+book ships a reduced copy, :data:`SHIPPED_CSV` (all rows, only the columns in :data:`COLUMNS`, each
+value's text unchanged; provenance in ``data/reference/README.md``), so the Chinchilla chapter builds
+offline. :func:`locate_epoch_csv` picks the file to read, in this order:
 
 1. an explicit ``path`` argument;
-2. the environment variable ``SCALINGBOOK_EPOCH_CSV``;
-3. a cached copy ``svg_extracted_data.csv`` in :func:`cache_dir` (``$SCALINGBOOK_CACHE_DIR``, else
+2. the environment variable ``SCALINGBOOK_EPOCH_CSV`` (the original file or a reduced one);
+3. the shipped copy, checked against :data:`SHIPPED_CSV_SHA256`;
+4. a cached copy ``svg_extracted_data.csv`` in :func:`cache_dir` (``$SCALINGBOOK_CACHE_DIR``, else
    ``$XDG_CACHE_HOME/scalingbook``, else ``~/.cache/scalingbook``);
-4. a download of the public file into that cache, checked against its SHA-256.
+5. a download of the original into that cache, checked against :data:`EPOCH_CSV_SHA256`.
 
-When none works it raises :class:`EpochDataUnavailable`, whose message says how to get the file, so
-a chapter can print it and go on. Tokens are not in the file: D = C / (6N), as Epoch and Hoffmann's
-frontier assume.
+Steps 4 and 5 only matter where the shipped copy is missing (an install without the repository's
+``data/``). When none works it raises :class:`EpochDataUnavailable`, whose message says how to get
+the file, so a chapter can print it and go on. Tokens are not in the file: D = C / (6N), as Epoch
+and Hoffmann's frontier assume.
+
+``python -m scalingbook.epoch_data ORIGINAL_CSV`` prints the reduced copy made from the original
+(:func:`reduce_original`), which is how the shipped file was written and how to check it.
 """
 
 from __future__ import annotations
@@ -29,11 +36,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalingbook.results import REPO_ROOT
+
 EPOCH_CSV_URL = (
     "https://raw.githubusercontent.com/epoch-research/analyzing-chinchilla/main/data/svg_extracted_data.csv"
 )
 EPOCH_CSV_SHA256 = "193478df4e90f040016431996c45682659306840ecdadf83cfb9cd5ca0aa1b30"
-"""SHA-256 of the file at commit 9225883 (23,224 bytes, 245 rows)."""
+"""SHA-256 of the original file at commit 9225883 (23,224 bytes, 245 rows)."""
+
+SHIPPED_CSV = REPO_ROOT / "data" / "reference" / "chinchilla-fig4-epoch.csv"
+SHIPPED_CSV_SHA256 = "fbc8686ae5ccd78c26eb5806d29b8bf463f20d353f7a8563ecb16ef83bb50083"
+"""SHA-256 of :data:`SHIPPED_CSV` as :func:`reduce_original` writes it; an edited copy is refused."""
 
 ENV_VAR = "SCALINGBOOK_EPOCH_CSV"
 CACHE_ENV_VAR = "SCALINGBOOK_CACHE_DIR"
@@ -47,9 +60,11 @@ PLAUSIBLE = {"Model Size": (1e6, 1e13), "Training FLOP": (1e15, 1e28), "loss": (
 5.73e7-1.62e10 parameters, 1.4e18-1.3e22 FLOPs and losses 2.077-5.006."""
 
 HOW_TO_GET = (
-    "Download it from {url} (public; the file is data/svg_extracted_data.csv in the GitHub "
-    "repository epoch-research/analyzing-chinchilla) and either set the environment variable "
-    "{env}=/path/to/svg_extracted_data.csv or save it as {cache}. Do not commit it to this repository."
+    "The book ships a reduced copy as {shipped}; restore it from git, or download the original from "
+    "{url} (public; the file is data/svg_extracted_data.csv in the GitHub repository "
+    "epoch-research/analyzing-chinchilla) and either set the environment variable "
+    "{env}=/path/to/svg_extracted_data.csv or save it as {cache}. Do not commit the original to this "
+    "repository: the reduced copy is what ships."
 )
 
 
@@ -70,8 +85,11 @@ def cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "scalingbook"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _check_sha256(payload: bytes, expected: str, what: str, advice: str = "") -> None:
+    """Refuse bytes that are not the recorded file: a changed file must be looked at before use."""
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != expected:
+        raise EpochDataError(f"{what} has SHA-256 {digest}, expected {expected}{advice}")
 
 
 def download_epoch_csv(
@@ -87,9 +105,7 @@ def download_epoch_csv(
             payload = response.read()
     except (urllib.error.URLError, OSError, ValueError) as err:
         raise EpochDataUnavailable(f"could not download {url}: {err}") from err
-    digest = hashlib.sha256(payload).hexdigest()
-    if digest != sha256:
-        raise EpochDataError(f"{url}: downloaded file has SHA-256 {digest}, expected {sha256}")
+    _check_sha256(payload, sha256, f"{url}: downloaded file")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=".part-", delete=False) as tmp:
         tmp.write(payload)
@@ -105,19 +121,26 @@ def _existing(path: Path, origin: str) -> Path:
 
 
 def _how_to_get() -> str:
-    return HOW_TO_GET.format(url=EPOCH_CSV_URL, env=ENV_VAR, cache=cache_dir() / CSV_NAME)
+    return HOW_TO_GET.format(shipped=SHIPPED_CSV, url=EPOCH_CSV_URL, env=ENV_VAR, cache=cache_dir() / CSV_NAME)
 
 
 def locate_epoch_csv(path: str | Path | None = None, *, download: bool = True, timeout: float = 10.0) -> Path:
-    """The CSV to read: explicit path, then ``$SCALINGBOOK_EPOCH_CSV``, then cache, then download.
+    """The CSV to read: explicit path, ``$SCALINGBOOK_EPOCH_CSV``, shipped copy, cache, download.
 
     An explicit path or a set environment variable that does not point to a file is an error, not
-    a reason to look elsewhere: the caller asked for that file.
+    a reason to look elsewhere: the caller asked for that file. So is a shipped copy whose SHA-256
+    is not :data:`SHIPPED_CSV_SHA256`: an edited copy would silently change every fit.
     """
     if path is not None:
         return _existing(Path(path).expanduser(), "the path argument")
     if os.environ.get(ENV_VAR):
         return _existing(Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}")
+    if SHIPPED_CSV.is_file():
+        _check_sha256(
+            SHIPPED_CSV.read_bytes(), SHIPPED_CSV_SHA256, f"shipped file {SHIPPED_CSV}",
+            "; it has been altered: restore it from git or rebuild it as data/reference/README.md says",
+        )
+        return SHIPPED_CSV
     cached = cache_dir() / CSV_NAME
     if cached.is_file():
         return cached
@@ -174,6 +197,18 @@ def load_epoch_data(path: str | Path | None = None, *, download: bool = True) ->
     return read_epoch_csv(locate_epoch_csv(path, download=download))
 
 
+def reduce_original(path: str | Path) -> pd.DataFrame:
+    """Epoch's original file cut to the columns in :data:`COLUMNS`, every value kept as its text.
+
+    Strings, not floats, so that writing the table back (``python -m scalingbook.epoch_data``)
+    reproduces :data:`SHIPPED_CSV` byte for byte. Only the published file (:data:`EPOCH_CSV_SHA256`)
+    is accepted, since the shipped copy's provenance names it.
+    """
+    path = Path(path)
+    _check_sha256(path.read_bytes(), EPOCH_CSV_SHA256, str(path), "; it is not Epoch's published file")
+    return pd.read_csv(path, dtype=str, keep_default_na=False)[list(COLUMNS)]
+
+
 def drop_highest_losses(table: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """Epoch's filter: keep the runs whose loss is strictly below the n-th highest loss.
 
@@ -184,3 +219,14 @@ def drop_highest_losses(table: pd.DataFrame, n: int = 5) -> pd.DataFrame:
         raise ValueError(f"n must be between 1 and {len(table) - 1}, got {n}")
     threshold = np.sort(table["loss"].to_numpy())[-n]
     return table[table["loss"] < threshold].reset_index(drop=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m scalingbook.epoch_data ORIGINAL_CSV > data/reference/chinchilla-fig4-epoch.csv")
+    try:
+        reduce_original(sys.argv[1]).to_csv(sys.stdout, index=False, lineterminator="\n")
+    except (OSError, EpochDataError) as err:
+        sys.exit(f"scalingbook.epoch_data: {err}")
