@@ -33,7 +33,7 @@ def tiny(tmp_path, monkeypatch):
     src.mkdir()
     (notebooks / "tiny.py").write_text(TINY)
     (src / "module.py").write_text("x = 1\n")
-    chapter = book.Chapter("tiny", "Tiny", inputs=("data/tiny",), env_inputs=("TINY_INPUT",))
+    chapter = book.Chapter("tiny", "Tiny", data=("tiny",), env_inputs=("TINY_INPUT",))
     monkeypatch.setattr(book, "NOTEBOOK_DIR", notebooks)
     monkeypatch.setattr(book, "EXECUTED_DIR", executed)
     monkeypatch.setattr(book, "FAILED_DIR", tmp_path / ".cache" / "failed")
@@ -41,6 +41,7 @@ def tiny(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(book, "CHAPTERS", (chapter,))
     monkeypatch.delenv("TINY_INPUT", raising=False)
+    monkeypatch.setenv("SCALINGBOOK_DATA", str(tmp_path / "data"))
     return chapter
 
 
@@ -72,6 +73,21 @@ def test_staleness_key_follows_every_input(tiny, tmp_path, monkeypatch):
     assert key_env != key_data
     external.write_text("a\n2\n")
     assert book.staleness_key(tiny, values) != key_env
+
+
+def test_stored_results_are_found_where_scalingbook_data_points(tiny, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    folder = elsewhere / "tiny" / "run" / "0123456789abcdef"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps(
+        {"name": "tiny/run", "profile": "full", "params": {}, "param_hash": "0123456789abcdef", "table_file": "t"}
+    ))
+    values = book.resolve_values(tiny, {})
+    key = book.staleness_key(tiny, values)
+    assert not tiny.has_full_results()
+    monkeypatch.setenv("SCALINGBOOK_DATA", str(elsewhere))
+    assert tiny.has_full_results(), "the build would pick the quick profile despite full results"
+    assert book.staleness_key(tiny, values) != key, "the stored results there are an input"
 
 
 def test_run_executes_once_then_only_when_something_changes(tiny, capsys):
