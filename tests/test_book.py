@@ -17,6 +17,7 @@ profile = "quick"  # which results to read [quick|full]
 device = "auto"  # where to compute [auto|cpu|cuda]
 scale = 2.0  # a factor [>0]
 fail = False  # raise an error, to test failures
+corpus = ""  # a text file to read [file]
 
 # %%
 if fail:
@@ -119,6 +120,9 @@ def test_parameter_cells_are_hidden_in_the_executed_chapter(tiny):
         (["run", "tiny", "-p", "scael", "3"], "unknown parameter 'scael'; did you mean 'scale'?"),
         (["run", "tiny", "-p", "scale", "big"], "parameter 'scale' expects float, got 'big'"),
         (["run", "tiny", "-p", "scale", "-1"], "parameter 'scale' must be > 0; got -1.0"),
+        (["run", "tiny", "-p", "scale", "1e999"], "parameter 'scale' must be a finite number; got inf"),
+        (["run", "tiny", "-p", "corpus", "/dev/zero"], "parameter 'corpus': /dev/zero is not a regular file"),
+        (["run", "tiny", "-p", "corpus", "/no/such.txt"], "parameter 'corpus': /no/such.txt does not exist"),
         (["run", "tiny", "-p", "scale", "1", "-p", "scale", "2"], "parameter 'scale' given twice"),
         (["run", "tiyn"], "unknown chapter 'tiyn'; did you mean 'tiny'? (chapters: tiny)"),
     ],
@@ -131,6 +135,28 @@ def test_bad_input_exits_2_and_touches_nothing(tiny, capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert err == f"scalingbook: error: {message}"
     assert (tiny.executed.read_bytes(), tiny.stamp.read_bytes(), tiny.executed.stat().st_mtime_ns) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["grade", "nb.ipynb", "--timeout", "-5"], "argument --timeout: expected a positive number of seconds, got -5"),
+        (["grade", "nb.ipynb", "--cell-timeout", "0"], "argument --cell-timeout: expected a positive number of seconds, got 0"),
+        (["grade", "nb.ipynb", "--timeout", "nan"], "argument --timeout: expected a positive number of seconds, got nan"),
+        (["grade", "nb.ipynb", "--report", "TAKEN/sub"], "argument --report: TAKEN is a file, not a folder"),
+        (["assignment", "mirage", "--out", "TAKEN"], "argument --out: TAKEN is a file, not a folder"),
+    ],
+)
+def test_bad_flags_exit_2_in_one_line_before_anything_runs(tmp_path, capsys, argv, message):
+    taken = tmp_path / "taken"
+    taken.write_text("a file where a folder should go")
+    argv = [arg.replace("TAKEN", str(taken)) for arg in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    prog = f"scalingbook {argv[0]}"
+    assert capsys.readouterr().err == f"{prog}: error: {message.replace('TAKEN', str(taken))} (see {prog} --help)\n"
+    assert taken.read_text() == "a file where a folder should go"
 
 
 def test_a_failing_chapter_keeps_the_previous_result(tiny, capsys):

@@ -7,11 +7,12 @@ line with exit code 2 before anything is executed or overwritten.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from scalingbook import book, teaching
-from scalingbook.params import ParameterError
+from scalingbook.params import ParameterError, check_text_file
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -89,10 +90,15 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from scalingbook import bench
+    from scalingbook import bench, epoch_data
 
     if args.benchmark == "fits":
-        result = bench.fit_benchmark(csv_path=args.csv, n_starts=args.starts)
+        if args.csv is not None:
+            check_text_file(args.csv, "--csv")
+        try:
+            result = bench.fit_benchmark(csv_path=args.csv, n_starts=args.starts)
+        except (epoch_data.EpochDataError, epoch_data.EpochDataUnavailable) as err:
+            raise ParameterError(str(err)) from None
         print(
             f"Approach 3 on {result['data']} ({result['n_points']} runs, {result['n_starts']} starts): batched "
             f"{result['batched_seconds']:.2f} s, scipy loop {result['scipy_seconds']:.2f} s, "
@@ -122,8 +128,31 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
+def _folder(text: str) -> Path:
+    """A folder to write into: it may not exist yet, but no file may stand in its way."""
+    path = Path(text)
+    blocking = next(p for p in (path, *path.parents) if p.exists())
+    if not blocking.is_dir():
+        raise argparse.ArgumentTypeError(f"{blocking} is a file, not a folder")
+    return path
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports bad arguments in one line, like every other input error (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="scalingbook", description=__doc__.splitlines()[0])
+    top = _Parser(prog="scalingbook", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="chapters and their parameters").set_defaults(func=_list)
@@ -144,7 +173,7 @@ def parser() -> argparse.ArgumentParser:
 
     assign = sub.add_parser("assignment", help="write a student notebook of a chapter, solutions stubbed")
     assign.add_argument("chapter", help="chapter name, as `scalingbook list` shows it")
-    assign.add_argument("--out", type=Path, required=True, help="folder to write the notebook into")
+    assign.add_argument("--out", type=_folder, required=True, help="folder to write the notebook into")
     assign.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter for this student (repeatable)")
     assign.add_argument("--solutions", action="store_true", help="write the answer key instead (solutions kept)")
@@ -152,10 +181,10 @@ def parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="execute a student notebook and check its exercises")
     grade.add_argument("notebook", type=Path, help="a notebook written by `scalingbook assignment`")
-    grade.add_argument("--timeout", type=float, default=900, help="limit for the whole notebook, seconds (900)")
-    grade.add_argument("--cell-timeout", type=float, default=300,
+    grade.add_argument("--timeout", type=_seconds, default=900, help="limit for the whole notebook, seconds (900)")
+    grade.add_argument("--cell-timeout", type=_seconds, default=300,
                        help="limit for one cell, which is then interrupted and the next one run (300)")
-    grade.add_argument("--report", type=Path, help="folder for the report (default: beside the notebook)")
+    grade.add_argument("--report", type=_folder, help="folder for the report (default: beside the notebook)")
     grade.set_defaults(func=_grade)
 
     sweep = sub.add_parser("sweep", help="train and evaluate every pending run of a sweep config")
