@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -167,6 +170,53 @@ def test_a_failing_chapter_keeps_the_previous_result(tiny, capsys):
     assert "chapter 'tiny' failed" in err and "asked to fail" in err
     assert tiny.executed.read_bytes() == before
     assert (book.FAILED_DIR / "tiny.ipynb").is_file()
+
+
+def test_build_goes_on_past_a_failed_chapter_and_lists_it_at_the_end(tiny, monkeypatch, capsys):
+    broken = book.Chapter("broken", "Broken")
+    monkeypatch.setattr(book, "CHAPTERS", (broken, tiny))
+    rendered = []
+    monkeypatch.setattr(book, "render", lambda: rendered.append(True) or book.REPO_ROOT / "_build" / "html")
+
+    broken.notebook.write_text(TINY.replace("fail = False", "fail = True"))
+    assert cli.main(["build"]) == 1
+    out, err = capsys.readouterr()
+    assert "broken: FAILED" in out and "tiny: executed" in out
+    assert "- broken: chapter 'broken' failed" in err and "asked to fail" in err
+    assert "site not rendered: broken never executed successfully" in err
+    assert tiny.executed.is_file() and not rendered
+
+    broken.notebook.write_text(TINY)
+    assert cli.main(["build"]) == 0 and rendered == [True]
+    broken.notebook.write_text(TINY.replace("fail = False", "fail = True"))
+    assert cli.main(["build"]) == 1, "a chapter that fails after a good run still fails the build"
+    err = capsys.readouterr().err
+    assert "- broken: chapter 'broken' failed" in err and "site not rendered" not in err
+    assert rendered == [True, True], "rendered with the failed chapter's last good run"
+
+
+def test_ctrl_c_anywhere_ends_in_one_line_and_exit_130(tiny, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(book, "execute", interrupted)
+    try:
+        code = cli.main(["run", "tiny"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped main, with a traceback")
+    assert code == 130
+    assert capsys.readouterr().err == "scalingbook: interrupted\n"
+
+
+def test_a_reader_that_leaves_early_ends_the_listing_quietly():
+    """`scalingbook list | head` printed a BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    code = "import sys; from scalingbook.cli import main; sys.exit(main(['list']))"
+    done = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 141  # as if killed by SIGPIPE, the way `head`'s other writers end
 
 
 def test_list_shows_each_parameter_with_type_default_and_meaning(tiny, capsys):

@@ -218,18 +218,41 @@ def build(execute_chapters: bool = True, force: bool = False, log=print) -> Path
     """Bring every chapter up to date, then render the static site into ``_build/html``.
 
     A chapter uses the full profile when committed full-profile results exist for it, else quick.
-    With ``execute_chapters=False`` the last executed notebooks are rendered as they are.
+    With ``execute_chapters=False`` the last executed notebooks are rendered as they are. A chapter
+    that fails does not stop the others: the site is still rendered (with the failed chapter's last
+    good run, if it has one) and then a :class:`ChapterError` lists every failure.
     """
+    failures = []
     for chapter in CHAPTERS:
         if execute_chapters:
-            profile = "full" if chapter.has_full_results() else "quick"
-            values = resolve_values(chapter, {}, profile=profile)
-            ran = run(chapter, values, force=force)
+            try:
+                profile = "full" if chapter.has_full_results() else "quick"
+                values = resolve_values(chapter, {}, profile=profile)
+                ran = run(chapter, values, force=force)
+            except Exception as err:  # whatever broke this chapter, the others are still built
+                failures.append(f"{chapter.name}: {err}")
+                log(f"{chapter.name}: FAILED (listed at the end)")
+                continue
             log(f"{chapter.name}: {'executed' if ran else 'up to date'} ({profile} profile)")
         elif not chapter.executed.is_file():
             raise ChapterError(
                 f"chapter {chapter.name!r} has never been executed; run `scalingbook build` without --no-execute"
             )
+    never_run = [chapter.name for chapter in CHAPTERS if not chapter.executed.is_file()]
+    if never_run:
+        failures.append(f"site not rendered: {', '.join(never_run)} never executed successfully")
+    else:
+        try:
+            html = render()
+        except ChapterError as err:
+            failures.append(str(err))
+    if failures:
+        raise ChapterError("the build went on past these failures:\n" + "\n".join(f"- {f}" for f in failures))
+    return html
+
+
+def render() -> Path:
+    """Render the executed chapters as they are into the static site ``_build/html``."""
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book), "build", str(REPO_ROOT), "--warningiserror", "--keep-going"]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)

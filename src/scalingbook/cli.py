@@ -1,13 +1,16 @@
 """The ``scalingbook`` command: list chapters, run one with parameters, build the book, teach with it.
 
 Bad input (an unknown chapter or parameter, a wrong type, a value out of range) is reported in one
-line with exit code 2 before anything is executed or overwritten.
+line with exit code 2 before anything is executed or overwritten. Ctrl-C ends any command with one
+line and exit code 130; a reader that leaves early (``scalingbook list | head``) ends it quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +19,8 @@ from scalingbook.params import ParameterError, check_text_file
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def _list(_: argparse.Namespace) -> int:
@@ -220,15 +225,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        args = parser().parse_args(argv)
+        code = args.func(args)
+        sys.stdout.flush()  # so that a closed pipe shows here, not in the interpreter's last flush
+        return code
     except (ParameterError, teaching.TeachingError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except book.ChapterError as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("scalingbook: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away: stop like a command killed by SIGPIPE. Point stdout at /dev/null so
+        # the interpreter's final flush of what is still buffered does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":
