@@ -9,9 +9,11 @@ from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
+import yaml
 
-from scalingbook import results
+from scalingbook import cli, results
 from scalingbook.results import ResultError, ResultStore, load_result, param_hash
+from scalingbook.sweeps import Sweep
 
 PARAMS = {"width": 64, "depth": 2, "seeds": [0, 1, 2]}
 
@@ -141,3 +143,22 @@ def test_old_temporaries_of_killed_writers_are_removed_on_the_next_write(tmp_pat
     os.utime(killed, (two_hours_ago, two_hours_ago))
     _write(ResultStore(tmp_path), pd.DataFrame({"x": [2]}))
     assert not killed.exists() and live.exists()
+
+
+def test_a_damaged_result_stops_a_sweep_in_one_line(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "tiny", "task": {"name": "count", "train_length": 4, "test_length": 5},
+        "model": {"n_layers": 1, "n_heads": 2}, "grid": [{"d_model": 16}], "members": {"seeds": 1},
+        "train": {"steps": 2, "batch_size": 2, "warmup_steps": 1, "log_every": 1, "progress": False},
+    }))
+    monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path / "store"))
+    run = Sweep.load(config, "quick").runs[0]
+    stored = ResultStore(tmp_path / "store").write(
+        "tiny/records", run.params(), pd.DataFrame({"x": [1]}), profile="quick", device="cpu",
+        started=datetime.now(timezone.utc),
+    )
+    (stored.path / stored.manifest["table_file"]).write_bytes(b"rotten")
+    assert cli.main(["sweep", str(config), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("scalingbook: error: ") and err.count("\n") == 1 and "damaged" in err

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from scalingbook import book, teaching
 from scalingbook.params import ParameterError, check_text_file
+from scalingbook.results import ResultError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ParameterError, teaching.TeachingError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except book.ChapterError as err:
+    except (book.ChapterError, ResultError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
