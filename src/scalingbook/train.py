@@ -28,11 +28,9 @@ import contextlib
 import io
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -389,15 +387,6 @@ def save_checkpoint(path: Path, state: TrainState, identity: dict) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def _layout(x: object) -> object:
-    """Keys, shapes and dtypes of nested tensors: what must match before anything is copied."""
-    if isinstance(x, dict):
-        return {k: _layout(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_layout(v) for v in x]
-    return (tuple(x.shape), x.dtype) if isinstance(x, Tensor) else type(x)
-
-
 def load_checkpoint(path: Path, state: TrainState, identity: dict) -> bool:
     """Restore ``state`` in place from ``path`` and return True.
 
@@ -405,6 +394,15 @@ def load_checkpoint(path: Path, state: TrainState, identity: dict) -> bool:
     sweep until someone deletes it: it is renamed ``NAME.bad-<timestamp>`` with a warning, ``state``
     is left untouched and False returned, so training starts from scratch.
     """
+    import warnings
+
+    def layout(x: object) -> object:  # keys, shapes and dtypes: what must match before anything is copied
+        if isinstance(x, dict):
+            return {k: layout(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [layout(v) for v in x]
+        return (tuple(x.shape), x.dtype) if isinstance(x, Tensor) else type(x)
+
     copied = ("exp_avg", "exp_avg_sq", "updates", "diverged_at", "loss_sum")
     expected = {"model": state.model.state_dict(), **{name: getattr(state, name) for name in copied}}
     try:
@@ -412,7 +410,7 @@ def load_checkpoint(path: Path, state: TrainState, identity: dict) -> bool:
         history, step = list(saved["history"]), int(saved["step"])
         if saved["identity"] != identity:
             problem = "was written by a different run"
-        elif _layout({key: saved[key] for key in expected}) != _layout(expected):
+        elif layout({key: saved[key] for key in expected}) != layout(expected):
             problem = "does not fit this model"
         else:
             problem = None
@@ -420,7 +418,7 @@ def load_checkpoint(path: Path, state: TrainState, identity: dict) -> bool:
         reason = str(err).strip().split(". ")[0].replace("\n", " ")
         problem = f"is unreadable ({type(err).__name__}{': ' + reason if reason else ''})"
     if problem:
-        bad = path.with_name(f"{path.name}.bad-{datetime.now():%Y%m%d-%H%M%S.%f}")
+        bad = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
         path.replace(bad)
         warnings.warn(f"checkpoint {path} {problem}; moved to {bad.name}, training starts from scratch", stacklevel=2)
         return False
