@@ -25,7 +25,7 @@
 # %% tags=["parameters"]
 profile = "quick"  # which stored results to read: tiny CPU runs or committed GPU runs [quick|full]
 device = "auto"  # where to compute: the GPU when there is one, else the CPU [auto|cpu|cuda]
-corpus_path = ""  # a local UTF-8 text file to train on at byte level; empty means the Markov source
+corpus_path = ""  # a local UTF-8 text file to train on at byte level; empty means the Markov source [file]
 vocab_size = 64  # Markov source: number of symbols [2..256]
 order = 1  # Markov source: how many previous symbols each next one depends on [1..4]
 concentration = 0.2  # Markov source: Dirichlet concentration of each next-symbol distribution; smaller is peakier [>0]

@@ -37,10 +37,11 @@ from IPython.display import Markdown
 
 from scalingbook import bench, charts
 from scalingbook.book import chapter_header, pick_device
-from scalingbook.results import REPO_ROOT
+from scalingbook.results import REPO_ROOT, default_root
 
 charts.enable()
-STORED = REPO_ROOT / "data" / "bench"
+STORED = default_root("full") / "bench"  # data/bench, or SCALINGBOOK_DATA/bench
+SHOWN = STORED.relative_to(REPO_ROOT) if STORED.is_relative_to(REPO_ROOT) else STORED
 stored = bench.load_benchmarks(STORED) if STORED.is_dir() else []
 stored_fits = [r for r in stored if r["benchmark"] == "chinchilla_approach3_fit"]
 stored_populations = [r for r in stored if r["benchmark"] == "population_training"]
@@ -56,7 +57,7 @@ live_fit = bench.fit_benchmark(n_starts=SIZES["fit_starts"])
 live_population = bench.population_benchmark(**SIZES["population"], device=where)
 chapter_header(
     "performance", globals(),
-    sources=[f"data/bench/{r['file']} (commit {(r.get('git_commit') or 'unknown')[:10]})" for r in stored],
+    sources=[f"{SHOWN / r['file']} (commit {(r.get('git_commit') or 'unknown')[:10]})" for r in stored],
 )
 
 # %% [markdown]
@@ -145,7 +146,7 @@ shown.style.format({
 }, na_rep="-").hide(axis="index")
 
 # %% tags=["remove-input"]
-population_sources = [f"data/bench/{r['file']}" for r in stored_populations] + [
+population_sources = [f"{SHOWN / r['file']}" for r in stored_populations] + [
     f"measured while building this page on {live_population['device']}"
 ]
 charts.with_source(

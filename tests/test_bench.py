@@ -12,6 +12,7 @@ from scalingbook.bench import (
     StackedModels,
     TrainerVariant,
     bf16_peak_flops,
+    fit_benchmark,
     load_benchmarks,
     losses_by_method,
     population_benchmark,
@@ -145,3 +146,13 @@ def test_a_damaged_benchmark_file_is_named(tmp_path):
     (tmp_path / "a.json").write_text('{"benchmark": "something else"}')
     with pytest.raises(ValueError, match="a.json: 'benchmark' must be one of"):
         load_benchmarks(tmp_path)
+
+
+def test_a_named_csv_that_is_missing_is_an_error_not_synthetic_data(tmp_path, capsys, monkeypatch):
+    missing, out = tmp_path / "missing.csv", tmp_path / "fits.json"
+    assert cli.main(["bench", "fits", "--csv", str(missing), "--starts", "6", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"scalingbook: error: --csv: {missing} does not exist\n"
+    assert not out.exists()
+    monkeypatch.setenv("SCALINGBOOK_EPOCH_CSV", str(missing))
+    with pytest.raises(FileNotFoundError, match=f"SCALINGBOOK_EPOCH_CSV points to {missing}"):
+        fit_benchmark(n_starts=6)

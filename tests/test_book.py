@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -17,6 +20,7 @@ profile = "quick"  # which results to read [quick|full]
 device = "auto"  # where to compute [auto|cpu|cuda]
 scale = 2.0  # a factor [>0]
 fail = False  # raise an error, to test failures
+corpus = ""  # a text file to read [file]
 
 # %%
 if fail:
@@ -33,7 +37,7 @@ def tiny(tmp_path, monkeypatch):
     src.mkdir()
     (notebooks / "tiny.py").write_text(TINY)
     (src / "module.py").write_text("x = 1\n")
-    chapter = book.Chapter("tiny", "Tiny", inputs=("data/tiny",), env_inputs=("TINY_INPUT",))
+    chapter = book.Chapter("tiny", "Tiny", data=("tiny",), env_inputs=("TINY_INPUT",))
     monkeypatch.setattr(book, "NOTEBOOK_DIR", notebooks)
     monkeypatch.setattr(book, "EXECUTED_DIR", executed)
     monkeypatch.setattr(book, "FAILED_DIR", tmp_path / ".cache" / "failed")
@@ -41,6 +45,7 @@ def tiny(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(book, "CHAPTERS", (chapter,))
     monkeypatch.delenv("TINY_INPUT", raising=False)
+    monkeypatch.setenv("SCALINGBOOK_DATA", str(tmp_path / "data"))
     return chapter
 
 
@@ -74,6 +79,21 @@ def test_staleness_key_follows_every_input(tiny, tmp_path, monkeypatch):
     assert book.staleness_key(tiny, values) != key_env
 
 
+def test_stored_results_are_found_where_scalingbook_data_points(tiny, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    folder = elsewhere / "tiny" / "run" / "0123456789abcdef"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps(
+        {"name": "tiny/run", "profile": "full", "params": {}, "param_hash": "0123456789abcdef", "table_file": "t"}
+    ))
+    values = book.resolve_values(tiny, {})
+    key = book.staleness_key(tiny, values)
+    assert not tiny.has_full_results()
+    monkeypatch.setenv("SCALINGBOOK_DATA", str(elsewhere))
+    assert tiny.has_full_results(), "the build would pick the quick profile despite full results"
+    assert book.staleness_key(tiny, values) != key, "the stored results there are an input"
+
+
 def test_run_executes_once_then_only_when_something_changes(tiny, capsys):
     assert cli.main(["run", "tiny"]) == 0
     assert "executed" in capsys.readouterr().out
@@ -103,6 +123,9 @@ def test_parameter_cells_are_hidden_in_the_executed_chapter(tiny):
         (["run", "tiny", "-p", "scael", "3"], "unknown parameter 'scael'; did you mean 'scale'?"),
         (["run", "tiny", "-p", "scale", "big"], "parameter 'scale' expects float, got 'big'"),
         (["run", "tiny", "-p", "scale", "-1"], "parameter 'scale' must be > 0; got -1.0"),
+        (["run", "tiny", "-p", "scale", "1e999"], "parameter 'scale' must be a finite number; got inf"),
+        (["run", "tiny", "-p", "corpus", "/dev/zero"], "parameter 'corpus': /dev/zero is not a regular file"),
+        (["run", "tiny", "-p", "corpus", "/no/such.txt"], "parameter 'corpus': /no/such.txt does not exist"),
         (["run", "tiny", "-p", "scale", "1", "-p", "scale", "2"], "parameter 'scale' given twice"),
         (["run", "tiyn"], "unknown chapter 'tiyn'; did you mean 'tiny'? (chapters: tiny)"),
     ],
@@ -117,6 +140,28 @@ def test_bad_input_exits_2_and_touches_nothing(tiny, capsys, argv, message):
     assert (tiny.executed.read_bytes(), tiny.stamp.read_bytes(), tiny.executed.stat().st_mtime_ns) == before
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["grade", "nb.ipynb", "--timeout", "-5"], "argument --timeout: expected a positive duration, got '-5'"),
+        (["grade", "nb.ipynb", "--cell-timeout", "0"], "argument --cell-timeout: expected a positive duration, got '0'"),
+        (["grade", "nb.ipynb", "--timeout", "nan"], "argument --timeout: expected a positive duration, got 'nan'"),
+        (["grade", "nb.ipynb", "--report", "TAKEN/sub"], "argument --report: TAKEN is a file, not a folder"),
+        (["assignment", "mirage", "--out", "TAKEN"], "argument --out: TAKEN is a file, not a folder"),
+    ],
+)
+def test_bad_flags_exit_2_in_one_line_before_anything_runs(tmp_path, capsys, argv, message):
+    taken = tmp_path / "taken"
+    taken.write_text("a file where a folder should go")
+    argv = [arg.replace("TAKEN", str(taken)) for arg in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    prog = f"scalingbook {argv[0]}"
+    assert capsys.readouterr().err == f"{prog}: error: {message.replace('TAKEN', str(taken))} (see {prog} --help)\n"
+    assert taken.read_text() == "a file where a folder should go"
+
+
 def test_a_failing_chapter_keeps_the_previous_result(tiny, capsys):
     assert cli.main(["run", "tiny"]) == 0
     before = tiny.executed.read_bytes()
@@ -125,6 +170,53 @@ def test_a_failing_chapter_keeps_the_previous_result(tiny, capsys):
     assert "chapter 'tiny' failed" in err and "asked to fail" in err
     assert tiny.executed.read_bytes() == before
     assert (book.FAILED_DIR / "tiny.ipynb").is_file()
+
+
+def test_build_goes_on_past_a_failed_chapter_and_lists_it_at_the_end(tiny, monkeypatch, capsys):
+    broken = book.Chapter("broken", "Broken")
+    monkeypatch.setattr(book, "CHAPTERS", (broken, tiny))
+    rendered = []
+    monkeypatch.setattr(book, "render", lambda: rendered.append(True) or book.REPO_ROOT / "_build" / "html")
+
+    broken.notebook.write_text(TINY.replace("fail = False", "fail = True"))
+    assert cli.main(["build"]) == 1
+    out, err = capsys.readouterr()
+    assert "broken: FAILED" in out and "tiny: executed" in out
+    assert "- broken: chapter 'broken' failed" in err and "asked to fail" in err
+    assert "site not rendered: broken never executed successfully" in err
+    assert tiny.executed.is_file() and not rendered
+
+    broken.notebook.write_text(TINY)
+    assert cli.main(["build"]) == 0 and rendered == [True]
+    broken.notebook.write_text(TINY.replace("fail = False", "fail = True"))
+    assert cli.main(["build"]) == 1, "a chapter that fails after a good run still fails the build"
+    err = capsys.readouterr().err
+    assert "- broken: chapter 'broken' failed" in err and "site not rendered" not in err
+    assert rendered == [True, True], "rendered with the failed chapter's last good run"
+
+
+def test_ctrl_c_anywhere_ends_in_one_line_and_exit_130(tiny, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(book, "execute", interrupted)
+    try:
+        code = cli.main(["run", "tiny"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped main, with a traceback")
+    assert code == 130
+    assert capsys.readouterr().err == "scalingbook: interrupted\n"
+
+
+def test_a_reader_that_leaves_early_ends_the_listing_quietly():
+    """`scalingbook list | head` printed a BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    code = "import sys; from scalingbook.cli import main; sys.exit(main(['list']))"
+    done = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 141  # as if killed by SIGPIPE, the way `head`'s other writers end
 
 
 def test_list_shows_each_parameter_with_type_default_and_meaning(tiny, capsys):

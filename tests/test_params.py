@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from scalingbook.params import ParameterError, parameters_cell, read_params, resolve
+from scalingbook.params import MAX_INPUT_BYTES, Param, ParameterError, parameters_cell, read_params, resolve
 
 NOTEBOOK = '''# %% [markdown]
 # # A chapter
@@ -99,3 +101,79 @@ def test_a_cell_without_comments_or_literals_is_rejected(tmp_path):
 def test_a_notebook_without_a_parameters_cell_is_rejected():
     with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
         parameters_cell("# %%\nx = 1\n")
+
+
+@pytest.mark.parametrize(
+    ("param", "raw"),
+    [
+        (Param("c", 2e8, "scale", bounds=((">", 0.0),)), "1e999"),
+        (Param("c", 2e8, "scale"), "-1e999"),
+        (Param("budgets", [0.0], "budgets", bounds=((">=", 0.0),)), "1e12,1e999"),
+        (Param("c", 2e8, "scale"), float("nan")),
+    ],
+)
+def test_non_finite_floats_are_rejected(param, raw):
+    with pytest.raises(ParameterError, match=rf"parameter '{param.name}' must be a finite number; got (inf|-inf|nan)$"):
+        resolve({param.name: param}, {param.name: raw})
+
+
+@pytest.fixture
+def corpus_param(tmp_path):
+    path = tmp_path / "chapter.py"
+    path.write_text('# %% tags=["parameters"]\ncorpus = ""  # a text file to train on; empty for none [file]\n')
+    return read_params(path)
+
+
+def test_a_file_parameter_is_made_absolute_and_may_be_empty(corpus_param, tmp_path, monkeypatch):
+    assert corpus_param["corpus"].allowed == "a UTF-8 text file of at most 100 MB, or empty"
+    assert resolve(corpus_param, {}) == {"corpus": ""}
+    (tmp_path / "text.txt").write_text("héllo\n")
+    monkeypatch.chdir(tmp_path)
+    assert resolve(corpus_param, {"corpus": "text.txt"}) == {"corpus": str(tmp_path / "text.txt")}
+
+
+BAD_FILES = {
+    "missing": "does not exist",
+    "directory": "is a directory, not a file",
+    "device": "is not a regular file",
+    "empty": "is empty",
+    "latin-1": "is not UTF-8 text (byte 3: invalid continuation byte)",
+    "huge": "has 100,000,001 bytes; the limit is 100,000,000",
+}
+
+
+def _bad_file(folder: Path, kind: str) -> Path:
+    """A path of each kind a file parameter must refuse."""
+    path = folder / f"{kind}.txt"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "device":
+        return Path("/dev/zero")  # endless: reading it would hang the kernel
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "latin-1":
+        path.write_bytes(b"caf\xe9 au lait")
+    elif kind == "huge":
+        with path.open("wb") as f:
+            f.truncate(MAX_INPUT_BYTES + 1)  # sparse: nothing is written
+    return path
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_a_bad_input_file_is_one_line_naming_parameter_path_and_problem(corpus_param, tmp_path, kind):
+    path = _bad_file(tmp_path, kind)
+    with pytest.raises(ParameterError) as err:
+        resolve(corpus_param, {"corpus": str(path)})
+    assert str(err.value) == f"parameter 'corpus': {path} {BAD_FILES[kind]}"
+
+
+def test_an_unreadable_input_file_is_named(corpus_param, tmp_path, monkeypatch):
+    path = tmp_path / "secret.txt"
+    path.write_text("text")
+
+    def denied(self):  # chmod 000 does not stop root, who runs these tests here
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ParameterError, match=rf"^parameter 'corpus': {path} cannot be read \(Permission denied\)$"):
+        resolve(corpus_param, {"corpus": str(path)})

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
+import yaml
 
-from scalingbook import results
+from scalingbook import cli, results
 from scalingbook.results import ResultError, ResultStore, load_result, param_hash
+from scalingbook.sweeps import Sweep
 
 PARAMS = {"width": 64, "depth": 2, "seeds": [0, 1, 2]}
 
@@ -99,3 +102,63 @@ def test_default_roots_by_profile(monkeypatch, tmp_path):
 def test_stored_files_are_readable_by_others(tmp_path):
     folder = _write(ResultStore(tmp_path), pd.DataFrame({"x": [1]})).path
     assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o644"}
+
+
+def test_a_flipped_bit_in_a_table_is_an_error_naming_the_file_and_the_fix(tmp_path):
+    table = pd.DataFrame({"step": range(4875), "loss": [1.0 / (1 + i) for i in range(4875)]})
+    folder = _write(ResultStore(tmp_path), table).path
+    path = folder / json.loads((folder / "manifest.json").read_text())["table_file"]
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0x10  # in a data page: pyarrow used to read back a changed number, no error
+    path.write_bytes(bytes(data))
+    with pytest.raises(ResultError) as err:
+        load_result(folder)
+    message = str(err.value)
+    assert str(path) in message and "damaged" in message and "\n" not in message
+    assert f"delete {folder} and rerun `" in message
+
+
+@pytest.mark.parametrize(
+    ("command", "rerun"),
+    [
+        ("/venv/bin/scalingbook sweep sweeps/seeds-count-width.yaml", "/venv/bin/scalingbook sweep sweeps/seeds-count-width.yaml"),
+        ("/venv/lib/site-packages/ipykernel_launcher.py -f /tmp/k.json", "scalingbook run sweep"),
+    ],
+)
+def test_the_fix_names_the_command_or_else_the_chapter(tmp_path, command, rerun):
+    folder = _write(ResultStore(tmp_path), pd.DataFrame({"x": [1]})).path
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "command": command}))
+    (folder / manifest["table_file"]).write_bytes(b"not the table")
+    with pytest.raises(ResultError, match=f"rerun `{rerun}` to recompute it"):
+        load_result(folder)
+
+
+def test_old_temporaries_of_killed_writers_are_removed_on_the_next_write(tmp_path):
+    folder = _write(ResultStore(tmp_path), pd.DataFrame({"x": [1]})).path
+    killed, live = folder / ".manifest.json.k1ll3d.tmp", folder / ".manifest.json.l1v3.tmp"
+    killed.write_bytes(b"half")
+    live.write_bytes(b"being written")
+    two_hours_ago = time.time() - 7200
+    os.utime(killed, (two_hours_ago, two_hours_ago))
+    _write(ResultStore(tmp_path), pd.DataFrame({"x": [2]}))
+    assert not killed.exists() and live.exists()
+
+
+def test_a_damaged_result_stops_a_sweep_in_one_line(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "tiny", "task": {"name": "count", "train_length": 4, "test_length": 5},
+        "model": {"n_layers": 1, "n_heads": 2}, "grid": [{"d_model": 16}], "members": {"seeds": 1},
+        "train": {"steps": 2, "batch_size": 2, "warmup_steps": 1, "log_every": 1, "progress": False},
+    }))
+    monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path / "store"))
+    run = Sweep.load(config, "quick").runs[0]
+    stored = ResultStore(tmp_path / "store").write(
+        "tiny/records", run.params(), pd.DataFrame({"x": [1]}), profile="quick", device="cpu",
+        started=datetime.now(timezone.utc),
+    )
+    (stored.path / stored.manifest["table_file"]).write_bytes(b"rotten")
+    assert cli.main(["sweep", str(config), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("scalingbook: error: ") and err.count("\n") == 1 and "damaged" in err

@@ -12,9 +12,11 @@ import pytest
 import torch
 
 from scalingbook.evaluate import evaluate
-from scalingbook.model import ModelConfig
+from scalingbook.model import ModelConfig, Population
 from scalingbook.tasks import Count, sample
-from scalingbook.train import Member, TrainConfig, lr_schedule, time_steps, train
+from scalingbook.train import (
+    Member, TrainConfig, TrainState, load_checkpoint, lr_schedule, save_checkpoint, time_steps, train,
+)
 
 TASK = Count(6, 6, n_values=20)
 MODEL = ModelConfig(d_model=16, n_layers=2, n_heads=2, seq_len=12)
@@ -99,8 +101,34 @@ def test_killed_run_resumes_to_the_identical_result(tmp_path):
     np.testing.assert_array_equal(whole.history, resumed.history)
     for (name, a), b in zip(whole.model.named_parameters(), resumed.model.parameters()):
         assert torch.equal(a, b), name
-    with pytest.raises(ValueError, match="different run"):
-        train(MODEL, members[:1], TASK, CFG, checkpoint=tmp_path / "run.pt")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "foreign"])
+def test_a_damaged_or_foreign_checkpoint_is_moved_aside_and_training_starts_afresh(tmp_path, damage):
+    """Issue 18: a half-written checkpoint stopped every later run with `OSError: [Errno 22]`."""
+    members = [Member(0, lr=3e-3)]
+    path = tmp_path / "run.pt"
+    if damage == "foreign":
+        train(MODEL, [Member(7)], TASK, CFG, checkpoint=path)
+    else:
+        train(MODEL, members, TASK, CFG, checkpoint=path)
+        data = path.read_bytes()
+        path.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\0" * 100, "empty": b""}[damage])
+    with pytest.warns(UserWarning, match=rf"checkpoint {path} .*; moved to run\.pt\.bad-\S+, training starts from scratch"):
+        again = train(MODEL, members, TASK, CFG, checkpoint=path)
+    np.testing.assert_array_equal(again.history, train(MODEL, members, TASK, CFG).history)
+    assert len(list(tmp_path.glob("run.pt.bad-*"))) == 1
+
+
+def test_a_checkpoint_of_another_layout_leaves_the_state_untouched(tmp_path):
+    other = TrainState.fresh(Population(dataclasses.replace(MODEL, n_layers=1), [3]))
+    save_checkpoint(tmp_path / "run.pt", other, {"same": "identity"})
+    state = TrainState.fresh(Population(MODEL, [0]))
+    before = {name: t.clone() for name, t in state.model.state_dict().items()}
+    with pytest.warns(UserWarning, match="does not fit this model"):
+        assert load_checkpoint(tmp_path / "run.pt", state, {"same": "identity"}) is False
+    for name, tensor in state.model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
 
 
 def test_time_steps_reports_rates():

@@ -82,10 +82,17 @@ def _synthetic_runs(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _benchmark_data(csv_path: str | Path | None, seed: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    """Epoch's 240 runs (Besiroglu et al. 2024) when a copy is at hand, otherwise synthetic runs."""
+    """Epoch's 240 runs (Besiroglu et al. 2024) when a copy is at hand, otherwise synthetic runs.
+
+    A copy that was asked for (``csv_path`` or ``$SCALINGBOOK_EPOCH_CSV``) but is missing is an error:
+    timing synthetic runs instead would silently measure something else.
+    """
+    asked = csv_path is not None or bool(os.environ.get(epoch_data.ENV_VAR))
     try:
         table = epoch_data.drop_highest_losses(epoch_data.load_epoch_data(csv_path, download=False))
     except epoch_data.EpochDataUnavailable:
+        if asked:
+            raise
         return ("synthetic", *_synthetic_runs(seed))
     return table.attrs["source"], table["n_params"].to_numpy(), table["tokens"].to_numpy(), table["loss"].to_numpy()
 

@@ -5,7 +5,8 @@ A chapter is a jupytext percent-format notebook in ``notebooks/``. ``run`` turns
 ``book/chapters/`` where Jupyter Book reads it (Jupyter Book itself never executes). Beside it a
 stamp records a hash of everything the output depends on: the notebook source, the
 ``src/scalingbook`` source, the parameters and the chapter's input data. A chapter whose stamp
-matches is not run again.
+matches is not run again. Stored results are looked up under :func:`scalingbook.results.default_root`
+(``data/``, or ``SCALINGBOOK_DATA``), where the chapters read them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from scalingbook import __version__
 from scalingbook.params import Param, ParameterError, read_params, resolve
-from scalingbook.results import REPO_ROOT, Result, canonical_json, git_state, read_manifest
+from scalingbook.results import REPO_ROOT, Result, canonical_json, default_root, git_state, read_manifest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -43,7 +44,8 @@ class Chapter:
 
     name: str
     title: str
-    inputs: tuple[str, ...] = ()  # repo-relative folders of stored results the chapter reads
+    data: tuple[str, ...] = ()  # folders of full-profile results it reads, under default_root("full")
+    inputs: tuple[str, ...] = ()  # other repo-relative folders it reads (sweep configs)
     env_inputs: tuple[str, ...] = ()  # environment variables that name input files
 
     @property
@@ -61,10 +63,14 @@ class Chapter:
     def params(self) -> dict[str, Param]:
         return read_params(self.notebook)
 
+    def data_dirs(self) -> list[Path]:
+        """Where this chapter's stored results are now (``SCALINGBOOK_DATA`` is read at each call)."""
+        return [default_root("full") / folder for folder in self.data]
+
     def has_full_results(self) -> bool:
         """Whether committed full-profile results exist for this chapter to read."""
-        for folder in self.inputs:
-            for manifest in (REPO_ROOT / folder).rglob("manifest.json"):
+        for folder in self.data_dirs():
+            for manifest in folder.rglob("manifest.json"):
                 if read_manifest(manifest.parent).get("profile") == "full":
                     return True
         return False
@@ -72,13 +78,13 @@ class Chapter:
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
-        "chinchilla", "Chinchilla: how big a model for a compute budget?", inputs=("data/chinchilla",),
+        "chinchilla", "Chinchilla: how big a model for a compute budget?", data=("chinchilla",),
         env_inputs=("SCALINGBOOK_EPOCH_CSV",),
     ),
-    Chapter("emergence", "Emergence: abilities that appear with scale", inputs=("data/emergence", "sweeps")),
-    Chapter("mirage", "Mirage: emergence in the eye of the metric", inputs=("data/mirage", "data/emergence", "sweeps")),
-    Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", inputs=("data/seeds", "sweeps")),
-    Chapter("performance", "Performance: what the batched fit and the population trainer buy", inputs=("data/bench",)),
+    Chapter("emergence", "Emergence: abilities that appear with scale", data=("emergence",), inputs=("sweeps",)),
+    Chapter("mirage", "Mirage: emergence in the eye of the metric", data=("mirage", "emergence"), inputs=("sweeps",)),
+    Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", data=("seeds",), inputs=("sweeps",)),
+    Chapter("performance", "Performance: what the batched fit and the population trainer buy", data=("bench",)),
 )
 
 
@@ -108,11 +114,11 @@ def staleness_key(chapter: Chapter, values: dict[str, Any]) -> str:
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         _hash_file(digest, path, f"src:{path.relative_to(PACKAGE_DIR)}")
     digest.update(b"params:" + canonical_json(values).encode() + b"\0")
-    for folder in chapter.inputs:
-        root = REPO_ROOT / folder
+    folders = [("data", folder) for folder in chapter.data_dirs()] + [("input", REPO_ROOT / f) for f in chapter.inputs]
+    for label, root in folders:
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
         for path in files:
-            _hash_file(digest, path, f"input:{path.relative_to(REPO_ROOT)}")
+            _hash_file(digest, path, f"{label}:{root.name}/{path.relative_to(root)}")
     for var in chapter.env_inputs:
         target = os.environ.get(var)
         digest.update(f"env:{var}={target}".encode() + b"\0")
@@ -212,18 +218,41 @@ def build(execute_chapters: bool = True, force: bool = False, log=print) -> Path
     """Bring every chapter up to date, then render the static site into ``_build/html``.
 
     A chapter uses the full profile when committed full-profile results exist for it, else quick.
-    With ``execute_chapters=False`` the last executed notebooks are rendered as they are.
+    With ``execute_chapters=False`` the last executed notebooks are rendered as they are. A chapter
+    that fails does not stop the others: the site is still rendered (with the failed chapter's last
+    good run, if it has one) and then a :class:`ChapterError` lists every failure.
     """
+    failures = []
     for chapter in CHAPTERS:
         if execute_chapters:
-            profile = "full" if chapter.has_full_results() else "quick"
-            values = resolve_values(chapter, {}, profile=profile)
-            ran = run(chapter, values, force=force)
+            try:
+                profile = "full" if chapter.has_full_results() else "quick"
+                values = resolve_values(chapter, {}, profile=profile)
+                ran = run(chapter, values, force=force)
+            except Exception as err:  # whatever broke this chapter, the others are still built
+                failures.append(f"{chapter.name}: {err}")
+                log(f"{chapter.name}: FAILED (listed at the end)")
+                continue
             log(f"{chapter.name}: {'executed' if ran else 'up to date'} ({profile} profile)")
         elif not chapter.executed.is_file():
             raise ChapterError(
                 f"chapter {chapter.name!r} has never been executed; run `scalingbook build` without --no-execute"
             )
+    never_run = [chapter.name for chapter in CHAPTERS if not chapter.executed.is_file()]
+    if never_run:
+        failures.append(f"site not rendered: {', '.join(never_run)} never executed successfully")
+    else:
+        try:
+            html = render()
+        except ChapterError as err:
+            failures.append(str(err))
+    if failures:
+        raise ChapterError("the build went on past these failures:\n" + "\n".join(f"- {f}" for f in failures))
+    return html
+
+
+def render() -> Path:
+    """Render the executed chapters as they are into the static site ``_build/html``."""
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book), "build", str(REPO_ROOT), "--warningiserror", "--keep-going"]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)

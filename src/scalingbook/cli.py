@@ -1,23 +1,28 @@
 """The ``scalingbook`` command: list chapters, run one with parameters, build the book, teach with it.
 
 Bad input (an unknown chapter or parameter, a wrong type, a value out of range) is reported in one
-line with exit code 2 before anything is executed or overwritten.
+line with exit code 2 before anything is executed or overwritten. Ctrl-C ends any command with one
+line and exit code 130; a reader that leaves early (``scalingbook list | head``) ends it quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import signal
 import sys
 from pathlib import Path
 
 from scalingbook import book, teaching
-from scalingbook.params import ParameterError
-from scalingbook.results import PROFILES, REPO_ROOT
+from scalingbook.params import ParameterError, check_text_file
+from scalingbook.results import PROFILES, REPO_ROOT, ResultError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_STOPPED = 3  # a sweep stopped at its --time-limit with work left: run it again to continue
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def _list(_: argparse.Namespace) -> int:
@@ -119,10 +124,15 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from scalingbook import bench
+    from scalingbook import bench, epoch_data
 
     if args.benchmark == "fits":
-        result = bench.fit_benchmark(csv_path=args.csv, n_starts=args.starts)
+        if args.csv is not None:
+            check_text_file(args.csv, "--csv")
+        try:
+            result = bench.fit_benchmark(csv_path=args.csv, n_starts=args.starts)
+        except (epoch_data.EpochDataError, epoch_data.EpochDataUnavailable) as err:
+            raise ParameterError(str(err)) from None
         print(
             f"Approach 3 on {result['data']} ({result['n_points']} runs, {result['n_starts']} starts): batched "
             f"{result['batched_seconds']:.2f} s, scipy loop {result['scipy_seconds']:.2f} s, "
@@ -152,8 +162,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _folder(text: str) -> Path:
+    """A folder to write into: it may not exist yet, but no file may stand in its way."""
+    path = Path(text)
+    blocking = next(p for p in (path, *path.parents) if p.exists())
+    if not blocking.is_dir():
+        raise argparse.ArgumentTypeError(f"{blocking} is a file, not a folder")
+    return path
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports bad arguments in one line, like every other input error (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="scalingbook", description=__doc__.splitlines()[0])
+    top = _Parser(prog="scalingbook", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="chapters and their parameters").set_defaults(func=_list)
@@ -174,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
 
     assign = sub.add_parser("assignment", help="write a student notebook of a chapter, solutions stubbed")
     assign.add_argument("chapter", help="chapter name, as `scalingbook list` shows it")
-    assign.add_argument("--out", type=Path, required=True, help="folder to write the notebook into")
+    assign.add_argument("--out", type=_folder, required=True, help="folder to write the notebook into")
     assign.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter for this student (repeatable)")
     assign.add_argument("--solutions", action="store_true", help="write the answer key instead (solutions kept)")
@@ -182,10 +208,10 @@ def parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="execute a student notebook and check its exercises")
     grade.add_argument("notebook", type=Path, help="a notebook written by `scalingbook assignment`")
-    grade.add_argument("--timeout", type=float, default=900, help="limit for the whole notebook, seconds (900)")
-    grade.add_argument("--cell-timeout", type=float, default=300,
+    grade.add_argument("--timeout", type=_duration, default=900, help="limit for the whole notebook, e.g. 900 or 15m (900 s)")
+    grade.add_argument("--cell-timeout", type=_duration, default=300,
                        help="limit for one cell, which is then interrupted and the next one run (300)")
-    grade.add_argument("--report", type=Path, help="folder for the report (default: beside the notebook)")
+    grade.add_argument("--report", type=_folder, help="folder for the report (default: beside the notebook)")
     grade.set_defaults(func=_grade)
 
     sweep = sub.add_parser("sweep", help="train and evaluate every pending run of sweep configs, resumably")
@@ -226,15 +252,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        args = parser().parse_args(argv)
+        code = args.func(args)
+        sys.stdout.flush()  # so that a closed pipe shows here, not in the interpreter's last flush
+        return code
     except (ParameterError, teaching.TeachingError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except book.ChapterError as err:
+    except (book.ChapterError, ResultError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("scalingbook: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away: stop like a command killed by SIGPIPE. Point stdout at /dev/null so
+        # the interpreter's final flush of what is still buffered does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

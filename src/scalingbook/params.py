@@ -9,7 +9,9 @@ optionally, the allowed values in square brackets at the end::
 
 The type is the default's type (bool, int, float, str, or a list of one of those). A bracketed
 constraint is either choices ``[a|b|c]`` or bounds: ``[lo..hi]`` (inclusive), or comma-separated
-comparisons such as ``[>0, <=1]``. For a list, the constraint applies to every element.
+comparisons such as ``[>0, <=1]``. For a list, the constraint applies to every element. A float is
+always finite. ``[file]`` marks a str parameter that names an input file, or is empty: it must be a
+readable, non-empty UTF-8 text file of at most :data:`MAX_INPUT_BYTES` (see :func:`check_text_file`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from __future__ import annotations
 import ast
 import difflib
 import io
+import math
 import operator
+import os
 import re
+import stat
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ _CONSTRAINT = re.compile(r"\[([^\[\]]*)\]\s*$")
 _COMPARISON = re.compile(r"^(>=|<=|>|<)\s*(\S+)$")
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _SCALARS = (bool, int, float, str)
+MAX_INPUT_BYTES = 100_000_000
 
 
 class ParameterError(ValueError):
@@ -44,6 +50,7 @@ class Param:
     help: str
     choices: tuple[Any, ...] = ()
     bounds: tuple[tuple[str, float], ...] = ()
+    file: bool = False  # a path to an input file, checked and made absolute; empty means none
 
     @property
     def is_list(self) -> bool:
@@ -65,6 +72,8 @@ class Param:
         """The constraint as the notebook wrote it, for help text and errors."""
         if self.choices:
             return "one of " + ", ".join(map(str, self.choices))
+        if self.file:
+            return f"a UTF-8 text file of at most {MAX_INPUT_BYTES // 1_000_000} MB, or empty"
         return ", ".join(f"{op} {value:g}" for op, value in self.bounds)
 
     def coerce(self, raw: str) -> Any:
@@ -102,12 +111,45 @@ class Param:
             raise ParameterError(
                 f"parameter {self.name!r} expects {self.type_name}, got {type(value).__name__} {value!r}"
             )
+        if want is float and not math.isfinite(value):
+            raise ParameterError(f"parameter {self.name!r} must be a finite number; got {value!r}")
+        if self.file and value:
+            return str(check_text_file(Path(value), f"parameter {self.name!r}"))
         if self.choices and value not in self.choices:
             raise ParameterError(f"parameter {self.name!r} must be {self.allowed}; got {value!r}")
         for op, bound in self.bounds:
             if not _OPS[op](value, bound):
                 raise ParameterError(f"parameter {self.name!r} must be {self.allowed}; got {value!r}")
         return value
+
+
+def check_text_file(path: Path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> Path:
+    """``path``, made absolute, if it is a readable, non-empty UTF-8 text file of at most ``max_bytes``.
+
+    Run before anything starts, so that a wrong input file is a one-line error naming ``what``, not
+    a failure deep in a notebook's kernel, and a directory, /dev/zero or a huge file cannot hang it.
+    """
+    path = Path(os.path.abspath(path))
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            problem = "is a directory, not a file"
+        elif not stat.S_ISREG(info.st_mode):
+            problem = "is not a regular file"
+        elif info.st_size == 0:
+            problem = "is empty"
+        elif info.st_size > max_bytes:
+            problem = f"has {info.st_size:,} bytes; the limit is {max_bytes:,}"
+        else:
+            path.read_bytes().decode("utf-8")
+            return path
+    except FileNotFoundError:
+        problem = "does not exist"
+    except OSError as err:
+        problem = f"cannot be read ({err.strerror})"
+    except UnicodeDecodeError as err:
+        problem = f"is not UTF-8 text (byte {err.start}: {err.reason})"
+    raise ParameterError(f"{what}: {path} {problem}")
 
 
 def _literal(name: str, text: str, expected: str) -> Any:
@@ -203,11 +245,16 @@ def read_params(notebook: Path) -> dict[str, Param]:
             raise ValueError(f"{notebook}: parameter {name!r} needs a comment saying what it means")
         choices: tuple[Any, ...] = ()
         bounds: tuple[tuple[str, float], ...] = ()
+        is_file = False
         match = _CONSTRAINT.search(comment)
         if match:
-            choices, bounds = _parse_constraint(name, match.group(1))
+            is_file = match.group(1).strip() == "file"
+            if is_file and not isinstance(default, str):
+                raise ValueError(f"{notebook}: parameter {name!r} is marked [file] but is not a str")
+            if not is_file:
+                choices, bounds = _parse_constraint(name, match.group(1))
             comment = comment[: match.start()].strip()
-        param = Param(name, default, comment, choices, bounds)
+        param = Param(name, default, comment, choices, bounds, is_file)
         param.check(default)
         params[name] = param
     return params

@@ -4,6 +4,8 @@ Layout: ``ROOT/NAME/HASH/manifest.json`` and ``ROOT/NAME/HASH/table-<sha>.parque
 :func:`param_hash` of the run's parameters. The manifest names its table file, so a write is atomic:
 the new table lands under a new name, then the manifest is swapped in with one ``os.replace``. A kill
 at any moment leaves either the old manifest with its old table or the new manifest with its new one.
+The ``<sha>`` in a table's name is the start of its SHA-256, checked on every read, so a damaged
+table is an error naming the file, never silently different numbers.
 
 Full-profile results live in ``data/`` (committed); quick-profile results in an ignored cache.
 A quick result never replaces a full one.
@@ -12,12 +14,15 @@ A quick result never replaces a full one.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -30,6 +35,9 @@ PROFILES = ("quick", "full", "paper")
 # The checkout the book is built in; tests point it at a scratch copy.
 REPO_ROOT = Path(os.environ.get("SCALINGBOOK_ROOT", Path(__file__).resolve().parents[2]))
 _TRACKED_PACKAGES = ("scalingbook", "torch", "numpy", "pandas", "scipy", "pyarrow", "altair")
+_TABLE_NAME = re.compile(r"table-([0-9a-f]{12})\.parquet")
+# A temporary file of write_atomic untouched this long belongs to a writer that was killed.
+_STALE_TEMPORARY_S = 3600
 
 
 class ResultError(RuntimeError):
@@ -167,8 +175,9 @@ class ResultStore:
                 f"{folder} holds a full-profile result; a {profile} run may not overwrite it"
             )
         folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(folder)
         payload = table.to_parquet(index=False, compression="zstd")
-        table_file = f"table-{hashlib.sha256(payload).hexdigest()[:12]}.parquet"
+        table_file = f"table-{_sha(payload)}.parquet"
         write_atomic(folder / table_file, payload)
         finished = datetime.now(timezone.utc)
         commit, dirty = git_state()
@@ -202,6 +211,34 @@ class ResultStore:
         return load_result(folder)
 
 
+def _sha(payload: bytes) -> str:
+    """The part of a table's SHA-256 its file name carries."""
+    return hashlib.sha256(payload).hexdigest()[:12]
+
+
+def _remove_stale_temporaries(folder: Path, max_age_s: float = _STALE_TEMPORARY_S) -> None:
+    """Delete ``.NAME.*.tmp`` files of :func:`write_atomic` left in ``folder`` by killed writers.
+
+    Only files unmodified for ``max_age_s`` go: a live writer's file is younger, since it is written
+    in one go right after it is made.
+    """
+    cutoff = time.time() - max_age_s
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+        except FileNotFoundError:  # another writer cleaned it first
+            continue
+
+
+def _remake_hint(folder: Path, manifest: dict[str, Any]) -> str:
+    """How to recompute a stored result: the command that made it, else its chapter's run command."""
+    command = manifest.get("command") or ""
+    if not command or "ipykernel" in command:  # written from a chapter's notebook
+        command = f"scalingbook run {manifest['name'].split('/')[0]}"
+    return f"delete {folder} and rerun `{command}` to recompute it"
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = Path(folder) / "manifest.json"
     try:
@@ -217,10 +254,17 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def load_result(folder: Path) -> Result:
-    """Read a result folder written by :meth:`ResultStore.write`."""
+    """Read a result folder written by :meth:`ResultStore.write`, checking the table against its name."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     table_path = folder / manifest["table_file"]
     if not table_path.is_file():
         raise ResultError(f"{folder / 'manifest.json'} names {manifest['table_file']}, which is missing")
-    return Result(pd.read_parquet(table_path), manifest, folder)
+    named = _TABLE_NAME.fullmatch(table_path.name)
+    payload = table_path.read_bytes()
+    if named is None or _sha(payload) != named.group(1):
+        raise ResultError(
+            f"{table_path} is damaged: its content does not match the SHA-256 in its name; "
+            + _remake_hint(folder, manifest)
+        )
+    return Result(pd.read_parquet(io.BytesIO(payload)), manifest, folder)

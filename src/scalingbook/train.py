@@ -416,19 +416,50 @@ def save_checkpoint(path: Path, state: TrainState, identity: dict) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def load_checkpoint(path: Path, state: TrainState, identity: dict) -> None:
-    """Restore ``state`` in place from ``path``; refuse a checkpoint of a different run."""
-    saved = torch.load(path, map_location=state.updates.device, weights_only=True)
-    if saved["identity"] != identity:
-        raise ValueError(f"checkpoint {path} was written by a different run: {saved['identity']}")
+def load_checkpoint(path: Path, state: TrainState, identity: dict) -> bool:
+    """Restore ``state`` in place from ``path`` and return True.
+
+    A truncated, unreadable or foreign checkpoint (another run's, or another layout) must not stop a
+    sweep until someone deletes it: it is renamed ``NAME.bad-<timestamp>`` with a warning, ``state``
+    is left untouched and False returned, so training starts from scratch.
+    """
+    import warnings
+
+    def layout(x: object) -> object:  # keys, shapes and dtypes: what must match before anything is copied
+        if isinstance(x, dict):
+            return {k: layout(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [layout(v) for v in x]
+        return (tuple(x.shape), x.dtype) if isinstance(x, Tensor) else type(x)
+
+    copied = ("exp_avg", "exp_avg_sq", "updates", "diverged_at", "loss_sum")
+    expected = {"model": state.model.state_dict(), **{name: getattr(state, name) for name in copied}}
+    try:
+        saved = torch.load(path, map_location=state.updates.device, weights_only=True)
+        history, step = list(saved["history"]), int(saved["step"])
+        if saved["identity"] != identity:
+            problem = "was written by a different run"
+        elif layout({key: saved[key] for key in expected}) != layout(expected):
+            problem = "does not fit this model"
+        else:
+            problem = None
+    except Exception as err:  # torch.load raises OSError, EOFError, RuntimeError, pickle errors, ...
+        reason = str(err).strip().split(". ")[0].replace("\n", " ")
+        problem = f"is unreadable ({type(err).__name__}{': ' + reason if reason else ''})"
+    if problem:
+        bad = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.replace(bad)
+        warnings.warn(f"checkpoint {path} {problem}; moved to {bad.name}, training starts from scratch", stacklevel=2)
+        return False
     state.model.load_state_dict(saved["model"])
     for name in ("exp_avg", "exp_avg_sq"):
         for mine, theirs in zip(getattr(state, name), saved[name]):
             mine.copy_(theirs)
     for name in ("updates", "diverged_at", "loss_sum"):  # in place: a captured step holds them
         getattr(state, name).copy_(saved[name])
-    state.history, state.step = saved["history"], saved["step"]
-    state.clock.fill_(saved["step"])
+    state.history, state.step = history, step
+    state.clock.fill_(step)
+    return True
 
 
 # --------------------------------------------------------------------------- the loop
