@@ -1,17 +1,25 @@
 """Teaching: student versions and the autograder, on every chapter that has exercises.
 
 Kernel starts dominate the cost, so each kind of submission is graded once per chapter (module
-fixtures) in a scratch root, where the reference results are cached after the first grading.
+fixtures) in a scratch root, where the reference results are cached after the first grading. The
+scratch root lives in the checkout's ``.cache``, not in ``/tmp``, so that a sandboxed run could
+reach it by path and the attacks below test the permissions, not the private ``/tmp``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 
-from scalingbook import book, cli, teaching
+from scalingbook import book, cli, sandbox, teaching
+from scalingbook.results import REPO_ROOT
 
 CHAPTERS = [c.name for c in book.CHAPTERS if teaching.chapter_exercises(c)]
 LOOP = "while True:\n    pass"
@@ -22,23 +30,42 @@ def test_some_chapter_has_exercises():
     assert CHAPTERS
 
 
+@contextlib.contextmanager
+def _workspace(chapter: str):
+    """A chapter's student notebook (student ``handout``) and answer key, written by the command, in a scratch root."""
+    (REPO_ROOT / ".cache").mkdir(exist_ok=True)
+    root = Path(tempfile.mkdtemp(dir=REPO_ROOT / ".cache", prefix=f"test-teaching-{chapter}-"))
+    root.chmod(0o755)  # mkdtemp's 0700 would keep the sandbox out for the wrong reason
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(book, "REPO_ROOT", root)
+            out = root / "handout"
+            assert cli.main(["assignment", chapter, "--out", str(out), "-p", "exercise_seed", "7"]) == 0
+            assert cli.main(["assignment", chapter, "--out", str(out), "-p", "exercise_seed", "7", "--solutions"]) == 0
+            yield chapter, out
+    finally:
+        shutil.rmtree(root)
+
+
 @pytest.fixture(scope="module", params=CHAPTERS)
-def workspace(request, tmp_path_factory):
-    """A chapter's student notebook and answer key, written by the command, in a scratch root."""
-    root = tmp_path_factory.mktemp("teaching")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(book, "REPO_ROOT", root)
-        out = root / "handout"
-        assert cli.main(["assignment", request.param, "--out", str(out), "-p", "exercise_seed", "7"]) == 0
-        assert cli.main(["assignment", request.param, "--out", str(out), "-p", "exercise_seed", "7", "--solutions"]) == 0
-        yield request.param, out
+def workspace(request):
+    with _workspace(request.param) as made:
+        yield made
+
+
+def _needs_sandbox() -> None:
+    try:
+        sandbox.check()
+    except sandbox.SandboxError as err:
+        pytest.skip(str(err))
 
 
 def _grade(workspace, notebook, **limits) -> teaching.Report:
+    _needs_sandbox()
     root = workspace[1].parent
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(book, "REPO_ROOT", root)
-        return teaching.grade(notebook, report_dir=root / "reports", **limits)
+        return teaching.grade(notebook, limits=teaching.Limits(**limits), report_dir=root / "reports")
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +138,7 @@ def test_the_time_limit_stops_a_kernel_that_ignores_interrupts(workspace, key_re
     report = _grade(workspace, path, timeout=15, cell_timeout=15)
     assert time.monotonic() - started < 40
     assert report.stopped == "time limit of 15 s reached"
+    assert not sandbox.processes()
     assert report.exercises[0].score == 0
     assert report.cells[-1].status == "not run"
     assert all(ex.score == 0 for ex in report.exercises[1:])  # never reached: graded as far as it got
@@ -151,3 +179,77 @@ def test_stub_keeps_indentation_and_hint():
 def test_solution_blocks_are_stripped_from_markdown():
     text = "Before.\n\n```{solution} ex-1\n:class: dropdown\nThe answer.\n```\nAfter."
     assert teaching.strip_solution_blocks(text) == "Before.\n\nAfter."
+
+
+# The attacks of issue 18, each in a notebook of one chapter; they print what happened to them.
+ATTACKS = {
+    "read the reference answers": "print(open({cache!r}).read())",
+    "poison the reference answers": "open({cache!r}, 'w').write('{{}}')",
+    "write into the checkout": "import scalingbook\nopen(scalingbook.__file__, 'a')",
+    "write into the results store": "from scalingbook.results import default_root\n(default_root('quick') / 'pwned').mkdir()",
+    "write another student's report": "open({report!r}, 'a')",
+}
+
+
+def _attack(label: str, code: str) -> str:
+    body = "\n".join("    " + line for line in code.splitlines())
+    return f"try:\n{body}\n    print({label!r}, 'succeeded')\nexcept OSError as err:\n    print({label!r}, 'blocked:', type(err).__name__)"
+
+
+@pytest.fixture(scope="module")
+def attack():
+    """Mallory's notebook: every attack in the first exercise, a child that leaves the kernel's session, a flood of
+    output and a memory hog; the other exercises answered right. The attacks do not depend on the chapter, so one
+    chapter is enough."""
+    with _workspace(CHAPTERS[0]) as made:
+        name, out = made
+        key = _grade(made, out / f"{name}-solutions.ipynb")
+        root = out.parent
+        cache = next((root / ".cache" / "grading").glob(f"{name}-*.json"))
+        targets = {"cache": str(cache), "report": str(root / "reports" / f"{name}-solutions.grade.json")}
+        first = "\n".join(_attack(label, code.format(**targets)) for label, code in ATTACKS.items())
+        escape = ("import subprocess, sys\n"
+                  "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)")
+        flood_and_hog = "print('x' * 3_000_000)\nhog = bytearray(3 * 2**30)"
+        path = _fill(made, key, {0: "\n".join([first, escape, flood_and_hog])}, "mallory.ipynb")
+        before = cache.read_bytes()
+        report = _grade(made, path, memory=2**31, cell_output=200_000)
+        executed = nbformat.read(root / "reports" / "mallory.graded.ipynb", as_version=4)
+        label = report.exercises[0].label
+        first_cell = next(c for c in executed.cells if c.metadata.get("grade", {}).get("exercise") == label)
+        printed = "".join(o.get("text", "") for o in first_cell.outputs)
+        yield SimpleNamespace(workspace=made, key=key, report=report, printed=printed, cache=cache, before=before)
+
+
+@pytest.mark.parametrize("label", ATTACKS)
+def test_an_attack_on_the_grader_is_blocked(attack, label):
+    assert f"{label} blocked: PermissionError" in attack.printed, attack.printed[:2000]
+
+
+def test_the_reference_answers_are_private_and_unchanged(attack):
+    assert attack.cache.read_bytes() == attack.before
+    assert attack.cache.stat().st_mode & 0o777 == 0o600 and attack.cache.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_nothing_of_the_run_outlives_it(attack):
+    assert not sandbox.processes()
+    assert any("process(es) the notebook left running" in note for note in attack.report.notes), attack.report.notes
+
+
+def test_output_and_memory_caps_are_reported(attack):
+    notes = attack.report.notes
+    assert len(attack.printed) < 250_000 and "[scalingbook grade: output of cell" in attack.printed
+    assert any("the cell's output passed 200000 bytes" in note for note in notes), notes
+    assert any("ran out of memory (limit 2 GiB per process)" in note for note in notes), notes
+
+
+def test_a_run_that_stops_answering_is_killed_at_the_time_limit(attack, monkeypatch):
+    stop_the_worker = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)"
+    path = _fill(attack.workspace, attack.key, {0: stop_the_worker}, "stopper.ipynb")
+    monkeypatch.setattr(teaching, "WORKER_GRACE", 1.0)
+    started = time.monotonic()
+    report = _grade(attack.workspace, path, timeout=8)
+    assert time.monotonic() - started < 30
+    assert report.stopped == "time limit of 8 s reached; every process of the run was killed"
+    assert not sandbox.processes()
+    assert report.cells[-1].status == "not run" and report.score == 0

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scalingbook import book, teaching
+from scalingbook import book, sandbox, teaching
 from scalingbook.params import ParameterError
 
 EXIT_USAGE = 2
@@ -60,7 +60,8 @@ def _assignment(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    report = teaching.grade(args.notebook, timeout=args.timeout, cell_timeout=args.cell_timeout, report_dir=args.report)
+    limits = teaching.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=int(args.memory * 2**30))
+    report = teaching.grade(args.notebook, limits=limits, report_dir=args.report)
     print(report.summary())
     return 0
 
@@ -150,11 +151,12 @@ def parser() -> argparse.ArgumentParser:
     assign.add_argument("--solutions", action="store_true", help="write the answer key instead (solutions kept)")
     assign.set_defaults(func=_assignment)
 
-    grade = sub.add_parser("grade", help="execute a student notebook and check its exercises")
+    grade = sub.add_parser("grade", help="execute a student notebook in a sandbox and check its exercises")
     grade.add_argument("notebook", type=Path, help="a notebook written by `scalingbook assignment`")
     grade.add_argument("--timeout", type=float, default=900, help="limit for the whole notebook, seconds (900)")
     grade.add_argument("--cell-timeout", type=float, default=300,
                        help="limit for one cell, which is then interrupted and the next one run (300)")
+    grade.add_argument("--memory", type=float, default=4, help="address space of each process of a run, GiB (4)")
     grade.add_argument("--report", type=Path, help="folder for the report (default: beside the notebook)")
     grade.set_defaults(func=_grade)
 
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ParameterError, teaching.TeachingError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except book.ChapterError as err:
+    except (book.ChapterError, sandbox.SandboxError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_FAILED
 
