@@ -74,15 +74,19 @@ def key_report(workspace) -> teaching.Report:
     return _grade(workspace, out / f"{name}-solutions.ipynb")
 
 
-def _fill(workspace, key_report, answers: dict[int, str], filename: str):
-    """The student notebook with exercise k's stub replaced by ``answers[k]``, the others by literal right answers."""
+def _fill(workspace, key_report, answers: dict[int, str], student: str):
+    """``student``'s notebook with exercise k's stub replaced by ``answers[k]``, the others by literal right answers."""
     name, out = workspace
-    notebook = nbformat.read(out / f"{name}.ipynb", as_version=4)
+    folder = out.parent / student
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(book, "REPO_ROOT", out.parent)
+        assert cli.main(["assignment", name, "--out", str(folder), "-p", "exercise_seed", "7"]) == 0
+    path = folder / f"{name}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
     cells = [c for c in notebook.cells if "grade" in c.metadata]
     for number, (cell, outcome) in enumerate(zip(cells, key_report.exercises)):
         right = "\n".join(f"{check.name} = {check.expected!r}" for check in outcome.checks)
         cell.source = answers.get(number, right)
-    path = out / filename
     nbformat.write(notebook, path)
     return path
 
@@ -109,7 +113,7 @@ def broken_report(workspace, key_report) -> teaching.Report:
     """Exercise 1 answered wrong, exercise 2 looping forever, the rest right."""
     first = key_report.exercises[0].checks
     wrong = "\n".join(f"{check.name} = {check.expected * 1.5 + 1!r}" for check in first)
-    path = _fill(workspace, key_report, {0: wrong, 1: LOOP}, "broken.ipynb")
+    path = _fill(workspace, key_report, {0: wrong, 1: LOOP}, "broken")
     return _grade(workspace, path, timeout=120, cell_timeout=3)
 
 
@@ -133,7 +137,7 @@ def test_a_looping_cell_is_interrupted_and_later_exercises_still_count(broken_re
 
 
 def test_the_time_limit_stops_a_kernel_that_ignores_interrupts(workspace, key_report):
-    path = _fill(workspace, key_report, {0: STUBBORN_LOOP}, "stubborn.ipynb")
+    path = _fill(workspace, key_report, {0: STUBBORN_LOOP}, "stubborn")
     started = time.monotonic()
     report = _grade(workspace, path, timeout=15, cell_timeout=15)
     assert time.monotonic() - started < 40
@@ -181,10 +185,24 @@ def test_solution_blocks_are_stripped_from_markdown():
     assert teaching.strip_solution_blocks(text) == "Before.\n\nAfter."
 
 
+def test_assignment_records_the_roster_and_grade_refuses_an_unknown_student(workspace, capsys):
+    _needs_sandbox()
+    name, out = workspace
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(book, "REPO_ROOT", out.parent)
+        assert teaching.roster()["handout"][name]["exercise_seed"] == 7
+        stray = out.parent / "nobody-knows" / f"{name}.ipynb"
+        stray.parent.mkdir()
+        shutil.copy(out / f"{name}.ipynb", stray)
+        assert cli.main(["grade", str(stray)]) == 2
+    assert "the roster has no" in capsys.readouterr().err
+
+
 # The attacks of issue 18, each in a notebook of one chapter; they print what happened to them.
 ATTACKS = {
     "read the reference answers": "print(open({cache!r}).read())",
     "poison the reference answers": "open({cache!r}, 'w').write('{{}}')",
+    "write the roster": "open({roster!r}, 'a')",
     "write into the checkout": "import scalingbook\nopen(scalingbook.__file__, 'a')",
     "write into the results store": "from scalingbook.results import default_root\n(default_root('quick') / 'pwned').mkdir()",
     "write another student's report": "open({report!r}, 'a')",
@@ -199,22 +217,26 @@ def _attack(label: str, code: str) -> str:
 @pytest.fixture(scope="module")
 def attack():
     """Mallory's notebook: every attack in the first exercise, a child that leaves the kernel's session, a flood of
-    output and a memory hog; the other exercises answered right. The attacks do not depend on the chapter, so one
-    chapter is enough."""
+    output, a memory hog, and the seed in the notebook's metadata changed; the other exercises answered right.
+    The attacks do not depend on the chapter, so one chapter is enough."""
     with _workspace(CHAPTERS[0]) as made:
         name, out = made
         key = _grade(made, out / f"{name}-solutions.ipynb")
         root = out.parent
         cache = next((root / ".cache" / "grading").glob(f"{name}-*.json"))
-        targets = {"cache": str(cache), "report": str(root / "reports" / f"{name}-solutions.grade.json")}
+        targets = {"cache": str(cache), "roster": str(root / ".cache" / "grading" / "roster.json"),
+                   "report": str(root / "reports" / f"{name}-solutions.grade.json")}
         first = "\n".join(_attack(label, code.format(**targets)) for label, code in ATTACKS.items())
         escape = ("import subprocess, sys\n"
                   "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)")
         flood_and_hog = "print('x' * 3_000_000)\nhog = bytearray(3 * 2**30)"
-        path = _fill(made, key, {0: "\n".join([first, escape, flood_and_hog])}, "mallory.ipynb")
+        path = _fill(made, key, {0: "\n".join([first, escape, flood_and_hog])}, "mallory")
+        notebook = nbformat.read(path, as_version=4)
+        notebook.metadata["scalingbook"]["parameters"]["exercise_seed"] = 0
+        nbformat.write(notebook, path)
         before = cache.read_bytes()
         report = _grade(made, path, memory=2**31, cell_output=200_000)
-        executed = nbformat.read(root / "reports" / "mallory.graded.ipynb", as_version=4)
+        executed = nbformat.read(root / "reports" / f"{name}.graded.ipynb", as_version=4)
         label = report.exercises[0].label
         first_cell = next(c for c in executed.cells if c.metadata.get("grade", {}).get("exercise") == label)
         printed = "".join(o.get("text", "") for o in first_cell.outputs)
@@ -243,9 +265,16 @@ def test_output_and_memory_caps_are_reported(attack):
     assert any("ran out of memory (limit 2 GiB per process)" in note for note in notes), notes
 
 
+def test_the_roster_parameters_are_used_not_the_notebook_s(attack):
+    report = attack.report
+    assert report.parameters["exercise_seed"] == 7
+    assert any("exercise_seed = 0 (roster 7)" in note for note in report.notes), report.notes
+    assert report.exercises[0].score == 0 and all(ex.score == ex.points for ex in report.exercises[1:]), report.summary()
+
+
 def test_a_run_that_stops_answering_is_killed_at_the_time_limit(attack, monkeypatch):
     stop_the_worker = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)"
-    path = _fill(attack.workspace, attack.key, {0: stop_the_worker}, "stopper.ipynb")
+    path = _fill(attack.workspace, attack.key, {0: stop_the_worker}, "stopper")
     monkeypatch.setattr(teaching, "WORKER_GRACE", 1.0)
     started = time.monotonic()
     report = _grade(attack.workspace, path, timeout=8)

@@ -54,14 +54,14 @@ def _build(args: argparse.Namespace) -> int:
 def _assignment(args: argparse.Namespace) -> int:
     chapter = book.get_chapter(args.chapter)
     values = book.resolve_values(chapter, _overrides(args.param))
-    path = teaching.write_assignment(chapter, values, args.out, solutions=args.solutions)
+    path = teaching.write_assignment(chapter, values, args.out, solutions=args.solutions, student=args.student)
     print(f"{chapter.name}: {'answer key' if args.solutions else 'student notebook'} -> {path}")
     return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
     limits = teaching.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=int(args.memory * 2**30))
-    report = teaching.grade(args.notebook, limits=limits, report_dir=args.report)
+    report = teaching.grade(args.notebook, limits=limits, report_dir=args.report, student=args.student)
     print(report.summary())
     return 0
 
@@ -148,11 +148,14 @@ def parser() -> argparse.ArgumentParser:
     assign.add_argument("--out", type=Path, required=True, help="folder to write the notebook into")
     assign.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter for this student (repeatable)")
+    assign.add_argument("--student", help="the student's id in the roster (default: the --out folder's name)")
     assign.add_argument("--solutions", action="store_true", help="write the answer key instead (solutions kept)")
     assign.set_defaults(func=_assignment)
 
     grade = sub.add_parser("grade", help="execute a student notebook in a sandbox and check its exercises")
-    grade.add_argument("notebook", type=Path, help="a notebook written by `scalingbook assignment`")
+    grade.add_argument("notebook", type=Path, help="a notebook written by `scalingbook assignment`, "
+                       "in a folder named after its student")
+    grade.add_argument("--student", help="the student's roster id (default: the notebook's folder's name)")
     grade.add_argument("--timeout", type=float, default=900, help="limit for the whole notebook, seconds (900)")
     grade.add_argument("--cell-timeout", type=float, default=300,
                        help="limit for one cell, which is then interrupted and the next one run (300)")

@@ -11,9 +11,10 @@ exercise and, for each result variable, its tolerances (``rtol``, ``atol``; opti
 
 ``assignment`` replaces each ``BEGIN SOLUTION`` .. ``END SOLUTION`` region by a stub that raises
 ``NotImplementedError`` with the hint, drops the solution prose (``{solution}`` blocks and
-``{solution-start}`` .. ``{solution-end}`` regions), and sets the teacher's parameters. ``grade``
-runs a submission cell by cell in a fresh kernel inside the sandbox of :mod:`scalingbook.sandbox`
-under time, memory and output limits, reads the named results after
+``{solution-start}`` .. ``{solution-end}`` regions), sets the teacher's parameters and records them
+in a roster kept outside the handout. ``grade`` takes each student's parameters from that roster,
+not from the notebook, runs the submission cell by cell in a fresh kernel inside the sandbox of
+:mod:`scalingbook.sandbox` under time, memory and output limits, reads the named results after
 every cell (so a later crash or loop does not erase earlier answers), and, once every process of
 the run is dead, compares them with the values the reference chapter computes with the same
 parameters (cached, readable by the grader only).
@@ -46,6 +47,7 @@ _FENCE = re.compile(r"^(`{3,}|:{3,})\{solution\}")
 RESULTS_MIME = "application/vnd.scalingbook.results+json"
 TIMEOUT_ERROR = "CellTimeoutError"
 DEFAULT_HINT = "replace this line with your solution"
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")
 MiB = 2**20
 SUBMISSION_LIMIT = 16 * MiB  # a notebook is read into the grader's memory before anything runs
 CHANNEL_LIMIT = 64 * MiB  # what the sandboxed run may report back, and the largest file it may write
@@ -144,6 +146,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Report:
+    student: str
     notebook: str
     chapter: str
     parameters: dict[str, Any]
@@ -158,7 +161,7 @@ class Report:
 
     def summary(self) -> str:
         """The report as a teacher reads it: one line per exercise, then the failed checks."""
-        lines = [f"{self.notebook} ({self.chapter}): {self.score:g} / {self.max_score:g}"]
+        lines = [f"{self.student}: {self.notebook} ({self.chapter}): {self.score:g} / {self.max_score:g}"]
         if self.stopped:
             lines.append(f"  stopped early: {self.stopped}")
         lines += [f"  note: {note}" for note in self.notes]
@@ -269,23 +272,41 @@ def _changed(chapter: book.Chapter, values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value != params[name].default}
 
 
+def student_id(text: str) -> str:
+    """A student's id as reports and the roster name them: a plain file name."""
+    if not STUDENT_ID.fullmatch(text):
+        raise TeachingError(f"{text!r} is not a usable student id (letters, digits and ._@+- only)")
+    return text
+
+
 def _grading_dir() -> Path:
-    """``.cache/grading``: the reference answers, readable by the grader alone."""
+    """``.cache/grading``: reference answers and the roster, readable by the grader alone."""
     folder = book.REPO_ROOT / ".cache" / "grading"
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     return folder
 
 
-def write_assignment(chapter: book.Chapter, values: dict[str, Any], out_dir: Path, solutions: bool = False) -> Path:
+def roster() -> dict[str, dict[str, dict[str, Any]]]:
+    """Every student's parameters per chapter, as ``assignment`` handed them out."""
+    path = _grading_dir() / "roster.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_assignment(
+    chapter: book.Chapter, values: dict[str, Any], out_dir: Path, solutions: bool = False, student: str | None = None
+) -> Path:
     """Write the student notebook (or, with ``solutions``, the answer key) for ``values`` into ``out_dir``.
 
     The teacher's parameters are injected the way papermill does, as a cell after the parameters
-    cell, and recorded in the notebook's metadata, where ``grade`` reads them back.
+    cell. A student notebook's parameters also go into the roster under ``student`` (by default
+    the name of ``out_dir``), which is what ``grade`` trusts; the copy in the notebook's metadata
+    only lets it notice a notebook that was changed or swapped.
     """
     import jupytext
     import nbformat
 
+    student = student_id(student or Path(out_dir).resolve().name)
     if not chapter_exercises(chapter):
         raise TeachingError(f"chapter {chapter.name!r} has no exercises")
     notebook = jupytext.read(chapter.notebook)
@@ -295,7 +316,11 @@ def write_assignment(chapter: book.Chapter, values: dict[str, Any], out_dir: Pat
     changed = _changed(chapter, values)
     if changed:
         notebook = _parameterize(notebook, changed)
-    notebook.metadata["scalingbook"] = {"chapter": chapter.name, "parameters": values}
+    notebook.metadata["scalingbook"] = {"chapter": chapter.name, "student": student, "parameters": values}
+    if not solutions:
+        entries = roster()
+        entries.setdefault(student, {})[chapter.name] = values
+        write_atomic(_grading_dir() / "roster.json", (json.dumps(entries, indent=2) + "\n").encode(), mode=0o600)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{chapter.name}{'-solutions' if solutions else ''}.ipynb"
     nbformat.write(notebook, path)
@@ -592,22 +617,43 @@ def _read_submission(path: Path) -> Any:
     return notebook
 
 
-def grading_values(chapter: book.Chapter, notebook: Any) -> dict[str, Any]:
-    """The teacher's parameters recorded in a student notebook, checked again, in the quick profile."""
-    recorded = dict(notebook.metadata["scalingbook"].get("parameters", {}))
-    recorded["profile"] = "quick"
-    return resolve(chapter.params(), recorded)
+def _assigned_values(chapter: book.Chapter, student: str, recorded: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The roster's parameters for ``student`` in the quick profile, and how the notebook's record differs."""
+    assigned = roster().get(student, {}).get(chapter.name)
+    if assigned is None:
+        raise TeachingError(
+            f"the roster has no {chapter.name!r} assignment for student {student!r}: hand it out with "
+            f"`scalingbook assignment {chapter.name} --student {student}`, or name the student with --student"
+        )
+    notes = []
+    if recorded.get("student") != student:
+        notes.append(f"the notebook was handed out to {_text(str(recorded.get('student')), 80)!r}, not {student!r}")
+    claimed = recorded.get("parameters") if isinstance(recorded.get("parameters"), dict) else {}
+    changed = sorted(name for name in assigned.keys() | claimed.keys() if claimed.get(name) != assigned.get(name))
+    if changed:
+        differences = ", ".join(
+            f"{_text(name, 40)} = {_text(repr(claimed.get(name)), 40)} (roster {assigned.get(name)!r})"
+            for name in changed[:10]
+        )
+        notes.append(f"the notebook's recorded parameters differ from the roster, which was used: {differences}")
+    return resolve(chapter.params(), {**assigned, "profile": "quick"}), notes
 
 
-def grade(path: Path, limits: Limits = Limits(), report_dir: Path | None = None) -> Report:
-    """Grade the student notebook at ``path``; write ``NAME.grade.json``, ``.grade.txt`` and ``.graded.ipynb``."""
+def grade(path: Path, limits: Limits = Limits(), report_dir: Path | None = None, student: str | None = None) -> Report:
+    """Grade the student notebook at ``path``; write ``NAME.grade.json``, ``.grade.txt`` and ``.graded.ipynb``.
+
+    ``student`` (default: the name of the notebook's folder) picks the roster entry whose
+    parameters are used.
+    """
     import nbformat
 
     sandbox.check()
     path = Path(path)
+    student = student_id(student or path.resolve().parent.name)
     notebook = _read_submission(path)
-    chapter = book.get_chapter(_text(notebook.metadata["scalingbook"].get("chapter"), 80))
-    values = grading_values(chapter, notebook)
+    recorded = notebook.metadata["scalingbook"]
+    chapter = book.get_chapter(_text(recorded.get("chapter"), 80))
+    values, notes = _assigned_values(chapter, student, recorded)
     declared = chapter_exercises(chapter)
     names = [check.name for ex in declared for check in ex.checks]
     expected = reference_results(chapter, values, names, limits)
@@ -631,10 +677,10 @@ def grade(path: Path, limits: Limits = Limits(), report_dir: Path | None = None)
         outcomes.append(ExerciseOutcome(ex.label, ex.points, round(score, 6), round(sum(c.seconds for c in ex_cells), 3), tuple(checks)))
 
     report = Report(
-        notebook=path.name, chapter=chapter.name, parameters=values,
+        student=student, notebook=path.name, chapter=chapter.name, parameters=values,
         score=round(sum(o.score for o in outcomes), 6), max_score=sum(ex.points for ex in declared),
         seconds=run.seconds, stopped=run.stopped, exercises=tuple(outcomes), cells=tuple(run.cells),
-        notes=tuple(run.notes), limits=asdict(limits),
+        notes=tuple(notes + run.notes), limits=asdict(limits),
     )
     out = Path(report_dir) if report_dir is not None else path.parent
     out.mkdir(parents=True, exist_ok=True)
