@@ -9,6 +9,7 @@ reach it by path and the attacks below test the permissions, not the private ``/
 from __future__ import annotations
 
 import contextlib
+import csv
 import shutil
 import tempfile
 import time
@@ -104,7 +105,7 @@ def test_untouched_student_version_scores_zero(workspace, key_report):
     for outcome in report.exercises:
         for check in outcome.checks:
             assert "was never assigned (NotImplementedError:" in check.message
-    summary = (out.parent / "reports" / f"{name}.grade.txt").read_text()
+    summary = (out.parent / "reports" / f"handout.{name}.grade.txt").read_text()
     assert f"0 / {key_report.max_score:g}" in summary
 
 
@@ -185,6 +186,17 @@ def test_solution_blocks_are_stripped_from_markdown():
     assert teaching.strip_solution_blocks(text) == "Before.\n\nAfter."
 
 
+def test_a_class_graded_into_one_folder_keeps_every_report_and_a_summary(workspace, key_report, broken_report):
+    name, out = workspace
+    reports = out.parent / "reports"
+    assert (reports / f"broken.{name}.grade.json").is_file() and (reports / f"handout.{name}.grade.json").is_file()
+    rows = {row["student"]: row for row in csv.DictReader((reports / f"{name}-grades.csv").open())}
+    assert {"broken", "handout"} <= rows.keys()
+    for outcome in broken_report.exercises:
+        assert float(rows["broken"][outcome.label]) == outcome.score
+    assert float(rows["broken"]["score"]) == broken_report.score
+
+
 def test_assignment_records_the_roster_and_grade_refuses_an_unknown_student(workspace, capsys):
     _needs_sandbox()
     name, out = workspace
@@ -225,7 +237,7 @@ def attack():
         root = out.parent
         cache = next((root / ".cache" / "grading").glob(f"{name}-*.json"))
         targets = {"cache": str(cache), "roster": str(root / ".cache" / "grading" / "roster.json"),
-                   "report": str(root / "reports" / f"{name}-solutions.grade.json")}
+                   "report": str(root / "reports" / f"handout.{name}.grade.json")}
         first = "\n".join(_attack(label, code.format(**targets)) for label, code in ATTACKS.items())
         escape = ("import subprocess, sys\n"
                   "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)")
@@ -236,7 +248,7 @@ def attack():
         nbformat.write(notebook, path)
         before = cache.read_bytes()
         report = _grade(made, path, memory=2**31, cell_output=200_000)
-        executed = nbformat.read(root / "reports" / f"{name}.graded.ipynb", as_version=4)
+        executed = nbformat.read(root / "reports" / f"mallory.{name}.graded.ipynb", as_version=4)
         label = report.exercises[0].label
         first_cell = next(c for c in executed.cells if c.metadata.get("grade", {}).get("exercise") == label)
         printed = "".join(o.get("text", "") for o in first_cell.outputs)

@@ -60,10 +60,19 @@ def _assignment(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    if args.student and len(args.notebook) > 1:
+        raise teaching.TeachingError("--student names one notebook's student; give one notebook with it")
     limits = teaching.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=int(args.memory * 2**30))
-    report = teaching.grade(args.notebook, limits=limits, report_dir=args.report, student=args.student)
-    print(report.summary())
-    return 0
+    failed = 0
+    for path in args.notebook:
+        try:
+            report = teaching.grade(path, limits=limits, report_dir=args.report, student=args.student)
+        except teaching.TeachingError as err:  # one bad submission does not stop the class
+            print(f"scalingbook: error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        print(report.summary())
+    return EXIT_USAGE if failed else 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -152,15 +161,16 @@ def parser() -> argparse.ArgumentParser:
     assign.add_argument("--solutions", action="store_true", help="write the answer key instead (solutions kept)")
     assign.set_defaults(func=_assignment)
 
-    grade = sub.add_parser("grade", help="execute a student notebook in a sandbox and check its exercises")
-    grade.add_argument("notebook", type=Path, help="a notebook written by `scalingbook assignment`, "
-                       "in a folder named after its student")
-    grade.add_argument("--student", help="the student's roster id (default: the notebook's folder's name)")
+    grade = sub.add_parser("grade", help="execute student notebooks in a sandbox and check their exercises")
+    grade.add_argument("notebook", type=Path, nargs="+", help="notebooks written by `scalingbook assignment`, "
+                       "each in a folder named after its student")
+    grade.add_argument("--student", help="the roster id of the one notebook's student (default: its folder's name)")
     grade.add_argument("--timeout", type=float, default=900, help="limit for the whole notebook, seconds (900)")
     grade.add_argument("--cell-timeout", type=float, default=300,
                        help="limit for one cell, which is then interrupted and the next one run (300)")
     grade.add_argument("--memory", type=float, default=4, help="address space of each process of a run, GiB (4)")
-    grade.add_argument("--report", type=Path, help="folder for the report (default: beside the notebook)")
+    grade.add_argument("--report", type=Path, help="folder for the reports and the class summary "
+                       "(default: beside each notebook)")
     grade.set_defaults(func=_grade)
 
     sweep = sub.add_parser("sweep", help="train and evaluate every pending run of a sweep config")

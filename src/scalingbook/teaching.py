@@ -23,6 +23,7 @@ parameters (cached, readable by the grader only).
 from __future__ import annotations
 
 import copy
+import csv
 import io
 import json
 import math
@@ -640,13 +641,11 @@ def _assigned_values(chapter: book.Chapter, student: str, recorded: dict[str, An
 
 
 def grade(path: Path, limits: Limits = Limits(), report_dir: Path | None = None, student: str | None = None) -> Report:
-    """Grade the student notebook at ``path``; write ``NAME.grade.json``, ``.grade.txt`` and ``.graded.ipynb``.
+    """Grade the student notebook at ``path`` and write its report (see :func:`write_report`).
 
     ``student`` (default: the name of the notebook's folder) picks the roster entry whose
-    parameters are used.
+    parameters are used, and names the report.
     """
-    import nbformat
-
     sandbox.check()
     path = Path(path)
     student = student_id(student or path.resolve().parent.name)
@@ -677,14 +676,37 @@ def grade(path: Path, limits: Limits = Limits(), report_dir: Path | None = None,
         outcomes.append(ExerciseOutcome(ex.label, ex.points, round(score, 6), round(sum(c.seconds for c in ex_cells), 3), tuple(checks)))
 
     report = Report(
-        student=student, notebook=path.name, chapter=chapter.name, parameters=values,
+        student=student, notebook=str(path), chapter=chapter.name, parameters=values,
         score=round(sum(o.score for o in outcomes), 6), max_score=sum(ex.points for ex in declared),
         seconds=run.seconds, stopped=run.stopped, exercises=tuple(outcomes), cells=tuple(run.cells),
         notes=tuple(notes + run.notes), limits=asdict(limits),
     )
-    out = Path(report_dir) if report_dir is not None else path.parent
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{path.stem}.grade.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
-    (out / f"{path.stem}.grade.txt").write_text(report.summary() + "\n")
-    nbformat.write(run.notebook, out / f"{path.stem}.graded.ipynb")
+    write_report(report, run.notebook, Path(report_dir) if report_dir is not None else path.parent)
     return report
+
+
+def write_report(report: Report, executed: Any, out: Path) -> None:
+    """Write ``STUDENT.CHAPTER.grade.json``, ``.grade.txt`` and ``.graded.ipynb`` into ``out``, and
+    the student's row of ``CHAPTER-grades.csv``, the class summary, so a class graded into one
+    folder keeps one report per student."""
+    import nbformat
+
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{report.student}.{report.chapter}"
+    write_atomic(Path(f"{stem}.grade.json"), (json.dumps(asdict(report), indent=2) + "\n").encode())
+    write_atomic(Path(f"{stem}.grade.txt"), (report.summary() + "\n").encode())
+    write_atomic(Path(f"{stem}.graded.ipynb"), nbformat.writes(executed).encode())
+
+    summary = out / f"{report.chapter}-grades.csv"
+    rows = {row["student"]: row for row in csv.DictReader(io.StringIO(summary.read_text()))} if summary.is_file() else {}
+    rows[report.student] = {
+        "student": report.student, "notebook": report.notebook, "score": report.score, "max_score": report.max_score,
+        **{ex.label: ex.score for ex in report.exercises},
+        "stopped": report.stopped or "", "notes": " | ".join(report.notes),
+    }
+    fields = ["student", "notebook", "score", "max_score", *(ex.label for ex in report.exercises), "stopped", "notes"]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fields, restval="", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows[name] for name in sorted(rows))
+    write_atomic(summary, text.getvalue().encode())
