@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from scalingbook import book, teaching
+from scalingbook import book, sandbox, teaching
 from scalingbook.params import ParameterError, check_text_file
 from scalingbook.results import PROFILES, REPO_ROOT, ResultError
 
@@ -62,15 +62,25 @@ def _build(args: argparse.Namespace) -> int:
 def _assignment(args: argparse.Namespace) -> int:
     chapter = book.get_chapter(args.chapter)
     values = book.resolve_values(chapter, _overrides(args.param))
-    path = teaching.write_assignment(chapter, values, args.out, solutions=args.solutions)
+    path = teaching.write_assignment(chapter, values, args.out, solutions=args.solutions, student=args.student)
     print(f"{chapter.name}: {'answer key' if args.solutions else 'student notebook'} -> {path}")
     return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
-    report = teaching.grade(args.notebook, timeout=args.timeout, cell_timeout=args.cell_timeout, report_dir=args.report)
-    print(report.summary())
-    return 0
+    if args.student and len(args.notebook) > 1:
+        raise teaching.TeachingError("--student names one notebook's student; give one notebook with it")
+    limits = teaching.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=int(args.memory * 2**30))
+    failed = 0
+    for path in args.notebook:
+        try:
+            report = teaching.grade(path, limits=limits, report_dir=args.report, student=args.student)
+        except teaching.TeachingError as err:  # one bad submission does not stop the class
+            print(f"scalingbook: error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        print(report.summary())
+    return EXIT_USAGE if failed else 0
 
 
 def _duration(text: str) -> float:
@@ -203,15 +213,20 @@ def parser() -> argparse.ArgumentParser:
     assign.add_argument("--out", type=_folder, required=True, help="folder to write the notebook into")
     assign.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter for this student (repeatable)")
+    assign.add_argument("--student", help="the student's id in the roster (default: the --out folder's name)")
     assign.add_argument("--solutions", action="store_true", help="write the answer key instead (solutions kept)")
     assign.set_defaults(func=_assignment)
 
-    grade = sub.add_parser("grade", help="execute a student notebook and check its exercises")
-    grade.add_argument("notebook", type=Path, help="a notebook written by `scalingbook assignment`")
+    grade = sub.add_parser("grade", help="execute student notebooks in a sandbox and check their exercises")
+    grade.add_argument("notebook", type=Path, nargs="+", help="notebooks written by `scalingbook assignment`, "
+                       "each in a folder named after its student")
+    grade.add_argument("--student", help="the roster id of the one notebook's student (default: its folder's name)")
     grade.add_argument("--timeout", type=_duration, default=900, help="limit for the whole notebook, e.g. 900 or 15m (900 s)")
     grade.add_argument("--cell-timeout", type=_duration, default=300,
                        help="limit for one cell, which is then interrupted and the next one run (300)")
-    grade.add_argument("--report", type=_folder, help="folder for the report (default: beside the notebook)")
+    grade.add_argument("--memory", type=float, default=4, help="address space of each process of a run, GiB (4)")
+    grade.add_argument("--report", type=_folder, help="folder for the reports and the class summary "
+                       "(default: beside each notebook)")
     grade.set_defaults(func=_grade)
 
     sweep = sub.add_parser("sweep", help="train and evaluate every pending run of sweep configs, resumably")
@@ -260,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ParameterError, teaching.TeachingError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (book.ChapterError, ResultError) as err:
+    except (book.ChapterError, sandbox.SandboxError, ResultError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
