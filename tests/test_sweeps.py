@@ -195,3 +195,16 @@ def test_sweep_command_runs_a_config_and_rejects_a_bad_one(tmp_path, checkpoints
     config.write_text(yaml.safe_dump({**CONFIG, "grid": [{"width": 16}]}))
     assert cli.main(["sweep", str(config), "--device", "cpu"]) == 2
     assert "grid[0]: unknown key(s) ['width']" in capsys.readouterr().err
+
+
+def test_a_finished_sweep_is_read_without_its_lock(tmp_path, checkpoints, monkeypatch):
+    """A grader's sandbox reads stored results from a read-only checkout, where no lock file can be made."""
+    sweep = Sweep.from_dict({**CONFIG, "grid": CONFIG["grid"][:1]})
+    first = run_sweep(sweep, "quick", store_root=tmp_path / "store", log=lambda _: None)
+
+    def no_lock(*_):
+        raise AssertionError("took a lock to read finished results")
+
+    monkeypatch.setattr(sweeps, "sweep_lock", no_lock)
+    again = run_sweep(sweep, "quick", store_root=tmp_path / "store", log=lambda _: None)
+    assert again[0].manifest["finished"] == first[0].manifest["finished"]

@@ -453,10 +453,11 @@ class Progress:
 
     def report(self) -> str:
         left = self.estimate_cpu_hours()
-        eta = "unknown until a group finishes" if left is None else f"about {left:.2f} CPU-hours at this sitting's rate"
+        eta = ("none" if not self.chunks_left else "unknown until a group finishes" if left is None
+               else f"about {left:.2f} CPU-hours at this sitting's rate")
         head = "stopped at the time limit" if self.stopped else "finished"
         return (f"{head}: {self.runs_stored} of {self.runs_total} runs stored, {self.chunks_left} member groups "
-                f"left ({eta}); this sitting used {self.cpu_seconds / 3600:.2f} CPU-hours")
+                f"left (CPU time left: {eta}); this sitting used {self.cpu_seconds / 3600:.2f} CPU-hours")
 
 
 @contextmanager
@@ -510,11 +511,15 @@ def run_sweeps(
     store = _store(profile, store_root)
     done = Progress()
     with ExitStack() as stack:
-        for sweep in sweeps:
-            stack.enter_context(sweep_lock(sweep, profile))
+        for sweep in sweeps:  # reading a finished sweep takes no lock, so it works from a read-only checkout
+            if not all(store.exists(f"{s.sweep}/records", s.params()) for s in sweep.runs):
+                stack.enter_context(sweep_lock(sweep, profile))
         jobs, left = [], {}
         for sweep in sweeps:
             pending = [s for s in sweep.runs if not store.exists(f"{s.sweep}/records", s.params())]
+            for spec in sweep.runs:  # a damaged stored run stops the sweep here, before any training
+                if spec not in pending:
+                    store.read(f"{spec.sweep}/records", spec.params())
             done.runs_total += len(sweep.runs)
             done.runs_stored += len(sweep.runs) - len(pending)
             log(f"{sweep.name}: {len(sweep.runs) - len(pending)} of {len(sweep.runs)} runs stored, {len(pending)} to run")
