@@ -88,6 +88,23 @@ def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path):
     assert not list(path.parent.glob(".*.tmp"))
 
 
+def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_the_matmul_rate():
+    result = population_benchmark(
+        d_model=16, n_layers=1, n_heads=2, members=25, seq_len=8, batch_size=2,
+        steps=1, warmup=1, repeats=1, naive_members=1, variants=(TrainerVariant(workers=2),),
+    )
+    grouped = result["methods"]["population_groups_2workers"]
+    assert "error" not in grouped, grouped
+    assert (grouped["workers"], grouped["member_group"], grouped["threads"]) == (2, 10, 2)
+    assert len(grouped["worker_seconds"]) == 2 and grouped["seconds"] == max(grouped["worker_seconds"])
+    assert grouped["member_steps_per_s"] == pytest.approx(25 / grouped["seconds"])
+    rates = {int(t): r for t, r in result["matmul_flops_per_s"].items()}
+    assert 2 in rates and torch.get_num_threads() in rates
+    assert grouped["matmul_fraction"] == pytest.approx(grouped["model_flops_per_s"] / rates[2])
+    naive = result["methods"]["naive"]
+    assert naive["matmul_fraction"] == pytest.approx(naive["model_flops_per_s"] / rates[naive["threads"]])
+
+
 def test_a_failing_method_is_recorded_not_raised():
     # cuda_graph on a CPU is refused by TrainConfig; the benchmark records that and goes on
     result = population_benchmark(

@@ -17,10 +17,12 @@ import contextlib
 import dataclasses
 import gc
 import json
+import multiprocessing
 import os
 import platform
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,7 @@ from scalingbook.model import (
     param_count,
 )
 from scalingbook.results import write_atomic, device_name, git_state
-from scalingbook.train import TrainConfig, member_grad_norms, member_losses, time_steps
+from scalingbook.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
 
 
 def _cpu_name() -> str:
@@ -318,13 +320,18 @@ class TrainerVariant:
     compile: bool = False
     compile_mode: str = "default"
     cuda_graph: bool = False
+    workers: int = 0
+    """0: one batched model of all members in this process. N > 0 (CPU): the members in the groups a
+    sweep trains (:func:`scalingbook.train.member_chunk`), shared among N worker processes of one
+    thread each, as ``scalingbook sweep --workers N`` runs them."""
 
     @property
     def name(self) -> str:
         compiled = "" if not self.compile else "_compiled" + (
             "" if self.compile_mode == "default" else "_" + self.compile_mode.replace("-", "_")
         )
-        return "population" + compiled + ("_graphed" if self.cuda_graph else "")
+        grouped = f"_groups_{self.workers}workers" if self.workers else ""
+        return "population" + compiled + ("_graphed" if self.cuda_graph else "") + grouped
 
 
 @dataclass(frozen=True)
@@ -439,10 +446,52 @@ def _trainer(run: _Run, variant: TrainerVariant) -> dict[str, Any]:
     cfg = dataclasses.replace(
         run.train, compile=variant.compile, compile_mode=variant.compile_mode, cuda_graph=variant.cuda_graph
     )
+    if variant.workers:
+        return _trainer_in_workers(run, cfg, variant.workers)
     timed = time_steps(
         run.model, run.members, cfg, run.seq_len, steps=run.steps, warmup=run.warmup, repeats=run.repeats
     )
     return run.rates(timed["repeat_seconds"], run.members * run.steps)
+
+
+def _time_groups(model: ModelConfig, cfg: TrainConfig, seq_len: int, steps: int, warmup: int, repeats: int,
+                 groups: list[int]) -> float:
+    """In a worker process of one thread: seconds its groups' timed steps take, one group after another."""
+    torch.set_num_threads(1)
+    return sum(float(np.median(time_steps(model, size, cfg, seq_len, steps, warmup, repeats)["repeat_seconds"]))
+               for size in groups)
+
+
+def _trainer_in_workers(run: _Run, cfg: TrainConfig, workers: int) -> dict[str, Any]:
+    """The trainer as a CPU sweep runs it: member groups dealt round-robin to ``workers`` processes that
+    run at once; the population's time is the slowest worker's, so contention between them counts."""
+    size = member_chunk(cfg, run.members)
+    groups = [min(size, run.members - start) for start in range(0, run.members, size)]
+    shares = [groups[w::workers] for w in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        seconds = list(pool.map(_time_groups, *zip(*[
+            (run.model, cfg, run.seq_len, run.steps, run.warmup, run.repeats, share) for share in shares
+        ])))
+    result = run.rates([max(seconds)], run.members * run.steps)
+    return {**result, "workers": workers, "member_group": size, "worker_seconds": seconds, "threads": workers}
+
+
+def matmul_rate(threads: int, n: int = 1024, repeats: int = 5) -> float:
+    """FLOP/s of an fp32 ``n`` x ``n`` matrix product on ``threads`` threads (best of ``repeats``): the
+    CPU's practical peak, against which the trainer's model FLOP/s are read."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
+    return 2 * n**3 / best
 
 
 def _measured(method: Callable[[], dict[str, Any]], device: torch.device) -> dict[str, Any]:
@@ -493,7 +542,8 @@ def population_benchmark(
     per-member work (loss, per-member clipping, AdamW; the trainer's learning-rate schedule and
     divergence check come on top), counted with the same FLOPs (:data:`FLOP_COUNT`), and
     ``equivalence`` holds their losses on one batch from the same initial weights, in fp32.
-    Model-FLOP utilisation is against :func:`bf16_peak_flops` (None on CPU). ``git_commit`` names
+    Model-FLOP utilisation is against :func:`bf16_peak_flops` (None on CPU); on a CPU each method's
+    ``matmul_fraction`` is its model FLOP/s over :func:`matmul_rate` on as many threads. ``git_commit`` names
     the code when the working tree has no git metadata (a copy on a device machine).
     """
     dev = torch.device(device)
@@ -524,6 +574,15 @@ def population_benchmark(
         x, y = methods[a].get("member_steps_per_s"), methods[b].get("member_steps_per_s")
         return x / y if x and y else None
 
+    matmul = None
+    if dev.type == "cpu":  # each method against the matrix-product rate of the threads it used
+        threads = torch.get_num_threads()
+        matmul = {t: matmul_rate(t) for t in sorted({threads, *(v.workers for v in variants if v.workers)})}
+        for r in methods.values():
+            if "model_flops_per_s" in r:
+                r.setdefault("threads", threads)
+                r["matmul_fraction"] = r["model_flops_per_s"] / matmul[r["threads"]]
+
     commit, dirty = git_state()
     tokens = batch_size * seq_len
     return {
@@ -545,6 +604,7 @@ def population_benchmark(
         },
         "flop_count": FLOP_COUNT,
         "peak_flops": run.peak_flops,
+        "matmul_flops_per_s": None if matmul is None else {str(t): rate for t, rate in matmul.items()},
         "equivalence": equivalence,
         "methods": methods,
         "speedup": {
@@ -581,6 +641,7 @@ def population_rows(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 "member_steps_per_s": r.get("member_steps_per_s"),
                 "tokens_per_s": r.get("tokens_per_s"),
                 "mfu": r.get("mfu"),
+                "matmul_fraction": r.get("matmul_fraction"),
                 "peak_memory_gib": None if memory is None else memory / 2**30,
                 "over_naive": speed.get("over_naive"),
                 "over_vmap": speed.get("over_vmap"),
@@ -593,7 +654,7 @@ def population_rows(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
 def population_table(results: Sequence[dict[str, Any]]) -> str:
     """A plain-text summary of :func:`population_benchmark` results: one row per (config, method)."""
     header = (
-        f"{'config':<22} {'method':<34} {'member-steps/s':>14} {'tokens/s':>10} {'MFU':>6} "
+        f"{'config':<22} {'method':<34} {'member-steps/s':>14} {'tokens/s':>10} {'MFU':>6} {'matmul':>7} "
         f"{'mem GiB':>8} {'x naive':>8} {'x vmap':>7}"
     )
     lines = [header, "-" * len(header)]
@@ -607,6 +668,7 @@ def population_table(results: Sequence[dict[str, Any]]) -> str:
             continue
         cells = [
             cell(row.member_steps_per_s, ".1f", 14), cell(row.tokens_per_s, ".3g", 10), cell(row.mfu, ".1%", 6),
+            cell(row.matmul_fraction, ".1%", 7),
             cell(row.peak_memory_gib, ".2f", 8), cell(row.over_naive, ".1f", 8), cell(row.over_vmap, ".1f", 7),
         ]
         lines.append(f"{row.config:<22} {row.method:<34} " + " ".join(cells))

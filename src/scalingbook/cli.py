@@ -154,6 +154,8 @@ def _bench(args: argparse.Namespace) -> int:
             variants.append(bench.TrainerVariant(cuda_graph=True))
         if args.compile:
             variants.append(bench.TrainerVariant(compile=True))
+        if args.workers:
+            variants.append(bench.TrainerVariant(workers=args.workers))
         result = bench.population_benchmark(
             d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, members=args.members,
             seq_len=args.seq_len, batch_size=args.batch_size, steps=args.steps, naive_members=args.naive_members,
@@ -260,6 +262,8 @@ def parser() -> argparse.ArgumentParser:
     population.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
     population.add_argument("--cuda-graph", action="store_true", help="also time the trainer as a CUDA graph")
     population.add_argument("--compile", action="store_true", help="also time the trainer under torch.compile")
+    population.add_argument("--workers", type=_positive_int,
+                            help="also time the trainer as a CPU sweep runs it: member groups in N processes")
     for kind in (fits, population):
         kind.add_argument("--out", type=Path, help="JSON file to write (default .cache/bench/NAME.json)")
     bench.set_defaults(func=_bench)
