@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -208,3 +209,24 @@ def test_a_finished_sweep_is_read_without_its_lock(tmp_path, checkpoints, monkey
     monkeypatch.setattr(sweeps, "sweep_lock", no_lock)
     again = run_sweep(sweep, "quick", store_root=tmp_path / "store", log=lambda _: None)
     assert again[0].manifest["finished"] == first[0].manifest["finished"]
+
+
+def test_a_chapter_reads_the_stored_full_runs_only_and_falls_back_to_quick(tmp_path, checkpoints, monkeypatch):
+    monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SCALINGBOOK_DATA", str(tmp_path / "data"))
+    path = tmp_path / "tiny.yaml"
+    full = {"grid": [{"d_model": 16}, {"d_model": 32}], "train": {"steps": 6}}
+    path.write_text(yaml.safe_dump({**CONFIG, "profiles": {"quick": {}, "full": full}}))
+
+    nothing_stored = sweeps.read_or_train(path, "full", log=lambda _: None)
+    assert nothing_stored.profile == "quick" and len(nothing_stored.results) == 2 and not nothing_stored.pending
+
+    one = Sweep.load(path, "full")
+    run_sweep(replace(one, runs=one.runs[:1]), "full", log=lambda _: None)
+    shown = sweeps.read_or_train(path, "full", log=lambda _: None)
+    assert shown.profile == "full" and [s.model["d_model"] for s in shown.sweep.runs] == [16]
+    assert [s.key for s in shown.pending] == [one.runs[1].key], "the missing run is listed, not trained"
+    assert not sweeps.work_dir(one.runs[1], "full").exists()
+
+    path.write_text(yaml.safe_dump({**CONFIG, "profiles": {"quick": {}}}))
+    assert sweeps.read_or_train(path, "full", log=lambda _: None).profile == "quick"

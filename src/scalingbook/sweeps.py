@@ -602,6 +602,32 @@ def run_sweep(
     return [store.read(f"{s.sweep}/records", s.params()) for s in sweep.runs]
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A sweep as a chapter shows it: the profile it comes from, its stored runs and those still to train."""
+
+    sweep: Sweep
+    profile: str
+    results: list[Result]
+    pending: tuple[RunSpec, ...]
+
+
+def read_or_train(path: Path, profile: str, device: str = "cpu", log: Callable[[str], None] = print) -> Shown:
+    """The sweep config at ``path`` for a chapter: at ``full`` or ``paper``, only the runs already stored
+    (a book build never trains for hours; the rest are listed as pending), falling back to ``quick``,
+    trained here when needed, where the config defines no such profile or none of its runs is stored."""
+    config = yaml.safe_load(Path(path).read_text())
+    if profile != "quick" and profile in profiles_of(config):
+        sweep = Sweep.load(path, profile)
+        tables = load_tables(sweep, "records", profile)
+        stored = [(s, t) for s, t in zip(sweep.runs, tables) if t is not None]
+        if stored:
+            pending = tuple(s for s, t in zip(sweep.runs, tables) if t is None)
+            return Shown(replace(sweep, runs=tuple(s for s, _ in stored)), profile, [t for _, t in stored], pending)
+    sweep = Sweep.load(path, "quick")
+    return Shown(sweep, "quick", run_sweep(sweep, "quick", device, log=log), ())
+
+
 def profiles_of(config: dict[str, Any]) -> list[str]:
     """The profiles a sweep config defines: paper (its top level) and each of its ``profiles``.
 
