@@ -170,8 +170,10 @@ def test_status_lists_every_profile_of_every_sweep(tmp_path, checkpoints, monkey
     folder.mkdir()
     (folder / "tiny.yaml").write_text(yaml.safe_dump(CONFIG))
     sweep = Sweep.from_dict(CONFIG, "quick")
-    run_sweep(Sweep.from_dict({**CONFIG, "grid": CONFIG["grid"][:1]}), "quick", log=lambda _: None)
+    stored = run_sweep(Sweep.from_dict({**CONFIG, "grid": CONFIG["grid"][:1]}), "quick", log=lambda _: None)
     rows = {r["profile"]: r for r in sweeps.sweep_status(folder)}
+    assert rows["quick"]["cpu_hours"] * 3600 == pytest.approx(stored[0].manifest["cpu_seconds"])
+    assert rows["quick"]["cpu_hours"] > 0 and rows["full"]["cpu_hours"] == 0
     assert list(rows) == ["quick", "full", "paper"]
     assert (rows["quick"]["stored"], rows["quick"]["remaining"]) == (1, 1)
     assert (rows["full"]["stored"], rows["paper"]["stored"]) == (0, 0)

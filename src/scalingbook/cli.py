@@ -104,9 +104,10 @@ def _sweep(args: argparse.Namespace) -> int:
     device = book.pick_device(args.device)
     if args.status:
         rows = sweeps.sweep_status(REPO_ROOT / "sweeps", device)
-        print(f"{'sweep':32} {'profile':8} {'runs':>5} {'stored':>7} {'partial':>8} {'remaining':>10}")
+        print(f"{'sweep':32} {'profile':8} {'runs':>5} {'stored':>7} {'partial':>8} {'remaining':>10} {'CPU-hours':>10}")
         for r in rows:
-            print(f"{r['sweep']:32} {r['profile']:8} {r['runs']:5d} {r['stored']:7d} {r['partial']:8d} {r['remaining']:10d}")
+            print(f"{r['sweep']:32} {r['profile']:8} {r['runs']:5d} {r['stored']:7d} {r['partial']:8d} {r['remaining']:10d} "
+                  f"{r['cpu_hours']:10.2f}")
         return 0
     if not args.config:
         print("scalingbook: error: name at least one sweep config, or ask for --status", file=sys.stderr)
@@ -200,7 +201,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("chapter", help="chapter name, as `scalingbook list` shows it")
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="set a parameter (repeatable)")
-    run.add_argument("--profile", choices=("quick", "full"), help="quick: tiny CPU runs; full: paper scale")
+    run.add_argument("--profile", choices=("quick", "full"),
+                     help="quick: tiny runs trained here; full: the committed CPU results (default: full where committed)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default auto)")
     run.add_argument("--force", action="store_true", help="run even if nothing changed")
     run.set_defaults(func=_run)

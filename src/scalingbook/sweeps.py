@@ -62,7 +62,16 @@ from tqdm.auto import tqdm
 
 from scalingbook.cpu import torch_threads
 from scalingbook.model import ModelConfig, flops_chinchilla, param_count
-from scalingbook.results import PROFILES, REPO_ROOT, Result, ResultStore, canonical_json, param_hash, write_atomic
+from scalingbook.results import (
+    PROFILES,
+    REPO_ROOT,
+    Result,
+    ResultStore,
+    canonical_json,
+    param_hash,
+    read_manifest,
+    write_atomic,
+)
 from scalingbook.tasks import (
     Count,
     FewShotArithmetic,
@@ -640,7 +649,8 @@ def profiles_of(config: dict[str, Any]) -> list[str]:
 
 def sweep_status(folder: Path, device: str = "cpu") -> list[dict[str, Any]]:
     """For every sweep config in ``folder`` and each profile it defines: runs stored, runs partly
-    trained (some member groups finished) and runs not started."""
+    trained (some member groups finished), runs not started, and the CPU-hours the stored ones took
+    (as their manifests record them: the README's budget table)."""
     rows = []
     for path in sorted(Path(folder).glob("*.yaml")):
         config = yaml.safe_load(path.read_text())
@@ -649,8 +659,11 @@ def sweep_status(folder: Path, device: str = "cpu") -> list[dict[str, Any]]:
             store = ResultStore.for_profile(profile)
             stored = [store.exists(f"{s.sweep}/records", s.params()) for s in sweep.runs]
             started = [not ok and work_dir(s, profile).is_dir() for s, ok in zip(sweep.runs, stored)]
+            spent = sum(read_manifest(store.path_for(f"{s.sweep}/records", s.params())).get("cpu_seconds", 0.0)
+                        for s, ok in zip(sweep.runs, stored) if ok)
             rows.append({"sweep": path.name, "profile": profile, "runs": len(sweep.runs), "stored": sum(stored),
-                         "partial": sum(started), "remaining": len(sweep.runs) - sum(stored)})
+                         "partial": sum(started), "remaining": len(sweep.runs) - sum(stored),
+                         "cpu_hours": spent / 3600})
     return rows
 
 
