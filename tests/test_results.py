@@ -162,3 +162,11 @@ def test_a_damaged_result_stops_a_sweep_in_one_line(tmp_path, monkeypatch, capsy
     assert cli.main(["sweep", str(config), "--device", "cpu"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("scalingbook: error: ") and err.count("\n") == 1 and "damaged" in err
+
+
+def test_a_copy_without_git_names_its_commit_from_the_environment(tmp_path, monkeypatch):
+    from scalingbook.results import git_state
+
+    assert git_state(tmp_path) == (None, None)
+    monkeypatch.setenv("SCALINGBOOK_GIT_COMMIT", "0123abcd")
+    assert git_state(tmp_path) == ("0123abcd", None)

@@ -55,7 +55,10 @@ def param_hash(params: dict[str, Any]) -> str:
 
 
 def git_state(repo: Path = REPO_ROOT) -> tuple[str | None, bool | None]:
-    """The commit checked out at ``repo`` and whether tracked files differ from it."""
+    """The commit checked out at ``repo`` and whether tracked files differ from it. A copy without git
+    metadata (the working tree sent to a lent GPU) names its commit in ``SCALINGBOOK_GIT_COMMIT``."""
+    if not (repo / ".git").exists() and os.environ.get("SCALINGBOOK_GIT_COMMIT"):
+        return os.environ["SCALINGBOOK_GIT_COMMIT"], None
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
