@@ -101,6 +101,8 @@ def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_th
     rates = {int(t): r for t, r in result["matmul_flops_per_s"].items()}
     assert 2 in rates and torch.get_num_threads() in rates
     assert grouped["matmul_fraction"] == pytest.approx(grouped["model_flops_per_s"] / rates[2])
+    shapes = result["matmul_model_shapes_flops_per_s"]
+    assert set(shapes) == {"threads", "square_1024", "mlp_in", "mlp_out"} and min(shapes.values()) > 0
     naive = result["methods"]["naive"]
     assert naive["matmul_fraction"] == pytest.approx(naive["model_flops_per_s"] / rates[naive["threads"]])
 

@@ -476,13 +476,16 @@ def _trainer_in_workers(run: _Run, cfg: TrainConfig, workers: int) -> dict[str, 
     return {**result, "workers": workers, "member_group": size, "worker_seconds": seconds, "threads": workers}
 
 
-def matmul_rate(threads: int, n: int = 1024, repeats: int = 5) -> float:
-    """FLOP/s of an fp32 ``n`` x ``n`` matrix product on ``threads`` threads (best of ``repeats``): the
-    CPU's practical peak, against which the trainer's model FLOP/s are read."""
+def matmul_rate(threads: int, batch: int = 1, m: int = 1024, k: int = 1024, n: int = 1024, repeats: int = 5) -> float:
+    """FLOP/s of ``batch`` fp32 (m x k) @ (k x n) products on ``threads`` threads (best of ``repeats``).
+
+    The default square product is the CPU's practical peak, against which the trainer's model FLOP/s
+    are read; the model's own shapes (a thin k = d_model) show how much of that peak they can reach.
+    """
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = torch.randn(batch, m, k), torch.randn(batch, k, n)
         a @ b
         best = float("inf")
         for _ in range(repeats):
@@ -491,7 +494,7 @@ def matmul_rate(threads: int, n: int = 1024, repeats: int = 5) -> float:
             best = min(best, time.perf_counter() - start)
     finally:
         torch.set_num_threads(before)
-    return 2 * n**3 / best
+    return 2 * batch * m * k * n / best
 
 
 def _measured(method: Callable[[], dict[str, Any]], device: torch.device) -> dict[str, Any]:
@@ -574,7 +577,7 @@ def population_benchmark(
         x, y = methods[a].get("member_steps_per_s"), methods[b].get("member_steps_per_s")
         return x / y if x and y else None
 
-    matmul = None
+    matmul = model_shapes = None
     if dev.type == "cpu":  # each method against the matrix-product rate of the threads it used
         threads = torch.get_num_threads()
         matmul = {t: matmul_rate(t) for t in sorted({threads, *(v.workers for v in variants if v.workers)})}
@@ -582,6 +585,12 @@ def population_benchmark(
             if "model_flops_per_s" in r:
                 r.setdefault("threads", threads)
                 r["matmul_fraction"] = r["model_flops_per_s"] / matmul[r["threads"]]
+        group, rows = member_chunk(train_cfg, members), batch_size * seq_len  # one CPU member group's MLP input
+        model_shapes = {
+            "threads": 1, "square_1024": matmul_rate(1),
+            "mlp_in": matmul_rate(1, group, rows, d_model, model.mlp_ratio * d_model),
+            "mlp_out": matmul_rate(1, group, rows, model.mlp_ratio * d_model, d_model),
+        }
 
     commit, dirty = git_state()
     tokens = batch_size * seq_len
@@ -605,6 +614,7 @@ def population_benchmark(
         "flop_count": FLOP_COUNT,
         "peak_flops": run.peak_flops,
         "matmul_flops_per_s": None if matmul is None else {str(t): rate for t, rate in matmul.items()},
+        "matmul_model_shapes_flops_per_s": model_shapes,
         "equivalence": equivalence,
         "methods": methods,
         "speedup": {
