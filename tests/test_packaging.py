@@ -66,6 +66,9 @@ def test_an_installed_wheel_runs_a_chapter_outside_the_clone(tmp_path):
     does not run this environment's own editable hooks, so `scalingbook` can only come from the
     wheel). Quick-profile results are shared with the clone's cache, as the end-to-end build does.
     """
+    # Nothing may point at the clone: no PYTHONPATH (it would also make pip skip the install), no root.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCALINGBOOK_ROOT", "SCALINGBOOK_DATA")}
+    env["SCALINGBOOK_CACHE"] = str(default_root("quick"))
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(CHECKOUT)],
@@ -73,17 +76,15 @@ def test_an_installed_wheel_runs_a_chapter_outside_the_clone(tmp_path):
     )
     (wheel,) = wheels.glob("scalingbook-*.whl")
     env_dir = tmp_path / "fresh"
-    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300, env=env)
     python = env_dir / "bin" / "python"
     subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", wheel],
-                   check=True, timeout=300)
+                   check=True, timeout=300, env=env)
     fresh_site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                     check=True, capture_output=True, text=True).stdout.strip())
+                                     check=True, capture_output=True, text=True, env=env).stdout.strip())
     (fresh_site / "zz-borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     installed = sorted(p for p in (fresh_site / "scalingbook").rglob("*") if "__pycache__" not in p.parts)
 
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCALINGBOOK_ROOT", "SCALINGBOOK_DATA")}
-    env["SCALINGBOOK_CACHE"] = str(default_root("quick"))
     scalingbook = str(env_dir / "bin" / "scalingbook")
     where = subprocess.run([python, "-c", "import scalingbook.results as r; print(r.__file__)"],
                            cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
