@@ -175,3 +175,16 @@ def test_a_named_csv_that_is_missing_is_an_error_not_synthetic_data(tmp_path, ca
     monkeypatch.setenv("SCALINGBOOK_EPOCH_CSV", str(missing))
     with pytest.raises(FileNotFoundError, match=f"SCALINGBOOK_EPOCH_CSV points to {missing}"):
         fit_benchmark(n_starts=6)
+
+
+def test_the_fit_benchmark_records_its_data_relative_to_the_project(tmp_path, monkeypatch):
+    """It recorded the absolute path of the CSV on the machine that ran it."""
+    from scalingbook import epoch_data
+
+    monkeypatch.delenv("SCALINGBOOK_EPOCH_CSV", raising=False)
+    if not epoch_data.SHIPPED_CSV.is_file():
+        pytest.skip("the shipped Epoch copy is not in this project folder")
+    assert fit_benchmark(n_starts=3)["data"] == "data/reference/chinchilla-fig4-epoch.csv"
+    elsewhere = tmp_path / "epoch.csv"
+    elsewhere.write_bytes(epoch_data.SHIPPED_CSV.read_bytes())
+    assert fit_benchmark(csv_path=elsewhere, n_starts=3)["data"] == "epoch.csv"

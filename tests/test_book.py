@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -252,3 +254,50 @@ def test_readme_documents_every_chapter_parameter():
         assert f"**{chapter.name}**" in readme
         for name in chapter.params():
             assert f"| `{name}` |" in readme, f"README lacks {chapter.name}.{name}"
+
+
+def test_a_chapter_runs_without_warnings_from_papermill_or_its_kernel(tiny, capfd, caplog):
+    """Papermill could not parse a parameter line with a second '=' ("[>=0]" in its comment) and
+    warned of an unknown parameter; the kernel warned on every start that it ran over plain TCP."""
+    tiny.notebook.write_text(TINY.replace("scale = 2.0  # a factor [>0]", "scale = 2.0  # a factor [>=0]"))
+    with caplog.at_level(logging.INFO):
+        assert cli.main(["run", "tiny", "-p", "scale", "3"]) == 0
+    assert "answer 63.0" in _output_text(tiny.executed)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert capfd.readouterr().err == ""
+
+
+def test_results_made_by_a_chapter_record_its_scalingbook_command(tiny):
+    tiny.notebook.write_text(TINY + "\n# %%\nfrom scalingbook.results import command_line\nprint('made by', command_line())\n")
+    assert cli.main(["run", "tiny", "-p", "scale", "3", "--device", "cpu"]) == 0
+    assert "made by scalingbook run tiny --profile quick --device cpu -p scale 3.0" in _output_text(tiny.executed)
+
+
+def test_build_says_which_chapter_runs_and_how_long_it_took_and_took_last_time(tiny, monkeypatch, capsys):
+    monkeypatch.setattr(book, "render", lambda: book.REPO_ROOT / "_build" / "html")
+    assert cli.main(["build"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "tiny: running (quick profile; no earlier run to time it by)"
+    assert re.fullmatch(r"tiny: executed in 0:\d\d \(quick profile\)", out[1]), out
+    assert book.last_duration(tiny) is not None
+    assert cli.main(["build", "--force"]) == 0
+    assert re.fullmatch(r"tiny: running \(quick profile; its last run took 0:\d\d\)", capsys.readouterr().out.splitlines()[0])
+    assert cli.main(["build"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "tiny: up to date (quick profile)"
+
+
+def test_commands_need_a_project_folder_and_init_makes_one(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(book, "NOTEBOOK_DIR", empty / "notebooks")
+    assert cli.main(["list"]) == 1
+    assert "is not a scalingbook project" in capsys.readouterr().err
+    assert cli.main(["init", str(tmp_path / "proj")]) == 0
+    assert "files written" in capsys.readouterr().out
+    for name in ("notebooks/mirage.py", "sweeps/seeds-count-width.yaml", "_toc.yml", "data/reference/chinchilla-fig4-epoch.csv"):
+        assert (tmp_path / "proj" / name).is_file(), name
+    assert not (tmp_path / "proj" / "book" / "chapters").exists()
+    (tmp_path / "proj" / "_toc.yml").write_text("edited\n")
+    assert cli.main(["init", str(tmp_path / "proj")]) == 0
+    assert "0 files written" in capsys.readouterr().out
+    assert (tmp_path / "proj" / "_toc.yml").read_text() == "edited\n", "init never overwrites"

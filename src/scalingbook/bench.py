@@ -44,7 +44,7 @@ from scalingbook.model import (
     flops_chinchilla,
     param_count,
 )
-from scalingbook.results import write_atomic, device_name, git_state
+from scalingbook.results import device_name, git_state, repo_relative, write_atomic
 from scalingbook.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
 
 
@@ -96,7 +96,10 @@ def _benchmark_data(csv_path: str | Path | None, seed: int) -> tuple[str, np.nda
         if asked:
             raise
         return ("synthetic", *_synthetic_runs(seed))
-    return table.attrs["source"], table["n_params"].to_numpy(), table["tokens"].to_numpy(), table["loss"].to_numpy()
+    source = str(table.attrs["source"])
+    if os.path.isabs(source):  # a benchmark file records where the data was in the project, not on this machine
+        source = repo_relative(source)
+    return source, table["n_params"].to_numpy(), table["tokens"].to_numpy(), table["loss"].to_numpy()
 
 
 def _scipy_loop(starts: np.ndarray, logs: tuple[np.ndarray, ...]) -> list[Any]:

@@ -14,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +28,7 @@ from typing import Any
 
 from scalingbook import __version__
 from scalingbook.params import Param, ParameterError, read_params, resolve
-from scalingbook.results import REPO_ROOT, Result, canonical_json, default_root, git_state, read_manifest
+from scalingbook.results import COMMAND_ENV_VAR, REPO_ROOT, Result, canonical_json, default_root, git_state, read_manifest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -158,15 +161,56 @@ def _hide_parameter_cells(notebook: Any) -> None:
             tags.append("remove-cell")
 
 
+def run_command(chapter: Chapter, values: dict[str, Any]) -> str:
+    """The ``scalingbook run`` command that executes ``chapter`` with ``values``: what a result made by
+    the chapter's notebook records as its maker in its manifest."""
+    params = chapter.params()
+    words = ["scalingbook", "run", chapter.name]
+    for name, value in values.items():
+        if name in ("profile", "device"):
+            words += [f"--{name}", str(value)]
+        elif name in params and value != params[name].default:
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            words += ["-p", name, text]
+    return shlex.join(words)
+
+
+def _kernel_config() -> Any:
+    """How papermill's client starts the chapter's kernel, so that nothing but the notebook's own
+    output comes of it.
+
+    The kernel's channels are encrypted (CurveZMQ keys provisioned by jupyter_client, when it and the
+    kernel support it) or else Unix sockets, not plain TCP, about which the kernel would warn on every
+    start. The kernel's own log is kept to critical messages: at shutdown jupyter_client interrupts
+    the kernel, which may log the interruption as an error; cell errors and a dead kernel are still
+    reported, through the notebook and papermill.
+    """
+    import zmq
+    from jupyter_client import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    if KernelManager.class_traits().get("transport_encryption") is not None and zmq.has("curve"):
+        config.KernelManager.transport_encryption = "auto"
+    elif os.name == "posix":
+        config.KernelManager.transport = "ipc"
+    return config
+
+
 def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
     """Execute ``chapter`` with ``values`` and put the result where the book reads it.
 
     The notebook runs in a scratch folder; only a successful run replaces the previous executed
-    notebook. A failed run is kept in ``.cache/failed/`` for inspection.
+    notebook. A failed run is kept in ``.cache/failed/`` for inspection. The values, already
+    validated by :mod:`scalingbook.params`, are injected as papermill does, as a cell after the
+    ``parameters`` cell; papermill is not asked to check them again, because its own reading of the
+    ``parameters`` cell cannot parse a line with a second ``=`` (``[>=0]`` in a comment) and would
+    then warn about a parameter that exists.
     """
     import jupytext
     import nbformat
     import papermill
+    from papermill.parameterize import parameterize_notebook
 
     EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"scalingbook-{chapter.name}-") as scratch:
@@ -174,12 +218,18 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
         output = Path(scratch) / f"{chapter.name}.executed.ipynb"
         notebook = jupytext.read(chapter.notebook)
         notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+        notebook.metadata.setdefault("papermill", {})  # what papermill's own reader would add
+        for cell in notebook.cells:
+            cell.metadata.setdefault("tags", [])
+        notebook = parameterize_notebook(notebook, values, kernel_name="python3", language="python")
         nbformat.write(notebook, source)
         started = datetime.now(timezone.utc)
+        previous_command = os.environ.get(COMMAND_ENV_VAR)
+        os.environ[COMMAND_ENV_VAR] = run_command(chapter, values)  # inherited by the kernel, for manifests
         try:
             papermill.execute_notebook(
-                source, output, parameters=values, kernel_name="python3", cwd=str(REPO_ROOT),
-                progress_bar=False, log_output=False,
+                source, output, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
+                config=_kernel_config(), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except Exception as err:  # papermill raises many types; keep the failed notebook
             FAILED_DIR.mkdir(parents=True, exist_ok=True)
@@ -190,6 +240,11 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
                 f"chapter {chapter.name!r} failed: {str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}"
                 f" (the failed notebook is in {kept}; the previous executed chapter is untouched)"
             ) from err
+        finally:
+            if previous_command is None:
+                os.environ.pop(COMMAND_ENV_VAR, None)
+            else:
+                os.environ[COMMAND_ENV_VAR] = previous_command
         notebook = nbformat.read(output, as_version=4)
         _hide_parameter_cells(notebook)
         staged = Path(scratch) / "staged.ipynb"
@@ -214,26 +269,91 @@ def run(chapter: Chapter, values: dict[str, Any], force: bool = False) -> bool:
     return True
 
 
-def build(execute_chapters: bool = True, force: bool = False, log=print) -> Path:
+def _clock(seconds: float) -> str:
+    """``1:05:09``, ``4:07`` or ``0:09``: a duration as a reader reads it on a clock."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def last_duration(chapter: Chapter) -> float | None:
+    """Seconds the chapter's last successful execution took, from its stamp; None if unknown."""
+    try:
+        stamp = json.loads(chapter.stamp.read_text())
+        took = datetime.fromisoformat(stamp["finished"]) - datetime.fromisoformat(stamp["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return max(took.total_seconds(), 0.0)
+
+
+class _Ticker:
+    """While a chapter runs, shows its elapsed time against its last run's on one line of a terminal
+    (rewritten in place every second); elsewhere (a log, CI) nothing, so that logs stay one line each."""
+
+    def __init__(self, label: str, stream: Any = None) -> None:
+        self.label, self.stream = label, stream if stream is not None else sys.stdout
+        self.started = time.monotonic()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+
+    def __enter__(self) -> _Ticker:
+        if getattr(self.stream, "isatty", lambda: False)():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _tick(self) -> None:
+        while not self._done.wait(1.0):
+            self.stream.write(f"\r\033[K  {self.label}: {_clock(self.elapsed)} elapsed")
+            self.stream.flush()
+
+
+def _say(message: str) -> None:
+    """Print a progress line at once, even into a pipe (a CI log)."""
+    print(message, flush=True)
+
+
+def build(execute_chapters: bool = True, force: bool = False, log=_say) -> Path:
     """Bring every chapter up to date, then render the static site into ``_build/html``.
 
     A chapter uses the full profile when committed full-profile results exist for it, else quick.
-    With ``execute_chapters=False`` the last executed notebooks are rendered as they are. A chapter
+    Before a chapter runs, ``log`` says which one and how long its last run took; after, how long
+    this one did (on a terminal the elapsed time counts up meanwhile). With
+    ``execute_chapters=False`` the last executed notebooks are rendered as they are. A chapter
     that fails does not stop the others: the site is still rendered (with the failed chapter's last
     good run, if it has one) and then a :class:`ChapterError` lists every failure.
     """
     failures = []
     for chapter in CHAPTERS:
         if execute_chapters:
+            ticker = None
             try:
                 profile = "full" if chapter.has_full_results() else "quick"
                 values = resolve_values(chapter, {}, profile=profile)
-                ran = run(chapter, values, force=force)
+                if not force and is_fresh(chapter, values):
+                    log(f"{chapter.name}: up to date ({profile} profile)")
+                    continue
+                last = last_duration(chapter)
+                estimate = f"its last run took {_clock(last)}" if last is not None else "no earlier run to time it by"
+                log(f"{chapter.name}: running ({profile} profile; {estimate})")
+                with _Ticker(chapter.name) as ticker:
+                    run(chapter, values, force=True)
             except Exception as err:  # whatever broke this chapter, the others are still built
                 failures.append(f"{chapter.name}: {err}")
-                log(f"{chapter.name}: FAILED (listed at the end)")
+                took = f" after {_clock(ticker.elapsed)}" if ticker is not None else ""
+                log(f"{chapter.name}: FAILED{took} (listed at the end)")
                 continue
-            log(f"{chapter.name}: {'executed' if ran else 'up to date'} ({profile} profile)")
+            log(f"{chapter.name}: executed in {_clock(ticker.elapsed)} ({profile} profile)")
         elif not chapter.executed.is_file():
             raise ChapterError(
                 f"chapter {chapter.name!r} has never been executed; run `scalingbook build` without --no-execute"
@@ -243,6 +363,7 @@ def build(execute_chapters: bool = True, force: bool = False, log=print) -> Path
         failures.append(f"site not rendered: {', '.join(never_run)} never executed successfully")
     else:
         try:
+            log("rendering the site with jupyter-book")
             html = render()
         except ChapterError as err:
             failures.append(str(err))

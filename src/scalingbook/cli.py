@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
 
-from scalingbook import book, sandbox, teaching
+from scalingbook import book, project, sandbox, teaching
 from scalingbook.params import ParameterError, check_text_file
-from scalingbook.results import PROFILES, REPO_ROOT, ResultError
+from scalingbook.results import COMMAND_ENV_VAR, PROFILES, REPO_ROOT, ResultError, repo_relative
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -56,6 +57,13 @@ def _run(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     html = book.build(execute_chapters=not args.no_execute, force=args.force)
     print(f"book built: {html / 'index.html'}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    written, kept = project.init(args.folder)
+    print(f"{written} files written to {args.folder}" + (f", {kept} already there kept" if kept else "")
+          + f"; work in it (`cd {shlex.quote(str(args.folder))}`) or set {project.ENV_VAR}={args.folder}")
     return 0
 
 
@@ -197,6 +205,10 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="chapters and their parameters").set_defaults(func=_list)
 
+    init = sub.add_parser("init", help="write the book's sources into a folder, to work outside a clone")
+    init.add_argument("folder", type=_folder, nargs="?", default=Path("."), help="where (default: here)")
+    init.set_defaults(func=_init)
+
     run = sub.add_parser("run", help="execute one chapter with papermill")
     run.add_argument("chapter", help="chapter name, as `scalingbook list` shows it")
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -273,15 +285,33 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    previous = os.environ.get(COMMAND_ENV_VAR)
+    # What manifests written by this command and the notebook kernels it starts record as their maker.
+    os.environ[COMMAND_ENV_VAR] = shlex.join(
+        ["scalingbook", *(repo_relative(w) if os.path.isabs(w) else w for w in words)]
+    )
+    try:
+        return _main(argv)
+    finally:
+        if previous is None:
+            os.environ.pop(COMMAND_ENV_VAR, None)
+        else:
+            os.environ[COMMAND_ENV_VAR] = previous
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = parser().parse_args(argv)
+        if args.command not in ("init", "bench"):
+            project.require_project(book.NOTEBOOK_DIR.parent)
         code = args.func(args)
         sys.stdout.flush()  # so that a closed pipe shows here, not in the interpreter's last flush
         return code
     except (ParameterError, teaching.TeachingError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (book.ChapterError, sandbox.SandboxError, ResultError) as err:
+    except (book.ChapterError, sandbox.SandboxError, ResultError, project.ProjectError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
