@@ -63,3 +63,20 @@ def test_list_reads_parameters_from_the_notebooks(tmp_path):
     done = scalingbook(root, "list")
     assert done.returncode == 0
     assert "alpha = -0.35  (float" in done.stdout
+
+
+def test_no_stderr_reaches_a_page(built_book: Path):
+    """Chapters run quietly (no warning boxes), and the site would drop a stray stderr output anyway."""
+    import nbformat
+
+    chapters = built_book.parents[1] / "book" / "chapters"
+    for executed in sorted(chapters.glob("*.ipynb")):
+        notebook = nbformat.read(executed, as_version=4)
+        stderr = [
+            output.get("text", "")[:200]
+            for cell in notebook.cells for output in cell.get("outputs", [])
+            if output.get("name") == "stderr"
+        ]
+        assert not stderr, f"{executed.name} wrote to stderr: {stderr}"
+    for page in built_book.rglob("*.html"):
+        assert "output stderr" not in page.read_text(errors="replace"), page
