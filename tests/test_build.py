@@ -17,7 +17,9 @@ def test_pages_exist(built_book: Path):
     for page in ("index.html", "book/chapters/chinchilla.html", "book/chapters/emergence.html", "book/chapters/mirage.html", "book/chapters/seeds.html", "book/chapters/performance.html", "book/rerun.html", "book/references.html"):
         assert (built_book / page).is_file(), page
     assert (built_book / "_static" / "vega-bundle.js").stat().st_size > 100_000
-    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert (built_book / "_static" / "mathjax" / "startup.js").is_file()
+    assert not (built_book / "_static" / "mathjax" / "tex-chtml-full.js").exists()  # only what pages use
+    assert (built_book / "_static" / "scalingbook.css").is_file()
 
 
 def test_mirage_page_has_header_charts_and_citations(built_book: Path):
@@ -27,7 +29,7 @@ def test_mirage_page_has_header_charts_and_citations(built_book: Path):
     assert "Parameters of this run" in html and "test_set_size" in html
     assert "emergence/direct/records" in html and "emergence/direct/large" in html and "emergence/direct/choices" in html
     assert len(re.findall(r'class="scalingbook-chart"', html)) == 10
-    assert html.count("vegaEmbed(") == 10
+    assert html.count("new vega.View(") == 10
     assert re.search(r'href="\.\./references\.html#id\d+" title="Rylan Schaeffer', html), "no citation link"
     assert "injected-parameters" not in html and "tags=" not in html
 
@@ -37,7 +39,7 @@ def test_seeds_page_has_header_charts_and_sources(built_book: Path):
     assert "How this page was made" in html and "seeds/count-width/records" in html
     assert "Parameters of this run" in html and "success_threshold" in html
     assert len(re.findall(r'class="scalingbook-chart"', html)) == 5
-    assert html.count("vegaEmbed(") == 5
+    assert html.count("new vega.View(") == 5
     assert "injected-parameters" not in html and "tags=" not in html
 
 
