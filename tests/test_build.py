@@ -29,7 +29,7 @@ def test_mirage_page_has_header_charts_and_citations(built_book: Path):
     assert "Parameters of this run" in html and "test_set_size" in html
     assert "emergence/direct/records" in html and "emergence/direct/large" in html and "emergence/direct/choices" in html
     assert len(re.findall(r'class="scalingbook-chart"', html)) == 10
-    assert html.count("new vega.View(") == 10
+    assert html.count("vegaEmbed(") == 10
     assert re.search(r'href="\.\./references\.html#id\d+" title="Rylan Schaeffer', html), "no citation link"
     assert "injected-parameters" not in html and "tags=" not in html
 
@@ -39,7 +39,7 @@ def test_seeds_page_has_header_charts_and_sources(built_book: Path):
     assert "How this page was made" in html and "seeds/count-width/records" in html
     assert "Parameters of this run" in html and "success_threshold" in html
     assert len(re.findall(r'class="scalingbook-chart"', html)) == 5
-    assert html.count("new vega.View(") == 5
+    assert html.count("vegaEmbed(") == 5
     assert "injected-parameters" not in html and "tags=" not in html
 
 

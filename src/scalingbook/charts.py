@@ -2,9 +2,9 @@
 
 Every chapter calls :func:`enable` once. From then on each chart it shows goes through
 :func:`prepare`, which makes it fit the book's content column and keeps its data small, and is drawn by
-Vega alone: the Vega-Lite spec is compiled to Vega here, in Python (with ``vl-convert``), so the page
-loads only ``_static/vega-bundle.js`` (Vega, written by :func:`write_vega_bundle`), not the Vega-Lite
-compiler, and no chart needs a network. JupyterLab still gets the plain Vega-Lite JSON it draws by
+vega-embed from the page's own ``_static/vega-bundle.js`` (written by :func:`write_vega_bundle`), so
+no chart needs a network; the Vega-Lite spec arrives compiled to Vega here, in Python (with
+``vl-convert``), which lets its data travel as CSV. JupyterLab still gets the plain Vega-Lite JSON it draws by
 itself.
 
 What :func:`prepare` does to a chart, so that the chapters need not:
@@ -42,6 +42,8 @@ RENDERER = "scalingbook"
 # Okabe & Ito's colour-blind-safe palette.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 BUNDLE_NAME = "vega-bundle.js"
+# SVG keeps the marks in the DOM (inspectable, testable, crisp when zoomed).
+EMBED_OPTIONS = json.dumps({"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}})
 # The book's content column is 676 px wide in a 1280-px window; charts are laid out a little inside it.
 COLUMN_WIDTH = 650
 MIN_PANEL_WIDTH = 130
@@ -139,9 +141,12 @@ def _fix_encodings(spec: dict) -> None:
             if not isinstance(channel, dict) or channel.get("type") != "quantitative":
                 continue
             log = _scale_of(channel).get("type") == "log"
+            field = channel.get("field")
             if mark == "bar" and log and pos2 not in encoding and "bin" not in channel:
                 encoding[pos2] = {"value": edge}  # from the axis, not from zero
-            field = channel.get("field")
+                positive = [v for v in _values(spec, field) if isinstance(v, (int, float)) and v > 0]
+                if positive and "domain" not in channel["scale"] and "domainMin" not in channel["scale"]:
+                    channel["scale"]["domainMin"] = 10.0 ** math.floor(math.log10(min(positive)))
             axis = channel.get("axis", {})
             if not isinstance(field, str) or axis is None or "aggregate" in channel or "bin" in channel:
                 continue
@@ -256,7 +261,8 @@ def _wrap_axis_titles(spec: dict) -> None:
 
 
 def _fit(spec: dict, column: float) -> dict:
-    if not any(key in spec for key in COMPOSITIONS):
+    faceted = any(key in spec.get("encoding", {}) for key in ("row", "column", "facet"))
+    if not faceted and not any(key in spec for key in COMPOSITIONS):
         return {**spec, "width": "container", "autosize": {"type": "fit-x", "contains": "padding"}}
     for _ in range(6):
         width = measure(spec)
@@ -347,7 +353,7 @@ def to_vega(spec: dict) -> dict:
 
 
 def _render(spec: dict[str, Any], **_: Any) -> dict[str, str]:
-    """Mime bundle: Vega-Lite JSON for Jupyter, and HTML that draws with the book's local Vega."""
+    """Mime bundle: Vega-Lite JSON for Jupyter, and HTML that draws the compiled Vega with the book's bundle."""
     spec = prepare(spec)
     target = f"sb-chart-{uuid.uuid4().hex[:12]}"
     vega = json.dumps(to_vega(spec), separators=(",", ":"))
@@ -356,9 +362,8 @@ def _render(spec: dict[str, Any], **_: Any) -> dict[str, str]:
         '<script type="text/javascript">\n'
         "(function () {\n"
         f"  const spec = {vega};\n"
-        "  const draw = () => new vega.View(vega.parse(spec), "
-        f'{{renderer: "svg", container: "#{target}", hover: true}}).runAsync().catch(console.error);\n'
-        '  if (window.vega) { draw(); } else { window.addEventListener("load", draw); }\n'
+        f'  const draw = () => vegaEmbed("#{target}", spec, {EMBED_OPTIONS}).catch(console.error);\n'
+        '  if (window.vegaEmbed) { draw(); } else { window.addEventListener("load", draw); }\n'
         "})();\n"
         "</script>"
     )
@@ -377,14 +382,18 @@ def enable() -> None:
 
 
 def write_vega_bundle(static_dir: Path) -> Path:
-    """Write Vega as one script into the book's static folder (the charts arrive compiled to Vega)."""
+    """Write vega, vega-lite and vega-embed as one script into the book's static folder.
+
+    The charts arrive compiled to Vega, so vega-lite is not needed; but vl-convert's bundler cannot
+    export Vega alone (its ``vega`` name bundles to null), so the whole bundle is written.
+    """
     import vl_convert
 
     path = Path(static_dir) / BUNDLE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     # A function scope keeps the bundle's top-level names (such as `_`) off the page's globals;
-    # the snippet sets window.vega, the one name the charts use.
-    bundle = "(function () {\n" + vl_convert.javascript_bundle("window.vega = vega;") + "\n})();\n"
+    # the bundle itself sets window.vegaEmbed, the name the charts use.
+    bundle = "(function () {\n" + vl_convert.javascript_bundle() + "\n})();\n"
     if not path.is_file() or path.read_text() != bundle:
         path.write_text(bundle)
     return path
