@@ -11,6 +11,7 @@ matches is not run again. Stored results are looked up under :func:`scalingbook.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +36,10 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 EXECUTED_DIR = REPO_ROOT / "book" / "chapters"
 FAILED_DIR = REPO_ROOT / ".cache" / "failed"
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
+# Warnings the chapter kernel is told to ignore, in PYTHONWARNINGS form. tqdm.auto (the trainer's and
+# the sweeps' progress bars, which are off in a chapter) warns on import when a kernel has no
+# ipywidgets; in a build that warning would be a stderr box at the top of a page.
+KERNEL_WARNING_FILTERS = ("ignore:IProgress not found",)
 
 
 class ChapterError(RuntimeError):
@@ -197,6 +202,20 @@ def _kernel_config() -> Any:
     return config
 
 
+@contextlib.contextmanager
+def _kernel_environment():
+    """The environment a chapter's kernel starts with: this one plus :data:`KERNEL_WARNING_FILTERS`."""
+    before = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [before, *KERNEL_WARNING_FILTERS]))
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = before
+
+
 def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
     """Execute ``chapter`` with ``values`` and put the result where the book reads it.
 
@@ -227,10 +246,11 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
         previous_command = os.environ.get(COMMAND_ENV_VAR)
         os.environ[COMMAND_ENV_VAR] = run_command(chapter, values)  # inherited by the kernel, for manifests
         try:
-            papermill.execute_notebook(
-                source, output, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
-                config=_kernel_config(), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            )
+            with _kernel_environment():
+                papermill.execute_notebook(
+                    source, output, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
+                    config=_kernel_config(), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                )
         except Exception as err:  # papermill raises many types; keep the failed notebook
             FAILED_DIR.mkdir(parents=True, exist_ok=True)
             kept = FAILED_DIR / f"{chapter.name}.ipynb"
