@@ -240,7 +240,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=_duration, default=900, help="limit for the whole notebook, e.g. 900 or 15m (900 s)")
     grade.add_argument("--cell-timeout", type=_duration, default=300,
                        help="limit for one cell, which is then interrupted and the next one run (300)")
-    grade.add_argument("--memory", type=float, default=4, help="address space of each process of a run, GiB (4)")
+    grade.add_argument("--memory", type=float, default=4, help="data memory of each process of a run, GiB (4)")
     grade.add_argument("--report", type=_folder, help="folder for the reports and the class summary "
                        "(default: beside each notebook)")
     grade.set_defaults(func=_grade)
