@@ -45,8 +45,13 @@ def _overrides(pairs: list[list[str]]) -> dict[str, str]:
 
 def _run(args: argparse.Namespace) -> int:
     chapter = book.get_chapter(args.chapter)
-    values = book.resolve_values(chapter, _overrides(args.param), profile=args.profile, device=args.device)
-    if book.run(chapter, values, force=args.force):
+    overrides = _overrides(args.param)
+    profile = args.profile
+    if profile is None and "profile" not in overrides:
+        profile = book.default_profile(chapter)  # as the build chooses; not a choice of the user's
+    values = book.resolve_values(chapter, overrides, profile=profile, device=args.device)
+    chosen = [*overrides, *(["profile"] if args.profile else []), *(["device"] if args.device else [])]
+    if book.run(chapter, values, force=args.force, overrides=dict.fromkeys(chosen)):
         print(f"{chapter.name}: executed -> {chapter.executed}")
     else:
         print(f"{chapter.name}: up to date with these parameters (use --force to run again)")
@@ -54,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    html = book.build(execute_chapters=not args.no_execute, force=args.force)
+    html = book.build(execute_chapters=not args.no_execute, force=args.force, defaults=args.defaults)
     print(f"book built: {html / 'index.html'}")
     return 0
 
@@ -210,6 +215,9 @@ def parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="run stale chapters, then render the static site")
     build.add_argument("--no-execute", action="store_true", help="render the last executed chapters as they are")
     build.add_argument("--force", action="store_true", help="run every chapter even if nothing changed")
+    build.add_argument("--defaults", action="store_true",
+                       help="return every chapter to its default parameters (by default a chapter last run "
+                       "with `scalingbook run -p ...` keeps those parameters)")
     build.set_defaults(func=_build)
 
     assign = sub.add_parser("assignment", help="write a student notebook of a chapter, solutions stubbed")
