@@ -507,6 +507,30 @@ def load_tables(sweep: Sweep, name: str, profile: str, store_root: Path | None =
             for s in sweep.runs]
 
 
+def diverged_seeds(records: Result) -> list[int]:
+    """Seeds of a stored run that diverged (:func:`scalingbook.train.diverged_from_losses`).
+
+    ``records`` is a run's stored ``records`` table; the rule reads the loss curves stored beside it
+    (``training``, same parameter hash). Where those are missing, the seeds the trainer itself
+    recorded as non-finite (the manifest's ``diverged_seeds``) are all that is known.
+    """
+    from scalingbook.results import load_result
+    from scalingbook.train import diverged_from_losses
+
+    name = str(records.manifest.get("name", ""))
+    parts = len(name.split("/"))
+    folder = Path(records.path)
+    training = folder.parents[parts] / f"{name[: -len('records')]}training" / folder.name if (
+        name.endswith("/records") and len(folder.parents) > parts) else None
+    if training is None or not (training / "manifest.json").is_file():
+        return sorted(int(s) for s in records.manifest.get("diverged_seeds", []))
+    params = records.manifest["params"]
+    spec = RunSpec(name[: -len("/records")], params["task"], params["model"], (), params["train"], params["eval"])
+    vocab = spec.model_config(spec.build_task()).vocab_size
+    flags = diverged_from_losses(load_result(training).table, by="seed", vocab_size=vocab)
+    return sorted(int(s) for s in flags.index[flags.to_numpy()])
+
+
 MIN_TIME_LIMIT_S = 60.0
 """The shortest --time-limit accepted: a worker needs about this long to start, train a step of a
 member group and write its checkpoint; a shorter limit could stop before anything is saved."""
