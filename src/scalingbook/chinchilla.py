@@ -19,6 +19,7 @@ file when ``corpus_path`` is set (then the floor is unknown).
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -109,8 +110,19 @@ class Design:
         return steps
 
     def key(self) -> dict:
-        """The stored results' key: the design, with the corpus named by path."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        """The stored results' key: the design, with a corpus named by its content, not its path.
+
+        With ``corpus_path`` set, ``corpus_path`` gives way to ``corpus``: the SHA-256 and size of
+        the file's bytes, so a corpus edited in place is trained afresh and a copy elsewhere is not.
+        A design without a corpus keeps exactly the key it always had (``corpus_path: ""``), so
+        stored Markov-source results stay where they are.
+        """
+        key = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        if self.corpus_path:
+            data = Path(self.corpus_path).read_bytes()
+            del key["corpus_path"]
+            key["corpus"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        return key
 
 
 def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path: str = "", **source) -> Design:
