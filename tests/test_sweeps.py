@@ -280,3 +280,33 @@ def test_a_chapter_reads_the_stored_full_runs_only_and_falls_back_to_quick(tmp_p
 
     path.write_text(yaml.safe_dump({**CONFIG, "profiles": {"quick": {}}}))
     assert sweeps.read_or_train(path, "full", log=lambda _: None).profile == "quick"
+
+
+def test_the_paper_profile_on_a_cpu_asks_first_and_a_script_is_refused(tmp_path, checkpoints, monkeypatch, capsys):
+    """Issue 18, item 8: GPU-scale training started on a CPU without a word."""
+    import io
+
+    from scalingbook import cli
+
+    monkeypatch.setenv("SCALINGBOOK_DATA", str(tmp_path / "data"))
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "grid": [{"d_model": 16}]}))
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal, as in CI or a script
+    assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sized for a GPU" in err and "hours on this CPU" in err and "--yes" in err
+    assert not (tmp_path / "data").exists(), "nothing trained or written"
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu"]) == 2
+    assert "not confirmed" in capsys.readouterr().err and not (tmp_path / "data").exists()
+
+    assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu", "--yes"]) == 0
+    assert "finished: 1 of 1 runs stored" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu"]) == 0, "nothing left: no question"
+    assert cli.main(["sweep", str(config), "--profile", "quick", "--device", "cpu"]) == 0, "quick never asks"
