@@ -92,3 +92,22 @@ def test_a_corpus_is_keyed_by_its_content_not_its_path(tmp_path, monkeypatch):
     assert design.key() != key
     again = chinchilla.train_runs("chinchilla/isoflop", design, runs, "quick")
     assert again.path != first.path, "the edited corpus was trained afresh, not read back"
+
+
+def test_a_corpus_of_a_few_hundred_kb_gets_budgets_it_can_train_at_the_default_profile(tmp_path):
+    """Issue 18, item 6: a valid UTF-8 corpus failed at the default budgets (15 steps < min_steps)."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(b"Some ordinary English text, repeated to a few hundred kilobytes.\n" * 4600)  # ~300 KB
+    design = chinchilla.make_design("quick", corpus_path=str(corpus))
+    assert design.budgets[0] == pytest.approx(5e9) and len(design.budgets) == 5 and design.tokens_per_param == 50
+    iso, env = chinchilla.isoflop_runs(design), chinchilla.envelope_runs(design)  # no min_steps error
+    assert (iso.steps >= design.min_steps).all() and (env.steps >= design.min_steps).all()
+    assert "chosen from its size" in chinchilla.budget_note(design, given=False)
+    assert chinchilla.budget_note(chinchilla.make_design("quick"), given=False) == ""
+
+    small = tmp_path / "small.txt"
+    small.write_text("tiny corpus\n" * 1000)
+    with pytest.raises(ValueError, match=r"12,000 bytes is too small for the quick profile's budgets"):
+        chinchilla.make_design("quick", corpus_path=str(small))
+    capped = chinchilla.corpus_budgets("quick", 150_000)
+    assert capped[-1] < chinchilla.CORPUS_BUDGETS["quick"][1] and capped[0] == pytest.approx(5e9)
