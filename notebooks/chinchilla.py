@@ -84,6 +84,7 @@ Markdown(
     f"parameters ({len(iso_runs)} runs). Approach 1: {len(design.envelope_widths)} sizes x 4 horizons over 16x in "
     f"tokens ({len(env_runs)} runs). Training cost, members idling past their horizon included: "
     f"{chinchilla.training_flops(design, iso_runs) + chinchilla.training_flops(design, env_runs):.3g} FLOPs (6ND)."
+    + chinchilla.budget_note(design, given=any(b > 0 for b in budgets))
 )
 
 # %% [markdown]

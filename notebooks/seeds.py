@@ -67,7 +67,7 @@ results = {key: s.results for key, s in shown.items()}
 # One row per (task, axis, scale, seed): exact match, the continuous loss and the model's size.
 seeds = pd.concat(
     [
-        stats.seed_outcomes(result.table).assign(
+        stats.seed_outcomes(result).assign(
             task=task, axis=axis, scale=spec.model[AXES[axis]],
             n_params=param_count(spec.model_config(spec.build_task())),
         )
@@ -143,6 +143,7 @@ population_table["scales not trained yet"] = [
 population_table["training steps"] = [
     sweeps[(t, a)].runs[0].train["steps"] for t, a in zip(population_table["task"], population_table["axis"])
 ]
+display(Markdown(stats.divergence_note(seeds, ["task", "axis", "scale"])))
 population_table.style.format({"params_min": "{:,}", "params_max": "{:,}"}).hide(axis="index")
 
 # %% [markdown]

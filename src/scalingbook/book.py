@@ -4,9 +4,15 @@ A chapter is a jupytext percent-format notebook in ``notebooks/``. ``run`` turns
 ``.ipynb``, papermill executes it with validated parameters, and the executed notebook lands in
 ``book/chapters/`` where Jupyter Book reads it (Jupyter Book itself never executes). Beside it a
 stamp records a hash of everything the output depends on: the notebook source, the
-``src/scalingbook`` source, the parameters and the chapter's input data. A chapter whose stamp
-matches is not run again. Stored results are looked up under :func:`scalingbook.results.default_root`
+``src/scalingbook`` source, the parameters, the content of every input file a parameter names and
+the chapter's input data. The hash is taken before execution, from the very notebook text that is
+executed, so an edit made while a chapter runs leaves it stale. A chapter whose stamp matches is
+not run again. Stored results are looked up under :func:`scalingbook.results.default_root`
 (``data/``, or ``SCALINGBOOK_DATA``), where the chapters read them.
+
+The stamp also records the parameters the user set (``scalingbook run CHAPTER -p ...``). The
+build keeps them: a chapter last run with custom parameters is brought up to date with those same
+parameters, and only ``build --defaults`` returns it to its defaults.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from scalingbook import __version__
-from scalingbook.params import Param, ParameterError, read_params, resolve
+from scalingbook.params import Param, ParameterError, read_params, read_params_source, resolve
 from scalingbook.results import COMMAND_ENV_VAR, REPO_ROOT, Result, canonical_json, default_root, git_state, read_manifest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -115,13 +121,27 @@ def _hash_file(digest: Any, path: Path, label: str) -> None:
     digest.update(b"\0")
 
 
-def staleness_key(chapter: Chapter, values: dict[str, Any]) -> str:
-    """Hash of everything an executed chapter depends on (see the module docstring)."""
+def staleness_key(chapter: Chapter, values: dict[str, Any], notebook_source: bytes | None = None) -> str:
+    """Hash of everything an executed chapter depends on (see the module docstring).
+
+    ``notebook_source`` is the notebook text about to be executed (default: the file as it is now),
+    so that the key describes exactly what ran. A parameter that names an input file (``[file]``)
+    is keyed by the file's content as well as its path: a file edited in place makes the chapter stale.
+    """
     digest = hashlib.sha256()
-    _hash_file(digest, chapter.notebook, "notebook")
+    if notebook_source is None:
+        notebook_source = chapter.notebook.read_bytes()
+    digest.update(b"notebook\0" + notebook_source + b"\0")
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         _hash_file(digest, path, f"src:{path.relative_to(PACKAGE_DIR)}")
     digest.update(b"params:" + canonical_json(values).encode() + b"\0")
+    for name, param in read_params_text(chapter, notebook_source).items():
+        target = values.get(name)
+        if param.file and target:
+            if Path(target).is_file():
+                _hash_file(digest, Path(target), f"file-param:{name}")
+            else:
+                digest.update(f"file-param:{name}:missing".encode() + b"\0")
     folders = [("data", folder) for folder in chapter.data_dirs()] + [("input", REPO_ROOT / f) for f in chapter.inputs]
     for label, root in folders:
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
@@ -133,6 +153,14 @@ def staleness_key(chapter: Chapter, values: dict[str, Any]) -> str:
         if target and Path(target).is_file():
             _hash_file(digest, Path(target), f"env-file:{var}")
     return digest.hexdigest()
+
+
+def read_params_text(chapter: Chapter, notebook_source: bytes) -> dict[str, Param]:
+    """The parameters declared in ``notebook_source``, the chapter's notebook text; none if unreadable."""
+    try:
+        return read_params_source(notebook_source.decode("utf-8"), chapter.notebook)
+    except (ValueError, SyntaxError):  # a broken parameters cell fails at execution, not here
+        return {}
 
 
 def is_fresh(chapter: Chapter, values: dict[str, Any]) -> bool:
@@ -216,15 +244,17 @@ def _kernel_environment():
             os.environ["PYTHONWARNINGS"] = before
 
 
-def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
+def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] | None = None) -> Path:
     """Execute ``chapter`` with ``values`` and put the result where the book reads it.
 
     The notebook runs in a scratch folder; only a successful run replaces the previous executed
-    notebook. A failed run is kept in ``.cache/failed/`` for inspection. The values, already
-    validated by :mod:`scalingbook.params`, are injected as papermill does, as a cell after the
-    ``parameters`` cell; papermill is not asked to check them again, because its own reading of the
-    ``parameters`` cell cannot parse a line with a second ``=`` (``[>=0]`` in a comment) and would
-    then warn about a parameter that exists.
+    notebook. A failed run is kept in ``.cache/failed/`` for inspection. The stamp's key is taken
+    before execution, from the notebook text that is executed. ``overrides`` are the parameters
+    the user set, recorded in the stamp so that the build keeps them (:func:`kept_overrides`).
+    The values, already validated by :mod:`scalingbook.params`, are injected as papermill does, as a
+    cell after the ``parameters`` cell; papermill is not asked to check them again, because its own
+    reading of the ``parameters`` cell cannot parse a line with a second ``=`` (``[>=0]`` in a
+    comment) and would then warn about a parameter that exists.
     """
     import jupytext
     import nbformat
@@ -235,7 +265,9 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
     with tempfile.TemporaryDirectory(prefix=f"scalingbook-{chapter.name}-") as scratch:
         source = Path(scratch) / f"{chapter.name}.ipynb"
         output = Path(scratch) / f"{chapter.name}.executed.ipynb"
-        notebook = jupytext.read(chapter.notebook)
+        notebook_source = chapter.notebook.read_bytes()  # read once: this text is executed and keyed
+        key = staleness_key(chapter, values, notebook_source)
+        notebook = jupytext.reads(notebook_source.decode("utf-8"), fmt=chapter.notebook.suffix.lstrip("."))
         notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
         notebook.metadata.setdefault("papermill", {})  # what papermill's own reader would add
         for cell in notebook.cells:
@@ -272,8 +304,9 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
         shutil.move(staged, chapter.executed.with_suffix(".ipynb.tmp"))
         os.replace(chapter.executed.with_suffix(".ipynb.tmp"), chapter.executed)
     stamp = {
-        "key": staleness_key(chapter, values),
+        "key": key,
         "params": values,
+        "overrides": {name: values[name] for name in overrides or {}},
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -281,11 +314,15 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
     return chapter.executed
 
 
-def run(chapter: Chapter, values: dict[str, Any], force: bool = False) -> bool:
-    """Execute the chapter unless it is fresh; return whether it ran."""
+def run(chapter: Chapter, values: dict[str, Any], force: bool = False, overrides: dict[str, Any] | None = None) -> bool:
+    """Execute the chapter unless it is fresh; return whether it ran.
+
+    ``overrides`` names the parameters the user chose (their values are taken from ``values``);
+    the build keeps them until ``build --defaults``.
+    """
     if not force and is_fresh(chapter, values):
         return False
-    execute(chapter, values)
+    execute(chapter, values, overrides)
     return True
 
 
@@ -343,10 +380,59 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def build(execute_chapters: bool = True, force: bool = False, log=_say) -> Path:
+def default_profile(chapter: Chapter) -> str:
+    """The profile a chapter gets unless one is asked for: full where committed results exist, else quick."""
+    return "full" if chapter.has_full_results() else "quick"
+
+
+def kept_overrides(chapter: Chapter) -> dict[str, Any]:
+    """The parameters the user set when the chapter was last executed, from its stamp ({} if none).
+
+    A stamp written before the stamp recorded them counts every parameter whose value differs from
+    its default as set by the user, except ``profile``, which the build chose.
+    """
+    if not (chapter.executed.is_file() and chapter.stamp.is_file()):
+        return {}
+    try:
+        stamp = json.loads(chapter.stamp.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(stamp, dict):
+        return {}
+    if "overrides" in stamp:
+        return dict(stamp["overrides"] or {})
+    defaults = {name: param.default for name, param in chapter.params().items()}
+    return {
+        name: value for name, value in (stamp.get("params") or {}).items()
+        if name != "profile" and name in defaults and value != defaults[name]
+    }
+
+
+def build_values(chapter: Chapter, defaults: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The values the build runs ``chapter`` with, and the user's overrides among them.
+
+    The user's parameters from the chapter's last run are kept (see :func:`kept_overrides`) unless
+    ``defaults``; the profile, unless the user chose one, is :func:`default_profile`.
+    """
+    overrides = {} if defaults else kept_overrides(chapter)
+    profile = None if "profile" in overrides else default_profile(chapter)
+    try:
+        values = resolve_values(chapter, overrides, profile=profile)
+    except ParameterError as err:
+        chosen = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise ChapterError(
+            f"the parameters of its last run ({chosen}) are no longer accepted: {err}; "
+            "`scalingbook build --defaults` returns it to its defaults"
+        ) from None
+    return values, overrides
+
+
+def build(execute_chapters: bool = True, force: bool = False, log=_say, defaults: bool = False) -> Path:
     """Bring every chapter up to date, then render the static site into ``_build/html``.
 
-    A chapter uses the full profile when committed full-profile results exist for it, else quick.
+    A chapter last run with parameters the user chose keeps them, and is rerun with them only if an
+    input changed; ``defaults=True`` returns every chapter to its defaults. A chapter uses the full
+    profile when committed full-profile results exist for it, else quick, unless the user chose one.
     Before a chapter runs, ``log`` says which one and how long its last run took; after, how long
     this one did (on a terminal the elapsed time counts up meanwhile). With
     ``execute_chapters=False`` the last executed notebooks are rendered as they are. A chapter
@@ -358,16 +444,20 @@ def build(execute_chapters: bool = True, force: bool = False, log=_say) -> Path:
         if execute_chapters:
             ticker = None
             try:
-                profile = "full" if chapter.has_full_results() else "quick"
-                values = resolve_values(chapter, {}, profile=profile)
+                values, overrides = build_values(chapter, defaults)
+                profile = values["profile"]
+                kept = (
+                    "; your parameters kept: " + ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+                    + " (build --defaults resets them)" if overrides else ""
+                )
                 if not force and is_fresh(chapter, values):
-                    log(f"{chapter.name}: up to date ({profile} profile)")
+                    log(f"{chapter.name}: up to date ({profile} profile{kept})")
                     continue
                 last = last_duration(chapter)
                 estimate = f"its last run took {_clock(last)}" if last is not None else "no earlier run to time it by"
-                log(f"{chapter.name}: running ({profile} profile; {estimate})")
+                log(f"{chapter.name}: running ({profile} profile{kept}; {estimate})")
                 with _Ticker(chapter.name) as ticker:
-                    run(chapter, values, force=True)
+                    run(chapter, values, force=True, overrides=overrides)
             except Exception as err:  # whatever broke this chapter, the others are still built
                 failures.append(f"{chapter.name}: {err}")
                 took = f" after {_clock(ticker.elapsed)}" if ticker is not None else ""

@@ -46,8 +46,13 @@ def _overrides(pairs: list[list[str]]) -> dict[str, str]:
 
 def _run(args: argparse.Namespace) -> int:
     chapter = book.get_chapter(args.chapter)
-    values = book.resolve_values(chapter, _overrides(args.param), profile=args.profile, device=args.device)
-    if book.run(chapter, values, force=args.force):
+    overrides = _overrides(args.param)
+    profile = args.profile
+    if profile is None and "profile" not in overrides:
+        profile = book.default_profile(chapter)  # as the build chooses; not a choice of the user's
+    values = book.resolve_values(chapter, overrides, profile=profile, device=args.device)
+    chosen = [*overrides, *(["profile"] if args.profile else []), *(["device"] if args.device else [])]
+    if book.run(chapter, values, force=args.force, overrides=dict.fromkeys(chosen)):
         print(f"{chapter.name}: executed -> {chapter.executed}")
     else:
         print(f"{chapter.name}: up to date with these parameters (use --force to run again)")
@@ -55,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    html = book.build(execute_chapters=not args.no_execute, force=args.force)
+    html = book.build(execute_chapters=not args.no_execute, force=args.force, defaults=args.defaults)
     print(f"book built: {html / 'index.html'}")
     return 0
 
@@ -104,6 +109,49 @@ def _duration(text: str) -> float:
     return seconds
 
 
+CONFIRM_PROFILES = ("paper",)  # sized for a GPU or a cluster: on a CPU, asked about before training
+
+
+def _cpu_hours_left(loaded: list, profile: str, device: str, workers: int) -> tuple[float, float]:
+    """Training FLOPs of the sweeps' pending member groups, and the hours they would take here.
+
+    The rate is measured: a few steps of the largest pending group, timed on one thread as a worker
+    trains it (:func:`scalingbook.train.time_steps`); ``workers`` such threads share the work.
+    """
+    from scalingbook import sweeps
+    from scalingbook.cpu import torch_threads
+    from scalingbook.results import ResultStore
+    from scalingbook.train import member_chunk, time_steps
+
+    store = ResultStore.for_profile(profile)
+    jobs = [
+        (spec, i, sweeps.chunk_cost(spec, device, i))
+        for sweep in loaded for spec in sweep.runs if not store.exists(f"{spec.sweep}/records", spec.params())
+        for i in range(sweeps.chunk_count(spec, device)) if not sweeps.chunk_done(spec, profile, i)
+    ]
+    if not jobs:
+        return 0.0, 0.0
+    spec, _, _ = max(jobs, key=lambda job: job[2])
+    cfg = sweeps._train_config(spec, device)
+    task = spec.build_task()
+    with torch_threads(1):
+        rate = time_steps(spec.model_config(task), member_chunk(cfg, len(spec.members)), cfg,
+                          task.seq_len("train"), steps=2, warmup=1)["model_flops_per_s"]
+    flops = sum(cost for *_, cost in jobs)
+    return flops, flops / (rate * workers) / 3600
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` on the terminal; without one (a script, CI), refuse unless ``--yes`` was given."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ParameterError(f"{question} Not asked: stdin is not a terminal; add --yes to go ahead")
+    answer = input(f"{question} Go ahead? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise ParameterError("not confirmed; nothing was trained")
+
+
 def _sweep(args: argparse.Namespace) -> int:
     import yaml
 
@@ -122,6 +170,11 @@ def _sweep(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         loaded = [sweeps.Sweep.load(path, profile=args.profile) for path in args.config]
+        if args.profile in CONFIRM_PROFILES and device == "cpu" and args.slurm is None:
+            flops, hours = _cpu_hours_left(loaded, args.profile, device, args.workers)
+            if flops:
+                _confirm(f"the {args.profile} profile is sized for a GPU: {flops:.3g} FLOPs left to train, about "
+                         f"{hours:,.1f} hours on this CPU with --workers {args.workers} (rate timed just now).", args.yes)
         options = {}
         for item in args.slurm or []:
             name, sep, value = item.partition("=")
@@ -222,6 +275,9 @@ def parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="run stale chapters, then render the static site")
     build.add_argument("--no-execute", action="store_true", help="render the last executed chapters as they are")
     build.add_argument("--force", action="store_true", help="run every chapter even if nothing changed")
+    build.add_argument("--defaults", action="store_true",
+                       help="return every chapter to its default parameters (by default a chapter last run "
+                       "with `scalingbook run -p ...` keeps those parameters)")
     build.set_defaults(func=_build)
 
     assign = sub.add_parser("assignment", help="write a student notebook of a chapter, solutions stubbed")
@@ -254,6 +310,8 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=_positive_int, default=1,
                        help="worker processes, one thread each (1); results are identical for any number")
     sweep.add_argument("--status", action="store_true", help="list every sweep in sweeps/ with runs done and left")
+    sweep.add_argument("--yes", action="store_true",
+                       help="train the paper profile on a CPU without asking (it is sized for a GPU)")
     sweep.add_argument("--slurm", nargs="*", metavar="KEY=VALUE",
                        help="submit runs as Slurm jobs with these submitit options (e.g. slurm_partition=gpu)")
     sweep.add_argument("--jobs", type=Path, default=Path(".cache/submitit"), help="folder for Slurm job logs")
