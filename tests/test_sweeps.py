@@ -310,3 +310,15 @@ def test_the_paper_profile_on_a_cpu_asks_first_and_a_script_is_refused(tmp_path,
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu"]) == 0, "nothing left: no question"
     assert cli.main(["sweep", str(config), "--profile", "quick", "--device", "cpu"]) == 0, "quick never asks"
+
+
+def test_two_sweeps_holding_the_same_run_both_store_it(tmp_path, checkpoints):
+    """The depth and width sweeps of a chapter can share a grid point (same settings, same key): each
+    sweep's copy is trained and stored under its own name, and neither waits on the other's groups."""
+    width = Sweep.from_dict({**CONFIG, "name": "tiny/width", "grid": [{"d_model": 16}, {"d_model": 32}]})
+    depth = Sweep.from_dict({**CONFIG, "name": "tiny/depth", "grid": [{"d_model": 16}]})
+    assert width.runs[0].key == depth.runs[0].key
+    done = sweeps.run_sweeps([width, depth], "quick", store_root=tmp_path / "store", log=lambda _: None)
+    assert (done.runs_stored, done.runs_total, done.chunks_left) == (3, 3, 0)
+    store = sweeps.ResultStore(tmp_path / "store")
+    assert store.exists("tiny/depth/records", depth.runs[0].params())

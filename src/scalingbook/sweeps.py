@@ -628,7 +628,7 @@ def run_sweeps(
             log(f"{sweep.name}: {len(sweep.runs) - len(pending)} of {len(sweep.runs)} runs stored, {len(pending)} to run")
             for spec in pending:
                 todo = [i for i in range(chunk_count(spec, device)) if not chunk_done(spec, profile, i)]
-                left[spec.key] = len(todo)
+                left[spec.sweep, spec.key] = len(todo)
                 jobs += [(spec, i, chunk_cost(spec, device, i)) for i in todo]
                 if not todo:
                     store_run(spec, profile, device, store)
@@ -650,8 +650,8 @@ def run_sweeps(
             done.flops_left -= cost
             done.flops_done += cost
             bar.update(cost)
-            left[spec.key] -= 1
-            if not left[spec.key]:
+            left[spec.sweep, spec.key] -= 1
+            if not left[spec.sweep, spec.key]:
                 store_run(spec, profile, device, store)
                 done.runs_stored += 1
                 log(f"{spec.sweep}: stored {canonical_json(spec.model)}")
