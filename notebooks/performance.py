@@ -138,11 +138,17 @@ Markdown(
 # - **population**: this book's trainer step (`scalingbook.train`), where every weight carries a
 #   leading member axis and the whole population is one set of batched matrix products, with its own
 #   fused AdamW and per-member gradient clipping; on a GPU, optionally compiled and captured as a
-#   CUDA graph.
+#   CUDA graph;
+# - **population_groups_Nworkers** (CPU): the same trainer as a CPU sweep runs it, the population in
+#   groups of 10 members (a batched model of 200 leaves the cache) shared among N worker processes of
+#   one thread each; its time is the slowest worker's.
 #
 # The rates are member-steps per second (one optimiser step of one seed), tokens per second and
 # model-FLOP utilisation: the FLOPs of Hoffmann et al.'s Appendix F count, per second, over the
-# device's dense bf16 peak (GPUs only). Before timing, the three methods' losses on one batch from
+# device's dense bf16 peak (GPUs only). On a CPU the same FLOP rate is read against the rate of a
+# square 1024 x 1024 fp32 matrix product on as many threads (`matmul_fraction`); the stored JSON also
+# times products of the model's own shapes, whose thin inner dimension (d_model) caps what any
+# method can reach. Before timing, the three methods' losses on one batch from
 # the same weights are checked to agree.
 
 # %% tags=["remove-input"]
@@ -155,9 +161,10 @@ if population_results:
     ]
     ok = populations[populations["error"] == ""]
     shown = populations[["measured", "device", "config", "method", "member_steps_per_s", "tokens_per_s", "mfu",
-                         "peak_memory_gib", "over_naive", "over_vmap", "error", "git_commit"]]
+                         "matmul_fraction", "peak_memory_gib", "over_naive", "over_vmap", "error", "git_commit"]]
     display(shown.style.format({
-        "member_steps_per_s": "{:,.1f}", "tokens_per_s": "{:,.3g}", "mfu": "{:.1%}", "peak_memory_gib": "{:.2f}",
+        "member_steps_per_s": "{:,.1f}", "tokens_per_s": "{:,.3g}", "mfu": "{:.1%}", "matmul_fraction": "{:.1%}",
+        "peak_memory_gib": "{:.2f}",
         "over_naive": "{:.1f}x", "over_vmap": "{:.1f}x",
     }, na_rep="-").hide(axis="index"))
 else:
