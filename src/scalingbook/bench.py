@@ -44,7 +44,7 @@ from scalingbook.model import (
     flops_chinchilla,
     param_count,
 )
-from scalingbook.results import device_name, git_state, repo_relative, write_atomic
+from scalingbook.results import command_line, device_name, git_state, repo_relative, write_atomic
 from scalingbook.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
 
 
@@ -142,6 +142,7 @@ def fit_benchmark(
         "git_commit": commit,
         "git_dirty": dirty,
         "data": source,
+        "command": command_line(),
         "n_points": int(len(loss)),
         "n_starts": int(len(starts)),
         "batched_seconds": batched_s,
@@ -599,6 +600,7 @@ def population_benchmark(
     tokens = batch_size * seq_len
     return {
         "benchmark": "population_training",
+        "command": command_line(),
         "device": name,
         "device_type": dev.type,
         "torch": torch.__version__,
