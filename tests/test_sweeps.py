@@ -322,3 +322,13 @@ def test_two_sweeps_holding_the_same_run_both_store_it(tmp_path, checkpoints):
     assert (done.runs_stored, done.runs_total, done.chunks_left) == (3, 3, 0)
     store = sweeps.ResultStore(tmp_path / "store")
     assert store.exists("tiny/depth/records", depth.runs[0].params())
+
+
+def test_status_as_markdown_is_the_readme_budget_table(capsys):
+    from scalingbook import cli
+    from scalingbook.results import REPO_ROOT
+
+    assert cli.main(["sweep", "--status", "--markdown"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| sweep | profile |") and "| quick |" not in table
+    assert table in (REPO_ROOT / "README.md").read_text(), "README's budget table is out of date: paste this in"

@@ -160,6 +160,14 @@ def _sweep(args: argparse.Namespace) -> int:
     device = book.pick_device(args.device)
     if args.status:
         rows = sweeps.sweep_status(REPO_ROOT / "sweeps", device)
+        if args.markdown:  # the README's budget table: the full and paper profiles
+            print("| sweep | profile | runs | stored | CPU-hours of the stored runs (2 cores) | GPU minutes |")
+            print("|---|---|---|---|---|---|")
+            for r in rows:
+                if r["profile"] != "quick":
+                    hours = f"{r['cpu_hours']:.2f}" if r["stored"] else "-"
+                    print(f"| `{r['sweep']}` | {r['profile']} | {r['runs']} | {r['stored']} | {hours} | not measured |")
+            return 0
         print(f"{'sweep':32} {'profile':8} {'runs':>5} {'stored':>7} {'partial':>8} {'remaining':>10} {'CPU-hours':>10}")
         for r in rows:
             print(f"{r['sweep']:32} {r['profile']:8} {r['runs']:5d} {r['stored']:7d} {r['partial']:8d} {r['remaining']:10d} "
@@ -310,6 +318,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=_positive_int, default=1,
                        help="worker processes, one thread each (1); results are identical for any number")
     sweep.add_argument("--status", action="store_true", help="list every sweep in sweeps/ with runs done and left")
+    sweep.add_argument("--markdown", action="store_true", help="with --status: the README's budget table")
     sweep.add_argument("--yes", action="store_true",
                        help="train the paper profile on a CPU without asking (it is sized for a GPU)")
     sweep.add_argument("--slurm", nargs="*", metavar="KEY=VALUE",
