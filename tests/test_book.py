@@ -43,6 +43,7 @@ def tiny(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "NOTEBOOK_DIR", notebooks)
     monkeypatch.setattr(book, "EXECUTED_DIR", executed)
     monkeypatch.setattr(book, "FAILED_DIR", tmp_path / ".cache" / "failed")
+    monkeypatch.setattr(book, "KERNEL_LOG_DIR", tmp_path / ".cache" / "kernel-logs")
     monkeypatch.setattr(book, "PACKAGE_DIR", src)
     monkeypatch.setattr(book, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(book, "CHAPTERS", (chapter,))
@@ -265,6 +266,26 @@ def test_a_chapter_runs_without_warnings_from_papermill_or_its_kernel(tiny, capf
     assert "answer 63.0" in _output_text(tiny.executed)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert capfd.readouterr().err == ""
+
+
+# A cell that makes the kernel process write to its stderr outside any cell, as it exits.
+WRITE_AT_KERNEL_EXIT = "import atexit, os\natexit.register(os.write, 2, b'kernel exiting\\n')\n"
+
+
+def test_what_the_kernel_process_writes_outside_cells_goes_to_its_log_not_the_terminal(tiny, capfd):
+    """libzmq's teardown assertion ("pfd.revents & POLLIN") once reached the build's stderr this way."""
+    tiny.notebook.write_text(TINY + "\n# %%\n" + WRITE_AT_KERNEL_EXIT + "print('cell stderr', file=__import__('sys').stderr)\n")
+    assert cli.main(["run", "tiny"]) == 0
+    assert "cell stderr" in _output_text(tiny.executed), "a cell's stderr still reaches the notebook"
+    assert capfd.readouterr().err == ""
+    assert (book.KERNEL_LOG_DIR / "tiny.log").read_text() == "kernel exiting\n"
+
+
+def test_a_failed_chapter_names_the_kernel_log_when_the_kernel_wrote_to_it(tiny):
+    tiny.notebook.write_text(TINY + "\n# %%\n" + WRITE_AT_KERNEL_EXIT + "raise RuntimeError('boom')\n")
+    with pytest.raises(book.ChapterError, match="kernel's stderr is in .*tiny.log"):
+        book.execute(tiny, book.resolve_values(tiny, {}))
+    assert (book.KERNEL_LOG_DIR / "tiny.log").read_text() == "kernel exiting\n"
 
 
 def test_results_made_by_a_chapter_record_its_scalingbook_command(tiny):

@@ -41,6 +41,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 EXECUTED_DIR = REPO_ROOT / "book" / "chapters"
 FAILED_DIR = REPO_ROOT / ".cache" / "failed"
+KERNEL_LOG_DIR = REPO_ROOT / ".cache" / "kernel-logs"
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
 # Warnings the chapter kernel is told to ignore, in PYTHONWARNINGS form. tqdm.auto (the trainer's and
 # the sweeps' progress bars, which are off in a chapter) warns on import when a kernel has no
@@ -208,7 +209,29 @@ def run_command(chapter: Chapter, values: dict[str, Any]) -> str:
     return shlex.join(words)
 
 
-def _kernel_config() -> Any:
+def _kernel_manager_class() -> type:
+    """The kernel manager papermill starts chapters' kernels with: the kernel process's own stderr
+    goes to a log file (``KernelWithLog.stderr_log``), not to the terminal.
+
+    What a cell writes to stderr reaches the notebook through the kernel's channels, so the process's
+    stderr carries only what it writes outside cells, such as libzmq's assertion when a socket sees a
+    hang-up while the kernel tears down under load. That is no concern of the reader's; the log is
+    named when a chapter fails.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Unicode
+
+    class KernelWithLog(AsyncKernelManager):
+        stderr_log = Unicode(config=True)
+
+        async def start_kernel(self, **kw: Any) -> None:
+            with open(self.stderr_log, "ab") as log:  # the kernel holds its own copy once started
+                await super().start_kernel(stderr=log, **kw)
+
+    return KernelWithLog
+
+
+def _kernel_config(stderr_log: Path) -> Any:
     """How papermill's client starts the chapter's kernel, so that nothing but the notebook's own
     output comes of it.
 
@@ -223,6 +246,7 @@ def _kernel_config() -> Any:
     from traitlets.config import Config
 
     config = Config()
+    config.KernelWithLog.stderr_log = str(stderr_log)
     if KernelManager.class_traits().get("transport_encryption") is not None and zmq.has("curve"):
         config.KernelManager.transport_encryption = "auto"
     elif os.name == "posix":
@@ -277,20 +301,25 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
         started = datetime.now(timezone.utc)
         previous_command = os.environ.get(COMMAND_ENV_VAR)
         os.environ[COMMAND_ENV_VAR] = run_command(chapter, values)  # inherited by the kernel, for manifests
+        KERNEL_LOG_DIR.mkdir(parents=True, exist_ok=True)
+        kernel_log = KERNEL_LOG_DIR / f"{chapter.name}.log"
+        kernel_log.write_bytes(b"")
         try:
             with _kernel_environment():
                 papermill.execute_notebook(
                     source, output, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
-                    config=_kernel_config(), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    kernel_manager_class=_kernel_manager_class(), config=_kernel_config(kernel_log),
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 )
         except Exception as err:  # papermill raises many types; keep the failed notebook
             FAILED_DIR.mkdir(parents=True, exist_ok=True)
             kept = FAILED_DIR / f"{chapter.name}.ipynb"
             if output.is_file():
                 shutil.copyfile(output, kept)
+            log_note = f"; the kernel's stderr is in {kernel_log}" if kernel_log.stat().st_size else ""
             raise ChapterError(
                 f"chapter {chapter.name!r} failed: {str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}"
-                f" (the failed notebook is in {kept}; the previous executed chapter is untouched)"
+                f" (the failed notebook is in {kept}{log_note}; the previous executed chapter is untouched)"
             ) from err
         finally:
             if previous_command is None:
