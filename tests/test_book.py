@@ -414,3 +414,13 @@ def test_the_key_is_taken_before_execution_from_the_notebook_executed(tiny, monk
     monkeypatch.setattr(papermill, "execute_notebook", real)
     assert book.run(tiny, values)
     assert "answer 44.0" in _output_text(tiny.executed) and book.is_fresh(tiny, values)
+
+
+def test_readers_see_an_exercise_answer_folded_and_without_its_solution_markers(tiny):
+    answer = ('# %% grade={"exercise": "tiny-ex", "checks": {"ex1_x": {"atol": 0}}}\n'
+              "# BEGIN SOLUTION hint: add one\nex1_x = scale + 1\n# END SOLUTION\nprint(ex1_x)\n")
+    tiny.notebook.write_text(TINY + "\n" + answer)
+    assert cli.main(["run", "tiny"]) == 0
+    cell = nbformat.read(tiny.executed, as_version=4).cells[-1]
+    assert cell.source == "ex1_x = scale + 1\nprint(ex1_x)"
+    assert "hide-input" in cell.metadata.tags and cell.outputs[0]["text"] == "3.0\n"

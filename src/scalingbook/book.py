@@ -188,11 +188,18 @@ def resolve_values(
     return resolve(chapter.params(), merged)
 
 
-def _hide_parameter_cells(notebook: Any) -> None:
+def _prepare_for_readers(notebook: Any) -> None:
+    """Hide the parameter cells; show each exercise's worked answer folded, without its markers."""
+    from scalingbook.teaching import without_solution_markers
+
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
         if any(t in tags for t in HIDDEN_CELL_TAGS) and "remove-cell" not in tags:
             tags.append("remove-cell")
+        if cell.cell_type == "code" and "grade" in cell.metadata:
+            cell.source = without_solution_markers(cell.source)
+            if "hide-input" not in tags:
+                tags.append("hide-input")
 
 
 def run_command(chapter: Chapter, values: dict[str, Any]) -> str:
@@ -327,7 +334,7 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
             else:
                 os.environ[COMMAND_ENV_VAR] = previous_command
         notebook = nbformat.read(output, as_version=4)
-        _hide_parameter_cells(notebook)
+        _prepare_for_readers(notebook)
         staged = Path(scratch) / "staged.ipynb"
         nbformat.write(notebook, staged)
         shutil.move(staged, chapter.executed.with_suffix(".ipynb.tmp"))

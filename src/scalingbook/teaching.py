@@ -194,6 +194,12 @@ def chapter_exercises(chapter: book.Chapter) -> tuple[Exercise, ...]:
     return exercises(jupytext.read(chapter.notebook))
 
 
+def without_solution_markers(source: str) -> str:
+    """``source`` with its ``BEGIN SOLUTION`` / ``END SOLUTION`` lines dropped: the worked answer as the
+    book shows it to readers, for whom the markers and hints (written for the handout) mean nothing."""
+    return "\n".join(line for line in source.splitlines() if not (BEGIN.match(line) or END.match(line)))
+
+
 def stub_solutions(source: str, stub: str) -> str:
     """Replace each ``BEGIN SOLUTION`` .. ``END SOLUTION`` region by ``stub`` raising the marker's hint."""
     out: list[str] = []
