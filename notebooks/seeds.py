@@ -38,7 +38,7 @@ exercise_seed = 0  # exercises: seed of the bootstrap resamples and of the synth
 import altair as alt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from scalingbook import charts, stats
 from scalingbook.book import chapter_header, pick_device

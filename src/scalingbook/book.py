@@ -29,13 +29,21 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from scalingbook import __version__
 from scalingbook.params import Param, ParameterError, read_params, read_params_source, resolve
-from scalingbook.results import COMMAND_ENV_VAR, REPO_ROOT, Result, canonical_json, default_root, git_state, read_manifest
+from scalingbook.results import (
+    COMMAND_ENV_VAR,
+    REPO_ROOT,
+    Result,
+    canonical_json,
+    default_root,
+    git_state,
+    read_manifest,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -305,7 +313,7 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
             cell.metadata.setdefault("tags", [])
         notebook = parameterize_notebook(notebook, values, kernel_name="python3", language="python")
         nbformat.write(notebook, source)
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         previous_command = os.environ.get(COMMAND_ENV_VAR)
         os.environ[COMMAND_ENV_VAR] = run_command(chapter, values)  # inherited by the kernel, for manifests
         KERNEL_LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -344,7 +352,7 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
         "params": values,
         "overrides": {name: values[name] for name in overrides or {}},
         "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     chapter.stamp.write_text(json.dumps(stamp, indent=2, default=str) + "\n")
     return chapter.executed
@@ -564,7 +572,7 @@ def chapter_header(name: str, namespace: dict[str, Any], sources: list[Result | 
             ":class: note",
             f"**Profile:** `{namespace['profile']}` · **scalingbook** {__version__} · "
             f"**commit** `{(commit or 'unknown')[:10]}{'+dirty' if dirty else ''}` · "
-            f"**executed** {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            f"**executed** {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             "",
             "**Results used:**",
             *origin,

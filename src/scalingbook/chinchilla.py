@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -276,7 +276,7 @@ def train_runs(name: str, design: Design, runs: pd.DataFrame, profile: str, devi
     key = {"design": design.key(), "runs": runs[["width", "steps"]].to_dict("list")}
     if store.exists(name, key):
         return store.read(name, key)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     task = design.task()
     with torch_threads(1 if device == "cpu" else None):
         tables = [_train_width(design, task, int(width), group, device) for width, group in runs.groupby("width")]

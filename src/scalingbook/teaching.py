@@ -33,10 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from scalingbook import book, sandbox
 from scalingbook.params import resolve
