@@ -106,7 +106,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     ),
     Chapter("emergence", "Emergence: abilities that appear with scale", data=("emergence",), inputs=("sweeps",)),
     Chapter("mirage", "Mirage: emergence in the eye of the metric", data=("mirage", "emergence"), inputs=("sweeps",)),
-    Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", data=("seeds",), inputs=("sweeps",)),
+    Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", data=("seeds", "pilots"), inputs=("sweeps",)),
     Chapter("performance", "Performance: what the batched fit and the population trainer buy", data=("bench",)),
 )
 
