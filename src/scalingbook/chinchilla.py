@@ -13,13 +13,21 @@ module is the experiment behind the book's Chinchilla chapter:
 * :func:`analyse` fits the three approaches of :mod:`scalingbook.fits` and sets the fitted E beside
   the training language's exact loss floor (:meth:`MarkovSource.irreducible_loss`).
 
-The training language is a random Markov source (:mod:`scalingbook.languages`), or a byte-level text
-file when ``corpus_path`` is set (then the floor is unknown).
+The training language is a random Markov source (:mod:`scalingbook.languages`; the quick profile), the
+Zipf facts source (the full and paper profiles: its loss follows power laws in N and D over an exact
+floor), or a byte-level text file when ``corpus_path`` is set (then the floor is unknown).
+
+Profiles: ``quick`` trains here through :func:`train_runs` (minutes on a CPU). ``full`` (2 CPU cores,
+hours) and ``paper`` (a GPU) train through the sweeps engine (:mod:`scalingbook.sweeps`): the configs
+``sweeps/chinchilla-isoflop.yaml`` and ``sweeps/chinchilla-envelope.yaml`` are written from
+:func:`make_design` by :func:`write_sweep_configs`, each model size one grid entry whose members are its
+runs, each with its own ``steps`` horizon; :func:`read_sweep` reads their stored results without training.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,9 +37,9 @@ import pandas as pd
 
 from scalingbook import fits
 from scalingbook.cpu import torch_threads
-from scalingbook.languages import CorpusSource, MarkovSource
-from scalingbook.model import ModelConfig, param_count
-from scalingbook.results import Result, ResultStore
+from scalingbook.languages import CorpusSource, MarkovSource, ZipfFactsSource
+from scalingbook.model import ModelConfig, flops_chinchilla, param_count
+from scalingbook.results import REPO_ROOT, Result, ResultStore
 from scalingbook.tasks import LanguageModelling
 from scalingbook.train import Member, TrainConfig, train
 
@@ -68,28 +76,62 @@ class Design:
     source_seed: int = 0
     corpus_path: str = ""
     seed: int = 0
+    # Added with the full profile; left out of key() at these defaults so quick results keep their keys.
+    language: str = "markov"
+    n_facts: int = 1 << 20
+    zipf_exponent: float = 1.5
+    key_length: int = 4
+    key_symbols: int = 32
+    value_symbols: int = 32
+    noise: float = 0.1
+    n_heads: int = 0
+    flops_count: str = "6nd"
+    envelope_seed_offset: int = 0
 
     @property
     def tokens_per_step(self) -> int:
         """Loss tokens per member per step: every position of every sequence (C = 6ND's D)."""
         return self.batch_size * self.context
 
-    def source(self) -> MarkovSource | CorpusSource:
-        """The training language: the Markov source, or the byte-level corpus at ``corpus_path``."""
+    def source(self) -> MarkovSource | ZipfFactsSource | CorpusSource:
+        """The training language: the Markov source, the Zipf facts source (``language="zipf-facts"``),
+        or the byte-level corpus at ``corpus_path``."""
         if self.corpus_path:
             return CorpusSource(Path(self.corpus_path))
+        if self.language == "zipf-facts":
+            return ZipfFactsSource(**self.source_settings())
+        if self.language != "markov":
+            raise ValueError(f"language must be 'markov' or 'zipf-facts', got {self.language!r}")
         return MarkovSource(self.vocab_size, self.order, self.concentration, self.source_seed)
+
+    def source_settings(self) -> dict:
+        """The Zipf facts source's parameters, as ``ZipfFactsSource`` takes them."""
+        return {"n_facts": self.n_facts, "zipf_exponent": self.zipf_exponent, "key_length": self.key_length,
+                "key_symbols": self.key_symbols, "value_symbols": self.value_symbols, "noise": self.noise,
+                "seed": self.source_seed}
 
     def task(self) -> LanguageModelling:
         return LanguageModelling(self.source(), self.context)
 
     def model_config(self, width: int) -> ModelConfig:
-        """A member of width ``width``: rotary positions (no position table), heads of 16 or fewer."""
-        vocab = 256 if self.corpus_path else self.vocab_size
+        """A member of width ``width``: rotary positions (no position table); ``n_heads`` heads, or
+        (``n_heads=0``) heads of 16 or fewer."""
+        vocab = 256 if self.corpus_path else self.source().vocab_size if self.language != "markov" else self.vocab_size
         return ModelConfig(
-            d_model=width, n_layers=self.n_layers, n_heads=max(1, width // 16), positional="rotary",
+            d_model=width, n_layers=self.n_layers, n_heads=self.n_heads or max(1, width // 16), positional="rotary",
             seq_len=self.context + 1, vocab_size=vocab,
         )
+
+    def flops_per_token(self, width: int) -> float:
+        """Training FLOPs per token of a member of ``width``: 6N (Kaplan et al. 2020), or with
+        ``flops_count="chinchilla"`` Hoffmann et al.'s App. F count (embeddings, attention and logits
+        included), which is 1.2-1.8x 6N at widths 8-48."""
+        if self.flops_count == "6nd":
+            return 6.0 * self.n_params(width)
+        if self.flops_count != "chinchilla":
+            raise ValueError(f"flops_count must be '6nd' or 'chinchilla', got {self.flops_count!r}")
+        seq = self.context  # the model reads context tokens and predicts each one's successor
+        return flops_chinchilla(self.model_config(width), 1_000_000 * seq, seq) / (1_000_000 * seq)
 
     def n_params(self, width: int) -> int:
         """N of Hoffmann et al.: all parameters, embeddings included (Sec. 3.1)."""
@@ -109,19 +151,30 @@ class Design:
         return steps
 
     def key(self) -> dict:
-        """The stored results' key: the design, with the corpus named by path."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        """The stored results' key: the design, with the corpus named by path; fields added later are
+        left out while they hold their defaults, so earlier results keep their keys."""
+        later = {f: getattr(Design, f) for f in _LATER_FIELDS}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()
+                if not (k in later and v == later[k])}
+
+
+_LATER_FIELDS = ("language", "n_facts", "zipf_exponent", "key_length", "key_symbols", "value_symbols", "noise",
+                 "n_heads", "flops_count", "envelope_seed_offset")
 
 
 def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path: str = "", **source) -> Design:
-    """The sweep of ``profile``: ``quick`` trains on a CPU in about a minute or two, ``full`` is for a GPU.
+    """The sweep of ``profile``: ``quick`` trains on a CPU in a minute or two, ``full`` on 2 CPU cores in
+    hours (through the sweeps engine), ``paper`` is for a GPU.
 
-    Quick: 5 budgets over 1.5 decades (5e8 to 1.6e10 FLOPs), 7 sizes each from 1.3k to 31k
-    parameters (one layer), 4 Approach-1 horizons for 5 sizes: about 33,000 member-steps, a
-    minute or two on one CPU thread. Full: 9 budgets over 2 decades, as
-    Hoffmann's 9 (Sec. 3.2), 9 sizes each of a 4-layer model from 0.2M to 13M parameters on a
-    richer source (order 2, 128 symbols). ``source`` overrides vocab_size, order, concentration or
-    source_seed.
+    Quick: 5 budgets over 1.5 decades (5e8 to 1.6e10 FLOPs, 6ND), 7 sizes each from 1.3k to 31k
+    parameters (one layer) on the order-1 Markov source, 4 Approach-1 horizons for 5 sizes: about
+    33,000 member-steps. Full: 9 budgets over 2 decades (1e11 to 1e13 FLOPs by Hoffmann's App. F
+    count), as Hoffmann's 9 (Sec. 3.2), 9 sizes each of a 2-layer model from 2.9k to 1.6M
+    parameters, on the Zipf facts source (2^20 facts, s = 1.5); Approach 1: 4 sizes x 4 horizons
+    from 4 to 64 tokens per parameter. Sizes are centred on 30 tokens per parameter, where a pilot
+    (seeds 90000+) put the optimum. Paper: the former full profile's geometry (9 budgets 10^13.5 to
+    10^15.5, 4 layers, widths 48-1024, context 128) on the facts source. ``source`` overrides the
+    source's fields (vocab_size, order, concentration, source_seed, or the facts' settings).
     """
     if profile == "quick":
         design = Design(
@@ -132,15 +185,25 @@ def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path
         )
     elif profile == "full":
         design = Design(
+            budgets=tuple(float(c) for c in np.logspace(11, 13, 9)),
+            widths=(8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256),
+            sizes_per_budget=9,
+            envelope_widths=(16, 32, 64, 128),
+            n_layers=2, context=39, batch_size=16, lr=5e-3, warmup_steps=20, log_every=10, min_steps=60,
+            tokens_per_param=30.0, envelope_tokens_per_param=4.0, language="zipf-facts", flops_count="chinchilla",
+            envelope_seed_offset=50_000,
+        )
+    elif profile == "paper":
+        design = Design(
             budgets=tuple(float(c) for c in np.logspace(13.5, 15.5, 9)),
             widths=(48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024),
             sizes_per_budget=9,
             envelope_widths=(64, 96, 128, 192, 256, 384),
             n_layers=4, context=128, batch_size=64, lr=3e-3, warmup_steps=20, log_every=10, min_steps=50,
-            vocab_size=128, order=2,
+            language="zipf-facts", flops_count="chinchilla", envelope_seed_offset=50_000,
         )
     else:
-        raise ValueError(f"profile must be 'quick' or 'full', got {profile!r}")
+        raise ValueError(f"profile must be 'quick', 'full' or 'paper', got {profile!r}")
     changes: dict = {"corpus_path": corpus_path, **source}
     if budgets:
         changes["budgets"] = tuple(float(c) for c in sorted(budgets))
@@ -155,16 +218,17 @@ def isoflop_runs(design: Design) -> pd.DataFrame:
     cosine horizon is its step count, so the schedule is matched to its tokens.
     """
     sizes = np.array([design.n_params(w) for w in design.widths], dtype=float)
+    per_token = np.array([design.flops_per_token(w) for w in design.widths])
     k = design.sizes_per_budget
     if k > len(sizes):
         raise ValueError(f"sizes_per_budget={k} exceeds the {len(sizes)} widths of the ladder")
     rows = []
     for budget in design.budgets:
-        guess = np.sqrt(budget / (6.0 * design.tokens_per_param))
-        centre = int(np.argmin(np.abs(np.log(sizes / guess))))
+        # the size whose D / N would be tokens_per_param at this budget: C = flops_per_token(N) * D
+        centre = int(np.argmin(np.abs(np.log(budget / (per_token * sizes * design.tokens_per_param)))))
         lo = min(max(0, centre - k // 2), len(sizes) - k)
-        for width, n in zip(design.widths[lo : lo + k], sizes[lo : lo + k]):
-            steps = design.steps_for(budget / (6.0 * n))
+        for width, n, f in zip(design.widths[lo : lo + k], sizes[lo : lo + k], per_token[lo : lo + k]):
+            steps = design.steps_for(budget / f)
             rows.append((budget, width, n, steps))
     return _runs_frame(design, rows)
 
@@ -185,9 +249,12 @@ def envelope_runs(design: Design) -> pd.DataFrame:
 
 
 def _runs_frame(design: Design, rows: list) -> pd.DataFrame:
+    """Runs with their tokens, ``flops`` by the design's count and ``flops_6nd`` beside it."""
     runs = pd.DataFrame(rows, columns=["budget", "width", "n_params", "steps"])
     runs["tokens"] = runs["steps"] * design.tokens_per_step
-    runs["flops"] = 6.0 * runs["n_params"] * runs["tokens"]
+    per_token = {w: design.flops_per_token(int(w)) for w in runs["width"].unique()}
+    runs["flops"] = runs["width"].map(per_token) * runs["tokens"]
+    runs["flops_6nd"] = 6.0 * runs["n_params"] * runs["tokens"]
     runs.insert(0, "run", np.arange(len(runs)))
     return runs
 
@@ -281,21 +348,359 @@ def analyse(
 ) -> Analysis:
     """Approaches 1-3 (Hoffmann Sec. 3.1-3.3) on stored curves, and the source's exact floor.
 
-    Approach 3 fits the final losses of every run, IsoFLOP and Approach 1 together, as Hoffmann did
-    (App. D.2), and is bootstrapped over runs with ``n_boot`` resamples (Epoch Sec. 3); 0 skips it.
-    IsoFLOP budgets whose minimum is at the edge of their sizes are flagged and left out of Approach 2.
+    A run's final loss is its held-out ``test_loss`` where the table has one (sweeps-engine runs),
+    else its last logged training loss. Compute is the design's count (6ND, or App. F). Approach 3
+    fits the final losses of every run, IsoFLOP and Approach 1 together, as Hoffmann did (App. D.2),
+    and is bootstrapped over runs with ``n_boot`` resamples (Epoch Sec. 3); 0 skips it. IsoFLOP
+    budgets whose minimum is at the edge of their sizes are flagged and left out of Approach 2.
     """
-    iso_final = final_losses(isoflop)
+    per_token = flops_per_token_fn(design)
+    iso_final = _finals(isoflop)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", fits.IsoFlopWarning)
-        iso_fit = fits.fit_isoflop(iso_final.budget, iso_final.n_params, iso_final.loss)
+        iso_fit = fits.fit_isoflop(iso_final.budget, iso_final.n_params, iso_final.loss, per_token)
     edge = tuple(str(w.message) for w in caught if issubclass(w.category, fits.IsoFlopWarning))
-    env_fit = fits.fit_envelope(loss_curves(envelope), smoothing_sigma=1.0)
+    env_fit = fits.fit_envelope(loss_curves(envelope), smoothing_sigma=1.0, flops_per_token=per_token)
     finals = pd.concat(
-        [iso_final.assign(approach="isoflop"), final_losses(envelope).assign(approach="envelope")], ignore_index=True
+        [iso_final.assign(approach="isoflop"), _finals(envelope).assign(approach="envelope")], ignore_index=True
     )
     n, d, loss = finals.n_params.to_numpy(float), finals.tokens.to_numpy(float), finals.loss.to_numpy(float)
     param_fit = fits.fit_parametric(n, d, loss)
     boot = fits.bootstrap_parametric(n, d, loss, n_boot=n_boot, seed=seed, fit=param_fit) if n_boot else None
     floor = design.source().irreducible_loss(design.context + 1)
     return Analysis(iso_fit, edge, env_fit, param_fit, boot, floor, finals)
+
+
+def _finals(curves: pd.DataFrame) -> pd.DataFrame:
+    """Final losses, the held-out test loss replacing the last training loss where there is one."""
+    out = final_losses(curves)
+    return out.assign(loss=out["test_loss"]) if "test_loss" in out else out
+
+
+# ---------------------------------------------------------------------------------------------
+# Full and paper profiles: sweep configs for the sweeps engine, and reading their stored results
+# ---------------------------------------------------------------------------------------------
+
+SWEEP_KINDS = ("isoflop", "envelope")
+EVAL_EXAMPLES = 1024
+"""Held-out sequences every run is scored on at the end (the same ones for all runs, so differences
+between runs carry no test-set noise); 1024 x 39 tokens put a run's test loss within about 0.006 nats."""
+EVAL_SEED = 1234
+
+
+def sweep_path(kind: str) -> Path:
+    """The sweep config of ``kind`` (isoflop or envelope) under the repository's ``sweeps/``."""
+    if kind not in SWEEP_KINDS:
+        raise ValueError(f"kind must be one of {SWEEP_KINDS}, got {kind!r}")
+    return REPO_ROOT / "sweeps" / f"chinchilla-{kind}.yaml"
+
+
+def design_runs(design: Design, kind: str) -> pd.DataFrame:
+    """The runs of ``kind`` with each one's member seed: ``design.seed + run`` (IsoFLOP) or
+    ``design.seed + envelope_seed_offset + run`` (Approach 1), so the two never share a seed."""
+    runs = isoflop_runs(design) if kind == "isoflop" else envelope_runs(design)
+    offset = design.envelope_seed_offset if kind == "envelope" else 0
+    return runs.assign(seed=design.seed + offset + runs["run"])
+
+
+def sweep_section(design: Design, kind: str) -> dict:
+    """One profile of a sweep config: a grid entry per model size whose members are that size's runs,
+    shortest horizon first, each with its own ``steps``; one member per group (``member_chunk: 1``)
+    so that no member computes past its horizon while a longer one trains."""
+    runs = design_runs(design, kind)
+    grid = []
+    for width, group in runs.sort_values(["steps", "run"]).groupby("width", sort=True):
+        cfg = design.model_config(int(width))
+        grid.append({"d_model": int(width), "n_heads": cfg.n_heads, "members": {
+            "seeds": [int(x) for x in group.seed], "lr": design.lr, "steps": [int(x) for x in group.steps]}})
+    source = {"kind": "zipf-facts", **design.source_settings()} if design.language == "zipf-facts" else {
+        "kind": "markov", "vocab_size": design.vocab_size, "order": design.order,
+        "concentration": design.concentration, "seed": design.source_seed}
+    return {
+        "task": {"name": "language", "context": design.context, "source": source},
+        "model": {"n_layers": design.n_layers, "positional": "rotary"},
+        "grid": grid,
+        "members": {"seeds": 1, "lr": design.lr},
+        "train": {"steps": int(runs.steps.max()), "batch_size": design.batch_size, "warmup_steps": design.warmup_steps,
+                  "log_every": design.log_every, "member_chunk": 1},
+        "eval": {"n_examples": EVAL_EXAMPLES, "seed": EVAL_SEED},
+    }
+
+
+def sweep_config(kind: str) -> dict:
+    """The whole config of ``kind``: the paper profile at the top level, the full profile as overrides
+    (no quick profile: quick trains in the chapter through :func:`train_runs`)."""
+    return {"name": f"chinchilla/{kind}", **sweep_section(make_design("paper"), kind),
+            "profiles": {"full": sweep_section(make_design("full"), kind)}}
+
+
+def write_sweep_configs(folder: Path | None = None) -> list[Path]:
+    """Write ``sweeps/chinchilla-{isoflop,envelope}.yaml`` from :func:`make_design` (a test checks the
+    committed files match)."""
+    import yaml
+
+    paths = []
+    for kind in SWEEP_KINDS:
+        path = Path(folder) / f"chinchilla-{kind}.yaml" if folder else sweep_path(kind)
+        header = (f"# Chinchilla chapter, {'IsoFLOP profiles (Approach 2)' if kind == 'isoflop' else 'Approach 1 horizons'}: "
+                  "written by scalingbook.chinchilla.write_sweep_configs from make_design; do not edit by hand.\n"
+                  "# Top level: the paper profile (a GPU). profiles.full: 2 CPU cores (see notebooks/chinchilla.py).\n")
+        path.write_text(header + yaml.safe_dump(sweep_config(kind), sort_keys=False, width=120, default_flow_style=None))
+        paths.append(path)
+    return paths
+
+
+@dataclass(frozen=True, eq=False)
+class SweepResults:
+    """Stored curves of one kind: the table :func:`train_runs` gives plus ``test_loss`` per run."""
+
+    table: pd.DataFrame
+    sources: list[Result]
+    pending: int
+
+
+def read_sweep(design: Design, kind: str, profile: str, path: Path | None = None,
+               store_root: Path | None = None) -> SweepResults:
+    """The stored runs of the ``kind`` sweep at ``profile`` (full or paper), without training.
+
+    Each run's curve (step, training loss) joins its design row (budget, width, n_params, steps,
+    tokens, flops, flops_6nd) by seed, and ``test_loss`` is its held-out loss after training:
+    summed NLL over summed tokens of its records. ``pending`` counts grid entries not stored yet.
+    """
+    from scalingbook.sweeps import Sweep, load_tables
+
+    sweep = Sweep.load(path or sweep_path(kind), profile)
+    runs = design_runs(design, kind)
+    trainings = load_tables(sweep, "training", profile, store_root)
+    records = load_tables(sweep, "records", profile, store_root)
+    parts, sources = [], []
+    for spec, training, record in zip(sweep.runs, trainings, records):
+        if training is None or record is None:
+            continue
+        seeds = np.array([m["seed"] for m in spec.members])
+        scores = record.table.groupby("member")[["nll", "tokens"]].sum()
+        test = pd.DataFrame({"seed": seeds[scores.index.to_numpy()], "test_loss": scores.nll / scores.tokens})
+        parts.append(training.table.drop(columns="member").merge(test, on="seed"))
+        sources.append(record)
+    pending = sum(t is None for t in records)
+    if not parts:
+        return SweepResults(pd.DataFrame(), [], pending)
+    table = pd.concat(parts, ignore_index=True).merge(runs, on="seed")
+    return SweepResults(table.sort_values(["run", "step"], ignore_index=True), sources, pending)
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    """What the chapter shows: the profile its runs come from, the design, both kinds of curves."""
+
+    profile: str
+    design: Design
+    isoflop: pd.DataFrame
+    envelope: pd.DataFrame
+    sources: list
+    pending: int
+
+
+def load_or_train(profile: str, device: str = "cpu", **overrides) -> Loaded:
+    """The chapter's data: at ``full`` or ``paper`` the stored sweep runs when both sweeps have some
+    (never training), else the quick profile, trained here if not stored (``overrides`` go to
+    :func:`make_design` for quick only: the stored sweeps are fixed by their configs)."""
+    if profile in ("full", "paper"):
+        design = make_design(profile)
+        iso, env = (read_sweep(design, kind, profile) for kind in SWEEP_KINDS)
+        if len(iso.table) and len(env.table):
+            return Loaded(profile, design, iso.table, env.table, iso.sources + env.sources, iso.pending + env.pending)
+    design = make_design("quick", **overrides)
+    iso = train_runs("chinchilla/isoflop", design, isoflop_runs(design), "quick", device)
+    env = train_runs("chinchilla/envelope", design, envelope_runs(design), "quick", device)
+    return Loaded("quick", design, iso.table, env.table, [iso, env], 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Uncertainty for all three approaches, the fit with E fixed, and Epoch's tests
+# ---------------------------------------------------------------------------------------------
+
+
+def flops_per_token_fn(design: Design) -> Callable[[np.ndarray], np.ndarray]:
+    """FLOPs per token as a function of N for the fits: the design's count, interpolated in log-log
+    between the ladder's sizes (needed at a parabola's vertex, which falls between them)."""
+    log_n = np.log([design.n_params(w) for w in design.widths])
+    log_f = np.log([design.flops_per_token(w) for w in design.widths])
+    return lambda n: np.exp(np.interp(np.log(np.asarray(n, dtype=float)), log_n, log_f, left=np.nan, right=np.nan)
+                            ) if design.flops_count != "6nd" else 6.0 * np.asarray(n, dtype=float)
+
+
+def numeric_frontier(params: fits.LossParams, per_token: Callable, flops: np.ndarray) -> fits.PowerLaw:
+    """Approach 3's N_opt(C) when C = flops_per_token(N) * D instead of 6ND: minimise the fitted
+    L(N, C / f(N)) over N at each budget, then fit N_opt ∝ C^a through the minima."""
+    n_grid = np.geomspace(1e2, 1e9, 4000)
+    f = per_token(n_grid)
+    ok = np.isfinite(f)
+    n_grid, f = n_grid[ok], f[ok]
+    n_opt = [n_grid[np.argmin(params.predict(n_grid, c / f))] for c in flops]
+    return fits.fit_power_law(np.asarray(flops), np.array(n_opt))
+
+
+def _resample_weights(n: int, n_boot: int, scheme: str, seed: int) -> np.ndarray:
+    """Weights per run for each resample: Hoffmann's 80% subsamples (0/1, Table 2) or Epoch's
+    resampling with replacement (counts)."""
+    rng = np.random.default_rng(seed)
+    if scheme == "subsample":
+        keep = int(round(0.8 * n))
+        return np.array([np.isin(np.arange(n), rng.choice(n, keep, replace=False)) for _ in range(n_boot)], dtype=float)
+    if scheme == "resample":
+        return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    raise ValueError(f"scheme must be 'subsample' or 'resample', got {scheme!r}")
+
+
+def bootstrap_exponents(
+    iso_final: pd.DataFrame, envelope_curves: pd.DataFrame, finals: pd.DataFrame, design: Design, *,
+    n_boot: int = 100, scheme: str = "subsample", seed: int = 0, param_fit: fits.ParametricFit | None = None,
+) -> pd.DataFrame:
+    """a and b of each approach on ``n_boot`` resamples of the runs: one row per (approach, resample).
+
+    ``scheme="subsample"`` is Hoffmann's (Table 2: 100 subsamples of 80% of the data); "resample"
+    draws runs with replacement (Epoch). Approach 1 resamples whole training curves, Approach 2
+    IsoFLOP runs (a budget left with fewer than 3 sizes, or without an interior minimum, drops out
+    of that resample), Approach 3 the final losses it is fitted to. A resample whose fit fails
+    gives NaN. Subsamples of 80% without replacement vary about half as much as the estimate does
+    (variance ratio n/m - 1 = 0.25), so Hoffmann's scheme gives narrower ranges than Epoch's.
+    """
+    per_token = flops_per_token_fn(design)
+    rows = []
+    w_iso = _resample_weights(len(iso_final), n_boot, scheme, seed)
+    for i, w in enumerate(w_iso):
+        pick = iso_final.loc[np.repeat(np.arange(len(iso_final)), w.astype(int))]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", fits.IsoFlopWarning)
+                fit = fits.fit_isoflop(pick.budget, pick.n_params, pick.loss, per_token)
+            rows.append(("2", i, fit.frontier.a, fit.frontier.b))
+        except ValueError:
+            rows.append(("2", i, np.nan, np.nan))
+    curves = loss_curves(envelope_curves)
+    w_env = _resample_weights(len(curves), n_boot, scheme, seed + 1)
+    for i, w in enumerate(w_env):
+        picked = [c for c, k in zip(curves, w.astype(int)) for _ in range(k)]
+        try:
+            fit = fits.fit_envelope(picked, smoothing_sigma=1.0, flops_per_token=per_token)
+            rows.append(("1", i, fit.frontier.a, fit.frontier.b))
+        except ValueError:
+            rows.append(("1", i, np.nan, np.nan))
+    n, d, loss = (finals[c].to_numpy(float) for c in ("n_params", "tokens", "loss"))
+    w_par = _resample_weights(len(finals), n_boot, scheme, seed + 2)
+    boot = fits.bootstrap_parametric(n, d, loss, n_boot=n_boot, fit=param_fit, counts=w_par)
+    rows += [("3", i, a, b) for i, (a, b) in enumerate(zip(boot.samples.a, boot.samples.b))]
+    out = pd.DataFrame(rows, columns=["approach", "resample", "a", "b"])
+    out.attrs["parametric"] = boot
+    return out
+
+
+def percentile_range(values: pd.Series | np.ndarray, low: float = 0.1, high: float = 0.9) -> tuple[float, float]:
+    """The ``low``-``high`` percentile range of the finite values (Hoffmann's Table 2 reports 10th-90th)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return (np.nan, np.nan)
+    lo, hi = np.quantile(v, [low, high])
+    return float(lo), float(hi)
+
+
+def fit_fixed_floor(n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray, floor: float,
+                    delta: float = fits.HUBER_DELTA) -> fits.LossParams:
+    """Hoffmann's Eq. 3 fit with E held at ``floor`` (the source's exact entropy): A, B, alpha, beta
+    by L-BFGS-B from a grid of 36 starts, best objective kept."""
+    from scipy.optimize import minimize
+
+    log_n, log_d, log_l = (np.log(np.asarray(v, dtype=float)) for v in (n_params, tokens, loss))
+    e = float(np.log(floor))
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = fits.huber_objective_np(np.array([x[0], x[1], e, x[2], x[3]]), log_n, log_d, log_l, delta)
+        return value, grad[[0, 1, 3, 4]]
+
+    best = None
+    for a0 in (0.0, 5.0, 10.0):
+        for b0 in (0.0, 5.0, 10.0):
+            for al in (0.25, 0.75):
+                for be in (0.25, 0.75):
+                    r = minimize(objective, np.array([a0, b0, al, be]), jac=True, method="L-BFGS-B",
+                                 bounds=[(-20, 40), (-20, 40), (0.01, 3), (0.01, 3)],
+                                 options={"gtol": 1e-10, "ftol": 0, "maxiter": 5000})
+                    if best is None or r.fun < best.fun:
+                        best = r
+    a, b, alpha, beta = best.x
+    return fits.LossParams.from_theta([a, b, e, alpha, beta])
+
+
+def huber_log_likelihood(params: fits.LossParams, n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray,
+                         delta: float = fits.HUBER_DELTA) -> float:
+    """Log-likelihood of log-loss residuals under a Huber density with its scale maximised (Besiroglu
+    et al. 2024, Sec. 3): r / sigma has density exp(-Huber_delta(u)) / Z_delta, with
+    Z_delta = sqrt(2 pi) (2 Phi(delta) - 1) + 2 exp(-delta^2 / 2) / delta."""
+    from scipy.optimize import minimize_scalar
+    from scipy.stats import norm
+
+    r = np.log(np.asarray(loss, float)) - np.log(params.predict(np.asarray(n_params, float), np.asarray(tokens, float)))
+    log_z = np.log(np.sqrt(2 * np.pi) * (2 * norm.cdf(delta) - 1) + 2 * np.exp(-delta**2 / 2) / delta)
+
+    def negative(log_sigma: float) -> float:
+        u = np.abs(r) / np.exp(log_sigma)
+        rho = np.where(u <= delta, 0.5 * u**2, delta * u - 0.5 * delta**2)
+        return float((rho + log_sigma + log_z).sum())
+
+    best = minimize_scalar(negative, bounds=(-25.0, 5.0), method="bounded", options={"xatol": 1e-10})
+    return -float(best.fun)
+
+
+def likelihood_ratio_test(null: fits.LossParams, alternative: fits.LossParams, n_params: np.ndarray,
+                          tokens: np.ndarray, loss: np.ndarray, df: int) -> tuple[float, float]:
+    """Epoch's likelihood-ratio test of ``null`` against the fitted ``alternative``: the statistic
+    2 (l_alt - l_null) and its chi-squared p-value with ``df`` degrees of freedom."""
+    from scipy.stats import chi2
+
+    stat = 2.0 * (huber_log_likelihood(alternative, n_params, tokens, loss)
+                  - huber_log_likelihood(null, n_params, tokens, loss))
+    return stat, float(chi2.sf(max(stat, 0.0), df))
+
+
+def runs_needed(n_runs: int, width: float, target_width: float) -> float:
+    """Runs an interval of ``width`` from ``n_runs`` would need to shrink to ``target_width``, at the
+    1/sqrt(n) rate of a bootstrap interval (Besiroglu et al. 2024: over 600,000 for Hoffmann's a)."""
+    if width <= 0 or target_width <= 0:
+        raise ValueError(f"widths must be positive, got {width} and {target_width}")
+    return n_runs * (width / target_width) ** 2
+
+
+def covers(interval: tuple[float, float], value: float) -> bool:
+    """Whether ``value`` lies within ``interval`` (ends included)."""
+    return bool(interval[0] <= value <= interval[1])
+
+
+def overlap(first: tuple[float, float], second: tuple[float, float]) -> bool:
+    """Whether two intervals share any value."""
+    return bool(max(first[0], second[0]) <= min(first[1], second[1]))
+
+
+def floor_verdict(estimate: float, interval: tuple[float, float], floor: float, level: str) -> str:
+    """One sentence on the fitted E against the exact floor, from the numbers alone."""
+    gap = estimate - floor
+    where = "covers" if covers(interval, floor) else "does not cover"
+    return (f"The fitted E = {estimate:.4f} nats lies {abs(gap):.4f} ({abs(gap) / floor:.1%}) "
+            f"{'above' if gap > 0 else 'below'} the exact floor {floor:.4f}; its {level} bootstrap range "
+            f"({interval[0]:.4f}, {interval[1]:.4f}) {where} the floor.")
+
+
+def agreement_verdict(ranges: dict[str, tuple[float, float]], estimates: dict[str, float], name: str = "a") -> str:
+    """One sentence on whether the approaches' ranges of ``name`` overlap pairwise, from the numbers."""
+    keys = sorted(ranges)
+    pairs = [(x, y) for i, x in enumerate(keys) for y in keys[i + 1:]]
+    agree = [f"{x} and {y}" for x, y in pairs if overlap(ranges[x], ranges[y])]
+    differ = [f"{x} and {y}" for x, y in pairs if not overlap(ranges[x], ranges[y])]
+    spread = max(estimates.values()) - min(estimates.values())
+    text = f"The estimates of {name} span {spread:.3f}. "
+    if agree:
+        text += f"Ranges overlap for Approaches {'; '.join(agree)}. "
+    if differ:
+        text += f"They do not overlap for Approaches {'; '.join(differ)}."
+    return text.strip()
