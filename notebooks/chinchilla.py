@@ -25,13 +25,13 @@
 # %% tags=["parameters"]
 profile = "quick"  # which results to show: tiny CPU runs, or the committed full sweep (quick if none is stored) [quick|full]
 device = "auto"  # where to compute: the GPU when there is one, else the CPU [auto|cpu|cuda]
-corpus_path = ""  # a local UTF-8 text file to train on at byte level; empty means the Markov source [file]
-vocab_size = 64  # Markov source: number of symbols [2..256]
-order = 1  # Markov source: how many previous symbols each next one depends on [1..4]
-concentration = 0.2  # Markov source: Dirichlet concentration of each next-symbol distribution; smaller is peakier [>0]
-source_seed = 0  # Markov source: seed of its random transition table [0..1000000]
-budgets = [0.0]  # IsoFLOP budgets C in FLOPs; [0.0] means the profile default (5 from 5e8 quick, 9 from 3e13 full) [>=0]
-n_boot = 200  # bootstrap resamples of the parametric fit on our sweep; 0 skips it [0..10000]
+corpus_path = ""  # quick profile: a local UTF-8 text file to train on at byte level; empty means the Markov source [file]
+vocab_size = 64  # quick profile's Markov source: number of symbols [2..256]
+order = 1  # quick profile's Markov source: how many previous symbols each next one depends on [1..4]
+concentration = 0.2  # quick profile's Markov source: Dirichlet concentration of each next-symbol distribution; smaller is peakier [>0]
+source_seed = 0  # quick profile's Markov source: seed of its random transition table [0..1000000]
+budgets = [0.0]  # quick profile: IsoFLOP budgets C in FLOPs; [0.0] means the default (5 from 5e8 to 1.6e10) [>=0]
+n_boot = 200  # bootstrap resamples of the parametric fit on our sweep (its 95% range of E); 0 skips it [0..10000]
 epoch_n_boot = 200  # bootstrap resamples of the refit on the published data; 0 skips it [0..10000]
 exercise_budget = 1.0e12  # exercises 1 and 3: centre of the compute budgets C (FLOPs) beyond our sweep [>0]
 exercise_seed = 0  # exercises 1 and 3: seed that draws each student budget within 10^+-0.5 of exercise_budget [0..1000000]
@@ -80,8 +80,8 @@ display(Markdown(f"**Results shown: the `{shown}` profile**" + (
 # nats above the floor as N grew 2.9k, 8.8k, 30k, 109k at 1.9M tokens, bending toward a data-limited
 # value as a sum of power laws does; sizes are centred on 30 tokens per parameter, where the pilot's
 # envelope put the optimum, with 9 sizes over about 1.4 decades so every minimum is bracketed.
-# Budgets count compute by Hoffmann's App. F (embeddings, attention and logits), which exceeds 6ND by
-# 1.05-1.9x at these widths; both counts are kept. Models are
+# The full profile counts compute by Hoffmann's App. F (embeddings, attention and logits), which
+# exceeds 6ND at these widths (the ratio is printed below); both counts are kept. Models are
 # decoder-only transformers; $N$ counts every parameter, embeddings included, as Hoffmann et al. do.
 # Every run's cosine schedule decays 10x over exactly its own tokens (App. B).
 
@@ -98,7 +98,8 @@ Markdown(
     f"{iso_runs.n_params.nunique()} distinct sizes from {iso_runs.n_params.min():,.0f} to {iso_runs.n_params.max():,.0f} "
     f"parameters ({len(iso_runs)} runs). Approach 1: {len(design.envelope_widths)} sizes x 4 horizons over 16x in "
     f"tokens ({len(env_runs)} runs). Compute: {iso_runs.flops.sum() + env_runs.flops.sum():.3g} FLOPs counted as "
-    f"`{design.flops_count}`, {iso_runs.flops_6nd.sum() + env_runs.flops_6nd.sum():.3g} as 6ND."
+    f"`{design.flops_count}`, {iso_runs.flops_6nd.sum() + env_runs.flops_6nd.sum():.3g} as 6ND "
+    "(per run, {:.2f}-{:.2f}x 6ND).".format(*chinchilla.compute_ratio(pd.concat([iso_runs, env_runs])))
 )
 
 # %% [markdown]
@@ -169,12 +170,7 @@ charts.with_source(
 )
 
 # %% tags=["remove-input"]
-n_edge = len(analysis.edge_warnings)
-Markdown(
-    f"{len(iso.profiles) - n_edge} of {len(iso.profiles)} budgets have an interior minimum"
-    + ("; flagged and left out: " + "; ".join(f"C = {p.flops:.3g}" for p in iso.profiles if not p.interior) if n_edge else "")
-    + "."
-)
+Markdown(chinchilla.edge_summary(iso))
 
 # %% [markdown]
 # ## Approach 3: the parametric loss (Figure 4)
@@ -224,27 +220,7 @@ fit_table = pd.DataFrame(
     {"E": [p.E], "A": [p.A], "B": [p.B], "alpha": [p.alpha], "beta": [p.beta], "true floor": [floor]}
 )
 display(fit_table.style.format(precision=4, na_rep="unknown").hide(axis="index"))
-if floor is not None:
-    gap = p.E - floor
-    if analysis.bootstrap is not None:
-        e_low, e_high = analysis.bootstrap.interval("E")
-        covered = e_low <= floor <= e_high
-        range_text = (
-            f"Its {analysis.bootstrap.level:.0%} bootstrap interval ({e_low:.3f}, {e_high:.3f}) "
-            f"{'covers' if covered else 'does not cover'} the truth."
-        )
-    else:
-        range_text = "No bootstrap was run (`n_boot = 0`)."
-    fixed = chinchilla.fit_fixed_floor(analysis.finals.n_params, analysis.finals.tokens, analysis.finals.loss, floor)
-    lr_stat, lr_p = chinchilla.likelihood_ratio_test(
-        fixed, p, analysis.finals.n_params, analysis.finals.tokens, analysis.finals.loss, df=1)
-    display(Markdown(
-        f"The fitted irreducible loss is E = {p.E:.4f} nats against the source's exact floor {floor:.4f}: "
-        f"{'above' if gap > 0 else 'below'} it by {abs(gap):.4f} ({abs(gap) / floor:.1%}). {range_text} "
-        f"With E fixed at the floor the fit gives α = {fixed.alpha:.3f}, β = {fixed.beta:.3f}, a = {fixed.a:.3f} "
-        f"(E free: α = {p.alpha:.3f}, β = {p.beta:.3f}, a = {p.a:.3f}); the likelihood-ratio test of E = floor "
-        f"gives {lr_stat:.2f} (df 1, p = {lr_p:.3g})."
-    ))
+display(Markdown(chinchilla.floor_report(analysis)))
 
 # %% [markdown]
 # ## Table 2: the exponents
@@ -255,27 +231,11 @@ if floor is not None:
 # understates: an 80% subsample varies about half as much as the estimate itself.
 
 # %% tags=["remove-input"]
-table2, boots = [], {}
-for scheme in ("subsample", "resample"):
-    boots[scheme] = chinchilla.bootstrap_exponents(
-        chinchilla._finals(loaded.isoflop), loaded.envelope, analysis.finals, design, n_boot=100, scheme=scheme,
-        param_fit=analysis.parametric)
-point = {"1": analysis.envelope.frontier, "2": analysis.isoflop.frontier, "3": p.frontier()}
-hoffmann = {"1": ("0.50 (0.488, 0.502)", "0.50 (0.501, 0.512)"), "2": ("0.49 (0.462, 0.534)", "0.51 (0.483, 0.529)"),
-            "3": ("0.46 (0.454, 0.455)", "0.54 (0.542, 0.543)")}
-ranges = {s_: {k: {x: chinchilla.percentile_range(g[x]) for x in "ab"} for k, g in b.groupby("approach")}
-          for s_, b in boots.items()}
-for k in "123":
-    r, q = ranges["subsample"][k], ranges["resample"][k]
-    table2.append({"approach": k, "a (ours)": f"{point[k].a:.3f} ({r['a'][0]:.3f}, {r['a'][1]:.3f})",
-                   "b (ours)": f"{point[k].b:.3f} ({r['b'][0]:.3f}, {r['b'][1]:.3f})",
-                   "a, resampled 10-90%": f"({q['a'][0]:.3f}, {q['a'][1]:.3f})",
-                   "a (Hoffmann)": hoffmann[k][0], "b (Hoffmann)": hoffmann[k][1]})
-display(pd.DataFrame(table2).style.hide(axis="index"))
+exponents = chinchilla.table2(analysis, loaded.isoflop, loaded.envelope, design, n_boot=100)
+display(exponents.table().style.hide(axis="index"))
 a3_numeric = chinchilla.numeric_frontier(p, chinchilla.flops_per_token_fn(design), analysis.finals.flops.to_numpy())
 Markdown(
-    chinchilla.agreement_verdict({k: ranges["resample"][k]["a"] for k in "123"}, {k: point[k].a for k in "123"})
-    + f" Approach 3's a = β/(α+β) = {p.a:.3f} assumes C = 6ND; minimising the fitted loss under the "
+    exponents.verdict() + f" Approach 3's a = β/(α+β) = {p.a:.3f} assumes C = 6ND; minimising the fitted loss under the "
     f"`{design.flops_count}` count instead gives a = {a3_numeric.exponent:.3f}. Kaplan et al.'s a is 0.73."
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -241,3 +243,56 @@ def test_analyse_prefers_the_held_out_loss():
     assert np.allclose(got.finals[got.finals.approach == "isoflop"].loss, iso.test_loss)
     assert got.parametric.params.E == pytest.approx(0.75, abs=1e-3)
 
+
+def _small_noisy_analysis(e_shift=0.0, n_boot=20):
+    """A small facts-source design whose losses follow a known L with E = floor + ``e_shift``, 0.3% noise."""
+    design = chinchilla.Design(
+        budgets=tuple(np.logspace(11, 13, 4)), widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
+        sizes_per_budget=7, envelope_widths=(12, 16, 24, 32, 48, 64, 96), n_layers=2, context=39,
+        language="zipf-facts", envelope_tokens_per_param=10.0, flops_count="chinchilla",
+    )
+    floor = design.source().irreducible_loss(design.context + 1)
+    truth = fits.LossParams(E=floor + e_shift, A=400.0, B=300.0, alpha=0.5, beta=0.35)
+    iso, curves = _synthetic_sweep(design, truth)
+    rng = np.random.default_rng(1)
+    iso["loss"] *= np.exp(rng.normal(0, 0.003, len(iso)))
+    curves["loss"] *= np.exp(rng.normal(0, 0.003, len(curves)))
+    return design, iso, curves, chinchilla.analyse(iso, curves, design, n_boot=n_boot)
+
+
+def test_floor_report_follows_the_numbers():
+    _, _, _, exact = _small_noisy_analysis()
+    text = chinchilla.floor_report(exact)
+    assert f"exact floor {exact.floor:.4f}" in text and "covers the floor" in text and "do not reject" in text
+    _, _, _, shifted = _small_noisy_analysis(e_shift=0.2)
+    text = chinchilla.floor_report(shifted)
+    assert "above the exact floor" in text and "does not cover the floor" in text and "reject the exact floor" in text
+    none = chinchilla.floor_report(chinchilla.Analysis(*(None,) * 5, floor=None, finals=None))
+    assert "unknown" in none
+
+
+def test_table2_gives_ranges_for_every_approach_and_a_verdict():
+    design, iso, curves, analysis = _small_noisy_analysis(n_boot=0)
+    t2 = chinchilla.table2(analysis, iso, curves, design, n_boot=8)
+    table = t2.table()
+    assert list(table.approach) == ["1", "2", "3"] and table["a (Hoffmann)"].iloc[2] == "0.46 (0.454, 0.455)"
+    for scheme in ("subsample", "resample"):
+        assert set(t2.ranges[scheme]) == {"1", "2", "3"}
+        for k in "123":
+            lo, hi = t2.ranges[scheme][k]["a"]
+            assert np.isfinite([lo, hi]).all() and lo <= hi
+    assert t2.point["3"].a == pytest.approx(analysis.parametric.params.a)
+    verdict = t2.verdict()
+    assert verdict.startswith("The estimates of a span") and "overlap" in verdict
+
+
+def test_edge_summary_and_compute_ratio():
+    design, _, _, analysis = _small_noisy_analysis(n_boot=0)
+    assert chinchilla.edge_summary(analysis.isoflop) == "4 of 4 budgets have an interior minimum."
+    profiles = [fits.IsoFlopProfile(flops=c, n_opt=1.0, d_opt=1.0, loss_opt=1.0, coefficients=(0, 0, 1), n_min=1,
+                                    n_max=2, interior=c != 2e11) for c in (1e11, 2e11, 4e11)]
+    edge = chinchilla.edge_summary(replace(analysis.isoflop, profiles=tuple(profiles)))
+    assert edge == "2 of 3 budgets have an interior minimum; flagged and left out of Approach 2: C = 2e+11."
+    lo, hi = chinchilla.compute_ratio(chinchilla.isoflop_runs(design))
+    assert 1.0 < lo <= hi < 3.0
+    assert chinchilla.compute_ratio(chinchilla.isoflop_runs(chinchilla.make_design("quick"))) == (1.0, 1.0)

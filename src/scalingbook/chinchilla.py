@@ -704,3 +704,96 @@ def agreement_verdict(ranges: dict[str, tuple[float, float]], estimates: dict[st
     if differ:
         text += f"They do not overlap for Approaches {'; '.join(differ)}."
     return text.strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's tables and sentences, computed here so that every conclusion is tested
+# ---------------------------------------------------------------------------------------------
+
+HOFFMANN_TABLE2 = {
+    "1": ((0.50, 0.488, 0.502), (0.50, 0.501, 0.512)),
+    "2": ((0.49, 0.462, 0.534), (0.51, 0.483, 0.529)),
+    "3": ((0.46, 0.454, 0.455), (0.54, 0.542, 0.543)),
+}
+"""Hoffmann et al.'s Table 2: per approach, (a, 10th, 90th percentile) and the same for b."""
+
+
+@dataclass(frozen=True, eq=False)
+class Table2:
+    """Our Table 2: per approach the point estimate of a and b and their 10th-90th percentile ranges
+    under Hoffmann's subsampling and Epoch's resampling (``ranges[scheme][approach][name]``)."""
+
+    point: dict[str, fits.Frontier | fits.PowerLaw]
+    ranges: dict[str, dict[str, dict[str, tuple[float, float]]]]
+    samples: dict[str, pd.DataFrame]
+
+    def table(self) -> pd.DataFrame:
+        """The rows the chapter shows, ours beside Hoffmann's, formatted."""
+        rows = []
+        for k in "123":
+            r, q = self.ranges["subsample"][k], self.ranges["resample"][k]
+            (ha, ha0, ha1), (hb, hb0, hb1) = HOFFMANN_TABLE2[k]
+            rows.append({
+                "approach": k,
+                "a (ours, subsampled 10-90%)": f"{self.point[k].a:.3f} ({r['a'][0]:.3f}, {r['a'][1]:.3f})",
+                "b (ours, subsampled 10-90%)": f"{self.point[k].b:.3f} ({r['b'][0]:.3f}, {r['b'][1]:.3f})",
+                "a, resampled 10-90%": f"({q['a'][0]:.3f}, {q['a'][1]:.3f})",
+                "a (Hoffmann)": f"{ha:.2f} ({ha0:.3f}, {ha1:.3f})", "b (Hoffmann)": f"{hb:.2f} ({hb0:.3f}, {hb1:.3f})",
+            })
+        return pd.DataFrame(rows)
+
+    def verdict(self) -> str:
+        """Whether the approaches agree on a, judged on Epoch's (wider) resampled ranges."""
+        return agreement_verdict({k: self.ranges["resample"][k]["a"] for k in "123"},
+                                 {k: float(self.point[k].a) for k in "123"})
+
+
+def table2(analysis: Analysis, isoflop: pd.DataFrame, envelope: pd.DataFrame, design: Design, *,
+           n_boot: int = 100, seed: int = 0) -> Table2:
+    """Hoffmann's Table 2 for our sweep: every approach refitted on ``n_boot`` subsamples of 80% of the
+    runs (his scheme) and on as many resamples with replacement (Epoch's), 10th-90th percentiles."""
+    samples = {scheme: bootstrap_exponents(_finals(isoflop), envelope, analysis.finals, design, n_boot=n_boot,
+                                           scheme=scheme, seed=seed, param_fit=analysis.parametric)
+               for scheme in ("subsample", "resample")}
+    ranges = {s: {k: {x: percentile_range(g[x]) for x in "ab"} for k, g in b.groupby("approach")}
+              for s, b in samples.items()}
+    point = {"1": analysis.envelope.frontier, "2": analysis.isoflop.frontier, "3": analysis.parametric.params.frontier()}
+    return Table2(point, ranges, samples)
+
+
+def edge_summary(isoflop: fits.IsoFlopFit) -> str:
+    """How many IsoFLOP budgets have an interior minimum, naming those flagged and left out."""
+    edge = [p for p in isoflop.profiles if not p.interior]
+    text = f"{len(isoflop.profiles) - len(edge)} of {len(isoflop.profiles)} budgets have an interior minimum"
+    if edge:
+        text += "; flagged and left out of Approach 2: " + "; ".join(f"C = {p.flops:.3g}" for p in edge)
+    return text + "."
+
+
+def floor_report(analysis: Analysis) -> str:
+    """The fitted E against the source's exact floor (with its bootstrap range), the fit with E held
+    at the floor, and the likelihood-ratio test of E = floor (Besiroglu et al. 2024's test, df 1)."""
+    if analysis.floor is None:
+        return "The training language's floor is unknown (a text corpus), so E cannot be checked."
+    p, floor, finals = analysis.parametric.params, analysis.floor, analysis.finals
+    if analysis.bootstrap is not None:
+        level = f"{analysis.bootstrap.level:.0%}"
+        text = floor_verdict(p.E, analysis.bootstrap.interval("E"), floor, level)
+    else:
+        gap = p.E - floor
+        text = (f"The fitted E = {p.E:.4f} nats lies {abs(gap):.4f} ({abs(gap) / floor:.1%}) "
+                f"{'above' if gap > 0 else 'below'} the exact floor {floor:.4f}; no bootstrap was run (`n_boot = 0`).")
+    fixed = fit_fixed_floor(finals.n_params, finals.tokens, finals.loss, floor)
+    stat, p_value = likelihood_ratio_test(fixed, p, finals.n_params, finals.tokens, finals.loss, df=1)
+    reject = p_value < 0.05
+    return (text + f" With E fixed at the floor the fit gives α = {fixed.alpha:.3f}, β = {fixed.beta:.3f}, "
+            f"a = {fixed.a:.3f} (E free: α = {p.alpha:.3f}, β = {p.beta:.3f}, a = {p.a:.3f}). The likelihood-ratio "
+            f"test of E = floor gives {stat:.2f} (df 1, p = {p_value:.3g}): the data "
+            + ("reject the exact floor at 5%, so the losses do not follow the fitted form down to it."
+               if reject else "do not reject the exact floor at 5%."))
+
+
+def compute_ratio(runs: pd.DataFrame) -> tuple[float, float]:
+    """The smallest and largest ratio of the runs' compute (the design's count) to 6ND."""
+    ratio = runs["flops"] / runs["flops_6nd"]
+    return float(ratio.min()), float(ratio.max())
