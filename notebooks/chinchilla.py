@@ -100,6 +100,7 @@ Markdown(
     f"tokens ({len(env_runs)} runs). Compute: {iso_runs.flops.sum() + env_runs.flops.sum():.3g} FLOPs counted as "
     f"`{design.flops_count}`, {iso_runs.flops_6nd.sum() + env_runs.flops_6nd.sum():.3g} as 6ND "
     "(per run, {:.2f}-{:.2f}x 6ND).".format(*chinchilla.compute_ratio(pd.concat([iso_runs, env_runs])))
+    + chinchilla.budget_note(design, given=any(b > 0 for b in budgets))
 )
 
 # %% [markdown]

@@ -101,6 +101,7 @@ Markdown(
     f"{spec.train['steps']:,} steps of {spec.train['batch_size']} sequences "
     f"({emergence.training_tokens(spec):,} tokens per model). Tasks: "
     + ", ".join(f"`{label}` (chance {chances[label]:.2g})" for label in mixture.labels) + "."
+    + " " + stats.divergence_note(outcomes, ["prompting", "d_model"])
 )
 
 # %% tags=["remove-input"]

@@ -19,12 +19,14 @@
 # transformer as one model, the scale of Zhao et al.'s seed populations {cite}`zhao2025random`.
 # Speed claims are only worth what their baseline is worth, so every number here is a ratio to the
 # simple method **measured in the same run, on the same data, on the same machine**. The page shows
-# the measurements stored in `data/bench/`, each with the machine and the commit that made it, and
-# then measures again on the machine that builds it.
+# the measurements stored in `data/bench/`, each with the machine and the commit that made it. It
+# does not time anything while the book builds (a build's timings would depend on whatever else the
+# machine was doing); set `measure` to also measure on the machine that runs it.
 
 # %% tags=["parameters"]
-profile = "quick"  # size of the measurements made while building this page: small CPU ones or the issue's GPU sizes [quick|full]
-device = "auto"  # where to time the population trainer: the GPU when there is one [auto|cpu|cuda]
+profile = "quick"  # size of the measurements made when measure is on: small CPU ones or the issue's GPU sizes [quick|full]
+device = "auto"  # where to time the population trainer when measure is on: the GPU when there is one [auto|cpu|cuda]
+measure = False  # also time both benchmarks on this machine while running the page (off: only the stored measurements)
 
 # %% tags=["remove-input"]
 import warnings
@@ -33,7 +35,7 @@ warnings.filterwarnings("ignore", message="There is a performance drop")  # torc
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice; the trainer shows no bar
 import altair as alt
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from scalingbook import bench, charts
 from scalingbook.book import chapter_header, pick_device
@@ -45,19 +47,22 @@ SHOWN = STORED.relative_to(REPO_ROOT) if STORED.is_relative_to(REPO_ROOT) else S
 stored = bench.load_benchmarks(STORED) if STORED.is_dir() else []
 stored_fits = [r for r in stored if r["benchmark"] == "chinchilla_approach3_fit"]
 stored_populations = [r for r in stored if r["benchmark"] == "population_training"]
-# The measurements made now: the issue's sizes in the full profile, small ones a CPU does in seconds otherwise.
+# Measured now only when asked: the issue's sizes in the full profile, small ones a CPU does in seconds otherwise.
 SIZES = {
     "quick": {"fit_starts": 150, "population": dict(d_model=32, n_layers=1, n_heads=2, members=16, seq_len=32,
                                                     batch_size=8, steps=5, repeats=3, naive_members=2)},
     "full": {"fit_starts": None, "population": dict(d_model=64, n_layers=2, n_heads=4, members=200, seq_len=96,
                                                     batch_size=64, steps=20, repeats=3, naive_members=4)},
 }[profile]
-where = pick_device(device)
-live_fit = bench.fit_benchmark(n_starts=SIZES["fit_starts"])
-live_population = bench.population_benchmark(**SIZES["population"], device=where)
+live_fit = live_population = None
+if measure:
+    live_fit = bench.fit_benchmark(n_starts=SIZES["fit_starts"])
+    live_population = bench.population_benchmark(**SIZES["population"], device=pick_device(device))
 chapter_header(
     "performance", globals(),
-    sources=[f"{SHOWN / r['file']} (commit {(r.get('git_commit') or 'unknown')[:10]})" for r in stored],
+    sources=[f"{SHOWN}/{r['file']} (commit {(r.get('git_commit') or 'unknown')[:10]})" for r in stored]
+    + ([] if stored else [f"no benchmark files in {SHOWN}/"])
+    + (["timings made while running this page (measure is on)"] if measure else []),
 )
 
 # %% [markdown]
@@ -89,13 +94,20 @@ def fit_row(result: dict, origin: str) -> dict:
     }
 
 
-fit_rows = pd.DataFrame(
-    [fit_row(r, f"stored: {r['file']}") for r in stored_fits] + [fit_row(live_fit, "while building this page")]
-)
-fit_rows.style.format({
-    "batched (s)": "{:.2f}", "scipy loop (s)": "{:.2f}", "speedup": "{:.1f}x",
-    "best objective, batched": "{:.6g}", "best objective, scipy": "{:.6g}", "batched minus scipy": "{:.1e}",
-}).hide(axis="index")
+fit_results = [(r, f"stored: {r['file']}") for r in stored_fits]
+if live_fit is not None:
+    fit_results.append((live_fit, "while running this page"))
+fit_rows = pd.DataFrame([fit_row(r, origin) for r, origin in fit_results])
+if fit_rows.empty:
+    display(Markdown(
+        f"**No fit benchmark is stored in `{SHOWN}/`.** `scalingbook bench fits --out {SHOWN}/fits-approach3-cpu.json` "
+        "measures one (about a minute on a CPU); or run this page with `-p measure true`."
+    ))
+else:
+    display(fit_rows.style.format({
+        "batched (s)": "{:.2f}", "scipy loop (s)": "{:.2f}", "speedup": "{:.1f}x",
+        "best objective, batched": "{:.6g}", "best objective, scipy": "{:.6g}", "batched minus scipy": "{:.1e}",
+    }).hide(axis="index"))
 
 # %% tags=["remove-input"]
 verdicts = [
@@ -110,6 +122,7 @@ Markdown(
     "\n".join(verdicts)
     + "\n\nA negative difference means the batched fit found a lower objective. Timings on a shared "
     "machine vary from run to run; the ratio, taken within one run, varies much less."
+    if verdicts else ""
 )
 
 # %% [markdown]
@@ -125,59 +138,83 @@ Markdown(
 # - **population**: this book's trainer step (`scalingbook.train`), where every weight carries a
 #   leading member axis and the whole population is one set of batched matrix products, with its own
 #   fused AdamW and per-member gradient clipping; on a GPU, optionally compiled and captured as a
-#   CUDA graph.
+#   CUDA graph;
+# - **population_groups_Nworkers** (CPU): the same trainer as a CPU sweep runs it, the population in
+#   groups of 10 members (a batched model of 200 leaves the cache) shared among N worker processes of
+#   one thread each; its time is the slowest worker's.
 #
 # The rates are member-steps per second (one optimiser step of one seed), tokens per second and
 # model-FLOP utilisation: the FLOPs of Hoffmann et al.'s Appendix F count, per second, over the
-# device's dense bf16 peak (GPUs only). Before timing, the three methods' losses on one batch from
+# device's dense bf16 peak (GPUs only). On a CPU the same FLOP rate is read against the rate of a
+# square 1024 x 1024 fp32 matrix product on as many threads (`matmul_fraction`); the stored JSON also
+# times products of the model's own shapes, whose thin inner dimension (d_model) caps what any
+# method can reach. Before timing, the three methods' losses on one batch from
 # the same weights are checked to agree.
 
 # %% tags=["remove-input"]
-populations = bench.population_rows(stored_populations + [live_population])
-populations["measured"] = ["stored"] * (len(populations) - len(live_population["methods"])) + [
-    "while building this page"
-] * len(live_population["methods"])
-ok = populations[populations["error"] == ""]
-shown = populations[["measured", "device", "config", "method", "member_steps_per_s", "tokens_per_s", "mfu",
-                     "peak_memory_gib", "over_naive", "over_vmap", "error", "git_commit"]]
-shown.style.format({
-    "member_steps_per_s": "{:,.1f}", "tokens_per_s": "{:,.3g}", "mfu": "{:.1%}", "peak_memory_gib": "{:.2f}",
-    "over_naive": "{:.1f}x", "over_vmap": "{:.1f}x",
-}, na_rep="-").hide(axis="index")
+population_results = stored_populations + ([live_population] if live_population is not None else [])
+populations = bench.population_rows(population_results)
+if population_results:
+    populations["measured"] = [
+        f"stored: {result['file']}" if "file" in result else "while running this page"
+        for result in population_results for _ in result["methods"]
+    ]
+    ok = populations[populations["error"] == ""]
+    shown = populations[["measured", "device", "config", "method", "member_steps_per_s", "tokens_per_s", "mfu",
+                         "matmul_fraction", "peak_memory_gib", "over_naive", "over_vmap", "error", "git_commit"]]
+    display(shown.style.format({
+        "member_steps_per_s": "{:,.1f}", "tokens_per_s": "{:,.3g}", "mfu": "{:.1%}", "matmul_fraction": "{:.1%}",
+        "peak_memory_gib": "{:.2f}",
+        "over_naive": "{:.1f}x", "over_vmap": "{:.1f}x",
+    }, na_rep="-").hide(axis="index"))
+else:
+    ok = populations
+    display(Markdown(
+        f"**No population benchmark is stored in `{SHOWN}/` yet** (files named `population-*.json`). "
+        f"`scalingbook bench population --out {SHOWN}/population-cpu.json` measures one on this machine's CPU "
+        "(add `--device cuda` on a GPU), and the next build shows it here; or run this page with `-p measure true`."
+    ))
 
 # %% tags=["remove-input"]
-population_sources = [f"{SHOWN / r['file']}" for r in stored_populations] + [
-    f"measured while building this page on {live_population['device']}"
-]
-charts.with_source(
-    alt.Chart(ok.assign(run=ok["measured"] + " · " + ok["device"] + " · " + ok["config"])).mark_bar().encode(
-        x=alt.X("member_steps_per_s:Q", scale=alt.Scale(type="log"), title="member-steps per second (log scale)"),
-        y=alt.Y("method:N", title=None, sort=None),
-        color=alt.Color("method:N", legend=None),
-        row=alt.Row("run:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-        tooltip=["run:N", "method:N", alt.Tooltip("member_steps_per_s:Q", format=",.1f"),
-                 alt.Tooltip("over_naive:Q", format=".1f"), alt.Tooltip("mfu:Q", format=".1%")],
-    ).properties(width=420, height=alt.Step(18)),
-    *population_sources,
-    title="Training throughput by method",
+population_sources = [f"{SHOWN}/{r['file']}" for r in stored_populations] + (
+    [f"measured while running this page on {live_population['device']}"] if live_population is not None else []
 )
+if not ok.empty:
+    display(charts.with_source(
+        alt.Chart(ok.assign(run=ok["measured"] + " · " + ok["device"] + " · " + ok["config"])).mark_point(
+            filled=True, size=80,
+        ).encode(
+            x=alt.X("member_steps_per_s:Q", scale=alt.Scale(type="log"), title="member-steps per second (log scale)"),
+            y=alt.Y("method:N", title=None, sort=None),
+            color=alt.Color("method:N", legend=None),
+            row=alt.Row("run:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+            tooltip=["run:N", "method:N", alt.Tooltip("member_steps_per_s:Q", format=",.1f"),
+                     alt.Tooltip("over_naive:Q", format=".1f"), alt.Tooltip("mfu:Q", format=".1%")],
+        ).properties(width=420, height=alt.Step(18)),
+        *population_sources,
+        title="Training throughput by method",
+    ))
 
 # %% tags=["remove-input"]
 gpu = [r for r in stored_populations if r["device_type"] == "cuda"]
-check = live_population["equivalence"]
+checks = [(f"stored: {r['file']}", r["equivalence"]) for r in stored_populations]
+if live_population is not None:
+    checks.append(("while running this page", live_population["equivalence"]))
 Markdown(
     (
         f"Stored GPU measurements: {len(gpu)} configuration(s) on {', '.join(sorted({r['device'] for r in gpu}))}."
         if gpu else
         "**No GPU measurement is stored yet.** The issue's configurations (width 64 and 256, 64 and 200 "
         "members, sequences of 96 tokens, batches of 64, bf16) need a GPU; on a machine with one, "
-        "`scripts/bench-gpu data/bench` runs them all (budgeted at about seven minutes; not yet run) and "
+        f"`scripts/bench-gpu {SHOWN}` runs them all (budgeted at about seven minutes; not yet run) and "
         "writes one JSON file per configuration here, and `scalingbook bench population --device cuda "
-        "--out FILE` runs one. Until then the only population numbers on this page are the CPU ones measured "
-        "while building it, which say nothing about a GPU's: the methods' relative costs differ there."
+        "--out FILE` runs one. CPU numbers say nothing about a GPU's: the methods' relative costs differ there."
     )
-    + f"\n\nWhile building this page the three methods agreed on the loss of {check['members_checked']} "
-    f"members to {max(check['max_abs_diff_naive'], check['max_abs_diff_vmap']):.1e}."
+    + "".join(
+        f"\n\n{origin}: before timing, the three methods agreed on the loss of {check['members_checked']} "
+        f"members to {max(check['max_abs_diff_naive'], check['max_abs_diff_vmap']):.1e}."
+        for origin, check in checks
+    )
 )
 
 # %% [markdown]
@@ -189,6 +226,6 @@ Markdown(
 # $ .venv/bin/scalingbook bench population --members 32 --d-model 128 --compile --cuda-graph --device cuda
 # ```
 #
-# Each prints its table and writes a JSON file (default `.cache/bench/`; `--out data/bench/NAME.json`
-# to show it on this page after the next build). The JSON holds every repeat's time, the machine, the
-# package versions and the git commit.
+# Each prints its table and writes a JSON file (default `.cache/bench/`; `--out data/bench/NAME.json`,
+# for a population benchmark `data/bench/population-NAME.json`, to show it on this page after the next
+# build). The JSON holds every repeat's time, the machine, the package versions and the git commit.

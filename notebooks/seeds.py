@@ -67,7 +67,7 @@ results = {key: s.results for key, s in shown.items()}
 # One row per (task, axis, scale, seed): exact match, the continuous loss and the model's size.
 seeds = pd.concat(
     [
-        stats.seed_outcomes(result.table).assign(
+        stats.seed_outcomes(result).assign(
             task=task, axis=axis, scale=spec.model[AXES[axis]],
             n_params=param_count(spec.model_config(spec.build_task())),
         )
@@ -143,6 +143,7 @@ population_table["scales not trained yet"] = [
 population_table["training steps"] = [
     sweeps[(t, a)].runs[0].train["steps"] for t, a in zip(population_table["task"], population_table["axis"])
 ]
+display(Markdown(stats.divergence_note(seeds, ["task", "axis", "scale"])))
 population_table.style.format({"params_min": "{:,}", "params_max": "{:,}"}).hide(axis="index")
 
 # %% [markdown]
@@ -421,15 +422,16 @@ Markdown(
 # ## What these populations can and cannot show
 
 # %% tags=["remove-input"]
-n_min = int(seeds.groupby(["panel", "scale"])["seed"].nunique().min())
+per_panel = seeds.groupby(["panel", "scale"])["seed"].nunique().groupby(level="panel").min()
+few = [panel for panel, n in per_panel.items() if n < 50]
 width = summary.loc[summary["statistic"] == "p_success", "high"] - summary.loc[summary["statistic"] == "p_success", "low"]
 never = [panel for panel in seeds["panel"].unique() if _at(panel, "p_success")["estimate"].max() == 0]
 multimodal = bimodality[bimodality["multimodal"]]
 Markdown(
     "Profiles shown: " + "; ".join(f"{t} · {a}: **{v.profile}**" for (t, a), v in shown.items()) + ". "
-    f"The smallest population has {n_min} seeds per scale. "
-    f"P(success) is then measured in steps of 1/{n_min} = {1 / n_min:.3f}, and its {confidence:.0%} "
-    f"intervals are on average {width.mean():.2f} wide. "
+    "Seeds per scale: " + "; ".join(f"{panel}: {n}" for panel, n in per_panel.items()) + ". "
+    f"P(success) is measured in steps of 1/n, and its {confidence:.0%} intervals are on average "
+    f"{width.mean():.2f} wide. "
     + (f"In {len(never)} of {len(panels)} panels ({'; '.join(never)}) no seed succeeded at any scale, so the "
        f"transition from failing to succeeding lies outside that grid. " if never else
        "Every panel has successful seeds at some scale. ")
@@ -438,13 +440,11 @@ Markdown(
        if len(multimodal) else
        f"No (panel, metric, scale) cell passes the '{bimodality_rule}' bimodality rule (smallest dip-test "
        f"p-value {bimodality['p_value'].min():.3g}). ")
-    + ("With this few seeds a second mode holds only a handful of runs, and whether the dip test rejects "
-       "depends on those few draws (exercise 3 measures how often), so a failure to reject here says little "
-       "about the full-size populations. The paper used 200 seeds per configuration; the full profile of "
-       "this chapter trains 200 per scale."
-       if n_min < 50 else
-       "At this population size the dip test can tell a mixture of two modes from one spread-out mode when "
-       "both modes hold a fair share of the seeds.")
+    + (f"In {'; '.join(few)}, with under 50 seeds, a second mode holds only a handful of runs, and whether the "
+       "dip test rejects depends on those few draws (exercise 3 measures how often), so a failure to reject "
+       "there says little about full-size populations. " if few else "")
+    + ("With 200 seeds per scale the dip test can tell a mixture of two modes from one spread-out mode when "
+       "both modes hold a fair share of the seeds. " if len(few) < len(per_panel) else "")
 )
 
 # %% [markdown]

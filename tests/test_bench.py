@@ -61,7 +61,8 @@ def test_three_methods_give_the_same_losses_and_gradients(positional):
         torch.testing.assert_close(one, ref[1], atol=1e-6, rtol=1e-4, msg=name)
 
 
-def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path):
+def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALINGBOOK_COMMAND", "scalingbook bench population --members 3")
     result = population_benchmark(
         d_model=32, n_layers=1, n_heads=2, members=3, seq_len=12, batch_size=4,
         steps=2, warmup=1, repeats=2, naive_members=2, variants=(TrainerVariant(),),
@@ -82,6 +83,7 @@ def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path):
         assert rates["mfu"] is None and rates["peak_memory_bytes"] is None
     assert result["speedup"]["population"]["over_naive"] > 0
     assert "population" in population_table([result])
+    assert result["command"] == "scalingbook bench population --members 3", "what made it, not this machine's paths"
 
     path = write_benchmark_json(result, tmp_path / "bench" / "population.json")
     assert json.loads(path.read_text()) == json.loads(json.dumps(result))
@@ -175,3 +177,16 @@ def test_a_named_csv_that_is_missing_is_an_error_not_synthetic_data(tmp_path, ca
     monkeypatch.setenv("SCALINGBOOK_EPOCH_CSV", str(missing))
     with pytest.raises(FileNotFoundError, match=f"SCALINGBOOK_EPOCH_CSV points to {missing}"):
         fit_benchmark(n_starts=6)
+
+
+def test_the_fit_benchmark_records_its_data_relative_to_the_project(tmp_path, monkeypatch):
+    """It recorded the absolute path of the CSV on the machine that ran it."""
+    from scalingbook import epoch_data
+
+    monkeypatch.delenv("SCALINGBOOK_EPOCH_CSV", raising=False)
+    if not epoch_data.SHIPPED_CSV.is_file():
+        pytest.skip("the shipped Epoch copy is not in this project folder")
+    assert fit_benchmark(n_starts=3)["data"] == "data/reference/chinchilla-fig4-epoch.csv"
+    elsewhere = tmp_path / "epoch.csv"
+    elsewhere.write_bytes(epoch_data.SHIPPED_CSV.read_bytes())
+    assert fit_benchmark(csv_path=elsewhere, n_starts=3)["data"] == "epoch.csv"

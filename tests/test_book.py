@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -252,3 +254,142 @@ def test_readme_documents_every_chapter_parameter():
         assert f"**{chapter.name}**" in readme
         for name in chapter.params():
             assert f"| `{name}` |" in readme, f"README lacks {chapter.name}.{name}"
+
+
+def test_a_chapter_runs_without_warnings_from_papermill_or_its_kernel(tiny, capfd, caplog):
+    """Papermill could not parse a parameter line with a second '=' ("[>=0]" in its comment) and
+    warned of an unknown parameter; the kernel warned on every start that it ran over plain TCP."""
+    tiny.notebook.write_text(TINY.replace("scale = 2.0  # a factor [>0]", "scale = 2.0  # a factor [>=0]"))
+    with caplog.at_level(logging.INFO):
+        assert cli.main(["run", "tiny", "-p", "scale", "3"]) == 0
+    assert "answer 63.0" in _output_text(tiny.executed)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert capfd.readouterr().err == ""
+
+
+def test_results_made_by_a_chapter_record_its_scalingbook_command(tiny):
+    tiny.notebook.write_text(TINY + "\n# %%\nfrom scalingbook.results import command_line\nprint('made by', command_line())\n")
+    assert cli.main(["run", "tiny", "-p", "scale", "3", "--device", "cpu"]) == 0
+    assert "made by scalingbook run tiny --profile quick --device cpu -p scale 3.0" in _output_text(tiny.executed)
+
+
+def test_build_says_which_chapter_runs_and_how_long_it_took_and_took_last_time(tiny, monkeypatch, capsys):
+    monkeypatch.setattr(book, "render", lambda: book.REPO_ROOT / "_build" / "html")
+    assert cli.main(["build"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "tiny: running (quick profile; no earlier run to time it by)"
+    assert re.fullmatch(r"tiny: executed in 0:\d\d \(quick profile\)", out[1]), out
+    assert book.last_duration(tiny) is not None
+    assert cli.main(["build", "--force"]) == 0
+    assert re.fullmatch(r"tiny: running \(quick profile; its last run took 0:\d\d\)", capsys.readouterr().out.splitlines()[0])
+    assert cli.main(["build"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "tiny: up to date (quick profile)"
+
+
+def test_commands_need_a_project_folder_and_init_makes_one(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(book, "NOTEBOOK_DIR", empty / "notebooks")
+    assert cli.main(["list"]) == 1
+    assert "is not a scalingbook project" in capsys.readouterr().err
+    assert cli.main(["init", str(tmp_path / "proj")]) == 0
+    assert "files written" in capsys.readouterr().out
+    for name in ("notebooks/mirage.py", "sweeps/seeds-count-width.yaml", "_toc.yml", "data/reference/chinchilla-fig4-epoch.csv"):
+        assert (tmp_path / "proj" / name).is_file(), name
+    assert not (tmp_path / "proj" / "book" / "chapters").exists()
+    (tmp_path / "proj" / "_toc.yml").write_text("edited\n")
+    assert cli.main(["init", str(tmp_path / "proj")]) == 0
+    assert "0 files written" in capsys.readouterr().out
+    assert (tmp_path / "proj" / "_toc.yml").read_text() == "edited\n", "init never overwrites"
+
+
+def test_build_keeps_a_chapter_run_with_custom_parameters_until_defaults(tiny, monkeypatch, capsys):
+    """Issue 18, item 3: `run CHAPTER -p ...` then `build` (the README's workflow) kept the user's run."""
+    monkeypatch.setattr(book, "render", lambda: book.REPO_ROOT / "_build" / "html")
+    assert cli.main(["run", "tiny", "-p", "scale", "3", "--device", "cpu"]) == 0
+    assert "answer 63.0" in _output_text(tiny.executed)
+    made = tiny.executed.read_bytes()
+    capsys.readouterr()
+
+    assert cli.main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny: up to date" in out and "scale=3.0" in out and "--defaults" in out
+    assert tiny.executed.read_bytes() == made, "the build threw the user's run away"
+
+    (book.PACKAGE_DIR / "module.py").write_text("x = 2\n")  # an input changed: rerun, with the same parameters
+    assert cli.main(["build"]) == 0
+    assert "tiny: executed" in capsys.readouterr().out
+    assert "answer 63.0" in _output_text(tiny.executed)
+    stamp = json.loads(tiny.stamp.read_text())
+    assert stamp["overrides"] == {"scale": 3.0, "device": "cpu"} and stamp["params"]["device"] == "cpu"
+
+    assert cli.main(["build", "--defaults"]) == 0
+    assert "tiny: executed" in capsys.readouterr().out
+    assert "answer 42.0" in _output_text(tiny.executed)
+    assert json.loads(tiny.stamp.read_text())["overrides"] == {}
+    assert cli.main(["build"]) == 0
+    assert "tiny: up to date (quick profile)" in capsys.readouterr().out
+
+    assert cli.main(["run", "tiny", "-p", "scale", "3"]) == 0
+    assert cli.main(["run", "tiny"]) == 0, "a plain run returns the chapter to its defaults"
+    assert "answer 42.0" in _output_text(tiny.executed)
+    assert json.loads(tiny.stamp.read_text())["overrides"] == {}
+
+
+def test_build_keeps_custom_parameters_of_a_stamp_written_before_overrides_were_recorded(tiny, monkeypatch):
+    monkeypatch.setattr(book, "render", lambda: book.REPO_ROOT / "_build" / "html")
+    assert cli.main(["run", "tiny", "-p", "scale", "3"]) == 0
+    stamp = json.loads(tiny.stamp.read_text())
+    del stamp["overrides"]
+    tiny.stamp.write_text(json.dumps(stamp))
+    assert book.kept_overrides(tiny) == {"scale": 3.0}
+    assert book.build_values(tiny)[0]["scale"] == 3.0
+    assert book.build_values(tiny, defaults=True)[0]["scale"] == 2.0
+
+
+def test_build_reports_kept_parameters_that_are_no_longer_accepted(tiny, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(book, "render", lambda: book.REPO_ROOT / "_build" / "html")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("some text\n")
+    assert cli.main(["run", "tiny", "-p", "corpus", str(corpus)]) == 0
+    corpus.unlink()
+    assert cli.main(["build"]) == 1
+    err = capsys.readouterr().err
+    assert "are no longer accepted" in err and "does not exist" in err and "build --defaults" in err
+    assert cli.main(["build", "--defaults"]) == 0
+
+
+def test_a_file_parameter_is_keyed_by_its_content(tiny, tmp_path):
+    """Issue 18, item 4: a corpus edited in place left the chapter 'up to date' (the key held its path)."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("first text\n")
+    values = book.resolve_values(tiny, {"corpus": str(corpus)})
+    key = book.staleness_key(tiny, values)
+    corpus.write_text("other text\n")
+    assert book.staleness_key(tiny, values) != key
+    assert cli.main(["run", "tiny", "-p", "corpus", str(corpus)]) == 0
+    assert book.is_fresh(tiny, values)
+    with corpus.open("a") as f:
+        f.write("more\n")
+    assert not book.is_fresh(tiny, values)
+
+
+def test_the_key_is_taken_before_execution_from_the_notebook_executed(tiny, monkeypatch):
+    """Issue 18, item 4: a notebook edited while its chapter ran was stamped as built with the new content."""
+    import papermill
+
+    real = papermill.execute_notebook
+
+    def edit_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        tiny.notebook.write_text(TINY.replace("21 *", "22 *"))  # the author saves while the kernel runs
+        return result
+
+    monkeypatch.setattr(papermill, "execute_notebook", edit_meanwhile)
+    values = book.resolve_values(tiny, {})
+    assert book.run(tiny, values)
+    assert "answer 42.0" in _output_text(tiny.executed), "the executed text is the one read before the edit"
+    assert not book.is_fresh(tiny, values), "the stamp must describe the text that ran, not the edited one"
+    monkeypatch.setattr(papermill, "execute_notebook", real)
+    assert book.run(tiny, values)
+    assert "answer 44.0" in _output_text(tiny.executed) and book.is_fresh(tiny, values)

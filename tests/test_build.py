@@ -17,7 +17,9 @@ def test_pages_exist(built_book: Path):
     for page in ("index.html", "book/chapters/chinchilla.html", "book/chapters/emergence.html", "book/chapters/mirage.html", "book/chapters/seeds.html", "book/chapters/performance.html", "book/rerun.html", "book/references.html"):
         assert (built_book / page).is_file(), page
     assert (built_book / "_static" / "vega-bundle.js").stat().st_size > 100_000
-    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert (built_book / "_static" / "mathjax" / "startup.js").is_file()
+    assert not (built_book / "_static" / "mathjax" / "tex-chtml-full.js").exists()  # only what pages use
+    assert (built_book / "_static" / "scalingbook.css").is_file()
 
 
 def test_mirage_page_has_header_charts_and_citations(built_book: Path):
@@ -63,3 +65,20 @@ def test_list_reads_parameters_from_the_notebooks(tmp_path):
     done = scalingbook(root, "list")
     assert done.returncode == 0
     assert "alpha = -0.35  (float" in done.stdout
+
+
+def test_no_stderr_reaches_a_page(built_book: Path):
+    """Chapters run quietly (no warning boxes), and the site would drop a stray stderr output anyway."""
+    import nbformat
+
+    chapters = built_book.parents[1] / "book" / "chapters"
+    for executed in sorted(chapters.glob("*.ipynb")):
+        notebook = nbformat.read(executed, as_version=4)
+        stderr = [
+            output.get("text", "")[:200]
+            for cell in notebook.cells for output in cell.get("outputs", [])
+            if output.get("name") == "stderr"
+        ]
+        assert not stderr, f"{executed.name} wrote to stderr: {stderr}"
+    for page in built_book.rglob("*.html"):
+        assert "output stderr" not in page.read_text(errors="replace"), page

@@ -57,17 +57,78 @@ def test_a_tiny_sweep_trains_stores_and_is_read_back(tmp_path, monkeypatch):
     assert curves[0].tokens[-1] == env_runs.tokens.iloc[0]
 
 
+# Keys of the stored Markov-source sweeps, pinned before corpora were keyed by content and before the
+# facts source's fields were added: they must not move. The former full design is now the paper geometry
+# on the Markov source it had (order 2, 128 symbols), counted as 6ND.
+PINNED_KEYS = {"quick": ("f60b99e9d9b59d08", "b5bc0e7123ec2e0b"), "former full": ("92dbc305505a3f6b", "f07a0dc812ec0358")}
+PINNED_DESIGNS = {
+    "quick": lambda: chinchilla.make_design("quick"),
+    "former full": lambda: chinchilla.make_design("paper", language="markov", vocab_size=128, order=2,
+                                                  flops_count="6nd", envelope_seed_offset=0),
+}
+
+
+@pytest.mark.parametrize("name", PINNED_KEYS)
+def test_a_design_without_a_corpus_keeps_its_stored_key(name):
+    from scalingbook.results import param_hash
+
+    design = PINNED_DESIGNS[name]()
+    keys = tuple(
+        param_hash({"design": design.key(), "runs": runs[["width", "steps"]].to_dict("list")})
+        for runs in (chinchilla.isoflop_runs(design), chinchilla.envelope_runs(design))
+    )
+    assert keys == PINNED_KEYS[name]
+    key = design.key()
+    assert key["corpus_path"] == "" and "corpus" not in key and "language" not in key and "flops_count" not in key
+
+
+def test_a_corpus_is_keyed_by_its_content_not_its_path(tmp_path, monkeypatch):
+    """Issue 18, item 4: a corpus edited in place reused the old results (the key held its path)."""
+    monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path / "cache"))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    design = chinchilla.Design(
+        budgets=(3e7,), widths=(8, 12, 16), sizes_per_budget=3, envelope_widths=(8,), context=8, batch_size=4,
+        min_steps=5, log_every=5, warmup_steps=2, corpus_path=str(corpus),
+    )
+    key = design.key()
+    assert "corpus_path" not in key and key["corpus"]["bytes"] == corpus.stat().st_size
+    copy = tmp_path / "elsewhere.txt"
+    copy.write_bytes(corpus.read_bytes())
+    assert chinchilla.Design(**{**design.__dict__, "corpus_path": str(copy)}).key() == key, "same text, same results"
+
+    runs = chinchilla.isoflop_runs(design)
+    first = chinchilla.train_runs("chinchilla/isoflop", design, runs, "quick")
+    corpus.write_text("a different text entirely, edited in place. " * 40)
+    assert design.key() != key
+    again = chinchilla.train_runs("chinchilla/isoflop", design, runs, "quick")
+    assert again.path != first.path, "the edited corpus was trained afresh, not read back"
+
+
+def test_a_corpus_of_a_few_hundred_kb_gets_budgets_it_can_train_at_the_default_profile(tmp_path):
+    """Issue 18, item 6: a valid UTF-8 corpus failed at the default budgets (15 steps < min_steps)."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(b"Some ordinary English text, repeated to a few hundred kilobytes.\n" * 4600)  # ~300 KB
+    design = chinchilla.make_design("quick", corpus_path=str(corpus))
+    assert design.budgets[0] == pytest.approx(5e9) and len(design.budgets) == 5 and design.tokens_per_param == 50
+    iso, env = chinchilla.isoflop_runs(design), chinchilla.envelope_runs(design)  # no min_steps error
+    assert (iso.steps >= design.min_steps).all() and (env.steps >= design.min_steps).all()
+    assert "chosen from its size" in chinchilla.budget_note(design, given=False)
+    assert chinchilla.budget_note(chinchilla.make_design("quick"), given=False) == ""
+
+    small = tmp_path / "small.txt"
+    small.write_text("tiny corpus\n" * 1000)
+    with pytest.raises(ValueError, match=r"12,000 bytes is too small for the quick profile's budgets"):
+        chinchilla.make_design("quick", corpus_path=str(small))
+    capped = chinchilla.corpus_budgets("quick", 150_000)
+    assert capped[-1] < chinchilla.CORPUS_BUDGETS["quick"][1] and capped[0] == pytest.approx(5e9)
+
+
 # ------------------------------------------------------------------ full and paper profiles (issue 15)
 import yaml  # noqa: E402
 
 from scalingbook import fits  # noqa: E402
 from scalingbook.sweeps import Sweep, run_sweeps  # noqa: E402
-
-
-def test_quick_keys_do_not_change():
-    """Fields added for the full profile stay out of the quick design's key, so stored quick results stay valid."""
-    key = chinchilla.make_design("quick").key()
-    assert "language" not in key and "flops_count" not in key and key["vocab_size"] == 64
 
 
 def test_full_design_meets_the_issue():

@@ -165,3 +165,38 @@ def test_looks_emergent_needs_chance_first_then_a_rise_in_the_larger_half():
     assert not emergence.looks_emergent(curve([0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), chance=0.01, margin=0.05), "above chance from the start"
     assert not emergence.looks_emergent(curve([0, 0, 0, 0, 0, 0]), chance=0.01, margin=0.05), "never rises"
     assert not emergence.looks_emergent(curve([0, 0, 0.5, 0.6, 0.7, 0.8]), chance=0.01, margin=0.05), "rises in the smaller half"
+
+
+def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, checkpoints):
+    """Issue 18, item 8: a member ending at loss 8.2 (healthy: 2.9) was not flagged and entered the analyses."""
+    from scalingbook import stats
+    from scalingbook.results import ResultStore
+
+    sweep = Sweep.from_dict({**CONFIG, "grid": [{"d_model": 8}], "members": {"seeds": 3, "lr": 3e-3},
+                             "eval": {"n_examples": 30}})
+    store = ResultStore(tmp_path / "store")
+    run_sweep(sweep, "quick", store_root=store.root, log=lambda _: None)
+    spec = sweep.runs[0]
+    records = load_tables(sweep, "records", "quick", store.root)[0]
+    assert sweeps.diverged_seeds(records) == []
+    assert emergence.run_outcomes(sweep, [records])["n_diverged"].eq(0).all()
+
+    # Seed 1's stored curve now climbs from its early loss to 8.2, as the lr-10 member of the issue did.
+    training = store.read(f"{spec.sweep}/training", spec.params())
+    curves = training.table.copy()
+    last = curves["step"] == curves["step"].max()
+    curves.loc[(curves["seed"] == 1) & last, "loss"] = 8.2
+    store.write(f"{spec.sweep}/training", spec.params(), curves, profile="quick", device="cpu",
+                started=pd.Timestamp.now(tz="UTC").to_pydatetime())
+    records = load_tables(sweep, "records", "quick", store.root)[0]
+    assert records.path == store.path_for(f"{spec.sweep}/records", spec.params()), "no stored key changed"
+    assert sweeps.diverged_seeds(records) == [1]
+
+    outcomes = emergence.run_outcomes(sweep, [records])
+    assert set(outcomes["seed"]) == {0, 2} and outcomes["n_diverged"].eq(1).all()
+    per_seed = stats.seed_outcomes(records)
+    assert per_seed["seed"].tolist() == [0, 2] and per_seed["n_diverged"].eq(1).all()
+    assert stats.seed_outcomes(records.table)["seed"].tolist() == [0, 1, 2], "a bare table is taken as it is"
+    note = stats.divergence_note(per_seed.assign(scale=8), ["scale"])
+    assert "8: 1 of 3" in note and "left out" in note
+    assert "No seed diverged" in stats.divergence_note(stats.seed_outcomes(records.table).assign(scale=8), ["scale"])

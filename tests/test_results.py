@@ -170,3 +170,25 @@ def test_a_copy_without_git_names_its_commit_from_the_environment(tmp_path, monk
     assert git_state(tmp_path) == (None, None)
     monkeypatch.setenv("SCALINGBOOK_GIT_COMMIT", "0123abcd")
     assert git_state(tmp_path) == ("0123abcd", None)
+
+
+def test_manifests_record_the_command_with_paths_relative_to_the_project(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "REPO_ROOT", tmp_path)
+    assert results.repo_relative(tmp_path / "data" / "x.csv") == "data/x.csv"
+    assert results.repo_relative("/elsewhere/on/this/machine/x.csv") == "x.csv"
+    monkeypatch.setenv(results.COMMAND_ENV_VAR, "scalingbook sweep sweeps/a.yaml")
+    assert _write(ResultStore(tmp_path), pd.DataFrame({"x": [1]})).manifest["command"] == "scalingbook sweep sweeps/a.yaml"
+    monkeypatch.delenv(results.COMMAND_ENV_VAR)
+    monkeypatch.setattr("sys.argv", [str(tmp_path / "scripts" / "pilot"), "/tmp/out.csv", "label"])
+    assert results.command_line() == "scripts/pilot out.csv label"
+    monkeypatch.setattr("sys.argv", ["/venv/lib/python3.11/site-packages/ipykernel_launcher.py", "-f", "/tmp/k.json"])
+    assert "/" not in results.command_line()
+
+
+def test_the_command_line_sets_the_command_for_what_it_runs(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli, "_list", lambda args: seen.append(os.environ[results.COMMAND_ENV_VAR]) or 0)
+    monkeypatch.delenv(results.COMMAND_ENV_VAR, raising=False)
+    assert cli.main(["list"]) == 0
+    assert seen == ["scalingbook list"]
+    assert results.COMMAND_ENV_VAR not in os.environ, "the process's environment is restored"

@@ -12,6 +12,8 @@ import yaml
 from scalingbook import sweeps
 from scalingbook.sweeps import Sweep, SweepError, run_sweep
 
+PINNED_KEY = "63ad12c0217c9ab2"  # Sweep.from_dict(CONFIG).runs[0].key before the field checks existed
+
 CONFIG = {
     "name": "tiny",
     "task": {"name": "count", "train_length": 4, "test_length": 5},
@@ -61,7 +63,7 @@ def test_runtime_settings_do_not_change_a_runs_identity():
         ({"task": {"name": "sorting"}}, "task.name must be one of"),
         ({"task": {"name": "count", "train_length": 4, "test_length": 500}}, "test_length must be in"),
         ({"members": {"seeds": 0}}, "members.seeds must be a positive count"),
-        ({"train": {"steps": 0}}, "TrainConfig.steps must be >= 1"),
+        ({"train": {"steps": 0}}, "train.steps must be >= 1, got 0"),
         ({"trian": {}}, "unknown key(s) ['trian']"),
     ],
 )
@@ -69,6 +71,54 @@ def test_bad_configs_name_the_problem(change, message):
     with pytest.raises(SweepError) as err:
         Sweep.from_dict({**CONFIG, **change}, source="tiny.yaml")
     assert message in str(err.value) and str(err.value).startswith("tiny.yaml")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("members: {seeds: 2, lr: -1}", "members.lr must be > 0, got -1"),
+        ("members: {seeds: 2, lr: abc}", "members.lr must be a number, got 'abc'"),
+        ("members: {seeds: 2, lr: .nan}", "members.lr must be a finite number"),
+        ("members: {seeds: 2.5, lr: 1.0e-3}", "members.seeds must be a positive count or a list"),
+        ("members: {seeds: [0, -1]}", "members.seeds must be a positive count or a list"),
+        ("members: {seeds: 2, steps: 0}", "members.steps must be >= 1, got 0"),
+        ("members: {seeds: 2, steps: 2.5}", "members.steps must be a whole number, got 2.5"),
+        ("members: {seeds: 2, steps: [10, 0]}", "members.steps must be >= 1, got 0"),
+        ("members: {seeds: 2, steps: [10]}", "members.steps as a list needs one positive integer per seed (2)"),
+        ("train: {steps: 0, batch_size: 8}", "train.steps must be >= 1, got 0"),
+        ("train: {steps: ten, batch_size: 8}", "train.steps must be a number, got 'ten'"),
+        ("train: {steps: 10, batch_size: 8, beta2: 1.5}", "train.beta2 must be >= 0 and <= 1, got 1.5"),
+        ("train: {steps: 10, batch_size: 8, progress: maybe}", "train.progress must be true or false, got 'maybe'"),
+        ("eval: {n_examples: 0}", "eval.n_examples must be >= 1, got 0"),
+        ("eval: {n_examples: 16, seed: many}", "eval.seed must be a number, got 'many'"),
+    ],
+)
+def test_member_train_and_eval_fields_are_checked_when_the_yaml_is_loaded(tmp_path, yaml_text, message, capsys):
+    """Issue 18, item 5: these gave a 20-line traceback after training started; now one line, exit 2."""
+    from scalingbook import cli
+
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(CONFIG) + yaml_text + "\n")  # the last mapping of a key wins in PyYAML
+    with pytest.raises(SweepError) as err:
+        Sweep.load(config)
+    assert message in str(err.value) and str(err.value).startswith(str(config)) and "\n" not in str(err.value)
+    assert cli.main(["sweep", str(config), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_yaml_number_forms_are_accepted_and_stored_keys_kept(tmp_path):
+    """``lr: 1e-3`` is a string to PyYAML (no dot); it is read as the number, like ``1.0e-3``."""
+    config = tmp_path / "forms.yaml"
+    config.write_text(yaml.safe_dump(CONFIG) + "members: {seeds: 2, lr: 1e-3, steps: 1e1}\ntrain: {steps: 12, "
+                      "batch_size: 8, warmup_steps: 2, log_every: 4, progress: false, min_lr_ratio: 1e-1}\n")
+    run = Sweep.load(config).runs[0]
+    assert run.members[0] == {"seed": 0, "lr": 0.001, "steps": 10}
+    assert run.train["min_lr_ratio"] == 0.1 and isinstance(run.train["steps"], int)
+    assert run.key == Sweep.from_dict({
+        **CONFIG, "members": {"seeds": 2, "lr": 1.0e-3, "steps": 10}, "train": {**CONFIG["train"], "min_lr_ratio": 0.1}
+    }).runs[0].key
+    # A config that was already valid keeps the key it was stored under (pinned before this check existed).
+    assert Sweep.from_dict(CONFIG).runs[0].key == PINNED_KEY
 
 
 def test_load_reports_missing_and_malformed_files(tmp_path):
@@ -232,3 +282,55 @@ def test_a_chapter_reads_the_stored_full_runs_only_and_falls_back_to_quick(tmp_p
 
     path.write_text(yaml.safe_dump({**CONFIG, "profiles": {"quick": {}}}))
     assert sweeps.read_or_train(path, "full", log=lambda _: None).profile == "quick"
+
+
+def test_the_paper_profile_on_a_cpu_asks_first_and_a_script_is_refused(tmp_path, checkpoints, monkeypatch, capsys):
+    """Issue 18, item 8: GPU-scale training started on a CPU without a word."""
+    import io
+
+    from scalingbook import cli
+
+    monkeypatch.setenv("SCALINGBOOK_DATA", str(tmp_path / "data"))
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "grid": [{"d_model": 16}]}))
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal, as in CI or a script
+    assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sized for a GPU" in err and "hours on this CPU" in err and "--yes" in err
+    assert not (tmp_path / "data").exists(), "nothing trained or written"
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu"]) == 2
+    assert "not confirmed" in capsys.readouterr().err and not (tmp_path / "data").exists()
+
+    assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu", "--yes"]) == 0
+    assert "finished: 1 of 1 runs stored" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli.main(["sweep", str(config), "--profile", "paper", "--device", "cpu"]) == 0, "nothing left: no question"
+    assert cli.main(["sweep", str(config), "--profile", "quick", "--device", "cpu"]) == 0, "quick never asks"
+
+
+def test_two_sweeps_holding_the_same_run_both_store_it(tmp_path, checkpoints):
+    """The depth and width sweeps of a chapter can share a grid point (same settings, same key): each
+    sweep's copy is trained and stored under its own name, and neither waits on the other's groups."""
+    width = Sweep.from_dict({**CONFIG, "name": "tiny/width", "grid": [{"d_model": 16}, {"d_model": 32}]})
+    depth = Sweep.from_dict({**CONFIG, "name": "tiny/depth", "grid": [{"d_model": 16}]})
+    assert width.runs[0].key == depth.runs[0].key
+    done = sweeps.run_sweeps([width, depth], "quick", store_root=tmp_path / "store", log=lambda _: None)
+    assert (done.runs_stored, done.runs_total, done.chunks_left) == (3, 3, 0)
+    store = sweeps.ResultStore(tmp_path / "store")
+    assert store.exists("tiny/depth/records", depth.runs[0].params())
+
+
+def test_status_as_markdown_is_the_readme_budget_table(capsys):
+    from scalingbook import cli
+    from scalingbook.results import REPO_ROOT
+
+    assert cli.main(["sweep", "--status", "--markdown"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| sweep | profile |") and "| quick |" not in table
+    assert table in (REPO_ROOT / "README.md").read_text(), "README's budget table is out of date: paste this in"

@@ -241,13 +241,13 @@ def attack():
         first = "\n".join(_attack(label, code.format(**targets)) for label, code in ATTACKS.items())
         escape = ("import subprocess, sys\n"
                   "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)")
-        flood_and_hog = "print('x' * 3_000_000)\nhog = bytearray(3 * 2**30)"
+        flood_and_hog = "print('x' * 3_000_000)\nhog = bytearray(6 * 2**30)"
         path = _fill(made, key, {0: "\n".join([first, escape, flood_and_hog])}, "mallory")
         notebook = nbformat.read(path, as_version=4)
         notebook.metadata["scalingbook"]["parameters"]["exercise_seed"] = 0
         nbformat.write(notebook, path)
         before = cache.read_bytes()
-        report = _grade(made, path, memory=2**31, cell_output=200_000)
+        report = _grade(made, path, memory=2**32, cell_output=200_000)
         executed = nbformat.read(root / "reports" / f"mallory.{name}.graded.ipynb", as_version=4)
         label = report.exercises[0].label
         first_cell = next(c for c in executed.cells if c.metadata.get("grade", {}).get("exercise") == label)
@@ -274,7 +274,7 @@ def test_output_and_memory_caps_are_reported(attack):
     notes = attack.report.notes
     assert len(attack.printed) < 250_000 and "[scalingbook grade: output of cell" in attack.printed
     assert any("the cell's output passed 200000 bytes" in note for note in notes), notes
-    assert any("ran out of memory (limit 2 GiB per process)" in note for note in notes), notes
+    assert any("ran out of memory (limit 4 GiB per process)" in note for note in notes), notes
 
 
 def test_the_roster_parameters_are_used_not_the_notebook_s(attack):

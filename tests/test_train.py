@@ -150,3 +150,30 @@ def test_it_learns_count_in_distribution():
     print(f"trained and evaluated in {time.perf_counter() - start:.1f}s; exact match {accuracy.tolist()}")
     assert (accuracy > 0.9).mean() >= 0.75
     assert not result.summary()["diverged"].any()
+
+
+def test_divergence_is_read_from_the_loss_history_without_changing_training():
+    """Issue 18, item 8: only non-finite losses counted; a member at lr 10 that blew up was healthy."""
+    from scalingbook.train import diverged_from_losses
+
+    cfg = TrainConfig(steps=60, batch_size=16, warmup_steps=10, log_every=10, progress=False)
+    members = [Member(0, lr=3e-3), Member(1, lr=10.0), Member(2, lr=1e-2)]
+    result = train(MODEL, members, TASK, cfg)
+    assert not result.summary()["diverged"].any(), "the trainer's own (non-finite) check misses it"
+    flags = diverged_from_losses(result.losses(), vocab_size=MODEL.vocab_size)
+    assert flags.tolist() == [False, True, False]
+    alone = train(MODEL, [members[0], members[2]], TASK, cfg)
+    assert_same_member(result, 0, alone, 0)  # flagging is analysis only: training is what it was
+
+    def curve(member, losses):
+        return pd.DataFrame({"member": member, "step": np.arange(1, len(losses) + 1) * 10, "loss": losses})
+
+    synthetic = pd.concat([
+        curve(0, [3.6, 3.0, 2.9]),  # healthy
+        curve(1, [3.6, 6.0, 8.2]),  # the issue's member: ends at 8.2
+        curve(2, [3.6, 3.6, 3.5]),  # never learns: a failed seed, not a divergence
+        curve(3, [3.6, 5.0, 2.8]),  # a spike below 1.5x the early loss, recovered
+        curve(4, [3.6, np.nan, np.nan]),  # non-finite
+        curve(5, [40.0, 9.0, 3.0]),  # blew up in its first interval, judged against log V
+    ])
+    assert diverged_from_losses(synthetic, vocab_size=32).tolist() == [False, True, False, False, True, True]

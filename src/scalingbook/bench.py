@@ -44,7 +44,7 @@ from scalingbook.model import (
     flops_chinchilla,
     param_count,
 )
-from scalingbook.results import write_atomic, device_name, git_state
+from scalingbook.results import command_line, device_name, git_state, repo_relative, write_atomic
 from scalingbook.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
 
 
@@ -96,7 +96,10 @@ def _benchmark_data(csv_path: str | Path | None, seed: int) -> tuple[str, np.nda
         if asked:
             raise
         return ("synthetic", *_synthetic_runs(seed))
-    return table.attrs["source"], table["n_params"].to_numpy(), table["tokens"].to_numpy(), table["loss"].to_numpy()
+    source = str(table.attrs["source"])
+    if os.path.isabs(source):  # a benchmark file records where the data was in the project, not on this machine
+        source = repo_relative(source)
+    return source, table["n_params"].to_numpy(), table["tokens"].to_numpy(), table["loss"].to_numpy()
 
 
 def _scipy_loop(starts: np.ndarray, logs: tuple[np.ndarray, ...]) -> list[Any]:
@@ -139,6 +142,7 @@ def fit_benchmark(
         "git_commit": commit,
         "git_dirty": dirty,
         "data": source,
+        "command": command_line(),
         "n_points": int(len(loss)),
         "n_starts": int(len(starts)),
         "batched_seconds": batched_s,
@@ -596,6 +600,7 @@ def population_benchmark(
     tokens = batch_size * seq_len
     return {
         "benchmark": "population_training",
+        "command": command_line(),
         "device": name,
         "device_type": dev.type,
         "torch": torch.__version__,

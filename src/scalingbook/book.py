@@ -4,34 +4,48 @@ A chapter is a jupytext percent-format notebook in ``notebooks/``. ``run`` turns
 ``.ipynb``, papermill executes it with validated parameters, and the executed notebook lands in
 ``book/chapters/`` where Jupyter Book reads it (Jupyter Book itself never executes). Beside it a
 stamp records a hash of everything the output depends on: the notebook source, the
-``src/scalingbook`` source, the parameters and the chapter's input data. A chapter whose stamp
-matches is not run again. Stored results are looked up under :func:`scalingbook.results.default_root`
+``src/scalingbook`` source, the parameters, the content of every input file a parameter names and
+the chapter's input data. The hash is taken before execution, from the very notebook text that is
+executed, so an edit made while a chapter runs leaves it stale. A chapter whose stamp matches is
+not run again. Stored results are looked up under :func:`scalingbook.results.default_root`
 (``data/``, or ``SCALINGBOOK_DATA``), where the chapters read them.
+
+The stamp also records the parameters the user set (``scalingbook run CHAPTER -p ...``). The
+build keeps them: a chapter last run with custom parameters is brought up to date with those same
+parameters, and only ``build --defaults`` returns it to its defaults.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from scalingbook import __version__
-from scalingbook.params import Param, ParameterError, read_params, resolve
-from scalingbook.results import REPO_ROOT, Result, canonical_json, default_root, git_state, read_manifest
+from scalingbook.params import Param, ParameterError, read_params, read_params_source, resolve
+from scalingbook.results import COMMAND_ENV_VAR, REPO_ROOT, Result, canonical_json, default_root, git_state, read_manifest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 EXECUTED_DIR = REPO_ROOT / "book" / "chapters"
 FAILED_DIR = REPO_ROOT / ".cache" / "failed"
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
+# Warnings the chapter kernel is told to ignore, in PYTHONWARNINGS form. tqdm.auto (the trainer's and
+# the sweeps' progress bars, which are off in a chapter) warns on import when a kernel has no
+# ipywidgets; in a build that warning would be a stderr box at the top of a page.
+KERNEL_WARNING_FILTERS = ("ignore:IProgress not found",)
 
 
 class ChapterError(RuntimeError):
@@ -107,13 +121,27 @@ def _hash_file(digest: Any, path: Path, label: str) -> None:
     digest.update(b"\0")
 
 
-def staleness_key(chapter: Chapter, values: dict[str, Any]) -> str:
-    """Hash of everything an executed chapter depends on (see the module docstring)."""
+def staleness_key(chapter: Chapter, values: dict[str, Any], notebook_source: bytes | None = None) -> str:
+    """Hash of everything an executed chapter depends on (see the module docstring).
+
+    ``notebook_source`` is the notebook text about to be executed (default: the file as it is now),
+    so that the key describes exactly what ran. A parameter that names an input file (``[file]``)
+    is keyed by the file's content as well as its path: a file edited in place makes the chapter stale.
+    """
     digest = hashlib.sha256()
-    _hash_file(digest, chapter.notebook, "notebook")
+    if notebook_source is None:
+        notebook_source = chapter.notebook.read_bytes()
+    digest.update(b"notebook\0" + notebook_source + b"\0")
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         _hash_file(digest, path, f"src:{path.relative_to(PACKAGE_DIR)}")
     digest.update(b"params:" + canonical_json(values).encode() + b"\0")
+    for name, param in read_params_text(chapter, notebook_source).items():
+        target = values.get(name)
+        if param.file and target:
+            if Path(target).is_file():
+                _hash_file(digest, Path(target), f"file-param:{name}")
+            else:
+                digest.update(f"file-param:{name}:missing".encode() + b"\0")
     folders = [("data", folder) for folder in chapter.data_dirs()] + [("input", REPO_ROOT / f) for f in chapter.inputs]
     for label, root in folders:
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
@@ -125,6 +153,14 @@ def staleness_key(chapter: Chapter, values: dict[str, Any]) -> str:
         if target and Path(target).is_file():
             _hash_file(digest, Path(target), f"env-file:{var}")
     return digest.hexdigest()
+
+
+def read_params_text(chapter: Chapter, notebook_source: bytes) -> dict[str, Param]:
+    """The parameters declared in ``notebook_source``, the chapter's notebook text; none if unreadable."""
+    try:
+        return read_params_source(notebook_source.decode("utf-8"), chapter.notebook)
+    except (ValueError, SyntaxError):  # a broken parameters cell fails at execution, not here
+        return {}
 
 
 def is_fresh(chapter: Chapter, values: dict[str, Any]) -> bool:
@@ -158,29 +194,95 @@ def _hide_parameter_cells(notebook: Any) -> None:
             tags.append("remove-cell")
 
 
-def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
+def run_command(chapter: Chapter, values: dict[str, Any]) -> str:
+    """The ``scalingbook run`` command that executes ``chapter`` with ``values``: what a result made by
+    the chapter's notebook records as its maker in its manifest."""
+    params = chapter.params()
+    words = ["scalingbook", "run", chapter.name]
+    for name, value in values.items():
+        if name in ("profile", "device"):
+            words += [f"--{name}", str(value)]
+        elif name in params and value != params[name].default:
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            words += ["-p", name, text]
+    return shlex.join(words)
+
+
+def _kernel_config() -> Any:
+    """How papermill's client starts the chapter's kernel, so that nothing but the notebook's own
+    output comes of it.
+
+    The kernel's channels are encrypted (CurveZMQ keys provisioned by jupyter_client, when it and the
+    kernel support it) or else Unix sockets, not plain TCP, about which the kernel would warn on every
+    start. The kernel's own log is kept to critical messages: at shutdown jupyter_client interrupts
+    the kernel, which may log the interruption as an error; cell errors and a dead kernel are still
+    reported, through the notebook and papermill.
+    """
+    import zmq
+    from jupyter_client import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    if KernelManager.class_traits().get("transport_encryption") is not None and zmq.has("curve"):
+        config.KernelManager.transport_encryption = "auto"
+    elif os.name == "posix":
+        config.KernelManager.transport = "ipc"
+    return config
+
+
+@contextlib.contextmanager
+def _kernel_environment():
+    """The environment a chapter's kernel starts with: this one plus :data:`KERNEL_WARNING_FILTERS`."""
+    before = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [before, *KERNEL_WARNING_FILTERS]))
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = before
+
+
+def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] | None = None) -> Path:
     """Execute ``chapter`` with ``values`` and put the result where the book reads it.
 
     The notebook runs in a scratch folder; only a successful run replaces the previous executed
-    notebook. A failed run is kept in ``.cache/failed/`` for inspection.
+    notebook. A failed run is kept in ``.cache/failed/`` for inspection. The stamp's key is taken
+    before execution, from the notebook text that is executed. ``overrides`` are the parameters
+    the user set, recorded in the stamp so that the build keeps them (:func:`kept_overrides`).
+    The values, already validated by :mod:`scalingbook.params`, are injected as papermill does, as a
+    cell after the ``parameters`` cell; papermill is not asked to check them again, because its own
+    reading of the ``parameters`` cell cannot parse a line with a second ``=`` (``[>=0]`` in a
+    comment) and would then warn about a parameter that exists.
     """
     import jupytext
     import nbformat
     import papermill
+    from papermill.parameterize import parameterize_notebook
 
     EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"scalingbook-{chapter.name}-") as scratch:
         source = Path(scratch) / f"{chapter.name}.ipynb"
         output = Path(scratch) / f"{chapter.name}.executed.ipynb"
-        notebook = jupytext.read(chapter.notebook)
+        notebook_source = chapter.notebook.read_bytes()  # read once: this text is executed and keyed
+        key = staleness_key(chapter, values, notebook_source)
+        notebook = jupytext.reads(notebook_source.decode("utf-8"), fmt=chapter.notebook.suffix.lstrip("."))
         notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+        notebook.metadata.setdefault("papermill", {})  # what papermill's own reader would add
+        for cell in notebook.cells:
+            cell.metadata.setdefault("tags", [])
+        notebook = parameterize_notebook(notebook, values, kernel_name="python3", language="python")
         nbformat.write(notebook, source)
         started = datetime.now(timezone.utc)
+        previous_command = os.environ.get(COMMAND_ENV_VAR)
+        os.environ[COMMAND_ENV_VAR] = run_command(chapter, values)  # inherited by the kernel, for manifests
         try:
-            papermill.execute_notebook(
-                source, output, parameters=values, kernel_name="python3", cwd=str(REPO_ROOT),
-                progress_bar=False, log_output=False,
-            )
+            with _kernel_environment():
+                papermill.execute_notebook(
+                    source, output, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
+                    config=_kernel_config(), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                )
         except Exception as err:  # papermill raises many types; keep the failed notebook
             FAILED_DIR.mkdir(parents=True, exist_ok=True)
             kept = FAILED_DIR / f"{chapter.name}.ipynb"
@@ -190,6 +292,11 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
                 f"chapter {chapter.name!r} failed: {str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}"
                 f" (the failed notebook is in {kept}; the previous executed chapter is untouched)"
             ) from err
+        finally:
+            if previous_command is None:
+                os.environ.pop(COMMAND_ENV_VAR, None)
+            else:
+                os.environ[COMMAND_ENV_VAR] = previous_command
         notebook = nbformat.read(output, as_version=4)
         _hide_parameter_cells(notebook)
         staged = Path(scratch) / "staged.ipynb"
@@ -197,8 +304,9 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
         shutil.move(staged, chapter.executed.with_suffix(".ipynb.tmp"))
         os.replace(chapter.executed.with_suffix(".ipynb.tmp"), chapter.executed)
     stamp = {
-        "key": staleness_key(chapter, values),
+        "key": key,
         "params": values,
+        "overrides": {name: values[name] for name in overrides or {}},
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -206,34 +314,156 @@ def execute(chapter: Chapter, values: dict[str, Any]) -> Path:
     return chapter.executed
 
 
-def run(chapter: Chapter, values: dict[str, Any], force: bool = False) -> bool:
-    """Execute the chapter unless it is fresh; return whether it ran."""
+def run(chapter: Chapter, values: dict[str, Any], force: bool = False, overrides: dict[str, Any] | None = None) -> bool:
+    """Execute the chapter unless it is fresh; return whether it ran.
+
+    ``overrides`` names the parameters the user chose (their values are taken from ``values``);
+    the build keeps them until ``build --defaults``.
+    """
     if not force and is_fresh(chapter, values):
         return False
-    execute(chapter, values)
+    execute(chapter, values, overrides)
     return True
 
 
-def build(execute_chapters: bool = True, force: bool = False, log=print) -> Path:
+def _clock(seconds: float) -> str:
+    """``1:05:09``, ``4:07`` or ``0:09``: a duration as a reader reads it on a clock."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def last_duration(chapter: Chapter) -> float | None:
+    """Seconds the chapter's last successful execution took, from its stamp; None if unknown."""
+    try:
+        stamp = json.loads(chapter.stamp.read_text())
+        took = datetime.fromisoformat(stamp["finished"]) - datetime.fromisoformat(stamp["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return max(took.total_seconds(), 0.0)
+
+
+class _Ticker:
+    """While a chapter runs, shows its elapsed time against its last run's on one line of a terminal
+    (rewritten in place every second); elsewhere (a log, CI) nothing, so that logs stay one line each."""
+
+    def __init__(self, label: str, stream: Any = None) -> None:
+        self.label, self.stream = label, stream if stream is not None else sys.stdout
+        self.started = time.monotonic()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+
+    def __enter__(self) -> _Ticker:
+        if getattr(self.stream, "isatty", lambda: False)():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _tick(self) -> None:
+        while not self._done.wait(1.0):
+            self.stream.write(f"\r\033[K  {self.label}: {_clock(self.elapsed)} elapsed")
+            self.stream.flush()
+
+
+def _say(message: str) -> None:
+    """Print a progress line at once, even into a pipe (a CI log)."""
+    print(message, flush=True)
+
+
+def default_profile(chapter: Chapter) -> str:
+    """The profile a chapter gets unless one is asked for: full where committed results exist, else quick."""
+    return "full" if chapter.has_full_results() else "quick"
+
+
+def kept_overrides(chapter: Chapter) -> dict[str, Any]:
+    """The parameters the user set when the chapter was last executed, from its stamp ({} if none).
+
+    A stamp written before the stamp recorded them counts every parameter whose value differs from
+    its default as set by the user, except ``profile``, which the build chose.
+    """
+    if not (chapter.executed.is_file() and chapter.stamp.is_file()):
+        return {}
+    try:
+        stamp = json.loads(chapter.stamp.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(stamp, dict):
+        return {}
+    if "overrides" in stamp:
+        return dict(stamp["overrides"] or {})
+    defaults = {name: param.default for name, param in chapter.params().items()}
+    return {
+        name: value for name, value in (stamp.get("params") or {}).items()
+        if name != "profile" and name in defaults and value != defaults[name]
+    }
+
+
+def build_values(chapter: Chapter, defaults: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The values the build runs ``chapter`` with, and the user's overrides among them.
+
+    The user's parameters from the chapter's last run are kept (see :func:`kept_overrides`) unless
+    ``defaults``; the profile, unless the user chose one, is :func:`default_profile`.
+    """
+    overrides = {} if defaults else kept_overrides(chapter)
+    profile = None if "profile" in overrides else default_profile(chapter)
+    try:
+        values = resolve_values(chapter, overrides, profile=profile)
+    except ParameterError as err:
+        chosen = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise ChapterError(
+            f"the parameters of its last run ({chosen}) are no longer accepted: {err}; "
+            "`scalingbook build --defaults` returns it to its defaults"
+        ) from None
+    return values, overrides
+
+
+def build(execute_chapters: bool = True, force: bool = False, log=_say, defaults: bool = False) -> Path:
     """Bring every chapter up to date, then render the static site into ``_build/html``.
 
-    A chapter uses the full profile when committed full-profile results exist for it, else quick.
-    With ``execute_chapters=False`` the last executed notebooks are rendered as they are. A chapter
+    A chapter last run with parameters the user chose keeps them, and is rerun with them only if an
+    input changed; ``defaults=True`` returns every chapter to its defaults. A chapter uses the full
+    profile when committed full-profile results exist for it, else quick, unless the user chose one.
+    Before a chapter runs, ``log`` says which one and how long its last run took; after, how long
+    this one did (on a terminal the elapsed time counts up meanwhile). With
+    ``execute_chapters=False`` the last executed notebooks are rendered as they are. A chapter
     that fails does not stop the others: the site is still rendered (with the failed chapter's last
     good run, if it has one) and then a :class:`ChapterError` lists every failure.
     """
     failures = []
     for chapter in CHAPTERS:
         if execute_chapters:
+            ticker = None
             try:
-                profile = "full" if chapter.has_full_results() else "quick"
-                values = resolve_values(chapter, {}, profile=profile)
-                ran = run(chapter, values, force=force)
+                values, overrides = build_values(chapter, defaults)
+                profile = values["profile"]
+                kept = (
+                    "; your parameters kept: " + ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+                    + " (build --defaults resets them)" if overrides else ""
+                )
+                if not force and is_fresh(chapter, values):
+                    log(f"{chapter.name}: up to date ({profile} profile{kept})")
+                    continue
+                last = last_duration(chapter)
+                estimate = f"its last run took {_clock(last)}" if last is not None else "no earlier run to time it by"
+                log(f"{chapter.name}: running ({profile} profile{kept}; {estimate})")
+                with _Ticker(chapter.name) as ticker:
+                    run(chapter, values, force=True, overrides=overrides)
             except Exception as err:  # whatever broke this chapter, the others are still built
                 failures.append(f"{chapter.name}: {err}")
-                log(f"{chapter.name}: FAILED (listed at the end)")
+                took = f" after {_clock(ticker.elapsed)}" if ticker is not None else ""
+                log(f"{chapter.name}: FAILED{took} (listed at the end)")
                 continue
-            log(f"{chapter.name}: {'executed' if ran else 'up to date'} ({profile} profile)")
+            log(f"{chapter.name}: executed in {_clock(ticker.elapsed)} ({profile} profile)")
         elif not chapter.executed.is_file():
             raise ChapterError(
                 f"chapter {chapter.name!r} has never been executed; run `scalingbook build` without --no-execute"
@@ -243,6 +473,7 @@ def build(execute_chapters: bool = True, force: bool = False, log=print) -> Path
         failures.append(f"site not rendered: {', '.join(never_run)} never executed successfully")
     else:
         try:
+            log("rendering the site with jupyter-book")
             html = render()
         except ChapterError as err:
             failures.append(str(err))

@@ -26,6 +26,7 @@ runs, each with its own ``steps`` horizon; :func:`read_sweep` reads their stored
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -151,15 +152,56 @@ class Design:
         return steps
 
     def key(self) -> dict:
-        """The stored results' key: the design, with the corpus named by path; fields added later are
-        left out while they hold their defaults, so earlier results keep their keys."""
+        """The stored results' key: the design, with a corpus named by its content, not its path.
+
+        With ``corpus_path`` set, ``corpus_path`` gives way to ``corpus``: the SHA-256 and size of
+        the file's bytes, so a corpus edited in place is trained afresh and a copy elsewhere is not.
+        Fields added later are left out while they hold their defaults. So a design without a corpus
+        keeps exactly the key it always had (``corpus_path: ""``), and stored results stay where they are.
+        """
         later = {f: getattr(Design, f) for f in _LATER_FIELDS}
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()
-                if not (k in later and v == later[k])}
+        key = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()
+               if not (k in later and v == later[k])}
+        if self.corpus_path:
+            data = Path(self.corpus_path).read_bytes()
+            del key["corpus_path"]
+            key["corpus"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        return key
 
 
 _LATER_FIELDS = ("language", "n_facts", "zipf_exponent", "key_length", "key_symbols", "value_symbols", "noise",
                  "n_heads", "flops_count", "envelope_seed_offset")
+
+
+CORPUS_TOKENS_PER_PARAM = 50.0
+"""Where a corpus design centres each budget's sizes: byte-level text (256 symbols, so embeddings weigh
+more) has its IsoFLOP minima at more tokens per parameter than the Markov source; 36-50 were measured
+on a 300 KB text corpus (this repository's pages and source) at 2e9-3e10 FLOPs."""
+CORPUS_BUDGETS = {"quick": (5e9, 8e10), "full": (1e11, 1e13), "paper": (10**13.5, 10**15.5)}
+"""IsoFLOP budgets of a corpus design per profile (5 quick, 9 otherwise, log-spaced; full and paper span
+their profile's own range), unless the corpus caps them."""
+CORPUS_MAX_EPOCHS = 4.0
+"""The largest budget's centre run reads the corpus at most this many times (repeated text stops
+counting as new data beyond a few epochs, Muennighoff et al. 2023)."""
+
+
+def corpus_budgets(profile: str, n_bytes: int) -> tuple[float, ...]:
+    """IsoFLOP budgets for a byte-level corpus of ``n_bytes``: the profile's range, capped by the corpus.
+
+    A budget C centres its sizes on N = sqrt(C / (6 k)) with D = k N tokens, k =
+    :data:`CORPUS_TOKENS_PER_PARAM`; the largest budget is cut to the C whose D is
+    :data:`CORPUS_MAX_EPOCHS` passes over the corpus. Raises if that leaves less than half a decade.
+    """
+    low, high = CORPUS_BUDGETS[profile]
+    cap = 6.0 * (CORPUS_MAX_EPOCHS * n_bytes) ** 2 / CORPUS_TOKENS_PER_PARAM
+    top = min(high, cap)
+    if top < low * 10**0.5:
+        need = int(np.ceil(np.sqrt(low * 10**0.5 * CORPUS_TOKENS_PER_PARAM / 6.0) / CORPUS_MAX_EPOCHS))
+        raise ValueError(
+            f"corpus_path: {n_bytes:,} bytes is too small for the {profile} profile's budgets (from {low:.2g} FLOPs); "
+            f"it needs at least {need:,} bytes, or give smaller budgets"
+        )
+    return tuple(float(c) for c in np.logspace(np.log10(low), np.log10(top), 5 if profile == "quick" else 9))
 
 
 def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path: str = "", **source) -> Design:
@@ -174,7 +216,9 @@ def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path
     from 4 to 64 tokens per parameter. Sizes are centred on 30 tokens per parameter, where a pilot
     (seeds 90000+) put the optimum. Paper: the former full profile's geometry (9 budgets 10^13.5 to
     10^15.5, 4 layers, widths 48-1024, context 128) on the facts source. ``source`` overrides the
-    source's fields (vocab_size, order, concentration, source_seed, or the facts' settings).
+    source's fields (vocab_size, order, concentration, source_seed, or the facts' settings). With
+    ``corpus_path``, sizes are centred on :data:`CORPUS_TOKENS_PER_PARAM` tokens per parameter and,
+    unless ``budgets`` are given, the budgets come from :func:`corpus_budgets`.
     """
     if profile == "quick":
         design = Design(
@@ -205,9 +249,25 @@ def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path
     else:
         raise ValueError(f"profile must be 'quick', 'full' or 'paper', got {profile!r}")
     changes: dict = {"corpus_path": corpus_path, **source}
+    if corpus_path:
+        ratio = CORPUS_TOKENS_PER_PARAM / design.tokens_per_param
+        changes |= {"tokens_per_param": CORPUS_TOKENS_PER_PARAM,
+                    "envelope_tokens_per_param": design.envelope_tokens_per_param * ratio}
+        if not budgets:
+            changes["budgets"] = corpus_budgets(profile, Path(corpus_path).stat().st_size)
     if budgets:
         changes["budgets"] = tuple(float(c) for c in sorted(budgets))
     return replace(design, **changes)
+
+
+def budget_note(design: Design, given: bool) -> str:
+    """A sentence for the chapter on where the budgets came from, when a corpus set them; else empty."""
+    if not design.corpus_path or given:
+        return ""
+    size = Path(design.corpus_path).stat().st_size
+    return (f" With a corpus, the budgets are chosen from its size ({size:,} bytes; `chinchilla.corpus_budgets`): "
+            f"the profile's range, capped where the largest budget's runs would read the corpus more than "
+            f"{CORPUS_MAX_EPOCHS:g} times, and sizes centred on {CORPUS_TOKENS_PER_PARAM:g} tokens per parameter.")
 
 
 def isoflop_runs(design: Design) -> pd.DataFrame:

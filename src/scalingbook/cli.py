@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
 
-from scalingbook import book, sandbox, teaching
+from scalingbook import book, project, sandbox, teaching
 from scalingbook.params import ParameterError, check_text_file
-from scalingbook.results import PROFILES, REPO_ROOT, ResultError
+from scalingbook.results import COMMAND_ENV_VAR, PROFILES, REPO_ROOT, ResultError, repo_relative
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -45,8 +46,13 @@ def _overrides(pairs: list[list[str]]) -> dict[str, str]:
 
 def _run(args: argparse.Namespace) -> int:
     chapter = book.get_chapter(args.chapter)
-    values = book.resolve_values(chapter, _overrides(args.param), profile=args.profile, device=args.device)
-    if book.run(chapter, values, force=args.force):
+    overrides = _overrides(args.param)
+    profile = args.profile
+    if profile is None and "profile" not in overrides:
+        profile = book.default_profile(chapter)  # as the build chooses; not a choice of the user's
+    values = book.resolve_values(chapter, overrides, profile=profile, device=args.device)
+    chosen = [*overrides, *(["profile"] if args.profile else []), *(["device"] if args.device else [])]
+    if book.run(chapter, values, force=args.force, overrides=dict.fromkeys(chosen)):
         print(f"{chapter.name}: executed -> {chapter.executed}")
     else:
         print(f"{chapter.name}: up to date with these parameters (use --force to run again)")
@@ -54,8 +60,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    html = book.build(execute_chapters=not args.no_execute, force=args.force)
+    html = book.build(execute_chapters=not args.no_execute, force=args.force, defaults=args.defaults)
     print(f"book built: {html / 'index.html'}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    written, kept = project.init(args.folder)
+    print(f"{written} files written to {args.folder}" + (f", {kept} already there kept" if kept else "")
+          + f"; work in it (`cd {shlex.quote(str(args.folder))}`) or set {project.ENV_VAR}={args.folder}")
     return 0
 
 
@@ -96,6 +109,49 @@ def _duration(text: str) -> float:
     return seconds
 
 
+CONFIRM_PROFILES = ("paper",)  # sized for a GPU or a cluster: on a CPU, asked about before training
+
+
+def _cpu_hours_left(loaded: list, profile: str, device: str, workers: int) -> tuple[float, float]:
+    """Training FLOPs of the sweeps' pending member groups, and the hours they would take here.
+
+    The rate is measured: a few steps of the largest pending group, timed on one thread as a worker
+    trains it (:func:`scalingbook.train.time_steps`); ``workers`` such threads share the work.
+    """
+    from scalingbook import sweeps
+    from scalingbook.cpu import torch_threads
+    from scalingbook.results import ResultStore
+    from scalingbook.train import member_chunk, time_steps
+
+    store = ResultStore.for_profile(profile)
+    jobs = [
+        (spec, i, sweeps.chunk_cost(spec, device, i))
+        for sweep in loaded for spec in sweep.runs if not store.exists(f"{spec.sweep}/records", spec.params())
+        for i in range(sweeps.chunk_count(spec, device)) if not sweeps.chunk_done(spec, profile, i)
+    ]
+    if not jobs:
+        return 0.0, 0.0
+    spec, _, _ = max(jobs, key=lambda job: job[2])
+    cfg = sweeps._train_config(spec, device)
+    task = spec.build_task()
+    with torch_threads(1):
+        rate = time_steps(spec.model_config(task), member_chunk(cfg, len(spec.members)), cfg,
+                          task.seq_len("train"), steps=2, warmup=1)["model_flops_per_s"]
+    flops = sum(cost for *_, cost in jobs)
+    return flops, flops / (rate * workers) / 3600
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` on the terminal; without one (a script, CI), refuse unless ``--yes`` was given."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ParameterError(f"{question} Not asked: stdin is not a terminal; add --yes to go ahead")
+    answer = input(f"{question} Go ahead? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise ParameterError("not confirmed; nothing was trained")
+
+
 def _sweep(args: argparse.Namespace) -> int:
     import yaml
 
@@ -104,6 +160,14 @@ def _sweep(args: argparse.Namespace) -> int:
     device = book.pick_device(args.device)
     if args.status:
         rows = sweeps.sweep_status(REPO_ROOT / "sweeps", device)
+        if args.markdown:  # the README's budget table: the full and paper profiles
+            print("| sweep | profile | runs | stored | CPU-hours of the stored runs (2 cores) | GPU minutes |")
+            print("|---|---|---|---|---|---|")
+            for r in rows:
+                if r["profile"] != "quick":
+                    hours = f"{r['cpu_hours']:.2f}" if r["stored"] else "-"
+                    print(f"| `{r['sweep']}` | {r['profile']} | {r['runs']} | {r['stored']} | {hours} | not measured |")
+            return 0
         print(f"{'sweep':32} {'profile':8} {'runs':>5} {'stored':>7} {'partial':>8} {'remaining':>10} {'CPU-hours':>10}")
         for r in rows:
             print(f"{r['sweep']:32} {r['profile']:8} {r['runs']:5d} {r['stored']:7d} {r['partial']:8d} {r['remaining']:10d} "
@@ -114,6 +178,11 @@ def _sweep(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         loaded = [sweeps.Sweep.load(path, profile=args.profile) for path in args.config]
+        if args.profile in CONFIRM_PROFILES and device == "cpu" and args.slurm is None:
+            flops, hours = _cpu_hours_left(loaded, args.profile, device, args.workers)
+            if flops:
+                _confirm(f"the {args.profile} profile is sized for a GPU: {flops:.3g} FLOPs left to train, about "
+                         f"{hours:,.1f} hours on this CPU with --workers {args.workers} (rate timed just now).", args.yes)
         options = {}
         for item in args.slurm or []:
             name, sep, value = item.partition("=")
@@ -197,6 +266,10 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="chapters and their parameters").set_defaults(func=_list)
 
+    init = sub.add_parser("init", help="write the book's sources into a folder, to work outside a clone")
+    init.add_argument("folder", type=_folder, nargs="?", default=Path("."), help="where (default: here)")
+    init.set_defaults(func=_init)
+
     run = sub.add_parser("run", help="execute one chapter with papermill")
     run.add_argument("chapter", help="chapter name, as `scalingbook list` shows it")
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -210,6 +283,9 @@ def parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="run stale chapters, then render the static site")
     build.add_argument("--no-execute", action="store_true", help="render the last executed chapters as they are")
     build.add_argument("--force", action="store_true", help="run every chapter even if nothing changed")
+    build.add_argument("--defaults", action="store_true",
+                       help="return every chapter to its default parameters (by default a chapter last run "
+                       "with `scalingbook run -p ...` keeps those parameters)")
     build.set_defaults(func=_build)
 
     assign = sub.add_parser("assignment", help="write a student notebook of a chapter, solutions stubbed")
@@ -228,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=_duration, default=900, help="limit for the whole notebook, e.g. 900 or 15m (900 s)")
     grade.add_argument("--cell-timeout", type=_duration, default=300,
                        help="limit for one cell, which is then interrupted and the next one run (300)")
-    grade.add_argument("--memory", type=float, default=4, help="address space of each process of a run, GiB (4)")
+    grade.add_argument("--memory", type=float, default=4, help="data memory of each process of a run, GiB (4)")
     grade.add_argument("--report", type=_folder, help="folder for the reports and the class summary "
                        "(default: beside each notebook)")
     grade.set_defaults(func=_grade)
@@ -242,6 +318,9 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=_positive_int, default=1,
                        help="worker processes, one thread each (1); results are identical for any number")
     sweep.add_argument("--status", action="store_true", help="list every sweep in sweeps/ with runs done and left")
+    sweep.add_argument("--markdown", action="store_true", help="with --status: the README's budget table")
+    sweep.add_argument("--yes", action="store_true",
+                       help="train the paper profile on a CPU without asking (it is sized for a GPU)")
     sweep.add_argument("--slurm", nargs="*", metavar="KEY=VALUE",
                        help="submit runs as Slurm jobs with these submitit options (e.g. slurm_partition=gpu)")
     sweep.add_argument("--jobs", type=Path, default=Path(".cache/submitit"), help="folder for Slurm job logs")
@@ -273,15 +352,33 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    previous = os.environ.get(COMMAND_ENV_VAR)
+    # What manifests written by this command and the notebook kernels it starts record as their maker.
+    os.environ[COMMAND_ENV_VAR] = shlex.join(
+        ["scalingbook", *(repo_relative(w) if os.path.isabs(w) else w for w in words)]
+    )
+    try:
+        return _main(argv)
+    finally:
+        if previous is None:
+            os.environ.pop(COMMAND_ENV_VAR, None)
+        else:
+            os.environ[COMMAND_ENV_VAR] = previous
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = parser().parse_args(argv)
+        if args.command not in ("init", "bench"):
+            project.require_project(book.NOTEBOOK_DIR.parent)
         code = args.func(args)
         sys.stdout.flush()  # so that a closed pipe shows here, not in the interpreter's last flush
         return code
     except (ParameterError, teaching.TeachingError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (book.ChapterError, sandbox.SandboxError, ResultError) as err:
+    except (book.ChapterError, sandbox.SandboxError, ResultError, project.ProjectError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

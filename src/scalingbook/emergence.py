@@ -17,7 +17,7 @@ import pandas as pd
 from scalingbook import metrics, stats
 from scalingbook.model import flops_6nd, param_count
 from scalingbook.results import Result
-from scalingbook.sweeps import Sweep
+from scalingbook.sweeps import Sweep, diverged_seeds
 from scalingbook.tasks import TOKEN
 
 SEPARATOR = TOKEN[">"]
@@ -85,17 +85,21 @@ def run_outcomes(sweep: Sweep, results: list[Result], names: tuple[str, ...] | l
 
     Columns: ``task`` (component label), ``d_model``, ``n_params``, ``flops`` (6ND with D from
     :func:`training_tokens`), ``seed``, one column per metric of ``names`` (:func:`record_scores`;
-    by default ``em``, the exact match of the final answer) and ``n_examples`` (test prompts of that task).
+    by default ``em``, the exact match of the final answer), ``n_examples`` (test prompts of that task)
+    and ``n_diverged``. Seeds that diverged in training (:func:`scalingbook.sweeps.diverged_seeds`)
+    are left out; ``n_diverged`` says how many, on every row of their size.
     """
     rows = []
     for spec, result in zip(sweep.runs, results):
         task = spec.build_task()
-        records = pd.concat([result.table[["component", "seed"]], record_scores(result.table, names)], axis=1)
+        diverged = diverged_seeds(result)
+        table = result.table[~result.table["seed"].isin(diverged)]
+        records = pd.concat([table[["component", "seed"]], record_scores(table, names)], axis=1)
         per_seed = records.groupby(["component", "seed"], as_index=False).agg(
             **{name: (name, "mean") for name in names}, n_examples=(names[0], "size")
         )
         rows.append(per_seed.assign(
-            task=[task.labels[c] for c in per_seed["component"]], **size_columns(spec),
+            task=[task.labels[c] for c in per_seed["component"]], **size_columns(spec), n_diverged=len(diverged),
         ))
     return pd.concat(rows, ignore_index=True).drop(columns="component")
 

@@ -222,7 +222,12 @@ def parameters_cell(source: str) -> str:
 
 def read_params(notebook: Path) -> dict[str, Param]:
     """Parse a chapter's parameters cell into :class:`Param` objects, in the order written."""
-    cell = parameters_cell(Path(notebook).read_text())
+    return read_params_source(Path(notebook).read_text(), notebook)
+
+
+def read_params_source(source: str, notebook: Path | str = "<notebook>") -> dict[str, Param]:
+    """:func:`read_params` on a notebook's text; ``notebook`` only names it in errors."""
+    cell = parameters_cell(source)
     comments = {
         tok.start[0]: tok.string[1:].strip()
         for tok in tokenize.generate_tokens(io.StringIO(cell).readline)

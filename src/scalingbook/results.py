@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -31,9 +32,14 @@ from typing import Any
 
 import pandas as pd
 
+from scalingbook.project import find_root
+
 PROFILES = ("quick", "full", "paper")
-# The checkout the book is built in; tests point it at a scratch copy.
-REPO_ROOT = Path(os.environ.get("SCALINGBOOK_ROOT", Path(__file__).resolve().parents[2]))
+# The project folder the book is built in (see scalingbook.project); tests point it at a scratch copy.
+REPO_ROOT = find_root()
+COMMAND_ENV_VAR = "SCALINGBOOK_COMMAND"
+"""Set by the ``scalingbook`` command (and, per chapter, by its runner) for itself and the notebook
+kernels it starts, so that a manifest records the command that made a result."""
 _TRACKED_PACKAGES = ("scalingbook", "torch", "numpy", "pandas", "scipy", "pyarrow", "altair")
 _TABLE_NAME = re.compile(r"table-([0-9a-f]{12})\.parquet")
 # A temporary file of write_atomic untouched this long belongs to a writer that was killed.
@@ -70,6 +76,32 @@ def git_state(repo: Path = REPO_ROOT) -> tuple[str | None, bool | None]:
     except (OSError, subprocess.CalledProcessError):
         return None, None
     return commit, bool(status.strip())
+
+
+def repo_relative(path: str | Path) -> str:
+    """``path`` relative to the project folder when it lies inside it, else just its file name.
+
+    For manifests and benchmark files, which must not record where a machine keeps its files.
+    """
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return path.resolve().relative_to(Path(REPO_ROOT).resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def command_line() -> str:
+    """The command that is making a result, as a manifest records it: the ``scalingbook`` command
+    when one is running (``$SCALINGBOOK_COMMAND``), else this process's arguments with paths made
+    relative (see :func:`repo_relative`)."""
+    recorded = os.environ.get(COMMAND_ENV_VAR)
+    if recorded:
+        return recorded
+    if "ipykernel" in (sys.argv[0] if sys.argv else ""):
+        return "a notebook kernel started outside the scalingbook command"
+    return shlex.join(repo_relative(arg) if os.path.isabs(arg) else arg for arg in sys.argv)
 
 
 def package_versions() -> dict[str, str]:
@@ -201,7 +233,7 @@ class ResultStore:
             "started": started.isoformat(timespec="seconds"),
             "finished": finished.isoformat(timespec="seconds"),
             "wall_time_s": round((finished - started).total_seconds(), 3),
-            "command": " ".join(sys.argv),
+            "command": command_line(),
             **(extra or {}),
         }
         write_atomic(folder / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
@@ -240,7 +272,7 @@ def _remove_stale_temporaries(folder: Path, max_age_s: float = _STALE_TEMPORARY_
 def _remake_hint(folder: Path, manifest: dict[str, Any]) -> str:
     """How to recompute a stored result: the command that made it, else its chapter's run command."""
     command = manifest.get("command") or ""
-    if not command or "ipykernel" in command:  # written from a chapter's notebook
+    if not command or "kernel" in command:  # written from a chapter's notebook
         command = f"scalingbook run {manifest['name'].split('/')[0]}"
     return f"delete {folder} and rerun `{command}` to recompute it"
 

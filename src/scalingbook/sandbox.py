@@ -105,7 +105,9 @@ def confine(reachable: list[Path], memory: int, file_size: int) -> None:
     """Turn the calling process (root) into the sandbox; it cannot be undone.
 
     ``reachable`` are folders the run reads (the interpreter, packages, stored results);
-    ``memory`` caps each process's address space and ``file_size`` every file it writes, in bytes.
+    ``memory`` caps each process's data memory (RLIMIT_DATA: its heap and private writable mappings, not
+    the address space, which V8 in vl-convert reserves by gigabytes without using) and ``file_size``
+    every file it writes, in bytes.
     """
     _libc_call("unshare", _CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWNET)
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
@@ -125,7 +127,7 @@ def confine(reachable: list[Path], memory: int, file_size: int) -> None:
             os.close(fd)
     WORK.mkdir(mode=0o700)
     os.chown(WORK, SANDBOX_UID, SANDBOX_UID)
-    for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, file_size),
+    for limit, value in ((resource.RLIMIT_DATA, memory), (resource.RLIMIT_FSIZE, file_size),
                          (resource.RLIMIT_NPROC, MAX_PROCESSES), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(limit, (value, value))
     os.setgroups([])

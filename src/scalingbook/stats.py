@@ -19,6 +19,7 @@ from scipy.signal import find_peaks
 from scipy.stats import beta, gaussian_kde, norm
 
 from scalingbook import metrics
+from scalingbook.results import Result
 
 Statistic = Callable[..., np.ndarray]
 BimodalityRule = Literal["dip", "peaks", "both", "either"]
@@ -447,17 +448,44 @@ def top_seeds(
     return ordered.head(k).reset_index(drop=True)
 
 
-def seed_outcomes(records: pd.DataFrame, seed: str = "seed") -> pd.DataFrame:
+def seed_outcomes(records: pd.DataFrame | Result, seed: str = "seed") -> pd.DataFrame:
     """Per-seed exact match and continuous loss-based error from per-example evaluation records.
 
     ``em`` is the fraction of test examples answered exactly (Zhao et al. 2025, Figs. 1-3). ``loss``
     is the continuous error of Fig. 4, whose normalisation the paper leaves open: here the mean over
     test examples of each example's per-token negative log-likelihood, -sum_logprob / target_len, so
-    every example weighs the same whatever its length. Columns: ``seed, em, loss``.
+    every example weighs the same whatever its length. Columns: ``seed, em, loss, n_diverged``.
+
+    Given a stored run (a sweep's ``records`` :class:`~scalingbook.results.Result`), the seeds that
+    diverged in training (:func:`scalingbook.sweeps.diverged_seeds`) are left out, and
+    ``n_diverged`` says how many were, on every row of the run; given a bare table, none is left out.
     """
+    diverged: list[int] = []
+    if isinstance(records, Result):
+        from scalingbook.sweeps import diverged_seeds
+
+        diverged = diverged_seeds(records)
+        records = records.table
+        records = records[~records[seed].isin(diverged)]
     missing = [c for c in (seed, "exact_match", "sum_logprob", "target_len") if c not in records.columns]
     if missing:
         raise KeyError(f"records: missing column(s) {missing}; has {list(records.columns)}")
     per_token_nll = -records["sum_logprob"].astype(np.float64) / records["target_len"].astype(np.float64)
     frame = pd.DataFrame({seed: records[seed], "em": records["exact_match"].astype(np.float64), "loss": per_token_nll})
-    return frame.groupby(seed, as_index=False, sort=True).mean()
+    return frame.groupby(seed, as_index=False, sort=True).mean().assign(n_diverged=len(diverged))
+
+
+def divergence_note(outcomes: pd.DataFrame, by: list[str] | tuple[str, ...], seed: str = "seed") -> str:
+    """A sentence saying how many diverged seeds were left out of the statistics, per group of ``by``.
+
+    ``outcomes`` has an ``n_diverged`` column (:func:`seed_outcomes`, :func:`scalingbook.emergence.run_outcomes`).
+    """
+    counts = outcomes.groupby(list(by), sort=False)["n_diverged"].max()
+    kept = outcomes.groupby(list(by), sort=False)[seed].nunique()
+    if not counts.any():
+        return "No seed diverged in training (rule: `scalingbook.train.diverged_from_losses`)."
+    parts = [f"{', '.join(map(str, k if isinstance(k, tuple) else (k,)))}: {n} of {n + kept[k]}"
+             for k, n in counts.items() if n]
+    return ("Seeds that diverged in training (a non-finite loss, or a last loss over "
+            "1.5 times the first; `scalingbook.train.diverged_from_losses`) are left out of every statistic: "
+            + "; ".join(parts) + ".")

@@ -264,8 +264,10 @@ class Sweep:
         members = _members(config["members"], source)
         train = dict(config["train"])
         _check_keys(f"{source}: train", train, _field_names(TrainConfig))
+        train = _checked_fields(f"{source}: train", "train", train)
         evaluation = {**EVAL_DEFAULTS, **(config.get("eval") or {})}
         _check_keys(f"{source}: eval", evaluation, set(EVAL_DEFAULTS))
+        evaluation = _checked_fields(f"{source}: eval", "eval", evaluation)
         runs = []
         for i, point in enumerate(grid):
             point = dict(point)
@@ -297,23 +299,94 @@ class Sweep:
         return cls.from_dict(config, profile, source=str(path))
 
 
+# Types and ranges of the members, train and eval fields, checked when a config is loaded so that a
+# bad value is a one-line SweepError naming the field, not a traceback once training has started.
+# (kind, lower bound, whether the bound is included, upper bound included); kind: int, float, bool, str.
+_FIELD_RULES: dict[str, dict[str, tuple[str, float | None, bool, float | None]]] = {
+    "members": {"lr": ("float", 0, False, None), "steps": ("int", 1, True, None)},
+    "train": {
+        "steps": ("int", 1, True, None), "batch_size": ("int", 1, True, None), "warmup_steps": ("int", 0, True, None),
+        "min_lr_ratio": ("float", 0, True, 1), "weight_decay": ("float", 0, True, None),
+        "beta1": ("float", 0, True, 1), "beta2": ("float", 0, True, 1), "eps": ("float", 0, False, None),
+        "grad_clip": ("float", 0, False, None), "log_every": ("int", 1, True, None),
+        "checkpoint_every": ("int", 1, True, None), "device": ("str", None, True, None),
+        "compile": ("bool", None, True, None), "compile_mode": ("str", None, True, None),
+        "cuda_graph": ("bool", None, True, None), "progress": ("bool", None, True, None),
+        "member_chunk": ("int", 0, True, None),
+    },
+    "eval": {
+        "n_examples": ("int", 1, True, None), "seed": ("int", 0, True, None), "batch_size": ("int", 1, True, None),
+        "large_component": ("str", None, True, None), "large_n_examples": ("int", 0, True, None),
+        "large_smallest": ("int", 0, True, None), "choice_component": ("str", None, True, None),
+        "choice_options": ("int", 0, True, None), "choice_n_examples": ("int", 0, True, None),
+    },
+}
+
+
+def _checked_fields(where: str, section: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with every field of ``section`` type- and range-checked (see ``_FIELD_RULES``).
+
+    A number YAML reads as a string (PyYAML takes ``1e-3``, with no dot, for text) is accepted and
+    converted; a value already of the right type is kept as it is, so a stored run's key never changes.
+    """
+    out = dict(given)
+    for name, (kind, low, low_included, high) in _FIELD_RULES[section].items():
+        if name not in given:
+            continue
+        value, field = given[name], f"{where}.{name}"
+        if kind in ("str", "bool"):
+            if type(value) is not (str if kind == "str" else bool):
+                raise SweepError(f"{field} must be {'a string' if kind == 'str' else 'true or false'}, got {value!r}")
+            continue
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise SweepError(f"{field} must be a number, got {value!r}") from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not np.isfinite(number):
+            raise SweepError(f"{field} must be a finite number, got {value!r}")
+        if kind == "int" and isinstance(number, float):
+            if not number.is_integer():
+                raise SweepError(f"{field} must be a whole number, got {value!r}")
+            number = int(number)
+        out[name] = number
+        too_low = low is not None and (number < low if low_included else number <= low)
+        if too_low or (high is not None and number > high):
+            bound = " and ".join(
+                b for b in (f"{'>=' if low_included else '>'} {low:g}" if low is not None else "",
+                            f"<= {high:g}" if high is not None else "") if b
+            )
+            raise SweepError(f"{field} must be {bound}, got {value!r}")
+    return out
+
+
 def _members(spec: Any, source: str) -> tuple[dict[str, Any], ...]:
     """Members from ``{seeds: n | [s, ...], lr: x, steps: n | [n, ...]}``: one per seed; a list of
     steps gives each member its own horizon, in the order of the seeds."""
     if not isinstance(spec, dict) or "seeds" not in spec:
         raise SweepError(f"{source}: members must be a mapping with 'seeds' (a count or a list)")
     _check_keys(f"{source}: members", spec, {"seeds", "lr", "steps"})
+    steps = spec.get("steps")
+    per_member = isinstance(steps, list)
+    spec = _checked_fields(f"{source}: members", "members",
+                           {k: v for k, v in spec.items() if not (per_member and k == "steps")})
     seeds = spec["seeds"]
+    if not (type(seeds) is int and seeds >= 1) and not (
+        isinstance(seeds, list) and all(type(s) is int and s >= 0 for s in seeds)
+    ):
+        raise SweepError(f"{source}: members.seeds must be a positive count or a list of distinct seeds >= 0, "
+                         f"got {seeds!r}")
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise SweepError(f"{source}: members.seeds must be a positive count or a list of distinct seeds")
-    extra = {k: spec[k] for k in ("lr", "steps") if k in spec and not isinstance(spec[k], list)}
-    steps = spec.get("steps")
-    if isinstance(steps, list):
-        if len(steps) != len(seeds) or not all(isinstance(n, int) and n >= 1 for n in steps):
+    extra = {k: spec[k] for k in ("lr", "steps") if k in spec}
+    if per_member:
+        if len(steps) != len(seeds):
             raise SweepError(f"{source}: members.steps as a list needs one positive integer per seed "
                              f"({len(seeds)}), got {len(steps)} values")
-        return tuple({"seed": int(s), **extra, "steps": int(n)} for s, n in zip(seeds, steps))
+        steps = [_checked_fields(f"{source}: members", "members", {"steps": n})["steps"] for n in steps]
+        return tuple({"seed": int(s), **extra, "steps": n} for s, n in zip(seeds, steps))
     return tuple({"seed": int(s), **extra} for s in seeds)
 
 
@@ -492,6 +565,30 @@ def load_tables(sweep: Sweep, name: str, profile: str, store_root: Path | None =
             for s in sweep.runs]
 
 
+def diverged_seeds(records: Result) -> list[int]:
+    """Seeds of a stored run that diverged (:func:`scalingbook.train.diverged_from_losses`).
+
+    ``records`` is a run's stored ``records`` table; the rule reads the loss curves stored beside it
+    (``training``, same parameter hash). Where those are missing, the seeds the trainer itself
+    recorded as non-finite (the manifest's ``diverged_seeds``) are all that is known.
+    """
+    from scalingbook.results import load_result
+    from scalingbook.train import diverged_from_losses
+
+    name = str(records.manifest.get("name", ""))
+    parts = len(name.split("/"))
+    folder = Path(records.path)
+    training = folder.parents[parts] / f"{name[: -len('records')]}training" / folder.name if (
+        name.endswith("/records") and len(folder.parents) > parts) else None
+    if training is None or not (training / "manifest.json").is_file():
+        return sorted(int(s) for s in records.manifest.get("diverged_seeds", []))
+    params = records.manifest["params"]
+    spec = RunSpec(name[: -len("/records")], params["task"], params["model"], (), params["train"], params["eval"])
+    vocab = spec.model_config(spec.build_task()).vocab_size
+    flags = diverged_from_losses(load_result(training).table, by="seed", vocab_size=vocab)
+    return sorted(int(s) for s in flags.index[flags.to_numpy()])
+
+
 MIN_TIME_LIMIT_S = 60.0
 """The shortest --time-limit accepted: a worker needs about this long to start, train a step of a
 member group and write its checkpoint; a shorter limit could stop before anything is saved."""
@@ -589,7 +686,7 @@ def run_sweeps(
             log(f"{sweep.name}: {len(sweep.runs) - len(pending)} of {len(sweep.runs)} runs stored, {len(pending)} to run")
             for spec in pending:
                 todo = [i for i in range(chunk_count(spec, device)) if not chunk_done(spec, profile, i)]
-                left[spec.key] = len(todo)
+                left[spec.sweep, spec.key] = len(todo)
                 jobs += [(spec, i, chunk_cost(spec, device, i)) for i in todo]
                 if not todo:
                     store_run(spec, profile, device, store)
@@ -611,8 +708,8 @@ def run_sweeps(
             done.flops_left -= cost
             done.flops_done += cost
             bar.update(cost)
-            left[spec.key] -= 1
-            if not left[spec.key]:
+            left[spec.sweep, spec.key] -= 1
+            if not left[spec.sweep, spec.key]:
                 store_run(spec, profile, device, store)
                 done.runs_stored += 1
                 log(f"{spec.sweep}: stored {canonical_json(spec.model)}")

@@ -19,9 +19,7 @@ stream of one population member never depends on the others.
 
 Train and test are disjoint by construction. The *length* of an example is the number of integers
 counted or the number of digits of the longest operand. Training examples have length at most
-``train_length``; test examples have length exactly ``test_length``, or uniformly from
-``test_min_length`` to ``test_length`` when that is set (so that a task with few problems of one length,
-such as :class:`Count`, still has hundreds of distinct test prompts). A fixed pseudo-random fraction
+``train_length``; test examples have length exactly ``test_length``. A fixed pseudo-random fraction
 ``holdout`` of all problems (chosen by a hash of the problem itself, not of the key) is reserved for
 testing: training never draws one, and a test at a length that training also covers draws only those.
 """
@@ -196,7 +194,6 @@ class _Task:
     test_length: int
     holdout: float = 0.1
     min_length: int = 1
-    test_min_length: int = 0
     max_length: ClassVar[int]
 
     def __post_init__(self) -> None:
@@ -209,11 +206,6 @@ class _Task:
                 )
         if not 0 < self.holdout < 1:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
-        if self.test_min_length and not self.min_length <= self.test_min_length <= self.test_length:
-            raise ValueError(
-                f"{type(self).__name__}.test_min_length must be 0 (off) or in [{self.min_length}, "
-                f"test_length={self.test_length}], got {self.test_min_length}"
-            )
 
     def seq_len(self, split: Split) -> int:
         """Padded length that fits every example of ``split``."""
@@ -225,7 +217,7 @@ class _Task:
         if split == "train":
             lengths = _ints(hash64(keys, 0), self.min_length, self.train_length)
         elif split == "test":
-            lengths = _ints(hash64(keys, 0), self.test_min_length or self.test_length, self.test_length)
+            lengths = np.full(len(keys), self.test_length, dtype=np.int64)
         else:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         problems = self._eligible(keys, lengths, split)

@@ -140,7 +140,7 @@ class Limits:
 
     timeout: float = 900
     cell_timeout: float = 300
-    memory: int = 4 * 2**30  # address space of each process of the run
+    memory: int = 4 * 2**30  # data memory (RLIMIT_DATA) of each process of the run
     cell_output: int = 8 * MiB  # the chapters' largest cell (a Mirage chart) is 1.7 MiB
     notebook_output: int = 32 * MiB
 

@@ -511,6 +511,41 @@ class TrainResult:
         )
 
 
+DIVERGENCE_RATIO = 1.5
+"""A member whose logged loss rises above this multiple of its early loss has diverged."""
+
+
+def diverged_from_losses(
+    curves: pd.DataFrame, by: str = "member", vocab_size: int | None = None, ratio: float = DIVERGENCE_RATIO
+) -> pd.Series:
+    """Which members diverged, read from their logged loss curves: a bool per value of ``by``.
+
+    ``curves`` has columns ``by``, ``step`` and ``loss`` (:meth:`TrainResult.losses`, or a sweep's
+    stored ``training`` table). The rule: a member diverged when any logged loss is not finite, or
+    when its highest logged loss is more than ``ratio`` (1.5) times its early loss. The early loss
+    is its first logged loss (the mean over its first ``log_every`` steps, close to the loss at
+    initialisation) or, if ``vocab_size`` V is given and that is lower, log V, the loss of an
+    untrained model predicting uniformly: a member at a huge learning rate blows up within its first
+    interval, and its first logged loss is then no reference. Healthy training stays below its
+    untrained loss, so rising 50% above it is a blow-up, not noise; a member that never learns stays
+    near its early loss and is not flagged (such failed seeds are a result, Zhao et al. 2025, not a
+    fault). A member that blew up counts even if it later came down: its weights went through it.
+    The rule only reads the history: it changes neither training nor any stored key.
+    """
+    missing = [c for c in (by, "step", "loss") if c not in curves.columns]
+    if missing:
+        raise KeyError(f"curves: missing column(s) {missing}; has {list(curves.columns)}")
+    ordered = curves.sort_values([by, "step"], kind="stable")
+    loss = ordered["loss"].astype(np.float64)
+    grouped = loss.groupby(ordered[by], sort=True)
+    not_finite = grouped.apply(lambda x: not np.isfinite(x.to_numpy()).all())
+    early = grouped.first()
+    if vocab_size is not None:
+        early = early.clip(upper=math.log(vocab_size))
+    blown_up = grouped.max() > ratio * early
+    return (not_finite | blown_up).rename("diverged")
+
+
 def _batches(task: Task, seeds: np.ndarray, start: int, stop: int, cfg: TrainConfig) -> Iterator:
     """Training batches for steps start..stop-1, the next one built on a thread while this one trains."""
     device = torch.device(cfg.device)
