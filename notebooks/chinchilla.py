@@ -138,18 +138,19 @@ charts.with_source(
 #
 # At each budget, the final loss against $\log N$ is fitted with a parabola whose vertex is
 # $N_{opt}(C)$ (Sec. 3.2). A budget whose minimum sits at the edge of its sampled sizes (hollow
-# points and dashed parabola) is flagged and left out of the power-law fit.
+# points and dashed parabola) is flagged and left out of the power-law fit; with fewer than two
+# interior budgets left, Approach 2 is not fitted and the page says so.
 
 # %% tags=["remove-input"]
-iso = analysis.isoflop
+iso = analysis.isoflop  # None when too few budgets have an interior minimum (said below)
 iso_final = chinchilla._finals(loaded.isoflop)
-interior = {p.flops: p.interior for p in iso.profiles}
+interior = {p.flops: p.interior for p in analysis.profiles}
 iso_final["interior"] = iso_final.budget.map(interior)
 parabolas = pd.concat(
     [
         pd.DataFrame({"n_params": (n := np.geomspace(p.n_min, p.n_max, 40)), "budget": p.flops, "interior": p.interior,
                       "loss": np.polyval(p.coefficients[::-1], np.log(n))})
-        for p in iso.profiles
+        for p in analysis.profiles
     ]
 )
 budget_colour = alt.Color("budget:O", title="budget C (FLOPs)", legend=alt.Legend(format=".1e"))
@@ -160,18 +161,20 @@ profile_chart = alt.Chart(iso_final).mark_point(filled=True).encode(
     x="n_params:Q", y="loss:Q", color=budget_colour, detail="budget:N",
     strokeDash=alt.condition("datum.interior", alt.value([1, 0]), alt.value([4, 3])),
 )
-optima = pd.DataFrame([{"flops": p.flops, "n_opt": p.n_opt, "interior": p.interior} for p in iso.profiles])
-optima["fit"] = iso.n_fit(optima.flops)
+optima = pd.DataFrame([{"flops": p.flops, "n_opt": p.n_opt, "interior": p.interior} for p in analysis.profiles])
 optimum_chart = alt.Chart(optima).mark_point(filled=True, size=60).encode(
     x=alt.X("flops:Q", scale=log_c, axis=alt.Axis(format=".0e"), title="budget C"),
     y=alt.Y("n_opt:Q", scale=log_c, title="N_opt (parabola vertex)"), shape="interior:N",
-) + alt.Chart(optima).mark_line().encode(x="flops:Q", y="fit:Q")
+)
+if iso:
+    optimum_chart += alt.Chart(optima.assign(fit=iso.n_fit(optima.flops))).mark_line().encode(x="flops:Q", y="fit:Q")
 charts.with_source(
-    alt.hconcat(profile_chart, optimum_chart), iso_result.describe(), title=f"Approach 2: N_opt ∝ C^{iso.frontier.a:.2f}"
+    alt.hconcat(profile_chart, optimum_chart), iso_result.describe(),
+    title=f"Approach 2: N_opt ∝ C^{iso.frontier.a:.2f}" if iso else "Approach 2: not fitted",
 )
 
 # %% tags=["remove-input"]
-Markdown(chinchilla.edge_summary(iso))
+Markdown(chinchilla.edge_summary(analysis.profiles))
 
 # %% [markdown]
 # ## Approach 3: the parametric loss (Figure 4)
@@ -197,7 +200,8 @@ contours = pd.concat(contours)
 contours = contours[contours.flops.between(c_grid[0], c_grid[-1])]
 lines = pd.concat(
     [pd.DataFrame({"flops": c_grid, "n_params": f.n_opt(c_grid), "approach": name}) for name, f in (
-        ("1 envelope", analysis.envelope.frontier), ("2 IsoFLOP", analysis.isoflop.frontier), ("3 parametric", p.frontier()))]
+        ("1 envelope", analysis.envelope.frontier), ("2 IsoFLOP", iso and iso.frontier), ("3 parametric", p.frontier()))
+     if f]
 )
 runs_chart = alt.Chart(analysis.finals).mark_point(filled=True).encode(
     x=alt.X("flops:Q", scale=log_c, axis=alt.Axis(format=".0e"), title="FLOPs"),

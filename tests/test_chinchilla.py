@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -273,7 +271,7 @@ def test_analyse_recovers_known_exponents_and_the_floor(flops_count):
     truth = fits.LossParams(E=floor, A=400.0, B=300.0, alpha=0.5, beta=0.35)
     iso, curves = _synthetic_sweep(design, truth)
     got = chinchilla.analyse(iso, curves, design, n_boot=10)
-    assert got.floor == pytest.approx(floor) and not got.edge_warnings
+    assert got.floor == pytest.approx(floor) and all(p.interior for p in got.profiles)
     assert len(got.finals) == len(iso) + curves.run.nunique()
     p = got.parametric.params
     assert p.E == pytest.approx(floor, abs=1e-4) and p.alpha == pytest.approx(0.5, abs=1e-3)
@@ -349,11 +347,31 @@ def test_table2_gives_ranges_for_every_approach_and_a_verdict():
 
 def test_edge_summary_and_compute_ratio():
     design, _, _, analysis = _small_noisy_analysis(n_boot=0)
-    assert chinchilla.edge_summary(analysis.isoflop) == "4 of 4 budgets have an interior minimum."
-    profiles = [fits.IsoFlopProfile(flops=c, n_opt=1.0, d_opt=1.0, loss_opt=1.0, coefficients=(0, 0, 1), n_min=1,
-                                    n_max=2, interior=c != 2e11) for c in (1e11, 2e11, 4e11)]
-    edge = chinchilla.edge_summary(replace(analysis.isoflop, profiles=tuple(profiles)))
+    assert chinchilla.edge_summary(analysis.profiles) == "4 of 4 budgets have an interior minimum."
+    profiles = tuple(fits.IsoFlopProfile(flops=c, n_opt=1.0, d_opt=1.0, loss_opt=1.0, coefficients=(0, 0, 1), n_min=1,
+                                         n_max=2, interior=c != 2e11) for c in (1e11, 2e11, 4e11))
+    edge = chinchilla.edge_summary(profiles)
     assert edge == "2 of 3 budgets have an interior minimum; flagged and left out of Approach 2: C = 2e+11."
     lo, hi = chinchilla.compute_ratio(chinchilla.isoflop_runs(design))
     assert 1.0 < lo <= hi < 3.0
     assert chinchilla.compute_ratio(chinchilla.isoflop_runs(chinchilla.make_design("quick"))) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("interior", [1, 0])
+def test_too_few_interior_minima_skip_approach_2_with_the_reason(interior):
+    """analyse raised when fewer than 2 IsoFLOP budgets had an interior minimum; now those at the edge
+    are flagged, Approach 2 is skipped and says why, and Approaches 1 and 3 are still fitted."""
+    design, iso, curves, _ = _small_noisy_analysis(n_boot=0)
+    keep = np.sort(iso.budget.unique())[:interior]
+    edge = ~iso.budget.isin(keep)
+    iso.loc[edge, "loss"] = 5.0 + 0.05 * np.log(iso.n_params[edge] / iso.n_params.max()) ** 2  # lowest at the largest size
+    got = chinchilla.analyse(iso, curves, design, n_boot=0)
+    assert got.isoflop is None and sum(p.interior for p in got.profiles) == interior and len(got.profiles) == 4
+    summary = chinchilla.edge_summary(got.profiles)
+    assert summary.startswith(f"{interior} of 4 budgets have an interior minimum; flagged and left out of Approach 2: C = ")
+    assert "Approach 2 is not fitted: its power law needs the minima of at least 2 budgets" in summary
+    rows = got.exponents()
+    assert np.isnan(rows.a.iloc[1]) and np.isfinite(rows.a.iloc[[0, 2]]).all()
+    t2 = chinchilla.table2(got, iso, curves, design, n_boot=4)
+    assert t2.point["2"] is None and (t2.table().iloc[1, 1:4] == "not fitted").all()
+    assert t2.verdict().endswith("Approach 2 is not fitted (too few IsoFLOP budgets have an interior minimum).")

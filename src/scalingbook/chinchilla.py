@@ -381,10 +381,14 @@ def loss_curves(curves: pd.DataFrame) -> list[fits.LossCurve]:
 
 @dataclass(frozen=True, eq=False)
 class Analysis:
-    """The three approaches on one sweep, and the truth they can be checked against."""
+    """The three approaches on one sweep, and the truth they can be checked against.
 
-    isoflop: fits.IsoFlopFit
-    edge_warnings: tuple[str, ...]
+    ``profiles`` are every IsoFLOP budget's parabola, edge minima flagged; ``isoflop`` is Approach 2's
+    fit through the interior ones, None when too few are interior (:func:`edge_summary` says why).
+    """
+
+    isoflop: fits.IsoFlopFit | None
+    profiles: tuple[fits.IsoFlopProfile, ...]
     envelope: fits.EnvelopeFit
     parametric: fits.ParametricFit
     bootstrap: fits.BootstrapResult | None
@@ -393,9 +397,10 @@ class Analysis:
 
     def exponents(self) -> pd.DataFrame:
         """Table 2's rows for our sweep: a and b per approach, with the bootstrap range where there is one."""
+        iso = self.isoflop.frontier if self.isoflop else None
         rows = [
             ("1. Minimum over training curves", self.envelope.frontier.a, self.envelope.frontier.b, None, None),
-            ("2. IsoFLOP profiles", self.isoflop.frontier.a, self.isoflop.frontier.b, None, None),
+            ("2. IsoFLOP profiles", iso.a if iso else np.nan, iso.b if iso else np.nan, None, None),
         ]
         p = self.parametric.params
         ranges = (self.bootstrap.interval("a"), self.bootstrap.interval("b")) if self.bootstrap else (None, None)
@@ -412,14 +417,16 @@ def analyse(
     else its last logged training loss. Compute is the design's count (6ND, or App. F). Approach 3
     fits the final losses of every run, IsoFLOP and Approach 1 together, as Hoffmann did (App. D.2),
     and is bootstrapped over runs with ``n_boot`` resamples (Epoch Sec. 3); 0 skips it. IsoFLOP
-    budgets whose minimum is at the edge of their sizes are flagged and left out of Approach 2.
+    budgets whose minimum is at the edge of their sizes are flagged and left out of Approach 2, which
+    is not fitted (``isoflop`` None) when fewer than :data:`fits.ISOFLOP_MIN_BUDGETS` remain.
     """
     per_token = flops_per_token_fn(design)
     iso_final = _finals(isoflop)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", fits.IsoFlopWarning)
-        iso_fit = fits.fit_isoflop(iso_final.budget, iso_final.n_params, iso_final.loss, per_token)
-    edge = tuple(str(w.message) for w in caught if issubclass(w.category, fits.IsoFlopWarning))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.IsoFlopWarning)  # flagged in the profiles; edge_summary says so
+        profiles = fits.isoflop_profiles(iso_final.budget, iso_final.n_params, iso_final.loss, per_token)
+    inner = sum(p.interior for p in profiles)
+    iso_fit = fits.isoflop_frontier(profiles) if inner >= fits.ISOFLOP_MIN_BUDGETS else None
     env_fit = fits.fit_envelope(loss_curves(envelope), smoothing_sigma=1.0, flops_per_token=per_token)
     finals = pd.concat(
         [iso_final.assign(approach="isoflop"), _finals(envelope).assign(approach="envelope")], ignore_index=True
@@ -428,7 +435,7 @@ def analyse(
     param_fit = fits.fit_parametric(n, d, loss)
     boot = fits.bootstrap_parametric(n, d, loss, n_boot=n_boot, seed=seed, fit=param_fit) if n_boot else None
     floor = design.source().irreducible_loss(design.context + 1)
-    return Analysis(iso_fit, edge, env_fit, param_fit, boot, floor, finals)
+    return Analysis(iso_fit, profiles, env_fit, param_fit, boot, floor, finals)
 
 
 def _finals(curves: pd.DataFrame) -> pd.DataFrame:
@@ -781,9 +788,10 @@ HOFFMANN_TABLE2 = {
 @dataclass(frozen=True, eq=False)
 class Table2:
     """Our Table 2: per approach the point estimate of a and b and their 10th-90th percentile ranges
-    under Hoffmann's subsampling and Epoch's resampling (``ranges[scheme][approach][name]``)."""
+    under Hoffmann's subsampling and Epoch's resampling (``ranges[scheme][approach][name]``); a point
+    is None for an approach that could not be fitted."""
 
-    point: dict[str, fits.Frontier | fits.PowerLaw]
+    point: dict[str, fits.Frontier | None]
     ranges: dict[str, dict[str, dict[str, tuple[float, float]]]]
     samples: dict[str, pd.DataFrame]
 
@@ -791,21 +799,26 @@ class Table2:
         """The rows the chapter shows, ours beside Hoffmann's, formatted."""
         rows = []
         for k in "123":
-            r, q = self.ranges["subsample"][k], self.ranges["resample"][k]
+            r, q, point = self.ranges["subsample"][k], self.ranges["resample"][k], self.point[k]
             (ha, ha0, ha1), (hb, hb0, hb1) = HOFFMANN_TABLE2[k]
-            rows.append({
-                "approach": k,
-                "a (ours, subsampled 10-90%)": f"{self.point[k].a:.3f} ({r['a'][0]:.3f}, {r['a'][1]:.3f})",
-                "b (ours, subsampled 10-90%)": f"{self.point[k].b:.3f} ({r['b'][0]:.3f}, {r['b'][1]:.3f})",
+            ours = {
+                "a (ours, subsampled 10-90%)": f"{point.a:.3f} ({r['a'][0]:.3f}, {r['a'][1]:.3f})",
+                "b (ours, subsampled 10-90%)": f"{point.b:.3f} ({r['b'][0]:.3f}, {r['b'][1]:.3f})",
                 "a, resampled 10-90%": f"({q['a'][0]:.3f}, {q['a'][1]:.3f})",
-                "a (Hoffmann)": f"{ha:.2f} ({ha0:.3f}, {ha1:.3f})", "b (Hoffmann)": f"{hb:.2f} ({hb0:.3f}, {hb1:.3f})",
-            })
+            } if point is not None else dict.fromkeys(
+                ("a (ours, subsampled 10-90%)", "b (ours, subsampled 10-90%)", "a, resampled 10-90%"), "not fitted")
+            rows.append({"approach": k, **ours, "a (Hoffmann)": f"{ha:.2f} ({ha0:.3f}, {ha1:.3f})",
+                         "b (Hoffmann)": f"{hb:.2f} ({hb0:.3f}, {hb1:.3f})"})
         return pd.DataFrame(rows)
 
     def verdict(self) -> str:
-        """Whether the approaches agree on a, judged on Epoch's (wider) resampled ranges."""
-        return agreement_verdict({k: self.ranges["resample"][k]["a"] for k in "123"},
-                                 {k: float(self.point[k].a) for k in "123"})
+        """Whether the fitted approaches agree on a, judged on Epoch's (wider) resampled ranges."""
+        fitted = [k for k in "123" if self.point[k] is not None]
+        text = agreement_verdict({k: self.ranges["resample"][k]["a"] for k in fitted},
+                                 {k: float(self.point[k].a) for k in fitted})
+        missing = [k for k in "123" if k not in fitted]
+        return text + (f" Approach {', '.join(missing)} is not fitted (too few IsoFLOP budgets have an interior "
+                       "minimum)." if missing else "")
 
 
 def table2(analysis: Analysis, isoflop: pd.DataFrame, envelope: pd.DataFrame, design: Design, *,
@@ -817,17 +830,24 @@ def table2(analysis: Analysis, isoflop: pd.DataFrame, envelope: pd.DataFrame, de
                for scheme in ("subsample", "resample")}
     ranges = {s: {k: {x: percentile_range(g[x]) for x in "ab"} for k, g in b.groupby("approach")}
               for s, b in samples.items()}
-    point = {"1": analysis.envelope.frontier, "2": analysis.isoflop.frontier, "3": analysis.parametric.params.frontier()}
+    point = {"1": analysis.envelope.frontier, "2": analysis.isoflop.frontier if analysis.isoflop else None,
+             "3": analysis.parametric.params.frontier()}
     return Table2(point, ranges, samples)
 
 
-def edge_summary(isoflop: fits.IsoFlopFit) -> str:
-    """How many IsoFLOP budgets have an interior minimum, naming those flagged and left out."""
-    edge = [p for p in isoflop.profiles if not p.interior]
-    text = f"{len(isoflop.profiles) - len(edge)} of {len(isoflop.profiles)} budgets have an interior minimum"
+def edge_summary(profiles: tuple[fits.IsoFlopProfile, ...]) -> str:
+    """How many IsoFLOP budgets have an interior minimum, naming those flagged and left out, and why
+    Approach 2 is not fitted when too few remain."""
+    edge = [p for p in profiles if not p.interior]
+    inner = len(profiles) - len(edge)
+    text = f"{inner} of {len(profiles)} budgets have an interior minimum"
     if edge:
         text += "; flagged and left out of Approach 2: " + "; ".join(f"C = {p.flops:.3g}" for p in edge)
-    return text + "."
+    text += "."
+    if inner < fits.ISOFLOP_MIN_BUDGETS:
+        text += (f" Approach 2 is not fitted: its power law needs the minima of at least {fits.ISOFLOP_MIN_BUDGETS} "
+                 "budgets. Sample sizes on both sides of the optimum (a wider window or another centre).")
+    return text
 
 
 def floor_report(analysis: Analysis) -> str:

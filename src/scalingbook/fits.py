@@ -911,14 +911,14 @@ def _profile(flops: float, n_params: np.ndarray, loss: np.ndarray, per_token: Ca
     )
 
 
-def fit_isoflop(
+def isoflop_profiles(
     budget: np.ndarray, n_params: np.ndarray, loss: np.ndarray, flops_per_token: Callable | None = None
-) -> IsoFlopFit:
-    """Approach 2: a parabola in log N per FLOP budget, then N_opt ∝ C^a, D_opt ∝ C^b (Sec. 3.2).
+) -> tuple[IsoFlopProfile, ...]:
+    """Approach 2's first step: a parabola in log N per FLOP budget (Sec. 3.2), edge minima flagged.
 
     ``budget`` is each run's nominal budget (runs with equal values form one profile; each needs
-    three or more sizes); D_opt = C / (6 N_opt), or C / flops_per_token(N_opt) when given.
-    Non-interior profiles are flagged and excluded.
+    three or more sizes); D_opt = C / (6 N_opt), or C / flops_per_token(N_opt) when given. A budget
+    whose minimum is not interior warns (:class:`IsoFlopWarning`) and is marked ``interior=False``.
     """
     budget, n_params, loss = (np.asarray(v, dtype=float).ravel() for v in (budget, n_params, loss))
     if not (len(budget) == len(n_params) == len(loss)):
@@ -929,13 +929,36 @@ def fit_isoflop(
         if len(np.unique(n_params[at])) < 3:
             raise ValueError(f"IsoFLOP budget C={c:.3g} has {at.sum()} runs; a parabola needs 3 sizes")
         profiles.append(_profile(float(c), n_params[at], loss[at], flops_per_token or _six_n))
+    return tuple(profiles)
+
+
+ISOFLOP_MIN_BUDGETS = 2
+"""Interior IsoFLOP profiles the power law of Approach 2 needs."""
+
+
+def isoflop_frontier(profiles: Sequence[IsoFlopProfile]) -> IsoFlopFit:
+    """Approach 2's second step: N_opt ∝ C^a, D_opt ∝ C^b through the interior profiles (Sec. 3.2).
+
+    Raises if fewer than :data:`ISOFLOP_MIN_BUDGETS` profiles are interior.
+    """
     inner = [p for p in profiles if p.interior]
-    if len(inner) < 2:
-        raise ValueError(f"only {len(inner)} IsoFLOP budgets have an interior minimum; need at least 2")
+    if len(inner) < ISOFLOP_MIN_BUDGETS:
+        raise ValueError(f"only {len(inner)} IsoFLOP budgets have an interior minimum; "
+                         f"need at least {ISOFLOP_MIN_BUDGETS}")
     c = np.array([p.flops for p in inner])
     n_fit = fit_power_law(c, np.array([p.n_opt for p in inner]))
     d_fit = fit_power_law(c, np.array([p.d_opt for p in inner]))
     return IsoFlopFit(profiles=tuple(profiles), n_fit=n_fit, d_fit=d_fit, frontier=_frontier(n_fit, d_fit))
+
+
+def fit_isoflop(
+    budget: np.ndarray, n_params: np.ndarray, loss: np.ndarray, flops_per_token: Callable | None = None
+) -> IsoFlopFit:
+    """Approach 2: a parabola in log N per FLOP budget, then N_opt ∝ C^a, D_opt ∝ C^b (Sec. 3.2).
+
+    :func:`isoflop_profiles` then :func:`isoflop_frontier`: non-interior profiles are flagged and excluded.
+    """
+    return isoflop_frontier(isoflop_profiles(budget, n_params, loss, flops_per_token))
 
 
 # ---------------------------------------------------------------------------------------------
