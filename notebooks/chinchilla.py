@@ -96,8 +96,8 @@ Markdown(
     f"IsoFLOP: {len(design.budgets)} budgets from {min(design.budgets):.3g} to {max(design.budgets):.3g} FLOPs "
     f"({np.log10(max(design.budgets) / min(design.budgets)):.2f} decades), {design.sizes_per_budget} sizes each, "
     f"{iso_runs.n_params.nunique()} distinct sizes from {iso_runs.n_params.min():,.0f} to {iso_runs.n_params.max():,.0f} "
-    f"parameters ({len(iso_runs)} runs). Approach 1: {len(design.envelope_widths)} sizes x 4 horizons over 16x in "
-    f"tokens ({len(env_runs)} runs). Compute: {iso_runs.flops.sum() + env_runs.flops.sum():.3g} FLOPs counted as "
+    f"parameters ({len(iso_runs)} runs). Approach 1: {chinchilla.envelope_plan(design)} ({len(env_runs)} runs). "
+    f"Compute: {iso_runs.flops.sum() + env_runs.flops.sum():.3g} FLOPs counted as "
     f"`{design.flops_count}`, {iso_runs.flops_6nd.sum() + env_runs.flops_6nd.sum():.3g} as 6ND "
     "(per run, {:.2f}-{:.2f}x 6ND).".format(*chinchilla.compute_ratio(pd.concat([iso_runs, env_runs])))
     + chinchilla.budget_note(design, given=any(b > 0 for b in budgets))
@@ -106,10 +106,16 @@ Markdown(
 # %% [markdown]
 # ## Approach 1: the envelope of training curves (Figure 2)
 #
-# Each size is trained with four cosine horizons. At every compute value, the run with the lowest
+# The quick profile trains each size with four cosine horizons over 16x in tokens, as Hoffmann et
+# al. did. The full profile trains more sizes, each once, and reads the shorter horizons off its
+# logged curve (sizes and horizons above). At every compute value, the run with the lowest
 # (smoothed) loss is the best choice of $N$ for that compute; the power law through those winners
 # gives $a$ (Sec. 3.1). Budgets won by the smallest or largest size are left out of the fit: the
-# optimum may lie beyond the sampled sizes there.
+# optimum may lie beyond the sampled sizes there. The winners form a staircase, and with $k$ sizes
+# winning inside the edges the fitted slope is about $1 - 1/k^2$ of the true one: two winners, as
+# four sizes give, flatten it by a quarter, which is why the full profile spends its compute on
+# sizes rather than horizons. The price is that a point before a run's end is mid-cycle and reads
+# somewhat higher than a cosine cycle matched to its tokens would (App. B).
 
 # %% tags=["remove-input"]
 per_token = chinchilla.flops_per_token_fn(design)
@@ -350,7 +356,7 @@ if epoch is not None:
 #
 # The quick profile trains models of a few thousand parameters on a CPU in minutes: every step of
 # the method, but not the exponents. The full profile (`sweeps/chinchilla-isoflop.yaml` and
-# `sweeps/chinchilla-envelope.yaml`, 97 runs, about 2.7 CPU-hours estimated from measured
+# `sweeps/chinchilla-envelope.yaml`, 92 runs, about 2.6 CPU-hours estimated from measured
 # throughput) trains through the sweeps engine in resumable sittings:
 # `scalingbook sweep sweeps/chinchilla-isoflop.yaml sweeps/chinchilla-envelope.yaml --profile full --workers 2 --time-limit 150m`.
 # The paper profile (the top level of those files) keeps the former GPU geometry on the facts source.

@@ -6,7 +6,7 @@ module is the experiment behind the book's Chinchilla chapter:
 * :func:`make_design` lays out the runs. IsoFLOP (Sec. 3.2): several FLOP budgets C, at each a window
   of model sizes N around the expected optimum, each trained on D = C / (6N) tokens with its cosine
   cycle matched to D. Approach 1 (Sec. 3.1): per model size, four cosine horizons over a 16x range
-  of tokens.
+  of tokens, or one long run whose logged curve gives the shorter horizons.
 * :func:`train_design` trains them with :func:`scalingbook.train.train`, one population per model
   size whose members differ only in their ``steps`` horizon, and stores the loss curves through the
   results store, keyed by the design, so a rerun reads them back.
@@ -54,8 +54,10 @@ class Design:
 
     Model sizes come from a ladder of widths (``widths``, d_model) at fixed depth; each budget takes
     ``sizes_per_budget`` consecutive widths centred on the size that would give ``tokens_per_param``
-    tokens per parameter. ``envelope_widths`` get Approach 1's horizons, from
-    ``envelope_tokens_per_param`` tokens per parameter up 16x.
+    tokens per parameter. ``envelope_widths`` get Approach 1's runs, one per ``envelope_token_ratios``
+    entry, of ``envelope_tokens_per_param`` times that ratio tokens per parameter: by default four
+    cosine horizons over 16x (Hoffmann Sec. 3.1); one long run per size reads the other horizons
+    off its logged curve instead, which buys more sizes for the same compute.
     """
 
     budgets: tuple[float, ...]
@@ -88,6 +90,7 @@ class Design:
     n_heads: int = 0
     flops_count: str = "6nd"
     envelope_seed_offset: int = 0
+    envelope_token_ratios: tuple[float, ...] = ENVELOPE_TOKEN_RATIOS
 
     @property
     def tokens_per_step(self) -> int:
@@ -170,7 +173,7 @@ class Design:
 
 
 _LATER_FIELDS = ("language", "n_facts", "zipf_exponent", "key_length", "key_symbols", "value_symbols", "noise",
-                 "n_heads", "flops_count", "envelope_seed_offset")
+                 "n_heads", "flops_count", "envelope_seed_offset", "envelope_token_ratios")
 
 
 CORPUS_TOKENS_PER_PARAM = 50.0
@@ -212,9 +215,11 @@ def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path
     parameters (one layer) on the order-1 Markov source, 4 Approach-1 horizons for 5 sizes: about
     33,000 member-steps. Full: 9 budgets over 2 decades (1e11 to 1e13 FLOPs by Hoffmann's App. F
     count), as Hoffmann's 9 (Sec. 3.2), 9 sizes each of a 2-layer model from 2.9k to 1.6M
-    parameters, on the Zipf facts source (2^20 facts, s = 1.5); Approach 1: 4 sizes x 4 horizons
-    from 4 to 64 tokens per parameter. Sizes are centred on 30 tokens per parameter, where a pilot
-    (seeds 90000+) put the optimum. Paper: the former full profile's geometry (9 budgets 10^13.5 to
+    parameters, on the Zipf facts source (2^20 facts, s = 1.5); Approach 1: 11 sizes (8.8k to 0.3M
+    parameters, widths about 1.2-1.7x apart in N), each trained once to 80 tokens per parameter,
+    so that 9 sizes can win inside the edges: k winners flatten the fitted slope by about 1/k^2, and
+    with 2, as the former 4 sizes x 4 horizons gave, a came out 0.08 low on synthetic losses. Sizes
+    are centred on 30 tokens per parameter, where a pilot (seeds 90000+) put the optimum. Paper: the former full profile's geometry (9 budgets 10^13.5 to
     10^15.5, 4 layers, widths 48-1024, context 128) on the facts source. ``source`` overrides the
     source's fields (vocab_size, order, concentration, source_seed, or the facts' settings). With
     ``corpus_path``, sizes are centred on :data:`CORPUS_TOKENS_PER_PARAM` tokens per parameter and,
@@ -232,10 +237,10 @@ def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path
             budgets=tuple(float(c) for c in np.logspace(11, 13, 9)),
             widths=(8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256),
             sizes_per_budget=9,
-            envelope_widths=(16, 32, 64, 128),
+            envelope_widths=(16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 112),
             n_layers=2, context=39, batch_size=16, lr=5e-3, warmup_steps=20, log_every=10, min_steps=60,
-            tokens_per_param=30.0, envelope_tokens_per_param=4.0, language="zipf-facts", flops_count="chinchilla",
-            envelope_seed_offset=50_000,
+            tokens_per_param=30.0, envelope_tokens_per_param=80.0, envelope_token_ratios=(1.0,),
+            language="zipf-facts", flops_count="chinchilla", envelope_seed_offset=50_000,
         )
     elif profile == "paper":
         design = Design(
@@ -270,6 +275,17 @@ def budget_note(design: Design, given: bool) -> str:
             f"{CORPUS_MAX_EPOCHS:g} times, and sizes centred on {CORPUS_TOKENS_PER_PARAM:g} tokens per parameter.")
 
 
+def envelope_plan(design: Design) -> str:
+    """Approach 1's runs in words, for the chapter: sizes and horizons per size."""
+    ratios = design.envelope_token_ratios
+    if len(ratios) == 1:
+        return (f"{len(design.envelope_widths)} sizes, each trained once to "
+                f"{design.envelope_tokens_per_param * ratios[0]:g} tokens per parameter, its loss logged every "
+                f"{design.log_every} steps")
+    return (f"{len(design.envelope_widths)} sizes x {len(ratios)} cosine horizons over "
+            f"{max(ratios) / min(ratios):.0f}x in tokens")
+
+
 def isoflop_runs(design: Design) -> pd.DataFrame:
     """Approach 2's runs (Hoffmann Sec. 3.2): per budget, ``sizes_per_budget`` sizes, D = C / (6N).
 
@@ -294,7 +310,7 @@ def isoflop_runs(design: Design) -> pd.DataFrame:
 
 
 def envelope_runs(design: Design) -> pd.DataFrame:
-    """Approach 1's runs (Hoffmann Sec. 3.1): per size, 4 cosine horizons over 16x in tokens.
+    """Approach 1's runs (Hoffmann Sec. 3.1): per size, one cosine horizon per ``envelope_token_ratios``.
 
     The shortest horizon is ``envelope_tokens_per_param`` tokens per parameter, or ``min_steps``
     steps if that is longer.
@@ -303,7 +319,7 @@ def envelope_runs(design: Design) -> pd.DataFrame:
     for width in design.envelope_widths:
         n = float(design.n_params(width))
         shortest = max(design.envelope_tokens_per_param * n, design.min_steps * design.tokens_per_step)
-        for ratio in ENVELOPE_TOKEN_RATIOS:
+        for ratio in design.envelope_token_ratios:
             rows.append((np.nan, width, n, design.steps_for(shortest * ratio)))
     return _runs_frame(design, rows)
 
@@ -590,9 +606,10 @@ def load_or_train(profile: str, device: str = "cpu", **overrides) -> Loaded:
 
 def flops_per_token_fn(design: Design) -> Callable[[np.ndarray], np.ndarray]:
     """FLOPs per token as a function of N for the fits: the design's count, interpolated in log-log
-    between the ladder's sizes (needed at a parabola's vertex, which falls between them)."""
-    log_n = np.log([design.n_params(w) for w in design.widths])
-    log_f = np.log([design.flops_per_token(w) for w in design.widths])
+    between the sizes trained (needed at a parabola's vertex, which falls between them)."""
+    trained = sorted(set(design.widths) | set(design.envelope_widths))
+    log_n = np.log([design.n_params(w) for w in trained])
+    log_f = np.log([design.flops_per_token(w) for w in trained])
     return lambda n: np.exp(np.interp(np.log(np.asarray(n, dtype=float)), log_n, log_f, left=np.nan, right=np.nan)
                             ) if design.flops_count != "6nd" else 6.0 * np.asarray(n, dtype=float)
 
