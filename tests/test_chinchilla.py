@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from scalingbook import chinchilla
+from scalingbook import chinchilla, fits
+from scalingbook.sweeps import Sweep, run_sweeps
 
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
@@ -124,10 +126,6 @@ def test_a_corpus_of_a_few_hundred_kb_gets_budgets_it_can_train_at_the_default_p
 
 
 # ------------------------------------------------------------------ full and paper profiles (issue 15)
-import yaml  # noqa: E402
-
-from scalingbook import fits  # noqa: E402
-from scalingbook.sweeps import Sweep, run_sweeps  # noqa: E402
 
 
 def test_full_design_meets_the_issue():
@@ -204,7 +202,11 @@ def test_likelihood_ratio_prefers_the_truth_and_runs_needed_scales_as_a_square()
 
 
 def test_huber_likelihood_matches_epoch_on_the_published_points():
-    from scalingbook.epoch_data import EpochDataUnavailable, drop_highest_losses, load_epoch_data
+    from scalingbook.epoch_data import (
+        EpochDataUnavailable,
+        drop_highest_losses,
+        load_epoch_data,
+    )
 
     try:
         e = drop_highest_losses(load_epoch_data())

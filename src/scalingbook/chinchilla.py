@@ -30,7 +30,7 @@ import hashlib
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -335,18 +335,6 @@ def _runs_frame(design: Design, rows: list) -> pd.DataFrame:
     return runs
 
 
-def member_steps(runs: pd.DataFrame) -> int:
-    """Member-steps the trainer computes: each size's population runs to its longest horizon."""
-    by_width = runs.groupby("width")["steps"]
-    return int((by_width.size() * by_width.max()).sum())
-
-
-def training_flops(design: Design, runs: pd.DataFrame) -> float:
-    """6ND FLOPs the trainer spends on ``runs``, members idling past their horizon included."""
-    by_width = runs.groupby("width").agg(n=("n_params", "first"), m=("steps", "size"), s=("steps", "max"))
-    return float((6.0 * by_width.n * by_width.m * by_width.s * design.tokens_per_step).sum())
-
-
 def train_runs(name: str, design: Design, runs: pd.DataFrame, profile: str, device: str = "cpu") -> Result:
     """Train ``runs`` (or read them back) and return their loss curves as a stored :class:`Result`.
 
@@ -360,7 +348,7 @@ def train_runs(name: str, design: Design, runs: pd.DataFrame, profile: str, devi
     key = {"design": design.key(), "runs": runs[["width", "steps"]].to_dict("list")}
     if store.exists(name, key):
         return store.read(name, key)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     task = design.task()
     with torch_threads(1 if device == "cpu" else None):
         tables = [_train_width(design, task, int(width), group, device) for width, group in runs.groupby("width")]
@@ -630,7 +618,7 @@ def _resample_weights(n: int, n_boot: int, scheme: str, seed: int) -> np.ndarray
     resampling with replacement (counts)."""
     rng = np.random.default_rng(seed)
     if scheme == "subsample":
-        keep = int(round(0.8 * n))
+        keep = round(0.8 * n)
         return np.array([np.isin(np.arange(n), rng.choice(n, keep, replace=False)) for _ in range(n_boot)], dtype=float)
     if scheme == "resample":
         return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)

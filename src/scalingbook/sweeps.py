@@ -54,13 +54,13 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from scalingbook.cpu import torch_threads
+from scalingbook.languages import MarkovSource, ZipfFactsSource
 from scalingbook.model import ModelConfig, flops_chinchilla, param_count
 from scalingbook.results import (
     PROFILES,
@@ -79,7 +80,6 @@ from scalingbook.results import (
     read_manifest,
     write_atomic,
 )
-from scalingbook.languages import MarkovSource, ZipfFactsSource
 from scalingbook.tasks import (
     Count,
     FewShotArithmetic,
@@ -499,7 +499,7 @@ def store_run(spec: RunSpec, profile: str, device: str, store: ResultStore) -> R
     cpu_seconds = round(sum(c["cpu_seconds"] for c in chunks), 3)
     started = datetime.fromtimestamp(
         min(_chunk_files(spec, profile, i)[1].stat().st_mtime - c["wall_seconds"] for i, c in enumerate(chunks)),
-        timezone.utc,
+        UTC,
     )
     common = {"profile": profile, "device": device, "started": started}
     size = member_chunk(_train_config(spec, device), len(spec.members))
@@ -641,7 +641,7 @@ def sweep_lock(sweep: Sweep, profile: str) -> Iterator[None]:
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+                     f"{datetime.now(UTC).isoformat(timespec='seconds')}")
         handle.flush()
         yield
 
