@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from scalingbook import cli
 from scalingbook.bench import (
     SingleTransformer,
     StackedModels,
@@ -21,7 +22,6 @@ from scalingbook.bench import (
     single_loss,
     write_benchmark_json,
 )
-from scalingbook import cli
 from scalingbook.model import ModelConfig, Population
 from scalingbook.train import member_losses
 

@@ -43,6 +43,7 @@ def tiny(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "NOTEBOOK_DIR", notebooks)
     monkeypatch.setattr(book, "EXECUTED_DIR", executed)
     monkeypatch.setattr(book, "FAILED_DIR", tmp_path / ".cache" / "failed")
+    monkeypatch.setattr(book, "KERNEL_LOG_DIR", tmp_path / ".cache" / "kernel-logs")
     monkeypatch.setattr(book, "PACKAGE_DIR", src)
     monkeypatch.setattr(book, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(book, "CHAPTERS", (chapter,))
@@ -267,6 +268,26 @@ def test_a_chapter_runs_without_warnings_from_papermill_or_its_kernel(tiny, capf
     assert capfd.readouterr().err == ""
 
 
+# A cell that makes the kernel process write to its stderr outside any cell, as it exits.
+WRITE_AT_KERNEL_EXIT = "import atexit, os\natexit.register(os.write, 2, b'kernel exiting\\n')\n"
+
+
+def test_what_the_kernel_process_writes_outside_cells_goes_to_its_log_not_the_terminal(tiny, capfd):
+    """libzmq's teardown assertion ("pfd.revents & POLLIN") once reached the build's stderr this way."""
+    tiny.notebook.write_text(TINY + "\n# %%\n" + WRITE_AT_KERNEL_EXIT + "print('cell stderr', file=__import__('sys').stderr)\n")
+    assert cli.main(["run", "tiny"]) == 0
+    assert "cell stderr" in _output_text(tiny.executed), "a cell's stderr still reaches the notebook"
+    assert capfd.readouterr().err == ""
+    assert (book.KERNEL_LOG_DIR / "tiny.log").read_text() == "kernel exiting\n"
+
+
+def test_a_failed_chapter_names_the_kernel_log_when_the_kernel_wrote_to_it(tiny):
+    tiny.notebook.write_text(TINY + "\n# %%\n" + WRITE_AT_KERNEL_EXIT + "raise RuntimeError('boom')\n")
+    with pytest.raises(book.ChapterError, match="kernel's stderr is in .*tiny.log"):
+        book.execute(tiny, book.resolve_values(tiny, {}))
+    assert (book.KERNEL_LOG_DIR / "tiny.log").read_text() == "kernel exiting\n"
+
+
 def test_results_made_by_a_chapter_record_its_scalingbook_command(tiny):
     tiny.notebook.write_text(TINY + "\n# %%\nfrom scalingbook.results import command_line\nprint('made by', command_line())\n")
     assert cli.main(["run", "tiny", "-p", "scale", "3", "--device", "cpu"]) == 0
@@ -393,3 +414,13 @@ def test_the_key_is_taken_before_execution_from_the_notebook_executed(tiny, monk
     monkeypatch.setattr(papermill, "execute_notebook", real)
     assert book.run(tiny, values)
     assert "answer 44.0" in _output_text(tiny.executed) and book.is_fresh(tiny, values)
+
+
+def test_readers_see_an_exercise_answer_folded_and_without_its_solution_markers(tiny):
+    answer = ('# %% grade={"exercise": "tiny-ex", "checks": {"ex1_x": {"atol": 0}}}\n'
+              "# BEGIN SOLUTION hint: add one\nex1_x = scale + 1\n# END SOLUTION\nprint(ex1_x)\n")
+    tiny.notebook.write_text(TINY + "\n" + answer)
+    assert cli.main(["run", "tiny"]) == 0
+    cell = nbformat.read(tiny.executed, as_version=4).cells[-1]
+    assert cell.source == "ex1_x = scale + 1\nprint(ex1_x)"
+    assert "hide-input" in cell.metadata.tags and cell.outputs[0]["text"] == "3.0\n"

@@ -205,9 +205,10 @@ def test_envelope_recovers_planted_frontier_exponent():
 
 TRUE = fits.Frontier(G=0.3, a=0.5, b=0.5)
 BUDGETS = np.array([6e18, 1e19, 3e19, 1e20, 3e20, 1e21])
+OFFSETS = np.linspace(-1.0, 1.0, 9)  # sizes around N_opt, in ln N
 
 
-def _parabola_runs(budgets, offsets=np.linspace(-1.0, 1.0, 9), curvature=0.05):
+def _parabola_runs(budgets, offsets=OFFSETS, curvature=0.05):
     """Exact parabolas in log N with their minimum at the planted N_opt(C), two decades wide."""
     rows = [(c, TRUE.n_opt(c) * np.exp(o), 2.0 + curvature * o * o + 0.1 * np.log10(c)) for c in budgets for o in offsets]
     return tuple(np.array(column) for column in zip(*rows))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -19,7 +19,7 @@ PARAMS = {"width": 64, "depth": 2, "seeds": [0, 1, 2]}
 
 
 def _write(store: ResultStore, table: pd.DataFrame, profile: str = "quick"):
-    return store.write("sweep", PARAMS, table, profile=profile, device="cpu", started=datetime.now(timezone.utc))
+    return store.write("sweep", PARAMS, table, profile=profile, device="cpu", started=datetime.now(UTC))
 
 
 def test_round_trip_and_manifest(tmp_path):
@@ -156,7 +156,7 @@ def test_a_damaged_result_stops_a_sweep_in_one_line(tmp_path, monkeypatch, capsy
     run = Sweep.load(config, "quick").runs[0]
     stored = ResultStore(tmp_path / "store").write(
         "tiny/records", run.params(), pd.DataFrame({"x": [1]}), profile="quick", device="cpu",
-        started=datetime.now(timezone.utc),
+        started=datetime.now(UTC),
     )
     (stored.path / stored.manifest["table_file"]).write_bytes(b"rotten")
     assert cli.main(["sweep", str(config), "--device", "cpu"]) == 1

@@ -1,7 +1,8 @@
-"""The book's Sphinx extension: launch-button repository and de-duplicated inline scripts."""
+"""The book's Sphinx extension: launch-button repository, de-duplicated inline scripts, exercise numbers."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 from sphinx.builders.html._assets import _JavaScript
@@ -41,3 +42,21 @@ def test_repeated_inline_scripts_are_dropped_in_place():
     assert [(s.filename or None, s.attributes.get("body")) for s in scripts] == [
         (None, "const THEBE_JS_URL = 1"), ("a.js", None)
     ]
+
+
+def test_exercises_are_numbered_from_one_on_every_page(tmp_path):
+    from sphinx.application import Sphinx
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "conf.py").write_text("extensions = ['sphinx_exercise', 'scalingbook.sphinx_ext']\nnumfig = True\n")
+    (source / "index.rst").write_text("Book\n====\n\n.. toctree::\n\n   one\n   two\n")
+    for page in ("one", "two"):
+        exercises = "".join(f".. exercise:: {page} {i}\n   :label: {page}-{i}\n\n   Do {i}.\n\n" for i in (1, 2))
+        (source / f"{page}.rst").write_text(f"{page.title()}\n===\n\n{exercises}")
+    app = Sphinx(str(source), str(source), str(tmp_path / "html"), str(tmp_path / "doctrees"), "html",
+                 status=None, warning=None, freshenv=True)
+    app.build()
+    for page in ("one", "two"):
+        html = (tmp_path / "html" / f"{page}.html").read_text()
+        assert re.findall(r"Exercise (\d+)", html) == ["1", "2"], page

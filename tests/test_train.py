@@ -15,7 +15,14 @@ from scalingbook.evaluate import evaluate
 from scalingbook.model import ModelConfig, Population
 from scalingbook.tasks import Count, sample
 from scalingbook.train import (
-    Member, TrainConfig, TrainState, load_checkpoint, lr_schedule, save_checkpoint, time_steps, train,
+    Member,
+    TrainConfig,
+    TrainState,
+    load_checkpoint,
+    lr_schedule,
+    save_checkpoint,
+    time_steps,
+    train,
 )
 
 TASK = Count(6, 6, n_values=20)

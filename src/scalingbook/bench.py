@@ -39,10 +39,10 @@ from scalingbook import epoch_data, fits
 from scalingbook.model import (
     ModelConfig,
     Population,
-    rotary,
     flops_6nd,
     flops_chinchilla,
     param_count,
+    rotary,
 )
 from scalingbook.results import command_line, device_name, git_state, repo_relative, write_atomic
 from scalingbook.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
@@ -511,7 +511,7 @@ def _measured(method: Callable[[], dict[str, Any]], device: torch.device) -> dic
         torch.cuda.reset_peak_memory_stats(device)
     try:
         result = method()
-    except Exception as error:  # noqa: BLE001 - recorded in the result, see the docstring
+    except Exception as error:
         return {"error": f"{type(error).__name__}: {error}"[:2000]}
     finally:
         gc.collect()

@@ -29,18 +29,27 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from scalingbook import __version__
 from scalingbook.params import Param, ParameterError, read_params, read_params_source, resolve
-from scalingbook.results import COMMAND_ENV_VAR, REPO_ROOT, Result, canonical_json, default_root, git_state, read_manifest
+from scalingbook.results import (
+    COMMAND_ENV_VAR,
+    REPO_ROOT,
+    Result,
+    canonical_json,
+    default_root,
+    git_state,
+    read_manifest,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 EXECUTED_DIR = REPO_ROOT / "book" / "chapters"
 FAILED_DIR = REPO_ROOT / ".cache" / "failed"
+KERNEL_LOG_DIR = REPO_ROOT / ".cache" / "kernel-logs"
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
 # Warnings the chapter kernel is told to ignore, in PYTHONWARNINGS form. tqdm.auto (the trainer's and
 # the sweeps' progress bars, which are off in a chapter) warns on import when a kernel has no
@@ -97,7 +106,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     ),
     Chapter("emergence", "Emergence: abilities that appear with scale", data=("emergence",), inputs=("sweeps",)),
     Chapter("mirage", "Mirage: emergence in the eye of the metric", data=("mirage", "emergence"), inputs=("sweeps",)),
-    Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", data=("seeds",), inputs=("sweeps",)),
+    Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", data=("seeds", "pilots"), inputs=("sweeps",)),
     Chapter("performance", "Performance: what the batched fit and the population trainer buy", data=("bench",)),
 )
 
@@ -187,11 +196,18 @@ def resolve_values(
     return resolve(chapter.params(), merged)
 
 
-def _hide_parameter_cells(notebook: Any) -> None:
+def _prepare_for_readers(notebook: Any) -> None:
+    """Hide the parameter cells; show each exercise's worked answer folded, without its markers."""
+    from scalingbook.teaching import without_solution_markers
+
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
         if any(t in tags for t in HIDDEN_CELL_TAGS) and "remove-cell" not in tags:
             tags.append("remove-cell")
+        if cell.cell_type == "code" and "grade" in cell.metadata:
+            cell.source = without_solution_markers(cell.source)
+            if "hide-input" not in tags:
+                tags.append("hide-input")
 
 
 def run_command(chapter: Chapter, values: dict[str, Any]) -> str:
@@ -208,7 +224,29 @@ def run_command(chapter: Chapter, values: dict[str, Any]) -> str:
     return shlex.join(words)
 
 
-def _kernel_config() -> Any:
+def _kernel_manager_class() -> type:
+    """The kernel manager papermill starts chapters' kernels with: the kernel process's own stderr
+    goes to a log file (``KernelWithLog.stderr_log``), not to the terminal.
+
+    What a cell writes to stderr reaches the notebook through the kernel's channels, so the process's
+    stderr carries only what it writes outside cells, such as libzmq's assertion when a socket sees a
+    hang-up while the kernel tears down under load. That is no concern of the reader's; the log is
+    named when a chapter fails.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Unicode
+
+    class KernelWithLog(AsyncKernelManager):
+        stderr_log = Unicode(config=True)
+
+        async def start_kernel(self, **kw: Any) -> None:
+            with open(self.stderr_log, "ab") as log:  # the kernel holds its own copy once started
+                await super().start_kernel(stderr=log, **kw)
+
+    return KernelWithLog
+
+
+def _kernel_config(stderr_log: Path) -> Any:
     """How papermill's client starts the chapter's kernel, so that nothing but the notebook's own
     output comes of it.
 
@@ -223,6 +261,7 @@ def _kernel_config() -> Any:
     from traitlets.config import Config
 
     config = Config()
+    config.KernelWithLog.stderr_log = str(stderr_log)
     if KernelManager.class_traits().get("transport_encryption") is not None and zmq.has("curve"):
         config.KernelManager.transport_encryption = "auto"
     elif os.name == "posix":
@@ -274,23 +313,28 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
             cell.metadata.setdefault("tags", [])
         notebook = parameterize_notebook(notebook, values, kernel_name="python3", language="python")
         nbformat.write(notebook, source)
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         previous_command = os.environ.get(COMMAND_ENV_VAR)
         os.environ[COMMAND_ENV_VAR] = run_command(chapter, values)  # inherited by the kernel, for manifests
+        KERNEL_LOG_DIR.mkdir(parents=True, exist_ok=True)
+        kernel_log = KERNEL_LOG_DIR / f"{chapter.name}.log"
+        kernel_log.write_bytes(b"")
         try:
             with _kernel_environment():
                 papermill.execute_notebook(
                     source, output, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
-                    config=_kernel_config(), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    kernel_manager_class=_kernel_manager_class(), config=_kernel_config(kernel_log),
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 )
         except Exception as err:  # papermill raises many types; keep the failed notebook
             FAILED_DIR.mkdir(parents=True, exist_ok=True)
             kept = FAILED_DIR / f"{chapter.name}.ipynb"
             if output.is_file():
                 shutil.copyfile(output, kept)
+            log_note = f"; the kernel's stderr is in {kernel_log}" if kernel_log.stat().st_size else ""
             raise ChapterError(
                 f"chapter {chapter.name!r} failed: {str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}"
-                f" (the failed notebook is in {kept}; the previous executed chapter is untouched)"
+                f" (the failed notebook is in {kept}{log_note}; the previous executed chapter is untouched)"
             ) from err
         finally:
             if previous_command is None:
@@ -298,7 +342,7 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
             else:
                 os.environ[COMMAND_ENV_VAR] = previous_command
         notebook = nbformat.read(output, as_version=4)
-        _hide_parameter_cells(notebook)
+        _prepare_for_readers(notebook)
         staged = Path(scratch) / "staged.ipynb"
         nbformat.write(notebook, staged)
         shutil.move(staged, chapter.executed.with_suffix(".ipynb.tmp"))
@@ -308,7 +352,7 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
         "params": values,
         "overrides": {name: values[name] for name in overrides or {}},
         "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     chapter.stamp.write_text(json.dumps(stamp, indent=2, default=str) + "\n")
     return chapter.executed
@@ -528,7 +572,7 @@ def chapter_header(name: str, namespace: dict[str, Any], sources: list[Result | 
             ":class: note",
             f"**Profile:** `{namespace['profile']}` · **scalingbook** {__version__} · "
             f"**commit** `{(commit or 'unknown')[:10]}{'+dirty' if dirty else ''}` · "
-            f"**executed** {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            f"**executed** {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             "",
             "**Results used:**",
             *origin,

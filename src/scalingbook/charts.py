@@ -32,8 +32,9 @@ import math
 import re
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import altair as alt
 
@@ -95,8 +96,7 @@ def _units(spec: dict) -> Iterator[dict]:
 
 
 def _rows(spec: dict) -> Iterator[list]:
-    for rows in spec.get("datasets", {}).values():
-        yield rows
+    yield from spec.get("datasets", {}).values()
     for node in _walk({k: v for k, v in spec.items() if k != "datasets"}):
         data = node.get("data")
         if isinstance(data, dict) and isinstance(data.get("values"), list):
@@ -133,7 +133,7 @@ def _fix_encodings(spec: dict) -> None:
     for unit in _units(spec):
         encoding = unit.get("encoding", {})
         mark = unit["mark"]["type"] if isinstance(unit["mark"], dict) else unit["mark"]
-        for name, channel in encoding.items():
+        for channel in encoding.values():
             if isinstance(channel, dict) and _scale_of(channel).get("type") == "log":
                 channel["scale"].pop("zero", None)
         for pos, pos2, edge in (("x", "x2", 0), ("y", "y2", {"expr": "height"})):

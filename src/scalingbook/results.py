@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -217,7 +217,7 @@ class ResultStore:
         payload = table.to_parquet(index=False, compression="zstd")
         table_file = f"table-{_sha(payload)}.parquet"
         write_atomic(folder / table_file, payload)
-        finished = datetime.now(timezone.utc)
+        finished = datetime.now(UTC)
         commit, dirty = git_state()
         manifest = {
             "name": name,

@@ -13,6 +13,7 @@
 * Points the Colab and Binder launch buttons at the repository named by
   ``SCALINGBOOK_REPOSITORY_URL`` (branch ``SCALINGBOOK_REPOSITORY_BRANCH``, default ``main``), and
   leaves the buttons out when it is unset instead of linking to someone else's repository.
+* Numbers exercises per page (Exercise 1, 2, 3 in every chapter), as the chapters' text does.
 * Drops repeated inline scripts: with Sphinx >= 7.2, an extension that registers the same inline
   block twice would otherwise be a JavaScript error on every page.
 """
@@ -123,12 +124,25 @@ def _drop_repeated_scripts(app: Any, pagename: str, templatename: str, context: 
     scripts[:] = unique  # in place: the builder keeps appending to this same list
 
 
+def _number_exercises_per_page(app: Any, env: Any) -> list[str]:
+    """Number each page's exercises from 1, as its text, its variable names (``ex1_...``) and the
+    Instructors page call them; Sphinx would number them across the whole book.
+
+    Runs after Sphinx has assigned its numbers (``env-get-updated``), in the order it found them.
+    """
+    for numbers in env.toc_fignumbers.values():
+        if "exercise" in numbers:
+            numbers["exercise"] = {ident: (i,) for i, ident in enumerate(numbers["exercise"], 1)}
+    return []
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_css_file(STYLESHEET)
     app.connect("config-inited", _set_repository)
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _add_bundle)
     app.connect("build-finished", _finish)
+    app.connect("env-get-updated", _number_exercises_per_page, priority=900)  # after Sphinx's own numbering
     # Early: html-page-context stops at the first handler that returns a template name.
     app.connect("html-page-context", _drop_repeated_scripts, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -33,10 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from scalingbook import book, sandbox
 from scalingbook.params import resolve
@@ -192,6 +193,12 @@ def chapter_exercises(chapter: book.Chapter) -> tuple[Exercise, ...]:
     import jupytext
 
     return exercises(jupytext.read(chapter.notebook))
+
+
+def without_solution_markers(source: str) -> str:
+    """``source`` with its ``BEGIN SOLUTION`` / ``END SOLUTION`` lines dropped: the worked answer as the
+    book shows it to readers, for whom the markers and hints (written for the handout) mean nothing."""
+    return "\n".join(line for line in source.splitlines() if not (BEGIN.match(line) or END.match(line)))
 
 
 def stub_solutions(source: str, stub: str) -> str:

@@ -21,7 +21,7 @@ everything after that (thresholds, subset sizes, bootstrap intervals, B) is comp
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
@@ -148,16 +148,15 @@ def _init_population(config: PopulationConfig, n_out: int) -> tuple[list[torch.T
     shapes = {"w1": (N_PIXELS, max_width), "b1": (1, max_width), "w2": (max_width, n_out), "b2": (1, n_out)}
     stacked = {name: torch.zeros((len(members), *shape)) for name, shape in shapes.items()}
     mask = torch.zeros(len(members), 1, max_width)
+    def uniform(gen: torch.Generator, *shape: int, fan_in: int) -> torch.Tensor:
+        return (torch.rand(*shape, generator=gen) * 2 - 1) / fan_in**0.5
+
     for m, (width, seed) in enumerate(members):
         gen = _member_generator(config.task, width, seed)
-
-        def uniform(*shape: int, fan_in: int) -> torch.Tensor:
-            return (torch.rand(*shape, generator=gen) * 2 - 1) / fan_in**0.5
-
-        stacked["w1"][m, :, :width] = uniform(N_PIXELS, width, fan_in=N_PIXELS)
-        stacked["b1"][m, :, :width] = uniform(1, width, fan_in=N_PIXELS)
-        stacked["w2"][m, :width, :] = uniform(width, n_out, fan_in=width)
-        stacked["b2"][m] = uniform(1, n_out, fan_in=width)
+        stacked["w1"][m, :, :width] = uniform(gen, N_PIXELS, width, fan_in=N_PIXELS)
+        stacked["b1"][m, :, :width] = uniform(gen, 1, width, fan_in=N_PIXELS)
+        stacked["w2"][m, :width, :] = uniform(gen, width, n_out, fan_in=width)
+        stacked["b2"][m] = uniform(gen, 1, n_out, fan_in=width)
         mask[m, :, :width] = 1.0
     return [stacked[name] for name in ("w1", "b1", "w2", "b2")], mask, members
 
@@ -240,7 +239,7 @@ def population_result(config: PopulationConfig, profile: str, device: str = "cpu
     name = RESULT_NAMES[config.task]
     if store.exists(name, config.params()):
         return store.read(name, config.params())
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     table = train_population(config, device)
     return store.write(name, config.params(), table, profile=profile, device=device, started=started)
 
