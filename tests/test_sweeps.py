@@ -83,6 +83,8 @@ def test_bad_configs_name_the_problem(change, message):
         ("members: {seeds: [0, -1]}", "members.seeds must be a positive count or a list"),
         ("members: {seeds: 2, steps: 0}", "members.steps must be >= 1, got 0"),
         ("members: {seeds: 2, steps: 2.5}", "members.steps must be a whole number, got 2.5"),
+        ("members: {seeds: 2, steps: [10, 0]}", "members.steps must be >= 1, got 0"),
+        ("members: {seeds: 2, steps: [10]}", "members.steps as a list needs one positive integer per seed (2)"),
         ("train: {steps: 0, batch_size: 8}", "train.steps must be >= 1, got 0"),
         ("train: {steps: ten, batch_size: 8}", "train.steps must be a number, got 'ten'"),
         ("train: {steps: 10, batch_size: 8, beta2: 1.5}", "train.beta2 must be >= 0 and <= 1, got 1.5"),

@@ -101,7 +101,7 @@ class Chapter:
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
-        "chinchilla", "Chinchilla: how big a model for a compute budget?", data=("chinchilla",),
+        "chinchilla", "Chinchilla: how big a model for a compute budget?", data=("chinchilla",), inputs=("sweeps",),
         env_inputs=("SCALINGBOOK_EPOCH_CSV",),
     ),
     Chapter("emergence", "Emergence: abilities that appear with scale", data=("emergence",), inputs=("sweeps",)),

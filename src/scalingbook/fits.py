@@ -669,6 +669,7 @@ def bootstrap_parametric(
     level: float = 0.95,
     chunk: int = 1000,
     gtol: float = 1e-8,
+    counts: np.ndarray | None = None,
 ) -> BootstrapResult:
     """Resample runs with replacement and refit Approach 3 to convergence (Epoch Sec. 3).
 
@@ -690,7 +691,8 @@ def bootstrap_parametric(
     fit = fit_parametric(n_params, tokens, loss) if fit is None else fit
     starts = torch.as_tensor(fit.optima[:n_starts])
     n, k = len(log_n), len(starts)
-    counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+    if counts is None:
+        counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot)
     scale = 1.0 if fit.reduction == "sum" else 1.0 / n
     thetas, unconverged = [], 0
     for block in np.array_split(counts, max(1, -(-n_boot // chunk))):
@@ -786,7 +788,14 @@ def smooth_loss(loss: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter1d(np.asarray(loss, dtype=float), sigma, mode="nearest") if sigma > 0 else loss
 
 
-def _envelope_grid(curves: Sequence[LossCurve], n_flops: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def _six_n(n_params: np.ndarray | float) -> np.ndarray:
+    """Training FLOPs per token as 6N (Kaplan et al. 2020): the default count of Approaches 1 and 2."""
+    return 6.0 * np.asarray(n_params, dtype=float)
+
+
+def _envelope_grid(
+    curves: Sequence[LossCurve], n_flops: int, sigma: float, flops_per_token: Callable = _six_n
+) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed loss of every run interpolated onto log-spaced FLOPs; inf where a run has no data."""
     logs = []
     for curve in curves:
@@ -794,7 +803,7 @@ def _envelope_grid(curves: Sequence[LossCurve], n_flops: int, sigma: float) -> t
         if tokens.shape != loss.shape or np.any(np.diff(tokens) <= 0):
             raise ValueError(f"run with N={curve.n_params:.3g}: tokens must increase and match loss")
         keep = tokens > 0
-        logs.append((np.log(6.0 * curve.n_params * tokens[keep]), smooth_loss(loss, sigma)[keep]))
+        logs.append((np.log(flops_per_token(curve.n_params) * tokens[keep]), smooth_loss(loss, sigma)[keep]))
     grid = np.linspace(min(c[0] for c, _ in logs), max(c[-1] for c, _ in logs), n_flops)
     table = np.full((len(curves), n_flops), np.inf)
     for row, (log_c, loss) in zip(table, logs):
@@ -809,17 +818,19 @@ def fit_envelope(
     n_flops: int = 1500,
     smoothing_sigma: float = 2.5,
     exclude_edge_sizes: bool = True,
+    flops_per_token: Callable | None = None,
 ) -> EnvelopeFit:
     """Approach 1: at each of ``n_flops`` log-spaced budgets, the run with the lowest smoothed loss.
 
-    FLOPs are 6 N D. Each run's curve is smoothed, interpolated in log FLOPs and never extrapolated
+    FLOPs are 6 N D, or ``flops_per_token(N) * D`` when given (e.g. Hoffmann's App. F count). Each run's curve is smoothed, interpolated in log FLOPs and never extrapolated
     (Hoffmann Sec. 3.1, App. D); N_opt ∝ C^a and D_opt ∝ C^b are then fitted through the winners.
     With ``exclude_edge_sizes`` the budgets won by the smallest or the largest model size are left
     out: there the optimum may lie outside the sampled sizes, and keeping them flattens the slope.
     """
     if len(curves) < 2:
         raise ValueError(f"Approach 1 needs runs of at least 2 model sizes, got {len(curves)} runs")
-    flops, table = _envelope_grid(curves, n_flops, smoothing_sigma)
+    per_token = flops_per_token or _six_n
+    flops, table = _envelope_grid(curves, n_flops, smoothing_sigma, per_token)
     sizes = np.array([c.n_params for c in curves], dtype=float)
     winner = table.argmin(0)
     keep = np.isfinite(table.min(0))
@@ -827,7 +838,7 @@ def fit_envelope(
         keep &= (sizes[winner] > sizes.min()) & (sizes[winner] < sizes.max())
     n_opt = sizes[winner][keep]
     c = flops[keep]
-    d_opt = c / (6.0 * n_opt)
+    d_opt = c / per_token(n_opt)
     n_fit, d_fit = fit_power_law(c, n_opt), fit_power_law(c, d_opt)
     return EnvelopeFit(
         flops=c, n_opt=n_opt, d_opt=d_opt, loss=table.min(0)[keep],
@@ -872,7 +883,7 @@ class IsoFlopFit:
     frontier: Frontier
 
 
-def _profile(flops: float, n_params: np.ndarray, loss: np.ndarray) -> IsoFlopProfile:
+def _profile(flops: float, n_params: np.ndarray, loss: np.ndarray, per_token: Callable = _six_n) -> IsoFlopProfile:
     """Fit one budget's parabola; warn (:class:`IsoFlopWarning`) if its minimum is not interior.
 
     Not interior means: the parabola opens downward, its vertex is at or outside [N_min, N_max], or
@@ -894,17 +905,20 @@ def _profile(flops: float, n_params: np.ndarray, loss: np.ndarray) -> IsoFlopPro
             stacklevel=3,
         )
     return IsoFlopProfile(
-        flops=flops, n_opt=n_opt, d_opt=flops / (6.0 * n_opt), loss_opt=float(c0 + c1 * vertex + c2 * vertex**2),
+        flops=flops, n_opt=n_opt, d_opt=float(flops / per_token(n_opt)), loss_opt=float(c0 + c1 * vertex + c2 * vertex**2),
         coefficients=(float(c0), float(c1), float(c2)),
         n_min=float(n_params.min()), n_max=float(n_params.max()), interior=interior,
     )
 
 
-def fit_isoflop(budget: np.ndarray, n_params: np.ndarray, loss: np.ndarray) -> IsoFlopFit:
-    """Approach 2: a parabola in log N per FLOP budget, then N_opt ∝ C^a, D_opt ∝ C^b (Sec. 3.2).
+def isoflop_profiles(
+    budget: np.ndarray, n_params: np.ndarray, loss: np.ndarray, flops_per_token: Callable | None = None
+) -> tuple[IsoFlopProfile, ...]:
+    """Approach 2's first step: a parabola in log N per FLOP budget (Sec. 3.2), edge minima flagged.
 
     ``budget`` is each run's nominal budget (runs with equal values form one profile; each needs
-    three or more sizes); D_opt = C / (6 N_opt). Non-interior profiles are flagged and excluded.
+    three or more sizes); D_opt = C / (6 N_opt), or C / flops_per_token(N_opt) when given. A budget
+    whose minimum is not interior warns (:class:`IsoFlopWarning`) and is marked ``interior=False``.
     """
     budget, n_params, loss = (np.asarray(v, dtype=float).ravel() for v in (budget, n_params, loss))
     if not (len(budget) == len(n_params) == len(loss)):
@@ -914,14 +928,37 @@ def fit_isoflop(budget: np.ndarray, n_params: np.ndarray, loss: np.ndarray) -> I
         at = budget == c
         if len(np.unique(n_params[at])) < 3:
             raise ValueError(f"IsoFLOP budget C={c:.3g} has {at.sum()} runs; a parabola needs 3 sizes")
-        profiles.append(_profile(float(c), n_params[at], loss[at]))
+        profiles.append(_profile(float(c), n_params[at], loss[at], flops_per_token or _six_n))
+    return tuple(profiles)
+
+
+ISOFLOP_MIN_BUDGETS = 2
+"""Interior IsoFLOP profiles the power law of Approach 2 needs."""
+
+
+def isoflop_frontier(profiles: Sequence[IsoFlopProfile]) -> IsoFlopFit:
+    """Approach 2's second step: N_opt ∝ C^a, D_opt ∝ C^b through the interior profiles (Sec. 3.2).
+
+    Raises if fewer than :data:`ISOFLOP_MIN_BUDGETS` profiles are interior.
+    """
     inner = [p for p in profiles if p.interior]
-    if len(inner) < 2:
-        raise ValueError(f"only {len(inner)} IsoFLOP budgets have an interior minimum; need at least 2")
+    if len(inner) < ISOFLOP_MIN_BUDGETS:
+        raise ValueError(f"only {len(inner)} IsoFLOP budgets have an interior minimum; "
+                         f"need at least {ISOFLOP_MIN_BUDGETS}")
     c = np.array([p.flops for p in inner])
     n_fit = fit_power_law(c, np.array([p.n_opt for p in inner]))
     d_fit = fit_power_law(c, np.array([p.d_opt for p in inner]))
     return IsoFlopFit(profiles=tuple(profiles), n_fit=n_fit, d_fit=d_fit, frontier=_frontier(n_fit, d_fit))
+
+
+def fit_isoflop(
+    budget: np.ndarray, n_params: np.ndarray, loss: np.ndarray, flops_per_token: Callable | None = None
+) -> IsoFlopFit:
+    """Approach 2: a parabola in log N per FLOP budget, then N_opt ∝ C^a, D_opt ∝ C^b (Sec. 3.2).
+
+    :func:`isoflop_profiles` then :func:`isoflop_frontier`: non-interior profiles are flagged and excluded.
+    """
+    return isoflop_frontier(isoflop_profiles(budget, n_params, loss, flops_per_token))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -157,3 +157,161 @@ class CorpusSource:
     def irreducible_loss(self, seq_len: int) -> None:
         """Unknown for natural text: the reason the Markov source exists."""
         return None
+
+
+@dataclass(frozen=True)
+class ZipfFactsSource:
+    """A stream of independent facts whose frequencies follow Zipf's law: power-law learning curves
+    in model size and in data, over an exact floor.
+
+    The language is a table of ``n_facts`` facts. Fact ``k`` (ranked from 1) has probability
+    ``p_k`` proportional to ``k ** -zipf_exponent``, a key of ``key_length`` symbols (a random
+    one-to-one code, fixed by ``seed``, among the ``key_symbols ** key_length`` possible keys) and
+    a value symbol drawn once per fact. Text is a sequence of items drawn independently: the key's
+    symbols, then the value, which is the fact's own with probability ``1 - noise`` and otherwise
+    uniform over the ``value_symbols`` (the noise keeps the floor above zero, like natural text).
+    Key position j uses its own block of ``key_symbols`` token ids and values another block, so a
+    token says what it is; ``vocab_size = key_length * key_symbols + value_symbols``.
+
+    Why this form: a learner that has stored the k most frequent facts loses, per item, a
+    constant times the remaining mass sum_{j > k} p_j ~ k^{1 - s} (s = ``zipf_exponent``). If the
+    facts a model can hold grow in proportion to its size, the loss falls as a power law in N;
+    a fact is learnt once it has been seen a few times, so after D tokens the facts of frequency
+    above ~1/D are known and the loss falls as D^{-(s - 1)/s} (Hutter 2021, "Learning curve
+    theory"; Michaud et al. 2023, "The quantization model of neural scaling", where the facts are
+    "quanta"). Both exponents come from one s, and the floor (the entropy of the key plus the
+    noise) is exact: :meth:`position_entropies`. The power laws hold while the facts learnt are
+    far fewer than ``n_facts``; past that the loss bends to the floor faster than any power law.
+    """
+
+    n_facts: int = 1 << 20
+    zipf_exponent: float = 1.5
+    key_length: int = 4
+    key_symbols: int = 32
+    value_symbols: int = 32
+    noise: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_facts < 2:
+            raise ValueError(f"n_facts must be >= 2, got {self.n_facts}")
+        if self.key_length < 1 or self.key_symbols < 2 or self.value_symbols < 2:
+            raise ValueError(
+                f"key_length must be >= 1 and key_symbols, value_symbols >= 2; got {self.key_length}, "
+                f"{self.key_symbols}, {self.value_symbols}"
+            )
+        if self.key_symbols**self.key_length < self.n_facts:
+            raise ValueError(
+                f"n_facts={self.n_facts} needs distinct keys, but key_symbols**key_length = "
+                f"{self.key_symbols ** self.key_length}"
+            )
+        if self.zipf_exponent <= 0:
+            raise ValueError(f"zipf_exponent must be > 0, got {self.zipf_exponent}")
+        if not 0 <= self.noise <= 1:
+            raise ValueError(f"noise must be in [0, 1], got {self.noise}")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.key_length * self.key_symbols + self.value_symbols
+
+    @property
+    def item_length(self) -> int:
+        """Tokens per fact: the key's symbols and the value."""
+        return self.key_length + 1
+
+    @cached_property
+    def probabilities(self) -> np.ndarray:
+        """``p_k`` of fact k = 1..n_facts (index k - 1), proportional to k^-s, summing to 1."""
+        p = np.arange(1, self.n_facts + 1, dtype=np.float64) ** -self.zipf_exponent
+        return p / p.sum()
+
+    @cached_property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        n_keys = self.key_symbols**self.key_length
+        codes = rng.permutation(n_keys)[: self.n_facts] if n_keys <= 1 << 24 else _distinct(rng, n_keys, self.n_facts)
+        return codes.astype(np.int64), rng.integers(0, self.value_symbols, size=self.n_facts).astype(np.int64)
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Each fact's key as one integer in [0, key_symbols**key_length), its symbols the base-Q digits."""
+        return self._tables[0]
+
+    @property
+    def values(self) -> np.ndarray:
+        """Each fact's value symbol in [0, value_symbols)."""
+        return self._tables[1]
+
+    def key_digits(self, facts: np.ndarray) -> np.ndarray:
+        """The key symbols (n, key_length) of fact indices ``facts``, most significant first."""
+        powers = self.key_symbols ** np.arange(self.key_length - 1, -1, -1)
+        return (self.codes[np.asarray(facts)][:, None] // powers) % self.key_symbols
+
+    @cached_property
+    def cumulative(self) -> np.ndarray:
+        c = np.cumsum(self.probabilities)
+        c[-1] = 1.0
+        return c
+
+    def value_entropy(self) -> float:
+        """H(value | key) in nats: the fact's value with probability 1 - noise + noise/V, else uniform."""
+        v = self.value_symbols
+        return float(_entropy(np.array([1 - self.noise + self.noise / v] + [self.noise / v] * (v - 1))))
+
+    @cached_property
+    def _position_entropies(self) -> np.ndarray:
+        """H(key symbol j | key symbols < j) for j < key_length, then H(value | key): one per item position."""
+        p, out, previous = self.probabilities, [], 0.0
+        for j in range(1, self.key_length + 1):
+            prefix = self.codes // self.key_symbols ** (self.key_length - j)
+            joint = float(_entropy(np.bincount(prefix, weights=p)))
+            out.append(joint - previous)
+            previous = joint
+        return np.array(out + [self.value_entropy()])
+
+    def position_entropies(self) -> np.ndarray:
+        """The lowest expected loss at each position of an item (key symbols, then value), exact."""
+        return self._position_entropies.copy()
+
+    @property
+    def entropy_rate(self) -> float:
+        """Nats per token: (H(key) + H(value | key)) / item_length, H(key) = the Zipf law's entropy."""
+        return float(self._position_entropies.mean())
+
+    def conditional_entropies(self, seq_len: int) -> np.ndarray:
+        """Lowest expected loss for token j given tokens 1..j-1, j = 2..seq_len, sequences starting at an item."""
+        if seq_len < 2:
+            raise ValueError(f"seq_len must be >= 2, got {seq_len}")
+        return self._position_entropies[np.arange(1, seq_len) % self.item_length]
+
+    def irreducible_loss(self, seq_len: int) -> float:
+        """The floor of the mean next-token loss over positions 2..seq_len (Chinchilla's E here)."""
+        return float(self.conditional_entropies(seq_len).mean())
+
+    def tokens_from_uniforms(self, fact_u: np.ndarray, value_u: np.ndarray) -> np.ndarray:
+        """Items (n, m) as tokens (n, m * item_length) from uniforms on [0, 1): ``fact_u`` picks each
+        fact by inverse CDF, ``value_u`` < noise draws a uniform value (from ``value_u / noise``)."""
+        facts = np.minimum(np.searchsorted(self.cumulative, fact_u, side="right"), self.n_facts - 1)
+        noisy = value_u < self.noise
+        random_value = np.minimum((value_u / max(self.noise, 1e-300) * self.value_symbols).astype(np.int64),
+                                  self.value_symbols - 1)
+        value = np.where(noisy, random_value, self.values[facts])
+        n, m = facts.shape
+        digits = self.key_digits(facts.ravel()).reshape(n, m, self.key_length)
+        offsets = self.key_symbols * np.arange(self.key_length)
+        items = np.concatenate([digits + offsets, (value + self.key_length * self.key_symbols)[..., None]], axis=2)
+        return items.reshape(n, m * self.item_length)
+
+    def sample(self, n_sequences: int, seq_len: int, seed: int) -> np.ndarray:
+        """``n_sequences`` independent sequences of ``seq_len`` tokens, each starting at an item."""
+        rng = np.random.default_rng(seed)
+        m = -(-seq_len // self.item_length)
+        return self.tokens_from_uniforms(rng.random((n_sequences, m)), rng.random((n_sequences, m)))[:, :seq_len]
+
+
+def _distinct(rng: np.random.Generator, high: int, n: int) -> np.ndarray:
+    """``n`` distinct integers in [0, high), in random order (for key spaces too big to permute)."""
+    picked = np.unique(rng.integers(0, high, size=2 * n))
+    while len(picked) < n:
+        picked = np.unique(np.concatenate([picked, rng.integers(0, high, size=n)]))
+    return rng.permutation(picked)[:n]

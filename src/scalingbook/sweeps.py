@@ -29,6 +29,13 @@ A ``mixture`` task lists its components, each a task mapping with a ``label`` an
     task: {name: mixture, components: [{label: add-2, weight: 1, name: arithmetic, op: "+",
                                         train_length: 2, test_length: 2}, ...]}
 
+A ``language`` task is next-token prediction on a training language (the Chinchilla sweeps):
+``{name: language, context: 39, source: {kind: zipf-facts, n_facts: 1048576, ...}}``, ``kind`` one of
+:data:`SOURCES`; its records are per-example teacher-forced losses (:func:`score_language`), not
+greedy decodes. Members may carry one ``steps`` horizon each (``steps: [200, 450, ...]``, a list as
+long as ``seeds``), and a grid entry may replace the sweep's ``members`` with its own, so that each
+model size trains its own set of horizons (Hoffmann et al.'s IsoFLOP and Approach-1 runs).
+
 Two optional evaluations store more tables beside the records, for the Mirage chapter (Schaeffer
 et al. 2023): ``large_*`` a much larger test set of one component for the ``large_smallest``
 smallest models only (``SWEEP/large``: exact match resolved at small values, Fig. 4), and
@@ -61,6 +68,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from scalingbook.cpu import torch_threads
+from scalingbook.languages import MarkovSource, ZipfFactsSource
 from scalingbook.model import ModelConfig, flops_chinchilla, param_count
 from scalingbook.results import (
     PROFILES,
@@ -76,6 +84,7 @@ from scalingbook.tasks import (
     Count,
     FewShotArithmetic,
     IndexHintAddition,
+    LanguageModelling,
     Mixture,
     Task,
     WordUnscramble,
@@ -85,8 +94,10 @@ from scalingbook.train import RUNTIME_FIELDS, Member, TrainConfig, member_chunk
 
 TASKS: dict[str, type] = {
     "count": Count, "addition": IndexHintAddition, "arithmetic": FewShotArithmetic, "unscramble": WordUnscramble,
-    "mixture": Mixture,
+    "mixture": Mixture, "language": LanguageModelling,
 }
+SOURCES: dict[str, type] = {"zipf-facts": ZipfFactsSource, "markov": MarkovSource}
+"""Training languages a ``language`` task can name in ``source.kind``."""
 SECTIONS = ("name", "task", "model", "grid", "members", "train", "eval", "profiles")
 EVAL_DEFAULTS = {
     "n_examples": 500, "seed": 1234, "batch_size": 256,
@@ -149,13 +160,17 @@ class RunSpec:
 
     def model_config(self, task: Task) -> ModelConfig:
         seq_len = max(task.seq_len("train"), task.seq_len("test"))
-        return ModelConfig(**{"seq_len": seq_len, **self.model})
+        vocab = {"vocab_size": task.source.vocab_size} if isinstance(task, LanguageModelling) else {}
+        return ModelConfig(**{"seq_len": seq_len, **vocab, **self.model})
 
 
 def build_task(spec: dict[str, Any]) -> Task:
     """The task of a config mapping; a mixture's components are task mappings with a label and a weight."""
     spec = dict(spec)
     cls = TASKS[spec.pop("name")]
+    if cls is LanguageModelling:
+        source = dict(spec.pop("source"))
+        return LanguageModelling(SOURCES[source.pop("kind")](**source), **spec)
     if cls is not Mixture:
         return cls(**spec)
     components = spec.pop("components")
@@ -173,6 +188,13 @@ def _check_task(where: str, task: Any, nested: bool = False) -> None:
         names = sorted(n for n in TASKS if not (nested and n == "mixture"))
         got = task.get("name") if isinstance(task, dict) else task
         raise SweepError(f"{where}.name must be one of {names}, got {got!r}")
+    if task["name"] == "language":
+        _check_keys(where, task, {"name", "context", "source"})
+        source = task.get("source")
+        if not isinstance(source, dict) or source.get("kind") not in SOURCES:
+            raise SweepError(f"{where}.source must be a mapping whose kind is one of {sorted(SOURCES)}")
+        _check_keys(f"{where}.source", source, _field_names(SOURCES[source["kind"]]) | {"kind"})
+        return
     if task["name"] != "mixture":
         _check_keys(where, task, _field_names(TASKS[task["name"]]) | {"name"} | (_COMPONENT_KEYS if nested else set()))
         if nested and not _COMPONENT_KEYS <= task.keys():
@@ -248,9 +270,11 @@ class Sweep:
         evaluation = _checked_fields(f"{source}: eval", "eval", evaluation)
         runs = []
         for i, point in enumerate(grid):
+            point = dict(point)
+            own = _members(point.pop("members"), f"{source}: grid[{i}]") if "members" in point else members
             model = {**shared, **point}
             _check_keys(f"{source}: grid[{i}]", model, model_keys)
-            spec = RunSpec(str(config["name"]), task, model, members, train, evaluation)
+            spec = RunSpec(str(config["name"]), task, model, own, train, evaluation)
             try:
                 spec.model_config(spec.build_task())
                 TrainConfig(**train)
@@ -338,11 +362,15 @@ def _checked_fields(where: str, section: str, given: dict[str, Any]) -> dict[str
 
 
 def _members(spec: Any, source: str) -> tuple[dict[str, Any], ...]:
-    """Members from ``{seeds: n | [s, ...], lr: x, steps: n}``: one per seed."""
+    """Members from ``{seeds: n | [s, ...], lr: x, steps: n | [n, ...]}``: one per seed; a list of
+    steps gives each member its own horizon, in the order of the seeds."""
     if not isinstance(spec, dict) or "seeds" not in spec:
         raise SweepError(f"{source}: members must be a mapping with 'seeds' (a count or a list)")
     _check_keys(f"{source}: members", spec, {"seeds", "lr", "steps"})
-    spec = _checked_fields(f"{source}: members", "members", spec)
+    steps = spec.get("steps")
+    per_member = isinstance(steps, list)
+    spec = _checked_fields(f"{source}: members", "members",
+                           {k: v for k, v in spec.items() if not (per_member and k == "steps")})
     seeds = spec["seeds"]
     if not (type(seeds) is int and seeds >= 1) and not (
         isinstance(seeds, list) and all(type(s) is int and s >= 0 for s in seeds)
@@ -353,6 +381,12 @@ def _members(spec: Any, source: str) -> tuple[dict[str, Any], ...]:
     if not seeds or len(set(seeds)) != len(seeds):
         raise SweepError(f"{source}: members.seeds must be a positive count or a list of distinct seeds")
     extra = {k: spec[k] for k in ("lr", "steps") if k in spec}
+    if per_member:
+        if len(steps) != len(seeds):
+            raise SweepError(f"{source}: members.steps as a list needs one positive integer per seed "
+                             f"({len(seeds)}), got {len(steps)} values")
+        steps = [_checked_fields(f"{source}: members", "members", {"steps": n})["steps"] for n in steps]
+        return tuple({"seed": int(s), **extra, "steps": n} for s, n in zip(seeds, steps))
     return tuple({"seed": int(s), **extra} for s in seeds)
 
 
@@ -419,7 +453,8 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
             return {"status": "stopped", "cpu_seconds": time.process_time() - cpu_start}
         tables = {"training": result.losses(), **_extra_evaluations(spec, task, result.model)}
         examples = sample(task, spec.eval["n_examples"], "test", spec.eval["seed"])
-        tables["records"] = evaluate(result.model, examples, batch_size=spec.eval["batch_size"])
+        score = score_language if isinstance(task, LanguageModelling) else evaluate
+        tables["records"] = score(result.model, examples, batch_size=spec.eval["batch_size"])
     summary = result.summary()
     for table in (*tables.values(), summary):
         table["member"] = (table["member"] + offset).astype(np.int16)
@@ -431,6 +466,29 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
     write_atomic(marker, json.dumps(done, default=float).encode())
     checkpoint.unlink(missing_ok=True)
     return done
+
+
+def score_language(model: Any, examples: Any, batch_size: int = 256) -> pd.DataFrame:
+    """Teacher-forced test loss of every member on every example of a language task: one row per
+    (member, example) with the summed negative log-likelihood of tokens 2..T (``nll``) and their
+    number (``tokens``), so a member's test loss is sum(nll) / sum(tokens)."""
+    import torch
+
+    from scalingbook.evaluate import target_logprobs
+
+    parts = []
+    device = next(model.parameters()).device
+    for start in range(0, len(examples), batch_size):
+        tokens = torch.from_numpy(examples.tokens[start : start + batch_size].astype(np.int64)).to(device)
+        parts.append(-target_logprobs(model, tokens).sum(-1).cpu().numpy())
+    nll = np.concatenate(parts, axis=1)  # (M, N)
+    m, n = nll.shape
+    return pd.DataFrame({
+        "member": np.repeat(np.arange(m), n).astype(np.int16),
+        "example": np.tile(np.arange(n), m).astype(np.int32),
+        "nll": nll.ravel().astype(np.float64),
+        "tokens": np.full(m * n, examples.tokens.shape[1] - 1, dtype=np.int16),
+    })
 
 
 def store_run(spec: RunSpec, profile: str, device: str, store: ResultStore) -> Result:

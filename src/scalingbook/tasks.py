@@ -32,7 +32,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from scalingbook.languages import CorpusSource, MarkovSource
+from scalingbook.languages import CorpusSource, MarkovSource, ZipfFactsSource
 
 Split = Literal["train", "test"]
 
@@ -648,6 +648,7 @@ class LanguageModelling:
 
     An example is ``context + 1`` consecutive tokens of ``source``: a
     :class:`~scalingbook.languages.MarkovSource` (sampled here, its loss floor known exactly) or a
+    :class:`~scalingbook.languages.ZipfFactsSource` (Zipf-distributed facts, floor known exactly) or a
     :class:`~scalingbook.languages.CorpusSource` (random windows of a byte-level text file). Every
     position is a loss position, so a step of ``batch_size`` examples trains on
     ``batch_size * context`` tokens, the D of C = 6ND. Each example is a pure function of its key:
@@ -656,7 +657,7 @@ class LanguageModelling:
     (``vocab_size`` of the model must be ``source.vocab_size``, at most 256).
     """
 
-    source: MarkovSource | CorpusSource
+    source: MarkovSource | ZipfFactsSource | CorpusSource
     context: int = 32
 
     def __post_init__(self) -> None:
@@ -679,6 +680,8 @@ class LanguageModelling:
             raise ValueError(f"LanguageModelling examples have {self.seq_len(split)} tokens, asked for {width}")
         if isinstance(self.source, MarkovSource):
             tokens = self._markov(keys, width)
+        elif isinstance(self.source, ZipfFactsSource):
+            tokens = self._facts(keys, width)
         else:
             tokens = self._corpus(keys, width)
         answer = np.ones(tokens.shape, dtype=bool)
@@ -703,6 +706,15 @@ class LanguageModelling:
             out[:, t] = token
             context = (context * v) % src.n_contexts + token
         return out
+
+    def _facts(self, keys: np.ndarray, width: int) -> np.ndarray:
+        """Whole items from the first token on; item i's fact and noise come from ``hash64(key, 2i)``
+        and ``hash64(key, 2i + 1)``."""
+        m = -(-width // self.source.item_length)
+        slots = np.arange(m)
+        fact_u = _uniform(hash64(keys[:, None], 2 * slots[None, :]))
+        value_u = _uniform(hash64(keys[:, None], 2 * slots[None, :] + 1))
+        return self.source.tokens_from_uniforms(fact_u, value_u)[:, :width]
 
     def _corpus(self, keys: np.ndarray, width: int) -> np.ndarray:
         """Windows of the corpus at hashed offsets."""
