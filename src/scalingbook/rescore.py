@@ -69,19 +69,56 @@ def metric_curves(
 def emergence_scores(curves: pd.DataFrame, clip: float = 100.0) -> pd.DataFrame:
     """Emergence score B of every (task, metric) mean curve against parameters, oriented so up is better.
 
-    Schaeffer et al. 2023, Eq. 1 (BIG-bench breakthroughness, :func:`metrics.breakthroughness`),
-    clipped to ``[-clip, clip]`` as :func:`emergence.emergence_table` does. B counts a rise as
-    positive, so a metric where lower is better (edit distance, Brier score) is scored on its
-    negated curve: a model family that improves gets a positive B under every metric. Columns:
-    ``task, metric, B, smallest, largest`` (the curve's mean at the smallest and largest size, not negated).
+    Schaeffer et al. 2023, Eq. 1 (BIG-bench breakthroughness, :func:`emergence.curve_breakthroughness`),
+    clipped to ``[-clip, clip]``. B counts a rise as positive, so a metric where lower is better
+    (edit distance, Brier score) is scored on its negated curve: a model family that improves gets a
+    positive B under every metric. A curve that never leaves its start (:func:`emergence.is_flat`)
+    gets no B (NaN) and ``flat`` True. Columns: ``task, metric, B, flat, smallest, largest`` (the
+    curve's mean at the smallest and largest size, not negated).
     """
     rows = []
     for (task, name), curve in curves.groupby(["task", "metric"], sort=False):
         curve = curve.sort_values("n_params")
         sign = 1.0 if METRICS[name].higher_is_better else -1.0
-        score = metrics.breakthroughness(sign * curve["mean"].to_numpy(), curve["n_params"].to_numpy(), clip=clip)
-        rows.append({"task": task, "metric": name, "B": float(score),
-                     "smallest": curve["mean"].iloc[0], "largest": curve["mean"].iloc[-1]})
+        rows.append({"task": task, "metric": name, "B": emergence.curve_breakthroughness(curve, "mean", sign, clip),
+                     "flat": emergence.is_flat(curve), "smallest": curve["mean"].iloc[0],
+                     "largest": curve["mean"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+def sharpness(
+    outcomes: pd.DataFrame, scores: pd.DataFrame, reference: str, others: list[str] | tuple[str, ...],
+    n_resamples: int, confidence: float, rng_seed: int, clip: float = 100.0,
+) -> pd.DataFrame:
+    """Is ``reference`` (exact match, or grade) more step-like than each metric of ``others``, task by task?
+
+    Schaeffer et al.'s claim (Secs. 3-4) is a difference: the same outputs score a higher B under
+    the all-or-nothing metric than under a continuous one. Its interval comes from resampling seeds
+    jointly for both metrics (:func:`scalingbook.stats.paired_bootstrap`), B of each resampled mean
+    curve oriented as in :func:`emergence_scores` and clipped at ``clip``. ``outcomes`` has one row
+    per (task, size, seed) with a column per metric; ``scores`` is :func:`emergence_scores` of
+    their curves. Columns: ``task, metric, B_reference, B_metric, difference, low, high, verdict``:
+    ``sharper`` (the reference's B is higher: ``low > 0``), ``smoother`` (``high < 0``), ``no clear
+    difference``, or ``flat`` when either curve never leaves its start (no B to compare).
+    """
+    indexed = scores.set_index(["task", "metric"])
+    rows = []
+    for task, group in outcomes.groupby("task", sort=False):
+        ref, sizes = emergence.seed_matrix(group, reference)
+        for name in others:
+            other, _ = emergence.seed_matrix(group, name)
+            signs = [1.0 if METRICS[m].higher_is_better else -1.0 for m in (reference, name)]
+
+            def difference(a: np.ndarray, b: np.ndarray, signs: list[float] = signs) -> np.ndarray:
+                return (metrics.breakthroughness(signs[0] * a, sizes, clip=clip)
+                        - metrics.breakthroughness(signs[1] * b, sizes, clip=clip))
+
+            b_ref, b_other = indexed.loc[(task, reference), "B"], indexed.loc[(task, name), "B"]
+            interval = stats.paired_bootstrap([ref, other], difference, n_resamples, confidence, rng_seed)
+            verdict = ("flat" if np.isnan(b_ref) or np.isnan(b_other) else "sharper" if interval.low > 0
+                       else "smoother" if interval.high < 0 else "no clear difference")
+            rows.append({"task": task, "metric": name, "B_reference": b_ref, "B_metric": b_other,
+                         "difference": b_ref - b_other, "low": interval.low, "high": interval.high, "verdict": verdict})
     return pd.DataFrame(rows)
 
 
@@ -119,7 +156,8 @@ def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tup
     Pools the records of the components ``labels`` (say, the addition tasks, whose answers have
     different digit counts) and groups them by ``target_len`` (answer tokens, EOS included): the
     data behind Schaeffer et al.'s Fig. 3, where exact match falls about geometrically with target
-    length and token edit distance rises about linearly. Columns: ``d_model, n_params, flops, seed,
+    length and token edit distance rises about linearly. ``correct_tokens`` counts teacher-forced
+    hits (``tf_correct``), the per-token accuracy whose L-th power predicts exact match. Columns: ``d_model, n_params, flops, seed,
     target_len, em, edit_distance, correct_tokens, tokens, n_examples``.
     """
     rows = []
@@ -131,10 +169,11 @@ def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tup
             raise ValueError(f"labels: {unknown} are not components of {spec.sweep}; it has {list(task_labels)}")
         picked = result.table[result.table["component"].isin([task_labels.index(label) for label in labels])]
         scored = pd.concat(
-            [picked[["seed", "target_len", "n_correct_tokens"]].reset_index(drop=True),
-             emergence.record_scores(picked, ["em", "edit_distance"]).reset_index(drop=True)], axis=1)
+            [picked[["seed", "target_len"]].reset_index(drop=True),
+             emergence.record_scores(picked, ["em", "edit_distance", "token_accuracy"]).reset_index(drop=True)], axis=1)
+        scored["hits"] = scored["token_accuracy"] * scored["target_len"]
         per_seed = scored.groupby(["seed", "target_len"], as_index=False).agg(
-            em=("em", "mean"), edit_distance=("edit_distance", "mean"), correct_tokens=("n_correct_tokens", "sum"),
+            em=("em", "mean"), edit_distance=("edit_distance", "mean"), correct_tokens=("hits", "sum"),
             n_examples=("em", "size"))
         rows.append(per_seed.assign(tokens=per_seed["target_len"].astype(np.int64) * per_seed["n_examples"], **sizes))
     frame = pd.concat(rows, ignore_index=True)
@@ -147,8 +186,8 @@ def token_accuracy_by_size(lengths: pd.DataFrame) -> pd.DataFrame:
     """Measured per-token accuracy p of each model size: correct answer tokens over all answer tokens.
 
     Pooled over target lengths within a seed, then averaged over seeds. This is the p of Schaeffer
-    et al.'s Sec. 2 model (p = exp(-L_CE)) read off the outputs themselves (positions of the
-    free-running prediction that match the target). Columns: ``d_model, n_params, p_token``.
+    et al.'s Sec. 2 model read off the outputs themselves: the share of answer tokens that are the
+    model's teacher-forced argmax. Columns: ``d_model, n_params, p_token``.
     """
     per_seed = lengths.groupby(["d_model", "n_params", "seed"], as_index=False)[["correct_tokens", "tokens"]].sum()
     per_seed["p_token"] = per_seed["correct_tokens"] / per_seed["tokens"]
@@ -170,6 +209,76 @@ def length_curves(lengths: pd.DataFrame) -> pd.DataFrame:
     out["em_model"] = metric_model.exact_match(out["p_token"].to_numpy(), out["target_len"].to_numpy())
     out["edit_distance_model"] = metric_model.token_edit_distance(out["p_token"].to_numpy(), out["target_len"].to_numpy())
     return out.sort_values(["n_params", "target_len"], ignore_index=True)
+
+
+def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFrame:
+    """Measured exact match beside what per-token accuracy predicts, per (task, size, seed).
+
+    Schaeffer et al. 2023, Sec. 2: if each of an answer's L tokens is right independently with
+    probability p, exact match is p^L. Here p is the run's teacher-forced per-token accuracy on the
+    task (answer tokens that are the argmax, pooled over its prompts) and ``em_model`` the mean of
+    p^L over its prompts, L each prompt's answer length (EOS included). Greedy exact match is the
+    product of the same hits, so ``em`` above ``em_model`` means errors come together within an
+    answer (and below, that they avoid each other). Columns: ``task, d_model, n_params, flops,
+    seed, em, p_token, em_model``.
+    """
+    rows = []
+    for spec, result in zip(sweep.runs, results):
+        sizes = _size_columns(spec, result, "records")
+        labels = spec.build_task().labels
+        table = result.table
+        scored = pd.DataFrame({
+            "component": table["component"].to_numpy(), "seed": table["seed"].to_numpy(),
+            "target_len": table["target_len"].to_numpy().astype(np.int64),
+            "em": emergence.record_scores(table, ["em"])["em"].to_numpy(),
+            "hits": metrics.token_accuracy(table["tf_correct"]) * table["target_len"].to_numpy(),
+        })
+        for (c, seed), group in scored.groupby(["component", "seed"]):
+            p = group["hits"].sum() / group["target_len"].sum()
+            rows.append({"task": labels[c], **sizes, "seed": seed, "em": group["em"].mean(), "p_token": p,
+                         "em_model": float(np.mean(p ** group["target_len"].to_numpy()))})
+    return pd.DataFrame(rows)
+
+
+def large_outcomes(sweep: Sweep, tables: list[Result | None]) -> pd.DataFrame:
+    """Exact matches on the large test set per (size, seed): ``task, d_model, n_params, flops, seed,
+    successes, trials, em`` (Schaeffer et al. 2023, Fig. 4; runs without the table are skipped)."""
+    rows = []
+    for spec, result in zip(sweep.runs, tables):
+        if result is None:
+            continue
+        label = spec.eval["large_component"]
+        per_seed = result.table.groupby("seed")["exact_match"].agg(["sum", "size"])
+        for seed, (hits, n) in per_seed.iterrows():
+            rows.append({"task": label, **emergence.size_columns(spec), "seed": seed, "successes": int(hits),
+                         "trials": int(n), "em": hits / n})
+    return pd.DataFrame(rows)
+
+
+def large_summary(
+    large: pd.DataFrame, chance: float, n_resamples: int, confidence: float, rng_seed: int
+) -> pd.DataFrame:
+    """Per size: exact match on the large test set against chance, with two intervals.
+
+    ``cp_low, cp_high``: Clopper-Pearson on the count pooled over seeds, the test set's own
+    resolution (exact for these seeds' mean). ``seed_low, seed_high``: percentile bootstrap of the
+    mean over seeds, how another draw of seeds would differ. The verdict needs both: ``above
+    chance`` when both lower ends exceed chance, ``below chance`` when both upper ends are under it,
+    ``not distinguishable from chance`` otherwise. Columns: ``task, d_model, n_params, flops, seeds,
+    successes, trials, em, cp_low, cp_high, seed_low, seed_high, verdict``.
+    """
+    rows = []
+    for key, group in large.groupby(["task", "d_model", "n_params", "flops"], sort=True):
+        successes, trials = int(group["successes"].sum()), int(group["trials"].sum())
+        cp_low, cp_high = stats.clopper_pearson(successes, trials, confidence)
+        seeds = stats.bootstrap_ci(group["em"], np.mean, n_resamples, confidence, rng_seed)
+        above = cp_low > chance and seeds.low > chance
+        below = cp_high < chance and seeds.high < chance
+        rows.append({**dict(zip(["task", "d_model", "n_params", "flops"], key)), "seeds": len(group),
+                     "successes": successes, "trials": trials, "em": successes / trials, "cp_low": float(cp_low),
+                     "cp_high": float(cp_high), "seed_low": seeds.low, "seed_high": seeds.high,
+                     "verdict": "above chance" if above else "below chance" if below else "not distinguishable from chance"})
+    return pd.DataFrame(rows).sort_values("n_params", ignore_index=True)
 
 
 def subset_sizes(n_prompts: int, start: int = 100) -> list[int]:
