@@ -277,3 +277,66 @@ def prompting_gains(outcomes: pd.DataFrame, n_resamples: int, confidence: float,
         first = int(_first_from(frame["helps"].to_numpy()))
         rows.append(frame.assign(helps_from=float(widths[first]) if first < len(widths) else float("nan")))
     return pd.concat(rows, ignore_index=True)
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{low:.2f}, {high:.2f}]"
+
+
+def describe_params(value: float) -> str:
+    """A parameter count as the tables print it: inf is a scale beyond the family, NaN never."""
+    return "beyond the family" if np.isinf(value) else "never" if np.isnan(value) else f"{value:,.0f}"
+
+
+def family_summary(scales: pd.DataFrame, margin: float, confidence: float) -> str:
+    """The chapter's verdict on its family, every clause computed from :func:`emergence_table`.
+
+    Wei et al.'s shape: near chance over the smaller half of the sizes, clearly above it at the
+    largest; a flat curve is named as such (it has no B); a task above chance from the smallest
+    size improves from the start and is not emergent by the definition.
+    """
+    level = f"{100 * confidence:g}%"
+    emergent = scales[scales["looks_emergent"]]
+    flat = scales[scales["flat"]]
+    early = scales[~scales["looks_emergent"] & ~scales["flat"] & (scales["early_high"] > margin)]
+    other = scales[~scales["task"].isin([*emergent["task"], *flat["task"], *early["task"]])]
+    parts = []
+    if len(emergent):
+        parts.append(
+            f"{len(emergent)} of {len(scales)} tasks look emergent in Wei's sense: near chance over the smaller half of "
+            f"the sizes (the {level} upper end of their best early exact match stays within {margin:g} of chance) and "
+            f"clearly above it at the largest size (the {level} interval of the rise lies above {margin:g}): "
+            + "; ".join(f"`{r.task}`, rise {r.rise:.2f} {_interval(r.rise_low, r.rise_high)}, emergence scale "
+                        f"{describe_params(r.emergence_params)} parameters [{describe_params(r.params_low)}, "
+                        f"{describe_params(r.params_high)}]"
+                        f", B = {r.B:.1f}" for r in emergent.itertuples()) + ".")
+    else:
+        parts.append(f"None of the {len(scales)} tasks is both near chance over the smaller half of the sizes and "
+                     "clearly above it at the largest.")
+    if len(flat):
+        parts.append(f"Flat, never leaving where they start (no B): {', '.join(f'`{t}`' for t in flat['task'])}; for "
+                     "them a transition, if there is one, lies beyond the largest model trained here.")
+    if len(early):
+        parts.append(f"Already above chance within the smaller half: {', '.join(f'`{t}`' for t in early['task'])}; they "
+                     "improve from small sizes on and are not emergent by the definition.")
+    if len(other):
+        parts.append(f"Moving but without a clear verdict: {', '.join(f'`{t}`' for t in other['task'])} (the rise "
+                     f"interval reaches below {margin:g}).")
+    return " ".join(parts)
+
+
+def scratchpad_summary(gains: pd.DataFrame, confidence: float) -> str:
+    """Per task, where the scratchpad helps: at which widths the paired interval of the gain lies
+    above zero, and whether that holds from some width on but not below (Wei's Fig. 3C shape)."""
+    lines = []
+    for task, rows in gains.groupby("task", sort=False):
+        start = rows["helps_from"].iloc[0]
+        shape = ("It helps at every width: no threshold inside this family." if start == rows["d_model"].min() else
+                 f"It helps from width {start:.0f} on and not below, the shape of Wei's Fig. 3C." if np.isfinite(start)
+                 else "There is no width from which it helps at every larger width.")
+        largest = rows.iloc[-1]
+        lines.append(
+            f"- **`{task}`**: the gain's {100 * confidence:g}% interval lies above zero at {int(rows['helps'].sum())} of "
+            f"{len(rows)} widths and below it at {int(rows['hurts'].sum())}; at the largest, {largest.direct:.2f} -> "
+            f"{largest.scratchpad:.2f}, gain {largest.gain:+.2f} {_interval(largest.low, largest.high)}. {shape}")
+    return "\n".join(lines)

@@ -54,6 +54,7 @@ def metric_curves(
     (:func:`emergence.run_outcomes` with ``names``, or :func:`choice_outcomes`). Long format, columns
     ``metric, task, d_model, n_params, flops, mean, low, high, n_seeds``: one curve per (task, metric),
     the analogue of Schaeffer et al.'s Fig. 3 panels, one metric beside the other on the same runs.
+    Missing values (a metric not measured on a task) are left out.
     """
     unknown = [n for n in names if n not in METRICS]
     if unknown:
@@ -61,6 +62,7 @@ def metric_curves(
     long = outcomes.melt(
         id_vars=["task", "d_model", "n_params", "flops", "seed"], value_vars=list(names), var_name="metric", value_name="mean"
     )
+    long = long.dropna(subset=["mean"])  # a metric measured on some tasks only (multiple choice)
     long["metric"] = pd.Categorical(long["metric"], categories=list(names))  # keep the caller's order
     curves = emergence.mean_curves(long, n_resamples, confidence, rng_seed, value="mean", by=["metric"])
     return curves.assign(metric=curves["metric"].astype(str))
@@ -97,7 +99,8 @@ def sharpness(
     jointly for both metrics (:func:`scalingbook.stats.paired_bootstrap`), B of each resampled mean
     curve oriented as in :func:`emergence_scores` and clipped at ``clip``. ``outcomes`` has one row
     per (task, size, seed) with a column per metric; ``scores`` is :func:`emergence_scores` of
-    their curves. Columns: ``task, metric, B_reference, B_metric, difference, low, high, verdict``:
+    their curves; a metric not measured on a task is skipped there. Columns: ``task, metric,
+    B_reference, B_metric, difference, low, high, verdict``:
     ``sharper`` (the reference's B is higher: ``low > 0``), ``smoother`` (``high < 0``), ``no clear
     difference``, or ``flat`` when either curve never leaves its start (no B to compare).
     """
@@ -105,7 +108,7 @@ def sharpness(
     rows = []
     for task, group in outcomes.groupby("task", sort=False):
         ref, sizes = emergence.seed_matrix(group, reference)
-        for name in others:
+        for name in [n for n in others if group[n].notna().any()]:
             other, _ = emergence.seed_matrix(group, name)
             signs = [1.0 if METRICS[m].higher_is_better else -1.0 for m in (reference, name)]
 
@@ -238,6 +241,75 @@ def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFr
             rows.append({"task": labels[c], **sizes, "seed": seed, "em": group["em"].mean(), "p_token": p,
                          "em_model": float(np.mean(p ** group["target_len"].to_numpy()))})
     return pd.DataFrame(rows)
+
+
+def independence_table(outcomes: pd.DataFrame, n_resamples: int, confidence: float, rng_seed: int) -> pd.DataFrame:
+    """Measured exact match minus p^L per (task, size), with a paired bootstrap interval over seeds.
+
+    ``outcomes`` are :func:`independent_token_outcomes`. Columns: ``task, n_params, em, em_model,
+    gap, low, high``; a gap whose interval excludes 0 is a size where tokens are not independent.
+    """
+    rows = []
+    for task, group in outcomes.groupby("task", sort=False):
+        measured, sizes = emergence.seed_matrix(group, "em")
+        predicted, _ = emergence.seed_matrix(group, "em_model")
+        for k, size in enumerate(sizes):
+            gap = stats.paired_bootstrap([measured, predicted], lambda a, b, k=k: a[:, k] - b[:, k], n_resamples,
+                                         confidence, rng_seed)
+            rows.append({"task": task, "n_params": size, "em": float(np.nanmean(measured[:, k])),
+                         "em_model": float(np.nanmean(predicted[:, k])), "gap": gap.estimate, "low": gap.low,
+                         "high": gap.high})
+    return pd.DataFrame(rows)
+
+
+def independence_summary(table: pd.DataFrame, confidence: float) -> str:
+    """What the p^L comparison says, per task: at how many sizes measured exact match lies clearly
+    above or below the independent-token prediction, and the two at the largest size."""
+    lines = []
+    for task, rows in table.groupby("task", sort=False):
+        above, below = int((rows["low"] > 0).sum()), int((rows["high"] < 0).sum())
+        last = rows.sort_values("n_params").iloc[-1]
+        lines.append(
+            f"- **`{task}`**: measured exact match is clearly above p^L at {above} of {len(rows)} sizes and clearly "
+            f"below at {below} ({100 * confidence:g}% paired intervals); at the largest, {last.em:.3f} measured against "
+            f"{last.em_model:.3f} predicted.")
+    return "\n".join(lines)
+
+
+def sharpness_summary(sharp: pd.DataFrame, reference: str) -> str:
+    """Per task, which metrics the ``reference`` is clearly more step-like than (:func:`sharpness`),
+    which clearly less, and which curves are flat; then how many tasks have at least one clearly
+    smoother continuous metric, the count Schaeffer et al.'s thesis predicts to be all of them."""
+    title = METRICS[reference].title
+    lines, smoother_somewhere = [], 0
+    for task, rows in sharp.groupby("task", sort=False):
+        named = {v: ", ".join(METRICS[m].title for m in rows.loc[rows["verdict"] == v, "metric"])
+                 for v in ("sharper", "smoother", "no clear difference", "flat")}
+        smoother_somewhere += bool(named["sharper"])
+        parts = [f"B under {title} is clearly higher than under {named['sharper']}" if named["sharper"] else "",
+                 f"clearly lower than under {named['smoother']}" if named["smoother"] else "",
+                 f"not clearly different from {named['no clear difference']}" if named["no clear difference"] else "",
+                 f"not compared with {named['flat']} (a flat curve)" if named["flat"] else ""]
+        lines.append(f"- **`{task}`**: " + "; ".join(p for p in parts if p) + ".")
+    return ("\n".join(lines) + f"\n\nIn all, {smoother_somewhere} of {sharp['task'].nunique()} tasks have a continuous "
+            f"metric whose B is clearly below that of {title}.")
+
+
+def large_text(summary: pd.DataFrame, chance: float, label: str) -> str:
+    """The large test set's verdict per size (:func:`large_summary`), in one paragraph."""
+    counts = summary["verdict"].value_counts()
+    above = summary[summary["verdict"] == "above chance"]
+    zero = summary[summary["successes"] == 0]
+    return (
+        f"On `{label}` (chance {chance:.2g}) the large test set puts {counts.get('above chance', 0)} of {len(summary)} "
+        f"sizes above chance, {counts.get('below chance', 0)} below it and "
+        f"{counts.get('not distinguishable from chance', 0)} indistinguishable from it (both intervals must agree). "
+        + (f"The smallest size above chance has {above['n_params'].iloc[0]:,} parameters, at exact match "
+           f"{above['em'].iloc[0]:.4f}. " if len(above) else "")
+        + (f"{len(zero)} size(s) answer no prompt of the {zero['trials'].iloc[0]:,} exactly; there the test set only "
+           f"bounds exact match below {zero['cp_high'].max():.4f}." if len(zero) else
+           "Every size answers some prompts exactly, so a test set this large resolves exact match at every size.")
+    )
 
 
 def large_outcomes(sweep: Sweep, tables: list[Result | None]) -> pd.DataFrame:
