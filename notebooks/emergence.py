@@ -272,7 +272,7 @@ charts.with_source(
 # scratchpad's longer sequences add a few position embeddings, so parameter counts differ slightly).
 
 # %% tags=["remove-input"]
-gains = emergence.prompting_gains(outcomes, n_resamples, confidence, exercise_seed)
+gains = emergence.prompting_gains(outcomes[outcomes["task"].isin(added)], n_resamples, confidence, exercise_seed)
 gains.style.format({"n_params": "{:,}", "direct": "{:.3f}", "scratchpad": "{:.3f}", "gain": "{:+.3f}", "low": "{:+.3f}",
                     "high": "{:+.3f}", "helps_from": "{:.0f}"}, na_rep="never").hide(axis="index").set_caption(
     f"Sources: {'; '.join(sources.values())}")

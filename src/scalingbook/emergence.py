@@ -340,3 +340,12 @@ def scratchpad_summary(gains: pd.DataFrame, confidence: float) -> str:
             f"{len(rows)} widths and below it at {int(rows['hurts'].sum())}; at the largest, {largest.direct:.2f} -> "
             f"{largest.scratchpad:.2f}, gain {largest.gain:+.2f} {_interval(largest.low, largest.high)}. {shape}")
     return "\n".join(lines)
+
+
+def pilot_table(path) -> pd.DataFrame:
+    """The pilots that chose the full profile (``scripts/pilot``'s summary CSV of a mixture), one row per
+    (pilot, size): mean exact match of each task over the pilot seeds, and the run's CPU seconds on
+    one core, from which the full profile's cost was estimated."""
+    pilots = pd.read_csv(path)
+    table = pilots.pivot_table(index=["label", "n_params", "cpu_seconds"], columns="task", values="mean_em", sort=False)
+    return table.reset_index().rename_axis(columns=None)

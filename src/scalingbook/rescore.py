@@ -286,10 +286,12 @@ def sharpness_summary(sharp: pd.DataFrame, reference: str) -> str:
         named = {v: ", ".join(METRICS[m].title for m in rows.loc[rows["verdict"] == v, "metric"])
                  for v in ("sharper", "smoother", "no clear difference", "flat")}
         smoother_somewhere += bool(named["sharper"])
-        parts = [f"B under {title} is clearly higher than under {named['sharper']}" if named["sharper"] else "",
-                 f"clearly lower than under {named['smoother']}" if named["smoother"] else "",
-                 f"not clearly different from {named['no clear difference']}" if named["no clear difference"] else "",
-                 f"not compared with {named['flat']} (a flat curve)" if named["flat"] else ""]
+        compared = "; ".join(p for p in (
+            f"clearly higher than under {named['sharper']}" if named["sharper"] else "",
+            f"clearly lower than under {named['smoother']}" if named["smoother"] else "",
+            f"not clearly different from {named['no clear difference']}" if named["no clear difference"] else "") if p)
+        parts = [f"B under {title} is {compared}" if compared else "",
+                 f"no B to compare with {named['flat']} (a flat curve)" if named["flat"] else ""]
         lines.append(f"- **`{task}`**: " + "; ".join(p for p in parts if p) + ".")
     return ("\n".join(lines) + f"\n\nIn all, {smoother_somewhere} of {sharp['task'].nunique()} tasks have a continuous "
             f"metric whose B is clearly below that of {title}.")
