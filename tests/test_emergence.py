@@ -110,6 +110,24 @@ def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
     assert all(r.eval["choice_options"] == 4 for r in direct.runs)
 
 
+def test_the_full_family_is_the_one_issue_14_asks_for():
+    from scalingbook.model import param_count
+
+    direct, scratchpad = (Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", "full")
+                          for kind in ("direct", "scratchpad"))
+    for sweep in (direct, scratchpad):
+        task = sweep.runs[0].build_task()
+        sizes = [param_count(r.model_config(task)) for r in sweep.runs]
+        assert len(sizes) >= 9 and max(sizes) / min(sizes) >= 10**2.5, "9+ sizes over 2.5+ decades"
+        assert len({r.train["steps"] * r.train["batch_size"] for r in sweep.runs}) == 1, "fixed training tokens"
+        assert len(sweep.runs[0].members) >= 5 and all(m["seed"] < 10_000 for m in sweep.runs[0].members), "not pilot seeds"
+        assert min(emergence.distinct_test_items(sweep.runs[0]).values()) >= 200
+    assert [r.model for r in scratchpad.runs] == [r.model for r in direct.runs], "paired by width"
+    assert scratchpad.runs[0].members == direct.runs[0].members and scratchpad.runs[0].train == direct.runs[0].train
+    assert all(r.eval["large_n_examples"] > 0 for r in direct.runs), "the large test set at every size"
+    assert all(r.eval["choice_component"] == "" and r.eval["choice_n_examples"] > 0 for r in direct.runs), "every task"
+
+
 def test_final_answer_match_reads_past_the_scratchpad():
     records = pd.DataFrame({
         "prediction": [encode("5 1 8 0 > 8 5 EOS"), encode("5 0 8 0 > 8 5 EOS"), encode("8 5 EOS"), encode("8 4 EOS")],
@@ -228,3 +246,13 @@ def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, che
     note = stats.divergence_note(per_seed.assign(scale=8), ["scale"])
     assert "8: 1 of 3" in note and "left out" in note
     assert "No seed diverged" in stats.divergence_note(stats.seed_outcomes(records.table).assign(scale=8), ["scale"])
+
+
+def test_pilot_table_has_a_row_per_pilot_size_and_a_column_per_task(tmp_path):
+    path = tmp_path / "pilots.csv"
+    pd.DataFrame({"label": ["a"] * 4 + ["b"] * 2, "n_params": [10, 10, 20, 20, 20, 20],
+                  "cpu_seconds": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0], "task": ["x", "y"] * 3,
+                  "mean_em": [0.0, 0.1, 0.5, 0.6, 0.7, 0.8]}).to_csv(path, index=False)
+    table = emergence.pilot_table(path)
+    assert list(table.columns) == ["label", "n_params", "cpu_seconds", "x", "y"]
+    assert table["label"].tolist() == ["a", "a", "b"] and table["y"].tolist() == [0.1, 0.6, 0.8]
