@@ -337,8 +337,10 @@ charts.with_source(
 # mean over seeds) and the $p^L$ that the task's teacher-forced per-token accuracy predicts (line: $p$
 # measured on that task's answer tokens, $p^L$ averaged over its prompts, $L$ each answer's length).
 # Greedy exact match is exactly the product of the same per-token hits, so the two agree precisely
-# when the hits within an answer are independent; where the points lie above the line, a model's
-# errors come together in the same answers.
+# when the hits within an answer are independent and equally likely. Where the points lie above the
+# line, a model's errors come together in the same answers; where they lie below, the positions differ
+# in difficulty (the end-of-sequence token is almost always right, the leading digits are not), or the
+# errors spread over more answers than independence would.
 
 # %% tags=["remove-input"]
 independent = rescore.independent_token_outcomes(family, stored)

@@ -222,7 +222,8 @@ def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFr
     task (answer tokens that are the argmax, pooled over its prompts) and ``em_model`` the mean of
     p^L over its prompts, L each prompt's answer length (EOS included). Greedy exact match is the
     product of the same hits, so ``em`` above ``em_model`` means errors come together within an
-    answer (and below, that they avoid each other). Columns: ``task, d_model, n_params, flops,
+    answer; below it, that positions differ in difficulty (p pools an easy end-of-sequence token with
+    hard digits) or that errors spread over more answers than independence would. Columns: ``task, d_model, n_params, flops,
     seed, em, p_token, em_model``.
     """
     rows = []
