@@ -319,7 +319,9 @@ pd.DataFrame(stored).style.hide(axis="index")
 # the budget left over went into steps (14,000 rather than 10,000, the same for every size: 12.1
 # million tokens, 29 per parameter for the largest model). One shot per prompt: the shots only format
 # the query, and a second one would cost half as many tokens again. A lexicon of 200 words gives
-# unscrambling at least 200 distinct test queries, as every task has. The cost is measured, not
+# unscrambling at least 200 distinct test queries, as every task has. A scratchpad pilot at width 48
+# already lifted 2- and 3-digit addition far above the direct family, so where it starts to help is
+# for the full family to show. The cost is measured, not
 # guessed: 5 members timed at four widths on one core (`data/pilots/emergence-throughput.csv`) put
 # both families at about 4.7 CPU-hours of training plus about 0.3 of evaluation. (Three pilot runs
 # were stopped once and resumed from their checkpoints, so their CPU seconds below count their last

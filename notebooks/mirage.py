@@ -195,8 +195,8 @@ first_visible.style.format(
 # ## The same outputs under four metrics
 #
 # The model above is a story about an imaginary family. The Emergence chapter trained a real one: a
-# family of small transformers on a mixture of few-shot arithmetic and word unscrambling, several
-# seeds per size, and it stored every model's greedy answer to every test prompt together with the
+# family of small transformers trained on a mixture of few-shot arithmetic and word unscrambling (the
+# tasks themselves are trained, where Schaeffer et al. prompt pretrained models), several seeds per size, and it stored every model's greedy answer to every test prompt together with the
 # teacher-forced log-probability of each target token. Schaeffer et al.'s first prediction
 # {cite}`schaeffer2023mirage` (Sec. 3, Fig. 3) is about exactly such fixed outputs: change the
 # metric, not the models, and the shape of the curve changes. So we rescore the stored outputs of the
