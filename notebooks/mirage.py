@@ -192,15 +192,17 @@ first_visible.style.format(
 ).hide(axis="index")
 
 # %% [markdown]
-# ## The same outputs under four metrics
+# ## The same outputs under five metrics
 #
 # The model above is a story about an imaginary family. The Emergence chapter trained a real one: a
 # family of small transformers trained on a mixture of few-shot arithmetic and word unscrambling (the
-# tasks themselves are trained, where Schaeffer et al. prompt pretrained models), several seeds per size, and it stored every model's greedy answer to every test prompt together with the
-# teacher-forced log-probability of each target token. Schaeffer et al.'s first prediction
-# {cite}`schaeffer2023mirage` (Sec. 3, Fig. 3) is about exactly such fixed outputs: change the
-# metric, not the models, and the shape of the curve changes. So we rescore the stored outputs of the
-# direct-prompting family, **without retraining anything**, under four metrics:
+# tasks themselves are trained, where Schaeffer et al. prompt pretrained models), several seeds per
+# size, and it stored every model's greedy answer to every test prompt together with the
+# teacher-forced log-probability of each target token and whether it was the model's first choice.
+# Schaeffer et al.'s first prediction {cite}`schaeffer2023mirage` (Sec. 3, Fig. 3) is about exactly
+# such fixed outputs: change the metric, not the models, and the shape of the curve changes. So we
+# rescore the stored outputs of the direct-prompting family, **without retraining anything**, under
+# five metrics:
 #
 # - **exact match**: 1 if the answer, end-of-sequence token included, is right in every token (the
 #   metric of the Emergence chapter);
