@@ -159,6 +159,8 @@ def test_record_scores_rescore_the_same_outputs_under_four_metrics():
     np.testing.assert_allclose(scores["log_likelihood"], [-1.0, -3.0, -4.5])
     with pytest.raises(ValueError, match="names: unknown metric"):
         emergence.record_scores(records, ["bleu"])
+    with pytest.raises(ValueError, match="no tf_correct column"):
+        emergence.record_scores(records.drop(columns="tf_correct"))
 
 
 def test_mean_curves_keep_extra_columns_apart_and_name_the_value():

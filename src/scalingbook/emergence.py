@@ -89,6 +89,9 @@ def record_scores(records: pd.DataFrame, names: tuple[str, ...] | list[str] = RE
     unknown = [n for n in names if n not in RECORD_METRICS]
     if unknown:
         raise ValueError(f"names: unknown metric(s) {unknown}; expected some of {list(RECORD_METRICS)}")
+    if "token_accuracy" in names and "tf_correct" not in records.columns:
+        raise ValueError("records: no tf_correct column (stored before teacher-forced hits were kept); delete the "
+                         "stored quick runs under .cache/results/quick/emergence to retrain them")
     score = {
         "em": lambda: final_answer_match(records).astype(np.float64),
         "edit_distance": lambda: metrics.token_edit_distance(records["prediction"], records["target"]).astype(np.float64),
