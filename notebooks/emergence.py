@@ -202,9 +202,9 @@ Markdown(
 #
 # The paper's emergence scales for its few-shot abilities, as published {cite}`wei2022emergent`
 # (Table 1; typed in from the paper, not recomputed), beside the scales estimated above. The units
-# agree, the scales do not: the paper's models are 10^5 to 10^7 times larger, trained on natural
-# text, and its scales are read by eye from the first model that is clearly above random. What
-# carries over is the shape of the curve, not the location of the jump.
+# agree, the scales do not: the paper's models are many orders of magnitude larger (the table gives
+# both), trained on natural text, and its scales are read by eye from the first model that is clearly
+# above random. What carries over is the shape of the curve, not the location of the jump.
 
 # %% tags=["remove-input"]
 wei_table1 = pd.DataFrame(
