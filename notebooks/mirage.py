@@ -517,7 +517,7 @@ Markdown(f"**What multiple choice shows** ({family_profile} profile):\n\n" + res
 # number of hidden units, the **width**, is the scale axis. Every width is trained from several seeds
 # (Adam on minibatches), all of them at once as one batched population.
 #
-# ### Reconstruction: a smooth error, a sharp threshold
+# ### Reconstruction: an error, and a threshold on it
 #
 # The autoencoders squeeze an image through a bottleneck of `width` units and rebuild it:
 # $\hat x = \sigma(W_2 \tanh(W_1 x + b_1) + b_2)$. The error of one test image is
@@ -551,7 +551,7 @@ mse_chart = alt.layer(
     alt.Chart(pd.DataFrame({"c": recon_thresholds})).mark_rule(strokeDash=[4, 4]).encode(
         y="c:Q", color=c_colour, opacity=c_opacity
     ),
-).properties(title="Mean squared error: smooth")
+).properties(title="Mean squared error")
 recon_base = alt.Chart(recon_by_width).encode(x=width_x, color=c_colour, opacity=c_opacity)
 recon_chart = alt.layer(
     recon_base.mark_line(point=True).encode(
@@ -559,7 +559,7 @@ recon_chart = alt.layer(
         tooltip=["width:Q", "c:Q", alt.Tooltip("mean:Q", format=".3f", title="Reconstruction_c")],
     ).add_params(pick_c),
     recon_base.mark_rule().encode(y="low:Q", y2="high:Q"),
-).properties(title="Reconstruction_c: jumps, later for small c")
+).properties(title="Reconstruction_c, one line per threshold c")
 charts.with_source(
     alt.hconcat(mse_chart, recon_chart),
     autoencoders.describe(),
@@ -567,13 +567,13 @@ charts.with_source(
 )
 
 # %% [markdown]
-# Why the jump: Reconstruction_c is the fraction of the test set whose error lies below $c$, so it is
-# the distribution of per-image errors read at one point. As width grows that whole distribution
-# slides down smoothly, and Reconstruction_c swings from 0 to 1 over the few widths in which the bulk
-# of it crosses $c$. A threshold far below the typical error stays at zero for most of the family and
+# Why a threshold can make a jump: Reconstruction_c is the fraction of the test set whose error lies
+# below $c$, so it is the distribution of per-image errors read at one point. If that whole
+# distribution slides down smoothly as width grows, Reconstruction_c swings from 0 to 1 over the few
+# widths in which the bulk of it crosses $c$. A threshold far below the typical error stays at zero for most of the family and
 # then rises late and steeply; a generous one is already high for the smallest model.
 #
-# ### Classification: per image smooth, per set emergent
+# ### Classification: per image, and per set of K images
 #
 # The classifiers are the same networks with ten outputs, trained with cross-entropy. Per-image
 # accuracy is the smooth metric. Following the paper's MNIST experiment (App. B, Fig. 10), a set of
@@ -599,7 +599,7 @@ accuracy_chart = alt.layer(
     alt.Chart(accuracy_by_width).mark_line(point=alt.OverlayMarkDef(color="#000"), color="#000").encode(
         x=width_x, y="mean:Q", tooltip=["width:Q", alt.Tooltip("mean:Q", format=".3f", title="accuracy")]
     ),
-).properties(title="Per-image accuracy: smooth")
+).properties(title="Per-image accuracy")
 subset_chart = alt.layer(
     alt.Chart(expected_by_width).mark_line().encode(
         x=width_x, y=alt.Y("mean:Q", title="all K correct (subset accuracy)", scale=unit_y),
@@ -610,7 +610,7 @@ subset_chart = alt.layer(
         tooltip=["width:Q", "k:O", alt.Tooltip("mean:Q", format=".3f", title="measured on sampled sets")],
     ),
     alt.Chart(measured_by_width).mark_rule().encode(x=width_x, y="low:Q", y2="high:Q", color=k_colour, opacity=k_opacity),
-).properties(title="All K of K correct: looks emergent for large K")
+).properties(title="All K of K correct, one colour per K")
 charts.with_source(
     alt.hconcat(accuracy_chart, subset_chart),
     classifiers.describe(),
