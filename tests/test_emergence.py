@@ -110,6 +110,24 @@ def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
     assert all(r.eval["choice_options"] == 4 for r in direct.runs)
 
 
+def test_the_full_family_is_the_one_issue_14_asks_for():
+    from scalingbook.model import param_count
+
+    direct, scratchpad = (Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", "full")
+                          for kind in ("direct", "scratchpad"))
+    for sweep in (direct, scratchpad):
+        task = sweep.runs[0].build_task()
+        sizes = [param_count(r.model_config(task)) for r in sweep.runs]
+        assert len(sizes) >= 9 and max(sizes) / min(sizes) >= 10**2.5, "9+ sizes over 2.5+ decades"
+        assert len({r.train["steps"] * r.train["batch_size"] for r in sweep.runs}) == 1, "fixed training tokens"
+        assert len(sweep.runs[0].members) >= 5 and all(m["seed"] < 10_000 for m in sweep.runs[0].members), "not pilot seeds"
+        assert min(emergence.distinct_test_items(sweep.runs[0]).values()) >= 200
+    assert [r.model for r in scratchpad.runs] == [r.model for r in direct.runs], "paired by width"
+    assert scratchpad.runs[0].members == direct.runs[0].members and scratchpad.runs[0].train == direct.runs[0].train
+    assert all(r.eval["large_n_examples"] > 0 for r in direct.runs), "the large test set at every size"
+    assert all(r.eval["choice_component"] == "" and r.eval["choice_n_examples"] > 0 for r in direct.runs), "every task"
+
+
 def test_final_answer_match_reads_past_the_scratchpad():
     records = pd.DataFrame({
         "prediction": [encode("5 1 8 0 > 8 5 EOS"), encode("5 0 8 0 > 8 5 EOS"), encode("8 5 EOS"), encode("8 4 EOS")],
@@ -118,8 +136,8 @@ def test_final_answer_match_reads_past_the_scratchpad():
     np.testing.assert_array_equal(emergence.final_answer_match(records), [True, True, True, False])
 
 
-def test_emergence_scale_needs_the_interval_above_chance_from_there_on():
-    curve = pd.DataFrame({"n_params": [1, 2, 3, 4, 5], "low": [0.0, 0.2, 0.0, 0.3, 0.5]})
+def test_emergence_scale_needs_the_mean_above_chance_from_there_on():
+    curve = pd.DataFrame({"n_params": [1, 2, 3, 4, 5], "em": [0.0, 0.2, 0.0, 0.3, 0.5]})
     assert emergence.emergence_scale(curve, chance=0.01, margin=0.05) == 4, "the blip at 2 does not count"
     assert np.isnan(emergence.emergence_scale(curve, chance=0.5, margin=0.05))
     with pytest.raises(ValueError, match="margin"):
@@ -131,15 +149,18 @@ def test_record_scores_rescore_the_same_outputs_under_four_metrics():
         "prediction": [encode("8 5 EOS"), encode("8 4 EOS"), encode("8 EOS")],
         "target": [encode("8 5 EOS")] * 3,
         "logprob": [np.array([-0.5, -0.25, -0.25]), np.array([-1.0, -2.0, 0.0]), np.array([-0.5, -3.0, -1.0])],
+        "tf_correct": [np.ones(3, bool), np.array([True, False, True]), np.array([True, False, False])],
     })
     scores = emergence.record_scores(records)
     assert list(scores.columns) == list(emergence.RECORD_METRICS)
     np.testing.assert_array_equal(scores["em"], [1, 0, 0])
     np.testing.assert_array_equal(scores["edit_distance"], [0, 1, 1])  # one substitution; one deletion
-    np.testing.assert_allclose(scores["token_accuracy"], [1, 2 / 3, 1 / 3])  # "8 EOS" puts EOS where 5 belongs
+    np.testing.assert_allclose(scores["token_accuracy"], [1, 2 / 3, 1 / 3])  # teacher-forced hits, not positions
     np.testing.assert_allclose(scores["log_likelihood"], [-1.0, -3.0, -4.5])
     with pytest.raises(ValueError, match="names: unknown metric"):
         emergence.record_scores(records, ["bleu"])
+    with pytest.raises(ValueError, match="no tf_correct column"):
+        emergence.record_scores(records.drop(columns="tf_correct"))
 
 
 def test_mean_curves_keep_extra_columns_apart_and_name_the_value():
@@ -155,16 +176,43 @@ def test_mean_curves_keep_extra_columns_apart_and_name_the_value():
         emergence.mean_curves(outcomes, 50, 0.9, 0)  # no "em" column
 
 
-def test_looks_emergent_needs_chance_first_then_a_rise_in_the_larger_half():
-    sizes = [1, 2, 3, 4, 5, 6]
+def _family(curves_by_task: dict[str, list[list[float]]]) -> pd.DataFrame:
+    """Outcomes of tasks over six sizes, one list of per-size exact matches per seed."""
+    rows = []
+    for task, seeds in curves_by_task.items():
+        for seed, ems in enumerate(seeds):
+            rows += [{"task": task, "d_model": k, "n_params": 10 * (k + 1), "flops": 60.0 * (k + 1), "seed": seed, "em": em}
+                     for k, em in enumerate(ems)]
+    return pd.DataFrame(rows)
 
-    def curve(low):
-        return pd.DataFrame({"n_params": sizes, "low": low})
 
-    assert emergence.looks_emergent(curve([0, 0, 0, 0, 0.5, 0.9]), chance=0.01, margin=0.05)
-    assert not emergence.looks_emergent(curve([0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), chance=0.01, margin=0.05), "above chance from the start"
-    assert not emergence.looks_emergent(curve([0, 0, 0, 0, 0, 0]), chance=0.01, margin=0.05), "never rises"
-    assert not emergence.looks_emergent(curve([0, 0, 0.5, 0.6, 0.7, 0.8]), chance=0.01, margin=0.05), "rises in the smaller half"
+def test_emergence_table_gives_scales_intervals_and_wei_verdicts():
+    outcomes = _family({
+        "jumps": [[0, 0, 0, 0, 0.5, 0.9], [0, 0, 0, 0.1, 0.6, 0.95], [0, 0, 0, 0, 0.4, 0.85]],
+        "early": [[0.3, 0.4, 0.5, 0.6, 0.7, 0.8]] * 3,
+        "never": [[0, 0, 0, 0, 0, 0], [0, 0, 0.002, 0, 0, 0], [0, 0, 0, 0, 0, 0]],
+    })
+    curves = emergence.mean_curves(outcomes, 200, 0.9, 0)
+    table = emergence.emergence_table(outcomes, curves, {"jumps": 0.0, "early": 0.0, "never": 0.0}, 0.05, 200, 0.9, 0)
+    table = table.set_index("task")
+    assert table.loc["jumps", "looks_emergent"] and table.loc["jumps", "emergence_params"] == 50
+    assert table.loc["jumps", "params_low"] <= 50 <= table.loc["jumps", "params_high"] <= 60
+    assert table.loc["jumps", "emergence_flops"] == 300.0 and table.loc["jumps", "rise_low"] > 0.05
+    assert not table.loc["early", "looks_emergent"] and table.loc["early", "emergence_params"] == 10, "above chance from the start"
+    assert not table.loc["never", "looks_emergent"] and np.isnan(table.loc["never", "emergence_params"])
+    assert table.loc["never", "params_high"] == np.inf, "no resample emerges inside the family"
+    assert table.loc["never", "flat"] and np.isnan(table.loc["never", "B"]), "a flat curve gets no B (issue 14)"
+
+
+def test_prompting_gains_pair_seeds_across_the_two_families():
+    direct = _family({"add-2": [[0, 0, 0.1, 0.2, 0.3, 0.4], [0, 0, 0.2, 0.3, 0.4, 0.5]]}).assign(prompting="direct")
+    scratch = _family({"add-2": [[0, 0, 0.1, 0.6, 0.8, 0.9], [0, 0, 0.2, 0.7, 0.9, 1.0]],
+                       "sub-2": [[0] * 6, [0] * 6]}).assign(prompting="scratchpad")
+    gains = emergence.prompting_gains(pd.concat([direct, scratch]), 200, 0.9, 0)
+    assert set(gains["task"]) == {"add-2"}, "only tasks of both families"
+    np.testing.assert_allclose(gains["gain"], [0, 0, 0, 0.4, 0.5, 0.5])
+    assert gains["helps"].tolist() == [False, False, False, True, True, True] and (gains["helps_from"] == 3).all()
+    assert not gains["hurts"].any()
 
 
 def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, checkpoints):
@@ -200,3 +248,13 @@ def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, che
     note = stats.divergence_note(per_seed.assign(scale=8), ["scale"])
     assert "8: 1 of 3" in note and "left out" in note
     assert "No seed diverged" in stats.divergence_note(stats.seed_outcomes(records.table).assign(scale=8), ["scale"])
+
+
+def test_pilot_table_has_a_row_per_pilot_size_and_a_column_per_task(tmp_path):
+    path = tmp_path / "pilots.csv"
+    pd.DataFrame({"label": ["a"] * 4 + ["b"] * 2, "n_params": [10, 10, 20, 20, 20, 20],
+                  "cpu_seconds": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0], "task": ["x", "y"] * 3,
+                  "mean_em": [0.0, 0.1, 0.5, 0.6, 0.7, 0.8]}).to_csv(path, index=False)
+    table = emergence.pilot_table(path)
+    assert list(table.columns) == ["label", "n_params", "cpu_seconds", "x", "y"]
+    assert table["label"].tolist() == ["a", "a", "b"] and table["y"].tolist() == [0.1, 0.6, 0.8]

@@ -81,3 +81,11 @@ def test_records_are_consistent_and_compact(setup, tmp_path):
     records.to_parquet(tmp_path / "r.parquet")
     back = pd.read_parquet(tmp_path / "r.parquet")
     assert back["correct"].map(len).tolist() == records["target_len"].tolist()
+
+
+def test_teacher_forced_hits_are_argmax_and_make_exact_match(setup):
+    _, _, records = setup
+    for row in records.itertuples():
+        assert len(row.tf_correct) == row.target_len
+        assert row.tf_correct[np.exp(row.logprob) > 0.5].all()  # a token above one half is the argmax
+        assert row.exact_match == row.tf_correct.all()  # greedy follows the right prefix while it hits

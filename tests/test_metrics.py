@@ -49,15 +49,15 @@ def test_exact_match_rejects_batches_of_different_sizes() -> None:
         metrics.exact_match([[1]], [[1], [2]])
 
 
-def test_per_token_accuracy_aligns_positions_over_the_target() -> None:
-    predictions = [[1, 2, 4], [1], [1, 2, 9], [9, 9]]
-    targets = [[1, 2, 3], [1, 2], [1, 2], [1, 2]]
-    np.testing.assert_allclose(metrics.per_token_accuracy(predictions, targets), [2 / 3, 1 / 2, 1, 0])
+def test_token_accuracy_is_the_share_of_hits_per_target() -> None:
+    hits = [np.array([True, True, False]), [False, True], np.array([True])]
+    np.testing.assert_allclose(metrics.token_accuracy(hits), [2 / 3, 1 / 2, 1])
+    np.testing.assert_allclose(metrics.token_accuracy(np.array([[1, 0], [0, 0]], dtype=bool)), [0.5, 0])
 
 
-def test_per_token_accuracy_rejects_empty_targets() -> None:
+def test_token_accuracy_rejects_empty_targets() -> None:
     with pytest.raises(ValueError, match="at least one token"):
-        metrics.per_token_accuracy([[1]], [[]])
+        metrics.token_accuracy([[True], []])
 
 
 # token edit distance

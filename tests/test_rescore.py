@@ -30,16 +30,40 @@ def test_metric_curves_are_long_with_one_curve_per_metric_in_the_given_order():
         rescore.metric_curves(outcomes, ["rouge"], 100, 0.9, 0)
 
 
-def test_emergence_scores_negate_metrics_where_lower_is_better():
+def test_emergence_scores_negate_metrics_where_lower_is_better_and_leave_flat_curves_unscored():
     curves = pd.DataFrame({
-        "task": "t", "metric": ["em"] * 4 + ["edit_distance"] * 4, "n_params": [1, 2, 3, 4] * 2,
-        # em: flat, flat, jump -> steps (0, 0, 1), median 0, B infinite -> clipped; edit distance falls linearly.
-        "mean": [0.0, 0.0, 0.0, 1.0, 3.0, 2.0, 1.0, 0.0],
+        "task": "t", "metric": ["em"] * 4 + ["edit_distance"] * 4 + ["token_accuracy"] * 4, "n_params": [1, 2, 3, 4] * 3,
+        # em: flat, flat, jump -> steps (0, 0, 1), median 0, B infinite -> clipped; edit distance falls linearly;
+        # token accuracy: one noisy blip whose interval still overlaps the start: flat, no B (issue 14).
+        "mean": [0.0, 0.0, 0.0, 1.0, 3.0, 2.0, 1.0, 0.0, 0.0, 0.002, 0.0, 0.0],
+        "low": [0.0, 0.0, 0.0, 0.9, 2.9, 1.9, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0],
+        "high": [0.0, 0.0, 0.0, 1.0, 3.1, 2.1, 1.1, 0.1, 0.0, 0.004, 0.0, 0.0],
     })
     scores = rescore.emergence_scores(curves, clip=100.0).set_index("metric")
-    assert scores.loc["em", "B"] == 100.0
+    assert scores.loc["em", "B"] == 100.0 and not scores.loc["em", "flat"]
     assert scores.loc["edit_distance", "B"] == pytest.approx(3.0), "a falling straight line of 4 points scores +3"
     assert scores.loc["edit_distance", "smallest"] == 3.0 and scores.loc["edit_distance", "largest"] == 0.0
+    assert np.isnan(scores.loc["token_accuracy", "B"]) and scores.loc["token_accuracy", "flat"]
+
+
+def test_sharpness_puts_a_paired_interval_on_the_difference_of_b():
+    sizes = [1, 2, 3, 4, 5]
+    rows = []
+    for seed in range(6):
+        noise = 0.01 * seed
+        # exact match steps at the last size; token accuracy rises in equal steps: same seeds, two metrics.
+        for k, n in enumerate(sizes):
+            rows.append({"task": "t", "d_model": n, "n_params": n, "flops": 1.0, "seed": seed,
+                         "em": (0.9 if k == 4 else 0.0) + noise, "token_accuracy": 0.2 * k + noise,
+                         "log_likelihood": -1.0 + noise})
+    outcomes = pd.DataFrame(rows)
+    names = ["em", "token_accuracy", "log_likelihood"]
+    curves = rescore.metric_curves(outcomes, names, 200, 0.9, 0)
+    scores = rescore.emergence_scores(curves)
+    out = rescore.sharpness(outcomes, scores, "em", ["token_accuracy", "log_likelihood"], 200, 0.9, 0).set_index("metric")
+    assert out.loc["token_accuracy", "verdict"] == "sharper" and out.loc["token_accuracy", "low"] > 0
+    assert out.loc["token_accuracy", "B_metric"] == pytest.approx(4.0)
+    assert out.loc["log_likelihood", "verdict"] == "flat", "a curve that never moves is not compared"
 
 
 def _tiny_sweep() -> Sweep:
@@ -72,7 +96,9 @@ def _length_records() -> pd.DataFrame:
         "seed": [0, 0, 0, 0], "component": [0, 0, 0, 2], "target_len": [2, 2, 3, 4],
         "prediction": [encode("7 EOS"), encode("6 EOS"), encode("1 2 EOS"), encode("3 2 1 EOS")],
         "target": [encode("7 EOS"), encode("7 EOS"), encode("1 4 EOS"), encode("3 2 1 EOS")],
-        "n_correct_tokens": [2, 1, 2, 4],
+        "logprob": [np.zeros(2), np.zeros(2), np.zeros(3), np.zeros(4)],
+        # teacher-forced hits: the second add-1 answer's first token is wrong, the third's middle one
+        "tf_correct": [np.array([True, True]), np.array([False, True]), np.array([True, False, True]), np.ones(4, bool)],
     })
 
 
@@ -98,6 +124,27 @@ def test_length_curves_put_the_independent_token_model_beside_the_measurement():
     curves = rescore.length_curves(lengths)
     np.testing.assert_allclose(curves["em_model"], [p**2, p**4])
     np.testing.assert_allclose(curves["edit_distance_model"], [2 * (1 - p), 4 * (1 - p)])
+
+
+def test_independent_token_outcomes_compare_exact_match_with_p_to_the_l():
+    sweep = _tiny_sweep()
+    records = _length_records()
+    out = rescore.independent_token_outcomes(sweep, [_result(records), _result(records)])
+    one = out[(out["d_model"] == 8) & (out["task"] == "add-1")].iloc[0]
+    assert one["p_token"] == pytest.approx(5 / 7) and one["em"] == pytest.approx(1 / 3)
+    assert one["em_model"] == pytest.approx(((5 / 7) ** 2 * 2 + (5 / 7) ** 3) / 3)
+    assert set(out["task"]) == {"add-1", "unscramble-3"}
+
+
+def test_large_summary_needs_both_intervals_to_call_a_size_above_chance():
+    large = pd.DataFrame({"task": "add-3", "d_model": [4] * 3 + [8] * 3, "n_params": [10] * 3 + [20] * 3,
+                          "flops": [1.0] * 3 + [2.0] * 3, "seed": [0, 1, 2] * 2,
+                          "successes": [0, 0, 1, 40, 50, 60], "trials": 1000})
+    large["em"] = large["successes"] / large["trials"]
+    out = rescore.large_summary(large, chance=0.01, n_resamples=200, confidence=0.95, rng_seed=0).set_index("d_model")
+    assert out.loc[8, "verdict"] == "above chance" and out.loc[8, "successes"] == 150 and out.loc[8, "trials"] == 3000
+    assert out.loc[4, "verdict"] == "below chance" and out.loc[4, "cp_high"] < 0.01
+    assert out.loc[8, "seed_low"] <= out.loc[8, "em"] <= out.loc[8, "seed_high"]
 
 
 def test_subset_sizes_are_powers_of_ten_then_the_whole_set():

@@ -247,3 +247,20 @@ def test_clopper_pearson_rejects_impossible_counts() -> None:
         stats.clopper_pearson(0, 0)
     with pytest.raises(ValueError, match="confidence"):
         stats.clopper_pearson(1, 2, confidence=1.0)
+
+
+def test_paired_bootstrap_resamples_the_same_seeds_for_every_curve():
+    rng = np.random.default_rng(1)
+    luck = rng.normal(0, 1, size=(8, 1))  # each seed's shared luck, the same in both curves
+    a = luck + np.array([0.0, 1.0, 2.0])
+    b = luck + np.array([0.0, 0.5, 1.0])
+    out = stats.paired_bootstrap([a, b], lambda x, y: x[:, -1] - y[:, -1], 500, 0.95, 0)
+    assert out.estimate == pytest.approx(1.0)
+    assert out.low == pytest.approx(1.0) and out.high == pytest.approx(1.0), "paired: the luck cancels"
+    unpaired = stats.paired_bootstrap([a], lambda x: x[:, -1] - 1.0, 500, 0.95, 0)
+    assert unpaired.high - unpaired.low > 0.5
+    with_gap = a.copy()
+    with_gap[0, 2] = np.nan  # a seed left out at one scale is skipped there
+    assert np.isfinite(stats.paired_bootstrap([with_gap], lambda x: x[:, 2], 200, 0.9, 0).estimate)
+    with pytest.raises(ValueError, match="same seeds"):
+        stats.paired_bootstrap([a, b[:5]], lambda x, y: x[:, 0], 10, 0.9, 0)

@@ -104,3 +104,20 @@ def test_profiles_and_configs_are_validated():
         vision.PopulationConfig("segmenter", widths=(1,), seeds=1, steps=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="profile"):
         vision.profile_config("autoencoder", "huge", [1])
+
+
+def test_largest_step_is_found_in_the_data_not_assumed():
+    summary = pd.DataFrame({"width": [1, 2, 4, 8, 16], "mean": [0.0, 0.05, 0.6, 0.7, 0.75]})
+    step = vision.largest_step(summary)
+    assert (step["before"], step["after"]) == (2.0, 4.0)
+    assert step["highest_before"] == 0.05 and step["at_after"] == 0.6
+
+
+def test_b_difference_pairs_each_seeds_two_curves():
+    widths = [1, 2, 4, 8]
+    rows = [{"seed": s, "width": w, "step": float(w == 8), "line": i / 3} for s in range(4) for i, w in enumerate(widths)]
+    frame = pd.DataFrame(rows)
+    out = vision.b_difference(frame, frame, "step")
+    assert out.estimate == 0 and out.low == 0 and out.high == 0
+    steep = vision.b_difference(frame.assign(v=frame["step"]), frame.assign(v=frame["line"]), "v")
+    assert steep.estimate == pytest.approx(100 - 3) and steep.low > 0

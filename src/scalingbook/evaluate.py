@@ -50,12 +50,25 @@ def greedy_decode(model: Population, tokens: Tensor, prompt_len: Tensor) -> tupl
 
 
 @torch.no_grad()
-def target_logprobs(model: Population, tokens: Tensor) -> Tensor:
-    """Teacher-forced log p(tokens[:, t] | tokens[:, :t]) for every member: (M, N, T - 1), fp32."""
+def teacher_forced(model: Population, tokens: Tensor) -> tuple[Tensor, Tensor]:
+    """Teacher-forced log p(tokens[:, t] | tokens[:, :t]) for every member, fp32, and whether that
+    token is the model's most likely one (its argmax): (M, N, T - 1) each.
+
+    The argmax hits are the per-token accuracy Schaeffer et al. (2023, Sec. 2) call p(single token
+    correct): each token judged given the right prefix, so one early slip does not mark the rest
+    wrong as a positional match on a free-running output would. Greedy decoding is exactly right
+    iff every answer token is a hit, so exact match is their product.
+    """
     m = model.members
     logits = model(tokens[:, :-1].expand(m, *tokens[:, :-1].shape)).float()
     targets = tokens[:, 1:].long().expand(m, -1, -1)
-    return -F.cross_entropy(logits.flatten(0, 2), targets.flatten(), reduction="none").view(targets.shape)
+    logp = -F.cross_entropy(logits.flatten(0, 2), targets.flatten(), reduction="none").view(targets.shape)
+    return logp, logits.argmax(-1) == targets
+
+
+def target_logprobs(model: Population, tokens: Tensor) -> Tensor:
+    """Teacher-forced log p(tokens[:, t] | tokens[:, :t]) for every member: (M, N, T - 1), fp32."""
+    return teacher_forced(model, tokens)[0]
 
 
 def _ragged(values: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
@@ -78,7 +91,7 @@ def _keys(examples: Examples, ids: np.ndarray, seeds: tuple[int, ...], m: int) -
 
 def _records(
     examples: Examples, ids: np.ndarray, seeds: tuple[int, ...], out: np.ndarray, end: np.ndarray,
-    logp: np.ndarray,
+    logp: np.ndarray, hits: np.ndarray,
 ) -> pd.DataFrame:
     """Per (member, example) records for one chunk; arrays are (M, n, T) or (M, n)."""
     m, n, t = out.shape
@@ -90,6 +103,7 @@ def _records(
     predicted = (cols >= prompt_len[:, None]) & (cols < end.reshape(-1, 1))
     correct = (out == tokens) & answer
     logp = np.concatenate([np.zeros((m, n, 1), np.float32), logp], axis=2).reshape(m * n, t)
+    hits = np.concatenate([np.zeros((m, n, 1), bool), hits], axis=2).reshape(m * n, t)
     target_len = answer.sum(axis=1)
     n_correct = correct.sum(axis=1)
     return pd.DataFrame(
@@ -105,6 +119,7 @@ def _records(
             "target": _ragged(tokens, answer),
             "correct": _ragged(correct, answer),
             "logprob": _ragged(logp.astype(np.float32), answer),
+            "tf_correct": _ragged(hits, answer),
         }
     )
 
@@ -113,9 +128,10 @@ def evaluate(model: Population, examples: Examples, batch_size: int = 256) -> pd
     """Score every member on every example: one row per (member, example).
 
     Columns: member, seed, example, (component, for a mixture's examples), length, target_len,
-    pred_len, exact_match, n_correct_tokens, sum_logprob, and per-token arrays prediction, target (uint8 ids, EOS included), correct (free-
-    running greedy prediction equals the target at that answer position) and logprob (teacher-forced
-    log-probability of each target token). A prediction is an exact match iff every answer position
+    pred_len, exact_match, n_correct_tokens, sum_logprob, and per-token arrays prediction, target
+    (uint8 ids, EOS included), correct (free-running greedy prediction equals the target at that
+    answer position), logprob (teacher-forced log-probability of each target token) and tf_correct
+    (that token is the teacher-forced argmax, :func:`teacher_forced`). A prediction is an exact match iff every answer position
     is correct, EOS included. ``batch_size`` examples are scored at a time for all members at once:
     memory grows as members x batch_size x T x vocab.
     """
@@ -125,9 +141,9 @@ def evaluate(model: Population, examples: Examples, batch_size: int = 256) -> pd
         chunk = examples[lo : lo + batch_size]
         tokens = torch.from_numpy(chunk.tokens).to(device)
         out, end = greedy_decode(model, tokens, torch.from_numpy(chunk.prompt_len).to(device))
-        logp = target_logprobs(model, tokens)
+        logp, hits = teacher_forced(model, tokens)
         ids = np.arange(lo, lo + len(chunk))
-        arrays = (x.cpu().numpy() for x in (out, end, logp))
+        arrays = (x.cpu().numpy() for x in (out, end, logp, hits))
         parts.append(_records(chunk, ids, model.seeds, *arrays))
     table = pd.concat(parts, ignore_index=True)
     return table.sort_values(["member", "example"], kind="stable", ignore_index=True)

@@ -66,24 +66,21 @@ def exact_match(predictions: TokenBatch, targets: TokenBatch) -> np.ndarray:
     return ((pred_len == targ_len) & same.all(axis=1)).astype(np.float64)
 
 
-def per_token_accuracy(predictions: TokenBatch, targets: TokenBatch) -> np.ndarray:
-    """Fraction of target positions whose token the prediction reproduces at the same position.
+def token_accuracy(hits: ScoreBatch) -> np.ndarray:
+    """Fraction of each target's tokens the model gets right, from per-token hits (teacher forcing).
 
     Schaeffer et al. 2023, Sec. 2: the estimate of p(single token correct), the quantity that moves
-    smoothly with scale. Normalised by target length; a prediction shorter than the target scores
-    its missing positions as wrong, and tokens past the target's end are ignored (under teacher
-    forcing the lengths are equal and this is the usual per-token accuracy).
+    smoothly with scale and whose L-th power predicts exact match. ``hits`` are the stored
+    ``tf_correct`` arrays (:func:`scalingbook.evaluate.teacher_forced`): each target token judged
+    given the right prefix. A positional match on a free-running output would instead mark every
+    token after a dropped or inserted one wrong, which is the all-or-nothing behaviour the smooth
+    metric is meant to avoid.
     """
-    pred, pred_len = _padded(predictions, "predictions")
-    targ, targ_len = _padded(targets, "targets")
-    _check_batch_sizes(predictions=pred_len, targets=targ_len)
-    if np.any(targ_len == 0):
-        raise ValueError("targets: per-token accuracy needs targets of at least one token")
-    width = targ.shape[1]
-    pred = _widen(pred[:, :width], width)
-    positions = np.arange(width)
-    hits = (pred == targ) & (positions < targ_len[:, None]) & (positions < pred_len[:, None])
-    return hits.sum(axis=1) / targ_len
+    values, lengths = _padded(hits, "hits", fill=0)
+    if np.any(lengths == 0):
+        raise ValueError("hits: per-token accuracy needs targets of at least one token")
+    inside = np.arange(values.shape[1]) < lengths[:, None]
+    return np.where(inside, values.astype(np.float64), 0.0).sum(axis=1) / lengths
 
 
 def token_edit_distance(predictions: TokenBatch, targets: TokenBatch) -> np.ndarray:

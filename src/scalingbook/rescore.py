@@ -54,6 +54,7 @@ def metric_curves(
     (:func:`emergence.run_outcomes` with ``names``, or :func:`choice_outcomes`). Long format, columns
     ``metric, task, d_model, n_params, flops, mean, low, high, n_seeds``: one curve per (task, metric),
     the analogue of Schaeffer et al.'s Fig. 3 panels, one metric beside the other on the same runs.
+    Missing values (a metric not measured on a task) are left out.
     """
     unknown = [n for n in names if n not in METRICS]
     if unknown:
@@ -61,6 +62,7 @@ def metric_curves(
     long = outcomes.melt(
         id_vars=["task", "d_model", "n_params", "flops", "seed"], value_vars=list(names), var_name="metric", value_name="mean"
     )
+    long = long.dropna(subset=["mean"])  # a metric measured on some tasks only (multiple choice)
     long["metric"] = pd.Categorical(long["metric"], categories=list(names))  # keep the caller's order
     curves = emergence.mean_curves(long, n_resamples, confidence, rng_seed, value="mean", by=["metric"])
     return curves.assign(metric=curves["metric"].astype(str))
@@ -69,19 +71,57 @@ def metric_curves(
 def emergence_scores(curves: pd.DataFrame, clip: float = 100.0) -> pd.DataFrame:
     """Emergence score B of every (task, metric) mean curve against parameters, oriented so up is better.
 
-    Schaeffer et al. 2023, Eq. 1 (BIG-bench breakthroughness, :func:`metrics.breakthroughness`),
-    clipped to ``[-clip, clip]`` as :func:`emergence.emergence_table` does. B counts a rise as
-    positive, so a metric where lower is better (edit distance, Brier score) is scored on its
-    negated curve: a model family that improves gets a positive B under every metric. Columns:
-    ``task, metric, B, smallest, largest`` (the curve's mean at the smallest and largest size, not negated).
+    Schaeffer et al. 2023, Eq. 1 (BIG-bench breakthroughness, :func:`emergence.curve_breakthroughness`),
+    clipped to ``[-clip, clip]``. B counts a rise as positive, so a metric where lower is better
+    (edit distance, Brier score) is scored on its negated curve: a model family that improves gets a
+    positive B under every metric. A curve that never leaves its start (:func:`emergence.is_flat`)
+    gets no B (NaN) and ``flat`` True. Columns: ``task, metric, B, flat, smallest, largest`` (the
+    curve's mean at the smallest and largest size, not negated).
     """
     rows = []
     for (task, name), curve in curves.groupby(["task", "metric"], sort=False):
         curve = curve.sort_values("n_params")
         sign = 1.0 if METRICS[name].higher_is_better else -1.0
-        score = metrics.breakthroughness(sign * curve["mean"].to_numpy(), curve["n_params"].to_numpy(), clip=clip)
-        rows.append({"task": task, "metric": name, "B": float(score),
-                     "smallest": curve["mean"].iloc[0], "largest": curve["mean"].iloc[-1]})
+        rows.append({"task": task, "metric": name, "B": emergence.curve_breakthroughness(curve, "mean", sign, clip),
+                     "flat": emergence.is_flat(curve), "smallest": curve["mean"].iloc[0],
+                     "largest": curve["mean"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+def sharpness(
+    outcomes: pd.DataFrame, scores: pd.DataFrame, reference: str, others: list[str] | tuple[str, ...],
+    n_resamples: int, confidence: float, rng_seed: int, clip: float = 100.0,
+) -> pd.DataFrame:
+    """Is ``reference`` (exact match, or grade) more step-like than each metric of ``others``, task by task?
+
+    Schaeffer et al.'s claim (Secs. 3-4) is a difference: the same outputs score a higher B under
+    the all-or-nothing metric than under a continuous one. Its interval comes from resampling seeds
+    jointly for both metrics (:func:`scalingbook.stats.paired_bootstrap`), B of each resampled mean
+    curve oriented as in :func:`emergence_scores` and clipped at ``clip``. ``outcomes`` has one row
+    per (task, size, seed) with a column per metric; ``scores`` is :func:`emergence_scores` of
+    their curves; a metric not measured on a task is skipped there. Columns: ``task, metric,
+    B_reference, B_metric, difference, low, high, verdict``:
+    ``sharper`` (the reference's B is higher: ``low > 0``), ``smoother`` (``high < 0``), ``no clear
+    difference``, or ``flat`` when either curve never leaves its start (no B to compare).
+    """
+    indexed = scores.set_index(["task", "metric"])
+    rows = []
+    for task, group in outcomes.groupby("task", sort=False):
+        ref, sizes = emergence.seed_matrix(group, reference)
+        for name in [n for n in others if group[n].notna().any()]:
+            other, _ = emergence.seed_matrix(group, name)
+            signs = [1.0 if METRICS[m].higher_is_better else -1.0 for m in (reference, name)]
+
+            def difference(a: np.ndarray, b: np.ndarray, signs: list[float] = signs) -> np.ndarray:
+                return (metrics.breakthroughness(signs[0] * a, sizes, clip=clip)
+                        - metrics.breakthroughness(signs[1] * b, sizes, clip=clip))
+
+            b_ref, b_other = indexed.loc[(task, reference), "B"], indexed.loc[(task, name), "B"]
+            interval = stats.paired_bootstrap([ref, other], difference, n_resamples, confidence, rng_seed)
+            verdict = ("flat" if np.isnan(b_ref) or np.isnan(b_other) else "sharper" if interval.low > 0
+                       else "smoother" if interval.high < 0 else "no clear difference")
+            rows.append({"task": task, "metric": name, "B_reference": b_ref, "B_metric": b_other,
+                         "difference": b_ref - b_other, "low": interval.low, "high": interval.high, "verdict": verdict})
     return pd.DataFrame(rows)
 
 
@@ -119,7 +159,8 @@ def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tup
     Pools the records of the components ``labels`` (say, the addition tasks, whose answers have
     different digit counts) and groups them by ``target_len`` (answer tokens, EOS included): the
     data behind Schaeffer et al.'s Fig. 3, where exact match falls about geometrically with target
-    length and token edit distance rises about linearly. Columns: ``d_model, n_params, flops, seed,
+    length and token edit distance rises about linearly. ``correct_tokens`` counts teacher-forced
+    hits (``tf_correct``), the per-token accuracy whose L-th power predicts exact match. Columns: ``d_model, n_params, flops, seed,
     target_len, em, edit_distance, correct_tokens, tokens, n_examples``.
     """
     rows = []
@@ -131,10 +172,11 @@ def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tup
             raise ValueError(f"labels: {unknown} are not components of {spec.sweep}; it has {list(task_labels)}")
         picked = result.table[result.table["component"].isin([task_labels.index(label) for label in labels])]
         scored = pd.concat(
-            [picked[["seed", "target_len", "n_correct_tokens"]].reset_index(drop=True),
-             emergence.record_scores(picked, ["em", "edit_distance"]).reset_index(drop=True)], axis=1)
+            [picked[["seed", "target_len"]].reset_index(drop=True),
+             emergence.record_scores(picked, ["em", "edit_distance", "token_accuracy"]).reset_index(drop=True)], axis=1)
+        scored["hits"] = scored["token_accuracy"] * scored["target_len"]
         per_seed = scored.groupby(["seed", "target_len"], as_index=False).agg(
-            em=("em", "mean"), edit_distance=("edit_distance", "mean"), correct_tokens=("n_correct_tokens", "sum"),
+            em=("em", "mean"), edit_distance=("edit_distance", "mean"), correct_tokens=("hits", "sum"),
             n_examples=("em", "size"))
         rows.append(per_seed.assign(tokens=per_seed["target_len"].astype(np.int64) * per_seed["n_examples"], **sizes))
     frame = pd.concat(rows, ignore_index=True)
@@ -147,8 +189,8 @@ def token_accuracy_by_size(lengths: pd.DataFrame) -> pd.DataFrame:
     """Measured per-token accuracy p of each model size: correct answer tokens over all answer tokens.
 
     Pooled over target lengths within a seed, then averaged over seeds. This is the p of Schaeffer
-    et al.'s Sec. 2 model (p = exp(-L_CE)) read off the outputs themselves (positions of the
-    free-running prediction that match the target). Columns: ``d_model, n_params, p_token``.
+    et al.'s Sec. 2 model read off the outputs themselves: the share of answer tokens that are the
+    model's teacher-forced argmax. Columns: ``d_model, n_params, p_token``.
     """
     per_seed = lengths.groupby(["d_model", "n_params", "seed"], as_index=False)[["correct_tokens", "tokens"]].sum()
     per_seed["p_token"] = per_seed["correct_tokens"] / per_seed["tokens"]
@@ -170,6 +212,148 @@ def length_curves(lengths: pd.DataFrame) -> pd.DataFrame:
     out["em_model"] = metric_model.exact_match(out["p_token"].to_numpy(), out["target_len"].to_numpy())
     out["edit_distance_model"] = metric_model.token_edit_distance(out["p_token"].to_numpy(), out["target_len"].to_numpy())
     return out.sort_values(["n_params", "target_len"], ignore_index=True)
+
+
+def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFrame:
+    """Measured exact match beside what per-token accuracy predicts, per (task, size, seed).
+
+    Schaeffer et al. 2023, Sec. 2: if each of an answer's L tokens is right independently with
+    probability p, exact match is p^L. Here p is the run's teacher-forced per-token accuracy on the
+    task (answer tokens that are the argmax, pooled over its prompts) and ``em_model`` the mean of
+    p^L over its prompts, L each prompt's answer length (EOS included). Greedy exact match is the
+    product of the same hits, so ``em`` above ``em_model`` means errors come together within an
+    answer; below it, that positions differ in difficulty (p pools an easy end-of-sequence token with
+    hard digits) or that errors spread over more answers than independence would. Columns: ``task, d_model, n_params, flops,
+    seed, em, p_token, em_model``.
+    """
+    rows = []
+    for spec, result in zip(sweep.runs, results):
+        sizes = _size_columns(spec, result, "records")
+        labels = spec.build_task().labels
+        table = result.table
+        scored = pd.DataFrame({
+            "component": table["component"].to_numpy(), "seed": table["seed"].to_numpy(),
+            "target_len": table["target_len"].to_numpy().astype(np.int64),
+            "em": emergence.record_scores(table, ["em"])["em"].to_numpy(),
+            "hits": metrics.token_accuracy(table["tf_correct"]) * table["target_len"].to_numpy(),
+        })
+        for (c, seed), group in scored.groupby(["component", "seed"]):
+            p = group["hits"].sum() / group["target_len"].sum()
+            rows.append({"task": labels[c], **sizes, "seed": seed, "em": group["em"].mean(), "p_token": p,
+                         "em_model": float(np.mean(p ** group["target_len"].to_numpy()))})
+    return pd.DataFrame(rows)
+
+
+def independence_table(outcomes: pd.DataFrame, n_resamples: int, confidence: float, rng_seed: int) -> pd.DataFrame:
+    """Measured exact match minus p^L per (task, size), with a paired bootstrap interval over seeds.
+
+    ``outcomes`` are :func:`independent_token_outcomes`. Columns: ``task, n_params, em, em_model,
+    gap, low, high``; a gap whose interval excludes 0 is a size where tokens are not independent.
+    """
+    rows = []
+    for task, group in outcomes.groupby("task", sort=False):
+        measured, sizes = emergence.seed_matrix(group, "em")
+        predicted, _ = emergence.seed_matrix(group, "em_model")
+        for k, size in enumerate(sizes):
+            gap = stats.paired_bootstrap([measured, predicted], lambda a, b, k=k: a[:, k] - b[:, k], n_resamples,
+                                         confidence, rng_seed)
+            rows.append({"task": task, "n_params": size, "em": float(np.nanmean(measured[:, k])),
+                         "em_model": float(np.nanmean(predicted[:, k])), "gap": gap.estimate, "low": gap.low,
+                         "high": gap.high})
+    return pd.DataFrame(rows)
+
+
+def independence_summary(table: pd.DataFrame, confidence: float) -> str:
+    """What the p^L comparison says, per task: at how many sizes measured exact match lies clearly
+    above or below the independent-token prediction, and the two at the largest size."""
+    lines = []
+    for task, rows in table.groupby("task", sort=False):
+        above, below = int((rows["low"] > 0).sum()), int((rows["high"] < 0).sum())
+        last = rows.sort_values("n_params").iloc[-1]
+        lines.append(
+            f"- **`{task}`**: measured exact match is clearly above p^L at {above} of {len(rows)} sizes and clearly "
+            f"below at {below} ({100 * confidence:g}% paired intervals); at the largest, {last.em:.3f} measured against "
+            f"{last.em_model:.3f} predicted.")
+    return "\n".join(lines)
+
+
+def sharpness_summary(sharp: pd.DataFrame, reference: str) -> str:
+    """Per task, which metrics the ``reference`` is clearly more step-like than (:func:`sharpness`),
+    which clearly less, and which curves are flat; then how many tasks have at least one clearly
+    smoother continuous metric, the count Schaeffer et al.'s thesis predicts to be all of them."""
+    title = METRICS[reference].title
+    lines, smoother_somewhere = [], 0
+    for task, rows in sharp.groupby("task", sort=False):
+        named = {v: ", ".join(METRICS[m].title for m in rows.loc[rows["verdict"] == v, "metric"])
+                 for v in ("sharper", "smoother", "no clear difference", "flat")}
+        smoother_somewhere += bool(named["sharper"])
+        compared = "; ".join(p for p in (
+            f"clearly higher than under {named['sharper']}" if named["sharper"] else "",
+            f"clearly lower than under {named['smoother']}" if named["smoother"] else "",
+            f"not clearly different from {named['no clear difference']}" if named["no clear difference"] else "") if p)
+        parts = [f"B under {title} is {compared}" if compared else "",
+                 f"no B to compare with {named['flat']} (a flat curve)" if named["flat"] else ""]
+        lines.append(f"- **`{task}`**: " + "; ".join(p for p in parts if p) + ".")
+    return ("\n".join(lines) + f"\n\nIn all, {smoother_somewhere} of {sharp['task'].nunique()} tasks have a continuous "
+            f"metric whose B is clearly below that of {title}.")
+
+
+def large_text(summary: pd.DataFrame, chance: float, label: str) -> str:
+    """The large test set's verdict per size (:func:`large_summary`), in one paragraph."""
+    counts = summary["verdict"].value_counts()
+    above = summary[summary["verdict"] == "above chance"]
+    zero = summary[summary["successes"] == 0]
+    return (
+        f"On `{label}` (chance {chance:.2g}) the large test set puts {counts.get('above chance', 0)} of {len(summary)} "
+        f"sizes above chance, {counts.get('below chance', 0)} below it and "
+        f"{counts.get('not distinguishable from chance', 0)} indistinguishable from it (both intervals must agree). "
+        + (f"The smallest size above chance has {above['n_params'].iloc[0]:,} parameters, at exact match "
+           f"{above['em'].iloc[0]:.4f}. " if len(above) else "")
+        + (f"{len(zero)} size(s) answer no prompt of the {zero['trials'].iloc[0]:,} exactly; there the test set only "
+           f"bounds exact match below {zero['cp_high'].max():.4f}." if len(zero) else
+           "Every size answers some prompts exactly, so a test set this large resolves exact match at every size.")
+    )
+
+
+def large_outcomes(sweep: Sweep, tables: list[Result | None]) -> pd.DataFrame:
+    """Exact matches on the large test set per (size, seed): ``task, d_model, n_params, flops, seed,
+    successes, trials, em`` (Schaeffer et al. 2023, Fig. 4; runs without the table are skipped)."""
+    rows = []
+    for spec, result in zip(sweep.runs, tables):
+        if result is None:
+            continue
+        label = spec.eval["large_component"]
+        per_seed = result.table.groupby("seed")["exact_match"].agg(["sum", "size"])
+        for seed, (hits, n) in per_seed.iterrows():
+            rows.append({"task": label, **emergence.size_columns(spec), "seed": seed, "successes": int(hits),
+                         "trials": int(n), "em": hits / n})
+    return pd.DataFrame(rows)
+
+
+def large_summary(
+    large: pd.DataFrame, chance: float, n_resamples: int, confidence: float, rng_seed: int
+) -> pd.DataFrame:
+    """Per size: exact match on the large test set against chance, with two intervals.
+
+    ``cp_low, cp_high``: Clopper-Pearson on the count pooled over seeds, the test set's own
+    resolution (exact for these seeds' mean). ``seed_low, seed_high``: percentile bootstrap of the
+    mean over seeds, how another draw of seeds would differ. The verdict needs both: ``above
+    chance`` when both lower ends exceed chance, ``below chance`` when both upper ends are under it,
+    ``not distinguishable from chance`` otherwise. Columns: ``task, d_model, n_params, flops, seeds,
+    successes, trials, em, cp_low, cp_high, seed_low, seed_high, verdict``.
+    """
+    rows = []
+    for key, group in large.groupby(["task", "d_model", "n_params", "flops"], sort=True):
+        successes, trials = int(group["successes"].sum()), int(group["trials"].sum())
+        cp_low, cp_high = stats.clopper_pearson(successes, trials, confidence)
+        seeds = stats.bootstrap_ci(group["em"], np.mean, n_resamples, confidence, rng_seed)
+        above = cp_low > chance and seeds.low > chance
+        below = cp_high < chance and seeds.high < chance
+        rows.append({**dict(zip(["task", "d_model", "n_params", "flops"], key)), "seeds": len(group),
+                     "successes": successes, "trials": trials, "em": successes / trials, "cp_low": float(cp_low),
+                     "cp_high": float(cp_high), "seed_low": seeds.low, "seed_high": seeds.high,
+                     "verdict": "above chance" if above else "below chance" if below else "not distinguishable from chance"})
+    return pd.DataFrame(rows).sort_values("n_params", ignore_index=True)
 
 
 def subset_sizes(n_prompts: int, start: int = 100) -> list[int]:

@@ -40,7 +40,8 @@ Two optional evaluations store more tables beside the records, for the Mirage ch
 et al. 2023): ``large_*`` a much larger test set of one component for the ``large_smallest``
 smallest models only (``SWEEP/large``: exact match resolved at small values, Fig. 4), and
 ``choice_*`` a multiple-choice variant of one component (``SWEEP/choices``: per-example
-log-likelihoods of ``choice_options`` candidates, Fig. 6). Options left off are not part of a
+log-likelihoods of ``choice_options`` candidates, Fig. 6); a component of ``""`` draws from the whole
+mixture, every component alike, as its main test set does. Options left off are not part of a
 run's identity, so adding one never changes the key of a stored run that does not use it.
 """
 
@@ -214,12 +215,12 @@ def _resolve_eval(evaluation: dict[str, Any], task: Task, rank: int, source: str
     ``rank`` is the run's place in the sweep by parameter count (0 the smallest). ``large_smallest``
     itself is a sweep-level setting and is dropped, so a run's identity does not depend on it.
     """
-    labels = task.labels if isinstance(task, Mixture) else ("",)
+    labels = (*task.labels, "") if isinstance(task, Mixture) else ("",)
     for kind in ("large", "choice"):
         if evaluation[f"{kind}_n_examples"] and evaluation[f"{kind}_component"] not in labels:
             raise SweepError(
-                f"{source}: eval.{kind}_component must be one of {list(labels)} (\"\" for a task that is not a "
-                f"mixture), got {evaluation[f'{kind}_component']!r}"
+                f"{source}: eval.{kind}_component must be one of {list(labels)} (\"\": the whole task, every "
+                f"component of a mixture), got {evaluation[f'{kind}_component']!r}"
             )
     if evaluation["choice_n_examples"] and evaluation["choice_options"] < 2:
         raise SweepError(f"{source}: eval.choice_options must be >= 2, got {evaluation['choice_options']}")

@@ -385,3 +385,27 @@ def transition_growth(summary: pd.DataFrame, by: str | None = None, low: float =
         rows.append({**({by: key} if by else {}), "reaches_low": first[0], "reaches_high": first[1],
                      "growth": first[1] / first[0]})
     return pd.DataFrame(rows)
+
+
+def largest_step(summary: pd.DataFrame) -> dict[str, float]:
+    """Where a seed-mean curve (:func:`seed_intervals`: ``width``, ``mean``) takes its largest step up
+    between neighbouring widths: ``before`` and ``after`` (the widths), ``highest_before`` (the
+    curve's highest value up to ``before``) and ``at_after``. Read off the data, so a summary never
+    assumes where the jump is."""
+    curve = summary.sort_values("width")
+    values, widths = curve["mean"].to_numpy(), curve["width"].to_numpy()
+    j = int(np.argmax(np.diff(values)))
+    return {"before": float(widths[j]), "after": float(widths[j + 1]), "highest_before": float(values[: j + 1].max()),
+            "at_after": float(values[j + 1])}
+
+
+def b_difference(a: pd.DataFrame, b: pd.DataFrame, value: str, confidence: float = 0.95, clip: float = 100.0) -> stats.Interval:
+    """Median over seeds of B(a) - B(b), each seed's two curves paired, with a bootstrap interval over seeds.
+
+    ``a`` and ``b`` are one setting each of the same models (say subset accuracy at K = 5 and at
+    K = 1), with ``seed``, ``width`` and ``value`` columns; the claim "a is sharper than b" holds
+    when the interval lies above zero.
+    """
+    scores = [breakthroughness_by_seed(frame, value, clip=clip).set_index("seed")["B"] for frame in (a, b)]
+    differences = (scores[0] - scores[1]).dropna()
+    return stats.bootstrap_ci(differences.to_numpy(), np.median, confidence=confidence)
