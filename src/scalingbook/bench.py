@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import json
 import multiprocessing
@@ -413,6 +414,13 @@ def _naive_loop(run: _Run, sample: int) -> dict[str, Any]:
     return {"members_timed": sample, **run.rates(runs, sample * run.steps)}
 
 
+def _grad(param: Tensor) -> Tensor:
+    """The gradient that backward() left on ``param`` (every stacked leaf is in the loss)."""
+    if param.grad is None:
+        raise RuntimeError(f"no gradient on a parameter of shape {tuple(param.shape)} after backward()")
+    return param.grad
+
+
 def _vmap(run: _Run) -> dict[str, Any]:
     """Method (b): :class:`StackedModels` with torch's AdamW over the stacked leaves and the
     trainer's per-member clipping (each member's own gradient norm)."""
@@ -426,7 +434,7 @@ def _vmap(run: _Run) -> dict[str, Any]:
             losses = stacked.losses(tokens, answer)
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
-        grads = [p.grad for p in params]
+        grads = [_grad(p) for p in params]
         scale = (run.train.grad_clip / (member_grad_norms(grads) + 1e-6)).clamp(max=1.0)
         for g in grads:
             g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
@@ -575,7 +583,7 @@ def population_benchmark(
     methods = {"naive": _measured(lambda: _naive_loop(run, min(naive_members, members)), dev)}
     methods["vmap"] = _measured(lambda: _vmap(run), dev)
     for variant in variants:
-        methods[variant.name] = _measured(lambda v=variant: _trainer(run, v), dev)
+        methods[variant.name] = _measured(functools.partial(_trainer, run, variant), dev)
 
     def ratio(a: str, b: str) -> float | None:
         x, y = methods[a].get("member_steps_per_s"), methods[b].get("member_steps_per_s")

@@ -239,7 +239,8 @@ def _kernel_manager_class() -> type:
     class KernelWithLog(AsyncKernelManager):
         stderr_log = Unicode(config=True)
 
-        async def start_kernel(self, **kw: Any) -> None:
+        # jupyter_client types AsyncKernelManager.start_kernel by the sync KernelManager's (and ignores that itself)
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             with open(self.stderr_log, "ab") as log:  # the kernel holds its own copy once started
                 await super().start_kernel(stderr=log, **kw)
 

@@ -144,7 +144,8 @@ def _fix_encodings(spec: dict) -> None:
             field = channel.get("field")
             if mark == "bar" and log and pos2 not in encoding and "bin" not in channel:
                 encoding[pos2] = {"value": edge}  # from the axis, not from zero
-                positive = [v for v in _values(spec, field) if isinstance(v, (int, float)) and v > 0]
+                values = _values(spec, field) if field is not None else []
+                positive = [v for v in values if isinstance(v, (int, float)) and v > 0]
                 if positive and "domain" not in channel["scale"] and "domainMin" not in channel["scale"]:
                     channel["scale"]["domainMin"] = 10.0 ** math.floor(math.log10(min(positive)))
             axis = channel.get("axis", {})
@@ -245,7 +246,10 @@ def measure(spec: dict) -> float:
     import vl_convert
 
     svg = vl_convert.vegalite_to_svg(spec, vl_version=_vl_version(spec))
-    return float(re.search(r'<svg[^>]*?\bwidth="([\d.]+)"', svg)[1])
+    width = re.search(r'<svg[^>]*?\bwidth="([\d.]+)"', svg)
+    if width is None:
+        raise ValueError(f"vl-convert drew an SVG without a width: {svg[:200]!r}")
+    return float(width[1])
 
 
 def _wrap_axis_titles(spec: dict) -> None:
@@ -352,7 +356,7 @@ def to_vega(spec: dict) -> dict:
     return vega
 
 
-def _render(spec: dict[str, Any], **_: Any) -> dict[str, str]:
+def _render(spec: dict[str, Any], **_: Any) -> dict[str, Any]:
     """Mime bundle: Vega-Lite JSON for Jupyter, and HTML that draws the compiled Vega with the book's bundle."""
     spec = prepare(spec)
     target = f"sb-chart-{uuid.uuid4().hex[:12]}"
@@ -393,7 +397,8 @@ def write_vega_bundle(static_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # A function scope keeps the bundle's top-level names (such as `_`) off the page's globals;
     # the bundle itself sets window.vegaEmbed, the name the charts use.
-    bundle = "(function () {\n" + vl_convert.javascript_bundle() + "\n})();\n"
+    # vl-convert's stub makes snippet required; the function defaults it (the snippet that sets window.vegaEmbed)
+    bundle = "(function () {\n" + vl_convert.javascript_bundle() + "\n})();\n"  # type: ignore[call-arg]
     if not path.is_file() or path.read_text() != bundle:
         path.write_text(bundle)
     return path

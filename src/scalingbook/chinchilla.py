@@ -27,6 +27,7 @@ runs, each with its own ``steps`` horizon; :func:`read_sweep` reads their stored
 from __future__ import annotations
 
 import hashlib
+import itertools
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -582,9 +583,9 @@ def load_or_train(profile: str, device: str = "cpu", **overrides) -> Loaded:
         if len(iso.table) and len(env.table):
             return Loaded(profile, design, iso.table, env.table, iso.sources + env.sources, iso.pending + env.pending)
     design = make_design("quick", **overrides)
-    iso = train_runs("chinchilla/isoflop", design, isoflop_runs(design), "quick", device)
-    env = train_runs("chinchilla/envelope", design, envelope_runs(design), "quick", device)
-    return Loaded("quick", design, iso.table, env.table, [iso, env], 0)
+    iso_run = train_runs("chinchilla/isoflop", design, isoflop_runs(design), "quick", device)
+    env_run = train_runs("chinchilla/envelope", design, envelope_runs(design), "quick", device)
+    return Loaded("quick", design, iso_run.table, env_run.table, [iso_run, env_run], 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -655,8 +656,8 @@ def bootstrap_exponents(
     for i, w in enumerate(w_env):
         picked = [c for c, k in zip(curves, w.astype(int)) for _ in range(k)]
         try:
-            fit = fits.fit_envelope(picked, smoothing_sigma=1.0, flops_per_token=per_token)
-            rows.append(("1", i, fit.frontier.a, fit.frontier.b))
+            env_fit = fits.fit_envelope(picked, smoothing_sigma=1.0, flops_per_token=per_token)
+            rows.append(("1", i, env_fit.frontier.a, env_fit.frontier.b))
         except ValueError:
             rows.append(("1", i, np.nan, np.nan))
     n, d, loss = (finals[c].to_numpy(float) for c in ("n_params", "tokens", "loss"))
@@ -691,16 +692,16 @@ def fit_fixed_floor(n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray, 
         value, grad = fits.huber_objective_np(np.array([x[0], x[1], e, x[2], x[3]]), log_n, log_d, log_l, delta)
         return value, grad[[0, 1, 3, 4]]
 
-    best = None
-    for a0 in (0.0, 5.0, 10.0):
-        for b0 in (0.0, 5.0, 10.0):
-            for al in (0.25, 0.75):
-                for be in (0.25, 0.75):
-                    r = minimize(objective, np.array([a0, b0, al, be]), jac=True, method="L-BFGS-B",
-                                 bounds=[(-20, 40), (-20, 40), (0.01, 3), (0.01, 3)],
-                                 options={"gtol": 1e-10, "ftol": 0, "maxiter": 5000})
-                    if best is None or r.fun < best.fun:
-                        best = r
+    # the lowest of the 36 starts (the first of equals, as a strict < over them in order would keep)
+    best = min(
+        (
+            minimize(objective, np.array([a0, b0, al, be]), jac=True, method="L-BFGS-B",
+                     bounds=[(-20, 40), (-20, 40), (0.01, 3), (0.01, 3)],
+                     options={"gtol": 1e-10, "ftol": 0, "maxiter": 5000})
+            for a0, b0, al, be in itertools.product((0.0, 5.0, 10.0), (0.0, 5.0, 10.0), (0.25, 0.75), (0.25, 0.75))
+        ),
+        key=lambda r: r.fun,
+    )
     a, b, alpha, beta = best.x
     return fits.LossParams.from_theta([a, b, e, alpha, beta])
 
@@ -818,9 +819,10 @@ class Table2:
 
     def verdict(self) -> str:
         """Whether the fitted approaches agree on a, judged on Epoch's (wider) resampled ranges."""
-        fitted = [k for k in "123" if self.point[k] is not None]
+        points = {k: p for k, p in ((k, self.point[k]) for k in "123") if p is not None}
+        fitted = list(points)
         text = agreement_verdict({k: self.ranges["resample"][k]["a"] for k in fitted},
-                                 {k: float(self.point[k].a) for k in fitted})
+                                 {k: float(point.a) for k, point in points.items()})
         missing = [k for k in "123" if k not in fitted]
         return text + (f" Approach {', '.join(missing)} is not fitted (too few IsoFLOP budgets have an interior "
                        "minimum)." if missing else "")

@@ -165,8 +165,8 @@ def _sweep(args: argparse.Namespace) -> int:
             print("|---|---|---|---|---|---|")
             for r in rows:
                 if r["profile"] != "quick":
-                    hours = f"{r['cpu_hours']:.2f}" if r["stored"] else "-"
-                    print(f"| `{r['sweep']}` | {r['profile']} | {r['runs']} | {r['stored']} | {hours} | not measured |")
+                    stored_hours = f"{r['cpu_hours']:.2f}" if r["stored"] else "-"
+                    print(f"| `{r['sweep']}` | {r['profile']} | {r['runs']} | {r['stored']} | {stored_hours} | not measured |")
             return 0
         print(f"{'sweep':32} {'profile':8} {'runs':>5} {'stored':>7} {'partial':>8} {'remaining':>10} {'CPU-hours':>10}")
         for r in rows:

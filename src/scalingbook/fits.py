@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -167,7 +167,10 @@ def initial_grid() -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _huber(resid: np.ndarray | torch.Tensor, clipped: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+_Array = TypeVar("_Array", np.ndarray, torch.Tensor)
+
+
+def _huber(resid: _Array, clipped: _Array) -> _Array:
     """Huber_delta(r) = c (r - c/2) with c = clip(r, -delta, delta) (Hoffmann Eq. 3).
 
     That is r^2/2 within delta and delta (|r| - delta/2) beyond, written with the clipped residual

@@ -56,7 +56,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
@@ -176,11 +176,19 @@ def build_task(spec: dict[str, Any]) -> Task:
         return cls(**spec)
     components = spec.pop("components")
     return Mixture(
-        tasks=tuple(build_task({k: v for k, v in c.items() if k not in _COMPONENT_KEYS}) for c in components),
+        tasks=tuple(_component_task({k: v for k, v in c.items() if k not in _COMPONENT_KEYS}) for c in components),
         labels=tuple(str(c["label"]) for c in components),
         weights=tuple(float(c["weight"]) for c in components),
         **spec,
     )
+
+
+def _component_task(spec: dict[str, Any]) -> Count | IndexHintAddition | FewShotArithmetic | WordUnscramble:
+    """The task of a mixture component's mapping: any task but a mixture or a language task."""
+    task = build_task(spec)
+    if isinstance(task, (Mixture, LanguageModelling)):
+        raise SweepError(f"a mixture component cannot be a {spec.get('name')!r} task")
+    return task
 
 
 def _check_task(where: str, task: Any, nested: bool = False) -> None:
@@ -232,7 +240,11 @@ def _resolve_eval(evaluation: dict[str, Any], task: Task, rank: int, source: str
 
 def component(task: Task, label: str) -> Task:
     """The component of a mixture called ``label``, or the task itself when ``label`` is empty."""
-    return task if not label else task.tasks[task.labels.index(label)]
+    if not label:
+        return task
+    if not isinstance(task, Mixture):
+        raise ValueError(f"component {label!r} of a task that is not a mixture: {task!r}")
+    return task.tasks[task.labels.index(label)]
 
 
 @dataclass(frozen=True)
@@ -382,7 +394,7 @@ def _members(spec: Any, source: str) -> tuple[dict[str, Any], ...]:
     if not seeds or len(set(seeds)) != len(seeds):
         raise SweepError(f"{source}: members.seeds must be a positive count or a list of distinct seeds")
     extra = {k: spec[k] for k in ("lr", "steps") if k in spec}
-    if per_member:
+    if isinstance(steps, list):  # per_member
         if len(steps) != len(seeds):
             raise SweepError(f"{source}: members.steps as a list needs one positive integer per seed "
                              f"({len(seeds)}), got {len(steps)} values")
@@ -502,7 +514,7 @@ def store_run(spec: RunSpec, profile: str, device: str, store: ResultStore) -> R
         min(_chunk_files(spec, profile, i)[1].stat().st_mtime - c["wall_seconds"] for i, c in enumerate(chunks)),
         UTC,
     )
-    common = {"profile": profile, "device": device, "started": started}
+    common: dict[str, Any] = {"profile": profile, "device": device, "started": started}
     size = member_chunk(_train_config(spec, device), len(spec.members))
     runtime = {"cpu_seconds": cpu_seconds, "member_chunk": size}
 
@@ -549,7 +561,7 @@ def _extra_evaluations(spec: RunSpec, task: Task, model: Any) -> dict[str, Any]:
             continue
         label = ev[f"{kind}_component"]
         examples = sample(component(task, label), ev[f"{kind}_n_examples"], "test", ev["seed"] + offset)
-        if label:
+        if label and isinstance(task, Mixture):  # component() refused a label of any other task
             examples = replace(examples, component=np.full(len(examples), task.labels.index(label), dtype=np.int8))
         if kind == "large":
             tables["large"] = evaluate(model, examples, batch_size=ev["batch_size"])
@@ -723,7 +735,8 @@ def run_sweeps(
                         break
                     finished(spec, cost, run_chunk(spec, profile, device, index, deadline))
             else:
-                queue, running = list(jobs), {}
+                queue = list(jobs)
+                running: dict[Future[dict[str, Any]], tuple[RunSpec, float]] = {}
                 while queue or running:
                     while queue and len(running) < workers and not done.stopped and (
                         deadline is None or time.time() < deadline

@@ -77,7 +77,7 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
 
 def hash64(*parts: np.ndarray | int) -> np.ndarray:
     """Hash a tuple of integers (arrays broadcast) into uniform 64-bit words, order-sensitive."""
-    h = np.uint64(0x243F6A8885A308D3)
+    h: np.ndarray = np.asarray(np.uint64(0x243F6A8885A308D3))  # 0-d: mixes with parts exactly as the scalar
     for part in parts:
         h = _splitmix(h ^ np.asarray(part).astype(np.uint64))
     return h
@@ -557,6 +557,10 @@ class WordUnscramble(_Task):
         return pieces
 
 
+Component = Count | IndexHintAddition | FewShotArithmetic | WordUnscramble
+"""The tasks a :class:`Mixture` combines: every task but a mixture and language modelling."""
+
+
 @dataclass(frozen=True)
 class Mixture:
     """Several tasks trained as one stream, BIG-bench style (Wei et al. 2022 evaluate one model on many).
@@ -571,7 +575,7 @@ class Mixture:
     component trains on another one's test queries.
     """
 
-    tasks: tuple[_Task, ...]
+    tasks: tuple[Component, ...]
     labels: tuple[str, ...]
     weights: tuple[float, ...]
 
@@ -679,17 +683,16 @@ class LanguageModelling:
         if width != self.seq_len(split):
             raise ValueError(f"LanguageModelling examples have {self.seq_len(split)} tokens, asked for {width}")
         if isinstance(self.source, MarkovSource):
-            tokens = self._markov(keys, width)
+            tokens = self._markov(self.source, keys, width)
         elif isinstance(self.source, ZipfFactsSource):
-            tokens = self._facts(keys, width)
+            tokens = self._facts(self.source, keys, width)
         else:
-            tokens = self._corpus(keys, width)
+            tokens = self._corpus(self.source, keys, width)
         answer = np.ones(tokens.shape, dtype=bool)
         return Examples(tokens.astype(np.uint8), answer, np.full(len(keys), self.context, dtype=np.int16))
 
-    def _markov(self, keys: np.ndarray, width: int) -> np.ndarray:
+    def _markov(self, src: MarkovSource, keys: np.ndarray, width: int) -> np.ndarray:
         """Markov chain paths started from stationarity, by inverse-CDF draws from hashed uniforms."""
-        src = self.source
         v, k = src.vocab_size, src.order
         context = np.minimum(
             np.searchsorted(np.cumsum(src.stationary), _uniform(hash64(keys, width)), side="right"),
@@ -707,20 +710,20 @@ class LanguageModelling:
             context = (context * v) % src.n_contexts + token
         return out
 
-    def _facts(self, keys: np.ndarray, width: int) -> np.ndarray:
+    def _facts(self, src: ZipfFactsSource, keys: np.ndarray, width: int) -> np.ndarray:
         """Whole items from the first token on; item i's fact and noise come from ``hash64(key, 2i)``
         and ``hash64(key, 2i + 1)``."""
-        m = -(-width // self.source.item_length)
+        m = -(-width // src.item_length)
         slots = np.arange(m)
         fact_u = _uniform(hash64(keys[:, None], 2 * slots[None, :]))
         value_u = _uniform(hash64(keys[:, None], 2 * slots[None, :] + 1))
-        return self.source.tokens_from_uniforms(fact_u, value_u)[:, :width]
+        return src.tokens_from_uniforms(fact_u, value_u)[:, :width]
 
-    def _corpus(self, keys: np.ndarray, width: int) -> np.ndarray:
+    def _corpus(self, src: CorpusSource, keys: np.ndarray, width: int) -> np.ndarray:
         """Windows of the corpus at hashed offsets."""
-        data = self.source.data
+        data = src.data
         if data.size <= width:
-            raise ValueError(f"corpus_path {self.source.path} has {data.size} bytes; need more than {width}")
+            raise ValueError(f"corpus_path {src.path} has {data.size} bytes; need more than {width}")
         starts = (hash64(keys, 0) % np.uint64(data.size - width + 1)).astype(np.int64)
         return data[starts[:, None] + np.arange(width)].astype(np.int64)
 

@@ -369,6 +369,10 @@ def _capped_client(notebook: Any, limits: Limits, **options: Any) -> Any:
     import nbformat
     from nbclient import NotebookClient
     class CappedClient(NotebookClient):
+        kept: dict[int, int]  # bytes of output kept per cell
+        cut: dict[int, str]  # the note of each cell whose output was cut
+        probing: bool
+
         def output(self, outs, msg, display_id, cell_index):
             if self.probing:
                 return super().output(outs, msg, display_id, cell_index)
@@ -636,7 +640,8 @@ def _assigned_values(chapter: book.Chapter, student: str, recorded: dict[str, An
     notes = []
     if recorded.get("student") != student:
         notes.append(f"the notebook was handed out to {_text(str(recorded.get('student')), 80)!r}, not {student!r}")
-    claimed = recorded.get("parameters") if isinstance(recorded.get("parameters"), dict) else {}
+    parameters = recorded.get("parameters")
+    claimed = parameters if isinstance(parameters, dict) else {}
     changed = sorted(name for name in assigned.keys() | claimed.keys() if claimed.get(name) != assigned.get(name))
     if changed:
         differences = ", ".join(

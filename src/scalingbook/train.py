@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -359,6 +360,8 @@ class Stepper:
             )
             return
         if self.graph is not None:
+            if self._inputs is None:
+                raise RuntimeError("Stepper: a captured CUDA graph without its input buffers")
             for buffer, batch in zip(self._inputs, (tokens, answer)):
                 buffer.copy_(batch)
             self.graph.replay()
@@ -556,13 +559,16 @@ def _batches(task: Task, seeds: np.ndarray, start: int, stop: int, cfg: TrainCon
         tokens, answer = torch.from_numpy(ex.tokens), torch.from_numpy(ex.answer)
         if device.type == "cuda":
             tokens, answer = tokens.pin_memory(), answer.pin_memory()
-        return tuple(x.view(shape).to(device, non_blocking=True) for x in (tokens, answer))
+        return tokens.view(shape).to(device, non_blocking=True), answer.view(shape).to(device, non_blocking=True)
 
+    if start >= stop:
+        return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending: Future | None = pool.submit(build, start) if start < stop else None
+        pending: Future[tuple[Tensor, Tensor]] = pool.submit(build, start)
         for step in range(start, stop):
             batch = pending.result()
-            pending = pool.submit(build, step + 1) if step + 1 < stop else None
+            if step + 1 < stop:
+                pending = pool.submit(build, step + 1)
             yield batch
 
 
@@ -622,6 +628,17 @@ def train(
     )
 
 
+class StepTimes(TypedDict):
+    """What :func:`time_steps` measures."""
+
+    seconds: float
+    repeat_seconds: list[float]
+    member_steps_per_s: float
+    tokens_per_s: float
+    model_flops_per_s: float
+    peak_memory_bytes: float
+
+
 def time_steps(
     model_cfg: ModelConfig,
     members: int,
@@ -630,7 +647,7 @@ def time_steps(
     steps: int = 20,
     warmup: int = 3,
     repeats: int = 1,
-) -> dict[str, float | list[float]]:
+) -> StepTimes:
     """Time training steps on random tokens: the population benchmark's inner measure.
 
     ``warmup`` steps first (compilation and CUDA graph capture happen there, so at least
