@@ -225,14 +225,15 @@ def emergence_table(
         flops = dict(zip(curve["n_params"], curve["flops"]))
         chance, half = chances[task], len(sizes) // 2
 
-        def scale_of(means: np.ndarray) -> np.ndarray:
+        # The closures are used within this iteration; defaults bind this task's values all the same.
+        def scale_of(means: np.ndarray, sizes: np.ndarray = sizes, chance: float = chance) -> np.ndarray:
             first = _first_from(means > chance + margin)
             return np.append(sizes.astype(np.float64), np.inf)[first]
 
-        def early(means: np.ndarray) -> np.ndarray:
+        def early(means: np.ndarray, half: int = half, chance: float = chance) -> np.ndarray:
             return means[:, :half].max(axis=1) - chance
 
-        def rise(means: np.ndarray) -> np.ndarray:
+        def rise(means: np.ndarray, half: int = half) -> np.ndarray:
             return means[:, -1] - means[:, :half].max(axis=1)
 
         scale = stats.paired_bootstrap([matrix], scale_of, n_resamples, confidence, rng_seed, method="nearest")

@@ -112,7 +112,7 @@ def sharpness(
             other, _ = emergence.seed_matrix(group, name)
             signs = [1.0 if METRICS[m].higher_is_better else -1.0 for m in (reference, name)]
 
-            def difference(a: np.ndarray, b: np.ndarray, signs: list[float] = signs) -> np.ndarray:
+            def difference(a: np.ndarray, b: np.ndarray, signs: list[float] = signs, sizes: np.ndarray = sizes) -> np.ndarray:
                 return (metrics.breakthroughness(signs[0] * a, sizes, clip=clip)
                         - metrics.breakthroughness(signs[1] * b, sizes, clip=clip))
 
