@@ -347,7 +347,8 @@ charts.with_source(
 # %% tags=["remove-input"]
 independent = rescore.independent_token_outcomes(family, stored)
 independence = rescore.independence_table(independent, n_resamples, confidence, 0)
-by_task = alt.Chart(independence).encode(x=params_x)
+by_task = alt.Chart(independence.assign(em_lo=independence["em_model"] + independence["low"],
+                                        em_hi=independence["em_model"] + independence["high"])).encode(x=params_x)
 charts.with_source(
     alt.layer(
         by_task.mark_line(color=charts.PALETTE[1]).encode(y=alt.Y("em_model:Q", title="exact match")),
@@ -356,8 +357,6 @@ charts.with_source(
             y="em:Q", tooltip=["task:N", alt.Tooltip("n_params:Q", format=","), alt.Tooltip("em:Q", format=".3f"),
                                alt.Tooltip("em_model:Q", format=".3f", title="p^L"), alt.Tooltip("gap:Q", format="+.3f"),
                                alt.Tooltip("low:Q", format="+.3f"), alt.Tooltip("high:Q", format="+.3f")]),
-        data=independence.assign(em_lo=independence["em_model"] + independence["low"],
-                                 em_hi=independence["em_model"] + independence["high"]),
     ).properties(width=170, height=120).facet(facet=alt.Facet("task:N", title=None, sort=list(mixture.labels)), columns=3),
     emergence_sources["records"],
     "points: measured exact match (bars: p^L plus the paired interval of the gap); lines: p^L from teacher-forced p",
