@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from scalingbook import cli, results
-from scalingbook.results import ResultError, ResultStore, load_result, param_hash
+from scalingbook.results import REPO_ROOT, ResultError, ResultStore, load_result, param_hash
 from scalingbook.sweeps import Sweep
 
 PARAMS = {"width": 64, "depth": 2, "seeds": [0, 1, 2]}
@@ -192,3 +192,13 @@ def test_the_command_line_sets_the_command_for_what_it_runs(tmp_path, monkeypatc
     assert cli.main(["list"]) == 0
     assert seen == ["scalingbook list"]
     assert results.COMMAND_ENV_VAR not in os.environ, "the process's environment is restored"
+
+
+def test_committed_results_record_no_path_of_the_machine_that_made_them():
+    """Manifests under data/ once recorded the absolute path of the scalingbook binary used."""
+    manifests = sorted((REPO_ROOT / "data").rglob("manifest.json"))
+    assert manifests, "data/ holds committed results"
+    for path in manifests:
+        manifest = json.loads(path.read_text())
+        assert not manifest["command"].startswith("/"), f"{path}: {manifest['command']}"
+        assert "/work/" not in path.read_text() and "/home/" not in path.read_text(), path
