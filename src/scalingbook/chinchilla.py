@@ -81,13 +81,14 @@ class Design:
     corpus_path: str = ""
     seed: int = 0
     # Added with the full profile; left out of key() at these defaults so quick results keep their keys.
+    # The facts source's settings default to ZipfFactsSource's own.
     language: str = "markov"
-    n_facts: int = 1 << 20
-    zipf_exponent: float = 1.5
-    key_length: int = 4
-    key_symbols: int = 32
-    value_symbols: int = 32
-    noise: float = 0.1
+    n_facts: int = ZipfFactsSource.n_facts
+    zipf_exponent: float = ZipfFactsSource.zipf_exponent
+    key_length: int = ZipfFactsSource.key_length
+    key_symbols: int = ZipfFactsSource.key_symbols
+    value_symbols: int = ZipfFactsSource.value_symbols
+    noise: float = ZipfFactsSource.noise
     n_heads: int = 0
     flops_count: str = "6nd"
     envelope_seed_offset: int = 0
