@@ -1,5 +1,5 @@
 """Build hook: put the book's sources inside the wheel, so that an installed package can make a
-project folder anywhere (``scalingbook init``; see ``src/scalingbook/project.py``).
+project folder anywhere (``scalingbook init``; see ``src/scalingbook/lab/project.py``).
 
 They land in ``scalingbook/project/`` of the wheel. An editable install needs no copy: it runs from
 the clone, which is a project folder already. All other metadata is in pyproject.toml.
@@ -12,8 +12,8 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "sweeps", "data")  # = scalingbook.project.SOURCES
-IGNORE = shutil.ignore_patterns(".*", "chapters", "__pycache__", "vega-bundle.js")  # = scalingbook.project.IGNORED
+SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "sweeps", "data")  # = scalingbook.lab.project.SOURCES
+IGNORE = shutil.ignore_patterns(".*", "chapters", "__pycache__", "vega-bundle.js")  # = scalingbook.lab.project.IGNORED
 
 
 class BuildPyWithBookSources(build_py):

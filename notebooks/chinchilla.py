@@ -45,9 +45,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from scalingbook import charts, chinchilla, fits
-from scalingbook.book import chapter_header, pick_device
-from scalingbook.epoch_data import EpochDataUnavailable, drop_highest_losses, load_epoch_data
+from scalingbook.analysis import fits
+from scalingbook.chapters import charts, chinchilla
+from scalingbook.chapters.page import chapter_header, pick_device
+from scalingbook.lab.epoch_data import EpochDataUnavailable, drop_highest_losses, load_epoch_data
 
 charts.enable()
 # The full profile reads the committed sweeps (never training); quick trains here if not stored.
@@ -66,11 +67,11 @@ display(Markdown(f"**Results shown: the `{shown}` profile**" + (
 # %% [markdown]
 # ## The sweep
 #
-# The quick profile trains on a random order-1 Markov chain (`scalingbook.languages.MarkovSource`),
+# The quick profile trains on a random order-1 Markov chain (`scalingbook.lab.languages.MarkovSource`),
 # whose floor is exact but whose loss does not follow Hoffmann's form: a review found the fitted $E$
 # 28% below the floor, because the capacity limit is the rank of the tied embeddings and the data
 # limit a step, neither a power law. The full profile trains on a stream of **Zipf-distributed
-# facts** (`scalingbook.languages.ZipfFactsSource`): $2^{20}$ facts, fact $k$ with probability
+# facts** (`scalingbook.lab.languages.ZipfFactsSource`): $2^{20}$ facts, fact $k$ with probability
 # $\propto k^{-1.5}$, each a 4-symbol key and a value that is the fact's own with probability 0.9. A
 # model that holds the $k$ most frequent facts loses a constant times the remaining mass
 # $\sum_{j>k} p_j \sim k^{-0.5}$; facts are learnt once seen a few times, so after $D$ tokens the loss

@@ -37,10 +37,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from scalingbook import charts, emergence, metrics, stats
-from scalingbook.book import chapter_header, pick_device
-from scalingbook.results import REPO_ROOT
-from scalingbook.sweeps import component, load_tables, read_or_train
+from scalingbook.analysis import metrics, stats
+from scalingbook.chapters import charts, emergence
+from scalingbook.chapters.page import chapter_header, pick_device
+from scalingbook.lab.store import REPO_ROOT
+from scalingbook.lab.sweeps import component, load_tables, read_or_train
 
 charts.enable()
 train_on = pick_device(device)
@@ -84,7 +85,7 @@ chapter_header("emergence", globals(), sources=[r for kind in sweeps for r in re
 # Fig. 2C): words of a synthetic lexicon spelled in symbol tokens, shown in a scrambled order, to be
 # written in the right one. A model knows no English, so it must learn the lexicon in training: each
 # word occurs there, but a test query's (word, order) pair never does. No test query of any task
-# appears in training, not even as a solved shot (`scalingbook.tasks`).
+# appears in training, not even as a solved shot (`scalingbook.lab.tasks`).
 #
 # **Metric.** Exact match (EM): the greedy answer, end-of-sequence token included, equals the target.
 # **Chance** is the EM of a guess uniform over the integers the answer can take (for unscrambling, a

@@ -50,16 +50,17 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from scalingbook import charts, emergence, metric_model, rescore, vision
-from scalingbook.book import chapter_header, pick_device
-from scalingbook.results import REPO_ROOT
-from scalingbook.sweeps import component, load_tables, read_or_train
+from scalingbook.chapters import charts, emergence, mirage
+from scalingbook.chapters.page import chapter_header, pick_device
+from scalingbook.lab import vision
+from scalingbook.lab.store import REPO_ROOT
+from scalingbook.lab.sweeps import component, load_tables, read_or_train
 
 charts.enable()
 if log10_params_min >= log10_params_max:
     raise ValueError("log10_params_min must be below log10_params_max")
 n_params = np.logspace(log10_params_min, log10_params_max, 121)
-model = metric_model.curves(n_params, c, alpha, target_lengths, test_set_size)
+model = mirage.model_curves(n_params, c, alpha, target_lengths, test_set_size)
 train_on = pick_device(device)
 # Read from the results store, training first only if these exact populations are not stored.
 autoencoders = vision.population_result(
@@ -155,7 +156,7 @@ charts.with_source(
 # %% tags=["remove-input"]
 sizes = sorted({10, 100, 1_000, 10_000, 100_000, test_set_size})
 by_size = pd.concat(
-    [metric_model.curves(n_params, c, alpha, target_lengths, n).assign(test_set_size=n, floor=1.0 / n) for n in sizes],
+    [mirage.model_curves(n_params, c, alpha, target_lengths, n).assign(test_set_size=n, floor=1.0 / n) for n in sizes],
     ignore_index=True,
 )
 size_choice = alt.param(
@@ -224,11 +225,11 @@ first_visible.style.format(
 
 # %% tags=["remove-input"]
 swap_metrics = [*emergence.RECORD_METRICS, "brier"]
-choices = rescore.choice_outcomes(family, choice_tables)
+choices = mirage.choice_outcomes(family, choice_tables)
 outcomes = emergence.run_outcomes(family, stored, list(emergence.RECORD_METRICS)).merge(
     choices[["task", "d_model", "seed", "grade", "brier"]], on=["task", "d_model", "seed"], how="left")
-swap_curves = rescore.metric_curves(outcomes, swap_metrics, n_resamples, confidence, rng_seed=0)
-titles = {name: rescore.METRICS[name].title for name in rescore.METRICS}
+swap_curves = mirage.metric_curves(outcomes, swap_metrics, n_resamples, confidence, rng_seed=0)
+titles = {name: mirage.METRICS[name].title for name in mirage.METRICS}
 decades = [10.0**k for k in range(16)]  # log axes: a label per power of ten, none in between
 params_x = alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), axis=alt.Axis(format="~s", values=decades),
                  title="parameters")
@@ -259,10 +260,10 @@ charts.with_source(
 # as "flat"): its median step is noise.
 
 # %% tags=["remove-input"]
-swap_scores = rescore.emergence_scores(swap_curves)
+swap_scores = mirage.metric_emergence_scores(swap_curves)
 b_table = swap_scores.pivot(index="task", columns="metric", values="B").reindex(
     index=[t for t in mixture.labels if t in set(swap_scores["task"])], columns=swap_metrics)
-b_table.rename(columns={m: f"B, {titles[m]}" + (" (negated)" if not rescore.METRICS[m].higher_is_better else "") for m in swap_metrics}).style.format(
+b_table.rename(columns={m: f"B, {titles[m]}" + (" (negated)" if not mirage.METRICS[m].higher_is_better else "") for m in swap_metrics}).style.format(
     "{:.1f}", na_rep="flat"
 ).set_caption(f"Source: {emergence_sources['records']} ({family_profile} profile); blank: not measured")
 
@@ -274,7 +275,7 @@ b_table.rename(columns={m: f"B, {titles[m]}" + (" (negated)" if not rescore.METR
 # clearly the more step-like; **smoother**: below zero.
 
 # %% tags=["remove-input"]
-sharp = rescore.sharpness(outcomes, swap_scores, "em", swap_metrics[1:], n_resamples, confidence, 0)
+sharp = mirage.sharpness(outcomes, swap_scores, "em", swap_metrics[1:], n_resamples, confidence, 0)
 sharp.assign(metric=sharp["metric"].map(titles)).style.format(
     {"B_reference": "{:.1f}", "B_metric": "{:.1f}", "difference": "{:+.1f}", "low": "{:+.1f}", "high": "{:+.1f}"},
     na_rep="flat").hide(axis="index").set_caption(f"B_reference: exact match. Source: {emergence_sources['records']}")
@@ -282,7 +283,7 @@ sharp.assign(metric=sharp["metric"].map(titles)).style.format(
 # %% tags=["remove-input"]
 Markdown(
     f"**What the rescoring shows** ({family_profile} profile, {swap_curves['n_params'].nunique()} sizes, so a straight "
-    f"line scores B = {swap_curves['n_params'].nunique() - 1}):\n\n" + rescore.sharpness_summary(sharp, "em")
+    f"line scores B = {swap_curves['n_params'].nunique() - 1}):\n\n" + mirage.sharpness_summary(sharp, "em")
     + ("\n\nThe quick profile trains each model for seconds, so its curves show what the rescoring measures, not "
        "how these tasks scale; the full profile is the experiment." if family_profile == "quick" else "")
 )
@@ -303,9 +304,9 @@ Markdown(
 
 # %% tags=["remove-input"]
 additions = [label for label in mixture.labels if getattr(component(mixture, label), "op", None) == "+"]
-lengths = rescore.length_outcomes(family, stored, additions)
-by_length = rescore.length_curves(lengths)
-shown = by_length[by_length["n_params"].isin(rescore.evenly_spaced(by_length["n_params"], length_sizes))]
+lengths = mirage.length_outcomes(family, stored, additions)
+by_length = mirage.length_curves(lengths)
+shown = by_length[by_length["n_params"].isin(mirage.evenly_spaced(by_length["n_params"], length_sizes))]
 size_colour = alt.Color("n_params:O", title="parameters", scale=alt.Scale(scheme="viridis"))
 length_x = alt.X("target_len:Q", title="target length L (tokens, EOS included)", axis=alt.Axis(tickMinStep=1))
 
@@ -345,8 +346,8 @@ charts.with_source(
 # errors spread over more answers than independence would.
 
 # %% tags=["remove-input"]
-independent = rescore.independent_token_outcomes(family, stored)
-independence = rescore.independence_table(independent, n_resamples, confidence, 0)
+independent = mirage.independent_token_outcomes(family, stored)
+independence = mirage.independence_table(independent, n_resamples, confidence, 0)
 by_task = alt.Chart(independence.assign(em_lo=independence["em_model"] + independence["low"],
                                         em_hi=independence["em_model"] + independence["high"])).encode(x=params_x)
 charts.with_source(
@@ -364,17 +365,17 @@ charts.with_source(
 )
 
 # %% tags=["remove-input"]
-Markdown(f"**Measured against p^L** ({family_profile} profile):\n\n" + rescore.independence_summary(independence, confidence))
+Markdown(f"**Measured against p^L** ({family_profile} profile):\n\n" + mirage.independence_summary(independence, confidence))
 
 # %% tags=["remove-input"]
-p_by_size = rescore.token_accuracy_by_size(lengths)
+p_by_size = mirage.token_accuracy_by_size(lengths)
 largest = by_length[by_length["n_params"] == by_length["n_params"].max()].sort_values("target_len")
 per_size = by_length.groupby("n_params")
 falls = sum(bool(np.all(np.diff(g.sort_values("target_len")["em"]) <= 0)) for _, g in per_size)
 rises = sum(bool(np.all(np.diff(g.sort_values("target_len")["edit_distance"]) >= 0)) for _, g in per_size)
 gap = float(np.mean(np.abs(by_length["em"] - by_length["em_model"])))
 try:
-    fit_c, fit_alpha = metric_model.fit_cross_entropy_power_law(p_by_size["n_params"], p_by_size["p_token"])
+    fit_c, fit_alpha = mirage.fit_cross_entropy_power_law(p_by_size["n_params"], p_by_size["p_token"])
 except ValueError:
     fit_c, fit_alpha = float("nan"), float("nan")
 Markdown(
@@ -414,7 +415,7 @@ large_label = large_runs[0][0].eval["large_component"]
 large_chance = component(mixture, large_label).chance_exact_match()
 smallest_two = large_runs[:2]
 resolved = pd.concat(
-    [rescore.exact_match_by_test_size(t.table, rescore.subset_sizes(t.table["example"].nunique()), confidence).assign(
+    [mirage.exact_match_by_test_size(t.table, mirage.subset_sizes(t.table["example"].nunique()), confidence).assign(
         n_params=emergence.size_columns(spec)["n_params"]) for spec, t in smallest_two],
     ignore_index=True,
 )
@@ -451,7 +452,7 @@ charts.with_source(
 # when both lie below it.
 
 # %% tags=["remove-input"]
-large_sizes = rescore.large_summary(rescore.large_outcomes(family, load_tables(family, "large", family_profile)),
+large_sizes = mirage.large_summary(mirage.large_outcomes(family, load_tables(family, "large", family_profile)),
                                     large_chance, n_resamples, confidence, 0)
 large_sizes.style.format(
     {"n_params": "{:,}", "flops": "{:.2e}", "trials": "{:,}", "em": "{:.4f}", "cp_low": "{:.4f}", "cp_high": "{:.4f}",
@@ -459,7 +460,7 @@ large_sizes.style.format(
 ).hide(axis="index").set_caption(f"Source: {emergence_sources['large']}")
 
 # %% tags=["remove-input"]
-Markdown(f"**What more data shows** ({family_profile} profile): " + rescore.large_text(large_sizes, large_chance, large_label)
+Markdown(f"**What more data shows** ({family_profile} profile): " + mirage.large_text(large_sizes, large_chance, large_label)
          + (" The quick profile's models train for minutes on a CPU." if family_profile == "quick" else ""))
 
 # %% [markdown]
@@ -474,8 +475,8 @@ Markdown(f"**What more data shows** ({family_profile} profile): " + rescore.larg
 # probabilities. The verdict compares the two $B$ values with a paired interval over seeds, as above.
 
 # %% tags=["remove-input"]
-choice_curves = rescore.metric_curves(choices, ["grade", "brier"], n_resamples, confidence, rng_seed=0)
-choice_scores = rescore.emergence_scores(choice_curves)
+choice_curves = mirage.metric_curves(choices, ["grade", "brier"], n_resamples, confidence, rng_seed=0)
+choice_scores = mirage.metric_emergence_scores(choice_curves)
 k_options = int(choices["n_options"].max())
 choice_base = alt.Chart().encode(x=params_x)
 charts.with_source(
@@ -497,13 +498,13 @@ charts.with_source(
 )
 
 # %% tags=["remove-input"]
-choice_sharp = rescore.sharpness(choices, choice_scores, "grade", ["brier"], n_resamples, confidence, 0)
+choice_sharp = mirage.sharpness(choices, choice_scores, "grade", ["brier"], n_resamples, confidence, 0)
 choice_sharp.style.format({"B_reference": "{:.1f}", "B_metric": "{:.1f}", "difference": "{:+.1f}", "low": "{:+.1f}",
                            "high": "{:+.1f}"}, na_rep="flat").hide(axis="index").set_caption(
     f"B_reference: multiple-choice grade; B_metric: Brier score (negated). Source: {emergence_sources['choices']}")
 
 # %% tags=["remove-input"]
-Markdown(f"**What multiple choice shows** ({family_profile} profile):\n\n" + rescore.sharpness_summary(choice_sharp, "grade"))
+Markdown(f"**What multiple choice shows** ({family_profile} profile):\n\n" + mirage.sharpness_summary(choice_sharp, "grade"))
 
 # %% [markdown]
 # ## Induced emergence in vision
@@ -531,9 +532,9 @@ Markdown(f"**What multiple choice shows** ({family_profile} profile):\n\n" + res
 # are 95% bootstrap intervals over seeds.
 
 # %% tags=["remove-input"]
-recon = vision.reconstruction_curves(autoencoders.table, recon_thresholds)
-mse_by_width = vision.seed_intervals(recon[recon["c"] == recon["c"].iloc[0]], "mse", ["width"])
-recon_by_width = vision.seed_intervals(recon, "reconstruction", ["width", "c"])
+recon = mirage.reconstruction_curves(autoencoders.table, recon_thresholds)
+mse_by_width = mirage.seed_intervals(recon[recon["c"] == recon["c"].iloc[0]], "mse", ["width"])
+recon_by_width = mirage.seed_intervals(recon, "reconstruction", ["width", "c"])
 width_x = alt.X(
     "width:Q", scale=alt.Scale(type="log", domain=[min(vision_widths), max(vision_widths)], nice=False),
     title="hidden width (bottleneck units)",
@@ -583,10 +584,10 @@ charts.with_source(
 # resolution is one over the number of sets. Both are means over seeds with 95% bootstrap intervals.
 
 # %% tags=["remove-input"]
-subsets = vision.subset_accuracy_curves(classifiers.table, subset_sizes, subset_sets)
-accuracy_by_width = vision.seed_intervals(subsets[subsets["k"] == subsets["k"].min()], "accuracy", ["width"])
-expected_by_width = vision.seed_intervals(subsets, "expected", ["width", "k"])
-measured_by_width = vision.seed_intervals(subsets, "measured", ["width", "k"])
+subsets = mirage.subset_accuracy_curves(classifiers.table, subset_sizes, subset_sets)
+accuracy_by_width = mirage.seed_intervals(subsets[subsets["k"] == subsets["k"].min()], "accuracy", ["width"])
+expected_by_width = mirage.seed_intervals(subsets, "expected", ["width", "k"])
+measured_by_width = mirage.seed_intervals(subsets, "measured", ["width", "k"])
 pick_k = alt.selection_point(fields=["k"], bind="legend")
 k_colour = alt.Color("k:O", title="set size K", scale=alt.Scale(range=charts.PALETTE))
 k_opacity = alt.condition(pick_k, alt.value(1.0), alt.value(0.12))
@@ -628,7 +629,7 @@ charts.with_source(
 # worst to best: small for a jump, large for a gradual rise.
 
 # %% tags=["remove-input"]
-scores = vision.emergence_scores(recon, subsets)
+scores = mirage.vision_emergence_scores(recon, subsets)
 scores.rename(
     columns={"B": "B (median over seeds)", "B_low": "low", "B_high": "high", "width_growth": "width growth 10% -> 90%"}
 ).style.format(precision=1, na_rep="-").hide(axis="index")
@@ -646,8 +647,8 @@ expected_at = expected_by_width.pivot(index="width", columns="k", values="mean")
 measured_at = measured_by_width.pivot(index="width", columns="k", values="mean")
 b_k = {k: score_of.loc[("all K correct, expected acc^K", f"K = {k}"), "B"] for k in (k_low, k_high)}
 growth_k = {k: score_of.loc[("all K correct, expected acc^K", f"K = {k}"), "width_growth"] for k in (k_low, k_high)}
-strict_step = vision.largest_step(recon_by_width[recon_by_width["c"] == c_low])
-k_diff = vision.b_difference(subsets[subsets["k"] == k_high], subsets[subsets["k"] == k_low], "expected")
+strict_step = mirage.largest_step(recon_by_width[recon_by_width["c"] == c_low])
+k_diff = mirage.b_difference(subsets[subsets["k"] == k_high], subsets[subsets["k"] == k_low], "expected")
 sharper_b = "clearly higher" if k_diff.low > 0 else "clearly lower" if k_diff.high < 0 else "not clearly different"
 steeper = growth_k[k_high] < growth_k[k_low]
 Markdown(
@@ -680,7 +681,7 @@ Markdown(
 # ## Exercises
 #
 # Each exercise asks for a named result. Compute it with the `scalingbook` package, which this
-# notebook has already imported as `metric_model`, and the chapter's parameters (`c`, `alpha` and the
+# notebook has already imported as `mirage`, and the chapter's parameters (`c`, `alpha` and the
 # `exercise_*` values in the parameters cell).
 #
 # ```{exercise} Where exact match crosses a level
@@ -698,8 +699,8 @@ Markdown(
 # $\mathcal{L}_{CE} = -\ln(a)/L$ and $N = c\,\mathcal{L}_{CE}^{1/\alpha}$.
 
 # %% grade={"exercise": "mirage-ex-threshold", "checks": {"ex1_n_params": {"rtol": 0.001}}}
-# BEGIN SOLUTION hint: set p(N)**L equal to the level and solve for N (see metric_model)
-ex1_n_params = metric_model.params_for_exact_match(exercise_accuracy, exercise_length, c, alpha)
+# BEGIN SOLUTION hint: set p(N)**L equal to the level and solve for N (see the mathematical model in mirage)
+ex1_n_params = mirage.params_for_exact_match(exercise_accuracy, exercise_length, c, alpha)
 # END SOLUTION
 print(f"exact match of {exercise_length}-token answers reaches {exercise_accuracy:g} at N = {ex1_n_params:.3g}")
 
@@ -719,7 +720,7 @@ print(f"exact match of {exercise_length}-token answers reaches {exercise_accurac
 # ```
 
 # %% tags=["hide-input"]
-measured = metric_model.sample_token_accuracy(
+measured = mirage.sample_token_accuracy(
     np.logspace(log10_params_min, log10_params_max, 13), c, alpha, tokens=500, seed=exercise_seed
 )
 
@@ -733,7 +734,7 @@ measured = metric_model.sample_token_accuracy(
 
 # %% grade={"exercise": "mirage-ex-fit", "checks": {"ex2_alpha": {"atol": 0.002}, "ex2_c": {"rtol": 0.02}}}
 # BEGIN SOLUTION hint: fit a line to ln(-ln accuracy) against ln(n_params); the slope is alpha
-ex2_c, ex2_alpha = metric_model.fit_cross_entropy_power_law(measured["n_params"], measured["accuracy"])
+ex2_c, ex2_alpha = mirage.fit_cross_entropy_power_law(measured["n_params"], measured["accuracy"])
 # END SOLUTION
 print(f"fitted alpha = {ex2_alpha:.4f} (chapter: {alpha:g}), c = {ex2_c:.3g} (chapter: {c:g})")
 
@@ -760,9 +761,9 @@ print(f"fitted alpha = {ex2_alpha:.4f} (chapter: {alpha:g}), c = {ex2_c:.3g} (ch
 
 # %% grade={"exercise": "mirage-ex-test-size", "checks": {"ex3_exact_match": {"rtol": 0.001}, "ex3_test_set_size": {"rtol": 0.002, "atol": 1}}}
 # BEGIN SOLUTION hint: first p(N) and p**L, then the smallest n with (1 - p**L)**n <= 0.05
-p_exercise = metric_model.per_token_correct(metric_model.per_token_cross_entropy(exercise_n_params, c, alpha))
-ex3_exact_match = float(metric_model.exact_match(p_exercise, exercise_length))
-ex3_test_set_size = metric_model.min_test_set_size(ex3_exact_match, confidence=0.95)
+p_exercise = mirage.per_token_correct(mirage.per_token_cross_entropy(exercise_n_params, c, alpha))
+ex3_exact_match = float(mirage.model_exact_match(p_exercise, exercise_length))
+ex3_test_set_size = mirage.min_test_set_size(ex3_exact_match, confidence=0.95)
 # END SOLUTION
 print(f"exact match {ex3_exact_match:.3g}: a test set needs {ex3_test_set_size} items to show it")
 

@@ -37,14 +37,14 @@ import altair as alt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from scalingbook import bench, charts
-from scalingbook.book import chapter_header, pick_device
-from scalingbook.results import REPO_ROOT, default_root
+from scalingbook.chapters import charts, performance
+from scalingbook.chapters.page import chapter_header, pick_device
+from scalingbook.lab.store import REPO_ROOT, default_root
 
 charts.enable()
 STORED = default_root("full") / "bench"  # data/bench, or SCALINGBOOK_DATA/bench
 SHOWN = STORED.relative_to(REPO_ROOT) if STORED.is_relative_to(REPO_ROOT) else STORED
-stored = bench.load_benchmarks(STORED) if STORED.is_dir() else []
+stored = performance.load_benchmarks(STORED) if STORED.is_dir() else []
 stored_fits = [r for r in stored if r["benchmark"] == "chinchilla_approach3_fit"]
 stored_populations = [r for r in stored if r["benchmark"] == "population_training"]
 # Measured now only when asked: the sizes in the full profile, small ones a CPU does in seconds otherwise.
@@ -56,8 +56,8 @@ SIZES = {
 }[profile]
 live_fit = live_population = None
 if measure:
-    live_fit = bench.fit_benchmark(n_starts=SIZES["fit_starts"])
-    live_population = bench.population_benchmark(**SIZES["population"], device=pick_device(device))
+    live_fit = performance.fit_benchmark(n_starts=SIZES["fit_starts"])
+    live_population = performance.population_benchmark(**SIZES["population"], device=pick_device(device))
 chapter_header(
     "performance", globals(),
     sources=[f"{SHOWN}/{r['file']} (commit {(r.get('git_commit') or 'unknown')[:10]})" for r in stored]
@@ -69,10 +69,10 @@ chapter_header(
 # ## Approach 3: 4,500 L-BFGS starts at once
 #
 # The parametric fit $L(N, D) = E + A/N^\alpha + B/D^\beta$ minimises a Huber loss of log-loss
-# residuals from every point of a 4,500-point grid of initial values (`scalingbook.fits`). The
+# residuals from every point of a 4,500-point grid of initial values (`scalingbook.analysis.fits`). The
 # baseline is what published fits run: `scipy.optimize.minimize(method="L-BFGS-B")` in a Python
 # loop, one start after another, with the same objective and its analytic gradient in NumPy.
-# `scalingbook.fits` instead runs all starts as one batch of L-BFGS iterations in torch. Both see the
+# `scalingbook.analysis.fits` instead runs all starts as one batch of L-BFGS iterations in torch. Both see the
 # same data (Epoch's 240 points, shipped in `data/reference/`; 240 synthetic points on Hoffmann's
 # surface only where that copy is missing) and the same starts; the target is at least 20 times
 # faster with a best objective no worse.
@@ -129,13 +129,13 @@ Markdown(
 # ## Training a population of seeds
 #
 # Three ways to train `M` copies of one small transformer that differ only in their seed, on the
-# same batches (`scalingbook.bench.population_benchmark`):
+# same batches (`scalingbook.chapters.performance.population_benchmark`):
 #
 # - **naive**: one ordinary `torch.nn.Module` per seed, trained one after another, with bf16
 #   autocast on a GPU and torch's fused AdamW; its rate per member does not depend on `M`, so a
 #   few members are timed;
 # - **vmap**: `torch.func.stack_module_state` and `vmap` over the stacked weights, with torch's AdamW;
-# - **population**: this book's trainer step (`scalingbook.train`), where every weight carries a
+# - **population**: this book's trainer step (`scalingbook.lab.train`), where every weight carries a
 #   leading member axis and the whole population is one set of batched matrix products, with its own
 #   fused AdamW and per-member gradient clipping; on a GPU, optionally compiled and captured as a
 #   CUDA graph;
@@ -153,7 +153,7 @@ Markdown(
 
 # %% tags=["remove-input"]
 population_results = stored_populations + ([live_population] if live_population is not None else [])
-populations = bench.population_rows(population_results)
+populations = performance.population_rows(population_results)
 if population_results:
     populations["measured"] = [
         f"stored: {result['file']}" if "file" in result else "while running this page"

@@ -40,11 +40,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from scalingbook import charts, stats
-from scalingbook.book import chapter_header, pick_device
-from scalingbook.model import param_count
-from scalingbook.results import REPO_ROOT, default_root
-from scalingbook.sweeps import read_or_train
+from scalingbook.analysis import stats
+from scalingbook.chapters import charts, seeds
+from scalingbook.chapters.page import chapter_header, pick_device
+from scalingbook.lab.model import param_count
+from scalingbook.lab.store import REPO_ROOT, default_root
+from scalingbook.lab.sweeps import read_or_train
 
 charts.enable()
 AXES = {"width": "d_model", "depth": "n_layers"}  # each axis varies one model setting, the other stays fixed
@@ -65,7 +66,7 @@ shown |= {
 sweeps = {key: s.sweep for key, s in shown.items()}
 results = {key: s.results for key, s in shown.items()}
 # One row per (task, axis, scale, seed): exact match, the continuous loss and the model's size.
-seeds = pd.concat(
+per_seed = pd.concat(
     [
         stats.seed_outcomes(result).assign(
             task=task, axis=axis, scale=spec.model[AXES[axis]],
@@ -76,8 +77,8 @@ seeds = pd.concat(
     ],
     ignore_index=True,
 )
-seeds["panel"] = seeds["task"] + " · " + seeds["axis"] + " (" + seeds["axis"].map(AXES) + ")"
-panels = {key: seeds[(seeds["task"] == key[0]) & (seeds["axis"] == key[1])] for key in sweeps}
+per_seed["panel"] = per_seed["task"] + " · " + per_seed["axis"] + " (" + per_seed["axis"].map(AXES) + ")"
+panels = {key: per_seed[(per_seed["task"] == key[0]) & (per_seed["axis"] == key[1])] for key in sweeps}
 sources = [f"{results[key][-1].describe()}, with {len(results[key]) - 1} smaller runs" for key in sweeps]
 chapter_header("seeds", globals(), sources=[r for key in sweeps for r in results[key]])
 
@@ -85,7 +86,7 @@ chapter_header("seeds", globals(), sources=[r for key in sweeps for r in results
 # ## The populations, and the choices the paper leaves open
 #
 # **Tasks.** Both come from Zhou et al.'s study of length generalisation, as in the paper
-# (`scalingbook.tasks`). *Count*: the prompt `BOS s e >` asks for every integer from `s` to `e`,
+# (`scalingbook.lab.tasks`). *Count*: the prompt `BOS s e >` asks for every integer from `s` to `e`,
 # each a single token. *Addition*: reversed addition with index hints, where a hint symbol before each
 # digit names its significance and the sum is written least-significant digit first. Models train on
 # problems of every length up to a training length and are tested only on longer ones, so exact match
@@ -139,7 +140,7 @@ display(Markdown(
 
 # %% tags=["remove-input"]
 population_table = (
-    seeds.groupby(["task", "axis"], sort=False)
+    per_seed.groupby(["task", "axis"], sort=False)
     .agg(scales=("scale", lambda s: ", ".join(str(v) for v in sorted(s.unique()))),
          seeds_per_scale=("seed", "nunique"),
          params_min=("n_params", "min"), params_max=("n_params", "max"))
@@ -161,7 +162,7 @@ population_table["scales not trained yet"] = [
 population_table["training steps"] = [
     sweeps[(t, a)].runs[0].train["steps"] for t, a in zip(population_table["task"], population_table["axis"])
 ]
-display(Markdown(stats.divergence_note(seeds, ["task", "axis", "scale"])))
+display(Markdown(stats.divergence_note(per_seed, ["task", "axis", "scale"])))
 population_table.style.format({"params_min": "{:,}", "params_max": "{:,}"}).hide(axis="index")
 
 # %% [markdown]
@@ -173,7 +174,7 @@ population_table.style.format({"params_min": "{:,}", "params_max": "{:,}"}).hide
 # %% tags=["remove-input"]
 edges = np.linspace(0, 1, 21)
 histograms = (
-    seeds.assign(bin=np.clip(np.digitize(seeds["em"], edges[1:-1]), 0, len(edges) - 2))
+    per_seed.assign(bin=np.clip(np.digitize(per_seed["em"], edges[1:-1]), 0, len(edges) - 2))
     .groupby(["panel", "scale", "bin"]).size().rename("seeds").reset_index()
     .assign(em_low=lambda t: edges[t["bin"]], em_high=lambda t: edges[t["bin"] + 1])
 )
@@ -184,7 +185,7 @@ histogram_charts = [
         y=alt.Y("seeds:Q", title="seeds"),
         tooltip=["scale:O", "em_low:Q", "em_high:Q", "seeds:Q"],
     ).properties(width=150, height=90).facet(column=alt.Column("scale:O", title=panel))
-    for panel in seeds["panel"].unique()
+    for panel in per_seed["panel"].unique()
 ]
 charts.with_source(alt.vconcat(*histogram_charts), *sources, title="Exact match across seeds, per scale")
 
@@ -201,7 +202,7 @@ charts.with_source(alt.vconcat(*histogram_charts), *sources, title="Exact match 
 # %% tags=["remove-input"]
 summary = pd.concat(
     [
-        stats.seed_summary(frame, "em", "scale", success_threshold, n_resamples, confidence, exercise_seed)
+        seeds.seed_summary(frame, "em", "scale", success_threshold, n_resamples, confidence, exercise_seed)
         .assign(panel=frame["panel"].iloc[0])
         for frame in panels.values()
     ],
@@ -234,7 +235,7 @@ def _range(values: pd.Series) -> str:
 
 
 lines = []
-for panel in seeds["panel"].unique():
+for panel in per_seed["panel"].unique():
     mode, mean, p = (_at(panel, s) for s in ("mode", "mean", "p_success"))
     jumps = np.abs(np.diff(mode["estimate"]))
     lines.append(
@@ -254,10 +255,10 @@ Markdown("**What the grid shows.**\n\n" + "\n".join(lines))
 # per-token negative log-likelihood across seeds at every scale, on one grid per panel.
 
 # %% tags=["remove-input"]
-finite = seeds[np.isfinite(seeds["loss"])]
+finite = per_seed[np.isfinite(per_seed["loss"])]
 densities = pd.concat(
     [
-        stats.kde_by_scale(frame, "loss", "scale", n_grid=kde_grid_points).assign(panel=frame["panel"].iloc[0])
+        seeds.kde_by_scale(frame, "loss", "scale", n_grid=kde_grid_points).assign(panel=frame["panel"].iloc[0])
         for _, frame in finite.groupby("panel", sort=False)
     ],
     ignore_index=True,
@@ -286,7 +287,7 @@ charts.with_source(kde_chart, *sources, title="Density of the continuous error a
 # %% tags=["remove-input"]
 bimodality = pd.concat(
     [
-        stats.bimodality_by_scale(frame, metric, "scale", dip_alpha, min_peak_prominence, bimodality_rule)
+        seeds.bimodality_by_scale(frame, metric, "scale", dip_alpha, min_peak_prominence, bimodality_rule)
         .assign(panel=frame["panel"].iloc[0], metric=metric)
         for _, frame in finite.groupby("panel", sort=False)
         for metric in ("em", "loss")
@@ -311,7 +312,7 @@ bimodality[["panel", "metric", "scale", "n_seeds", "dip", "p_value", "n_peaks", 
 
 # %% tags=["remove-input"]
 distances = pd.concat(
-    [stats.wasserstein_to_reference(frame, "em", "scale").assign(panel=frame["panel"].iloc[0])
+    [seeds.wasserstein_to_reference(frame, "em", "scale").assign(panel=frame["panel"].iloc[0])
      for frame in panels.values()],
     ignore_index=True,
 )
@@ -320,9 +321,9 @@ markers = pd.DataFrame(
         {"panel": frame["panel"].iloc[0], "marker": name, "scale": scale}
         for frame in panels.values()
         for name, scale in (
-            ("emergence of bimodality", stats.bimodality_emergence(
+            ("emergence of bimodality", seeds.bimodality_emergence(
                 frame, "em", "scale", dip_alpha, min_peak_prominence, bimodality_rule)),
-            ("mode breakthrough", stats.mode_breakthrough(frame, "em", "scale", success_threshold)),
+            ("mode breakthrough", seeds.mode_breakthrough(frame, "em", "scale", success_threshold)),
         )
     ],
     columns=["panel", "marker", "scale"],
@@ -342,7 +343,7 @@ charts.with_source(
                 tooltip=["marker:N", "scale:Q"],
             ),
         ).properties(width=420, height=110, title=panel)
-        for panel in seeds["panel"].unique()
+        for panel in per_seed["panel"].unique()
     ]),
     *sources,
     title="Wasserstein-2 distance to the largest scale, with the Fig. 5 markers",
@@ -355,15 +356,15 @@ charts.with_source(
 # exact match against scale gets BIG-bench's **breakthroughness** $B$ (the curve's total rise over
 # the root-*median*-square of its steps: infinite for a clean step, about the number of steps for a
 # straight line) and **linearity** $L$ (the same with a root-*mean*-square denominator)
-# {cite}`srivastava2022bigbench` (`scalingbook.metrics`). Left: every seed of the count task along
+# {cite}`srivastava2022bigbench` (`scalingbook.analysis.metrics`). Left: every seed of the count task along
 # the width axis against its parameter count (grey), with the highest-$B$ and highest-$L$ seeds
 # drawn out. Right: the whole population at the two scales on either side of the highest-$B$
 # seed's largest step, the two histograms of the paper's Fig. 1.
 
 # %% tags=["remove-input"]
 fig1 = panels[("count", "width")]
-shapes = stats.seed_shape_scores(fig1, "em", "n_params")
-top_b, top_l = stats.top_seeds(shapes, "B").iloc[0], stats.top_seeds(shapes, "L").iloc[0]
+shapes = seeds.seed_shape_scores(fig1, "em", "n_params")
+top_b, top_l = seeds.top_seeds(shapes, "B").iloc[0], seeds.top_seeds(shapes, "L").iloc[0]
 highlight = {int(top_b["seed"]): "highest B", int(top_l["seed"]): "highest L"}
 curves = fig1.assign(role=fig1["seed"].map(highlight).fillna("other seeds"))
 params_x = alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), title="parameters")
@@ -417,7 +418,7 @@ Markdown(
 
 # %% tags=["remove-input"]
 inverse = []
-for panel in seeds["panel"].unique():
+for panel in per_seed["panel"].unique():
     p, good = _at(panel, "p_success"), _at(panel, "mean_successful")
     for i in range(len(p) - 1):
         falls = p["estimate"].iloc[i + 1] < p["estimate"].iloc[i]
@@ -440,10 +441,10 @@ Markdown(
 # ## What these populations can and cannot show
 
 # %% tags=["remove-input"]
-per_panel = seeds.groupby(["panel", "scale"])["seed"].nunique().groupby(level="panel").min()
+per_panel = per_seed.groupby(["panel", "scale"])["seed"].nunique().groupby(level="panel").min()
 few = [panel for panel, n in per_panel.items() if n < 50]
 width = summary.loc[summary["statistic"] == "p_success", "high"] - summary.loc[summary["statistic"] == "p_success", "low"]
-never = [panel for panel in seeds["panel"].unique() if _at(panel, "p_success")["estimate"].max() == 0]
+never = [panel for panel in per_seed["panel"].unique() if _at(panel, "p_success")["estimate"].max() == 0]
 multimodal = bimodality[bimodality["multimodal"]]
 Markdown(
     "Profiles shown: " + "; ".join(f"{t} · {a}: **{v.profile}**" for (t, a), v in shown.items()) + ". "
@@ -484,8 +485,8 @@ Markdown(
 # MMLU-format examples, (3) a re-initialisation of the last attention block and the head from a seed,
 # (4) MMLU and CommonsenseQA scoring that records per-question correctness and option
 # log-likelihoods. Given per-seed accuracies in a table with columns `scale`, `seed` and `em`, every
-# analysis of this chapter (`stats.seed_summary`, `stats.bimodality_by_scale`,
-# `stats.wasserstein_to_reference`, `stats.seed_shape_scores`) applies unchanged.
+# analysis of this chapter (`seeds.seed_summary`, `seeds.bimodality_by_scale`,
+# `seeds.wasserstein_to_reference`, `seeds.seed_shape_scores`) applies unchanged.
 
 # %% [markdown]
 # ## Rerunning the populations
@@ -508,7 +509,7 @@ Markdown(
 # ## Exercises
 #
 # Each exercise asks for a named result. Compute it with `stats` (already imported) from the per-seed
-# table `seeds` (columns `task, axis, scale, seed, em, loss, n_params, panel`) and the parameters.
+# table `per_seed` (columns `task, axis, scale, seed, em, loss, n_params, panel`) and the parameters.
 #
 # ```{exercise} An interval for P(success)
 # :label: seeds-ex-interval
@@ -524,13 +525,13 @@ Markdown(
 # :class: dropdown
 # ```
 # `stats.bootstrap_ci` resamples seeds with replacement and takes percentiles of the statistic;
-# `stats.success_probability` is the statistic, with the threshold bound by a small function.
+# `seeds.success_probability` is the statistic, with the threshold bound by a small function.
 
 # %% grade={"exercise": "seeds-ex-interval", "checks": {"ex1_p_success": {"atol": 1e-9}, "ex1_low": {"atol": 1e-9}, "ex1_high": {"atol": 1e-9}}}
 # BEGIN SOLUTION hint: select the rows, then stats.bootstrap_ci(em, statistic, n_resamples, 0.95, exercise_seed)
 largest = panels[("count", "width")].query("scale == scale.max()")["em"]
 ex1_p_success, ex1_low, ex1_high = stats.bootstrap_ci(
-    largest, lambda x, axis: stats.success_probability(x, axis, success_threshold), n_resamples, 0.95, exercise_seed
+    largest, lambda x, axis: seeds.success_probability(x, axis, success_threshold), n_resamples, 0.95, exercise_seed
 )
 # END SOLUTION
 print(f"P(success) = {ex1_p_success:.3f}, 95% interval [{ex1_low:.3f}, {ex1_high:.3f}]")
@@ -594,9 +595,9 @@ mixture = mixture.sample(frac=1, random_state=exercise_seed).reset_index(drop=Tr
 # to see how often it does, which is the power a quick-profile population has.
 
 # %% grade={"exercise": "seeds-ex-dip", "checks": {"ex3_p_value": {"atol": 1e-6}, "ex3_peaks": {"atol": 0}}}
-# BEGIN SOLUTION hint: stats.dip_test(values) returns (dip, p_value); stats.count_kde_peaks(values) counts peaks
+# BEGIN SOLUTION hint: stats.dip_test(values) returns (dip, p_value); seeds.count_kde_peaks(values) counts peaks
 ex3_p_value = stats.dip_test(mixture["em"]).p_value
-ex3_peaks = stats.count_kde_peaks(mixture["em"])
+ex3_peaks = seeds.count_kde_peaks(mixture["em"])
 # END SOLUTION
 print(f"dip test p = {ex3_p_value:.3g}; {ex3_peaks} density peaks; "
       f"first 8 seeds alone: p = {stats.dip_test(mixture['em'].head(8)).p_value:.3g}")

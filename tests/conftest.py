@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scalingbook.results import REPO_ROOT, default_root
+from scalingbook.lab.store import REPO_ROOT, default_root
 
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "data", "sweeps")
 
@@ -41,7 +41,7 @@ def scalingbook(root: Path, *args: str, timeout: float = 900) -> subprocess.Comp
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Tiny models run fastest, and steadiest on a shared 2-core machine, on one thread."""
-    from scalingbook.cpu import torch_threads
+    from scalingbook.lab.cpu import torch_threads
 
     with torch_threads(1):
         yield

@@ -7,8 +7,7 @@ import json
 import pytest
 import torch
 
-from scalingbook import cli
-from scalingbook.bench import (
+from scalingbook.chapters.performance import (
     SingleTransformer,
     StackedModels,
     TrainerVariant,
@@ -22,8 +21,9 @@ from scalingbook.bench import (
     single_loss,
     write_benchmark_json,
 )
-from scalingbook.model import ModelConfig, Population
-from scalingbook.train import member_losses
+from scalingbook.lab.model import ModelConfig, Population
+from scalingbook.lab.train import member_losses
+from scalingbook.site import cli
 
 # torch has no vmap rule for the CPU attention kernel and loops over members instead: slower, same values
 pytestmark = pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")
@@ -181,7 +181,7 @@ def test_a_named_csv_that_is_missing_is_an_error_not_synthetic_data(tmp_path, ca
 
 def test_the_fit_benchmark_records_its_data_relative_to_the_project(tmp_path, monkeypatch):
     """It recorded the absolute path of the CSV on the machine that ran it."""
-    from scalingbook import epoch_data
+    from scalingbook.lab import epoch_data
 
     monkeypatch.delenv("SCALINGBOOK_EPOCH_CSV", raising=False)
     if not epoch_data.SHIPPED_CSV.is_file():

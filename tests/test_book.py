@@ -12,7 +12,7 @@ import sys
 import nbformat
 import pytest
 
-from scalingbook import book, cli
+from scalingbook.site import book, cli
 
 TINY = '''# %% [markdown]
 # # Tiny chapter
@@ -27,6 +27,8 @@ corpus = ""  # a text file to read [file]
 # %%
 if fail:
     raise RuntimeError("asked to fail")
+if scale < 0:  # never runs: names the scratch package's module as code this chapter depends on
+    from scalingbook import module
 print("answer", 21 * scale)
 '''
 
@@ -39,6 +41,7 @@ def tiny(tmp_path, monkeypatch):
     src.mkdir()
     (notebooks / "tiny.py").write_text(TINY)
     (src / "module.py").write_text("x = 1\n")
+    (src / "unrelated.py").write_text("y = 1\n")
     chapter = book.Chapter("tiny", "Tiny", data=("tiny",), env_inputs=("TINY_INPUT",))
     monkeypatch.setattr(book, "NOTEBOOK_DIR", notebooks)
     monkeypatch.setattr(book, "EXECUTED_DIR", executed)
@@ -63,6 +66,8 @@ def test_staleness_key_follows_every_input(tiny, tmp_path, monkeypatch):
     assert book.staleness_key(tiny, dict(values)) == key, "same inputs, same key"
 
     assert book.staleness_key(tiny, {**values, "scale": 3.0}) != key
+    (tmp_path / "src" / "unrelated.py").write_text("y = 2\n")
+    assert book.staleness_key(tiny, values) == key, "a module the chapter never imports is not an input"
     (tmp_path / "src" / "module.py").write_text("x = 2\n")
     key_src = book.staleness_key(tiny, values)
     assert key_src != key
@@ -215,7 +220,7 @@ def test_a_reader_that_leaves_early_ends_the_listing_quietly():
     """`scalingbook list | head` printed a BrokenPipeError traceback."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line is written
-    code = "import sys; from scalingbook.cli import main; sys.exit(main(['list']))"
+    code = "import sys; from scalingbook.site.cli import main; sys.exit(main(['list']))"
     done = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, text=True)
     os.close(write_end)
     assert done.stderr == ""
@@ -289,7 +294,7 @@ def test_a_failed_chapter_names_the_kernel_log_when_the_kernel_wrote_to_it(tiny)
 
 
 def test_results_made_by_a_chapter_record_its_scalingbook_command(tiny):
-    tiny.notebook.write_text(TINY + "\n# %%\nfrom scalingbook.results import command_line\nprint('made by', command_line())\n")
+    tiny.notebook.write_text(TINY + "\n# %%\nfrom scalingbook.lab.store import command_line\nprint('made by', command_line())\n")
     assert cli.main(["run", "tiny", "-p", "scale", "3", "--device", "cpu"]) == 0
     assert "made by scalingbook run tiny --profile quick --device cpu -p scale 3.0" in _output_text(tiny.executed)
 
@@ -424,3 +429,13 @@ def test_readers_see_an_exercise_answer_folded_and_without_its_solution_markers(
     cell = nbformat.read(tiny.executed, as_version=4).cells[-1]
     assert cell.source == "ex1_x = scale + 1\nprint(ex1_x)"
     assert "hide-input" in cell.metadata.tags and cell.outputs[0]["text"] == "3.0\n"
+
+
+def test_a_chapter_depends_on_the_code_it_imports_and_not_on_the_command_line():
+    """Issue 16, item 4: editing cli.py reran every chapter; now each chapter hashes only its own code."""
+    package = book.PACKAGE_DIR
+    for chapter in book.CHAPTERS:
+        files = {str(p.relative_to(package)) for p in book.chapter_code(chapter.notebook.read_text())}
+        assert f"chapters/{chapter.name}.py" in files, chapter.name
+        assert "lab/store.py" in files, f"{chapter.name}: imported through its chapter module"
+        assert not {f for f in files if f.startswith("site/")}, f"{chapter.name} imports the site layer"

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from scalingbook.results import REPO_ROOT
+from scalingbook.lab.store import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

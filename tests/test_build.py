@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scalingbook.book import get_chapter
+from scalingbook.site.book import get_chapter
 from tests.conftest import copy_book, scalingbook
 
 pytestmark = pytest.mark.slow

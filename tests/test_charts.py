@@ -8,7 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from scalingbook import charts
+from scalingbook.chapters import charts
 
 
 def _spec(chart: alt.TopLevelMixin) -> dict:

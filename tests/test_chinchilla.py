@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingbook import chinchilla, fits
-from scalingbook.sweeps import Sweep, run_sweeps
+from scalingbook.analysis import fits
+from scalingbook.chapters import chinchilla
+from scalingbook.lab.sweeps import Sweep, run_sweeps
 
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
@@ -71,7 +72,7 @@ PINNED_DESIGNS = {
 
 @pytest.mark.parametrize("name", PINNED_KEYS)
 def test_a_design_without_a_corpus_keeps_its_stored_key(name):
-    from scalingbook.results import param_hash
+    from scalingbook.lab.store import param_hash
 
     design = PINNED_DESIGNS[name]()
     keys = tuple(
@@ -202,7 +203,7 @@ def test_likelihood_ratio_prefers_the_truth_and_runs_needed_scales_as_a_square()
 
 
 def test_huber_likelihood_matches_epoch_on_the_published_points():
-    from scalingbook.epoch_data import (
+    from scalingbook.lab.epoch_data import (
         EpochDataUnavailable,
         drop_highest_losses,
         load_epoch_data,

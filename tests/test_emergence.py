@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalingbook import emergence, metrics, sweeps
-from scalingbook.results import REPO_ROOT
-from scalingbook.sweeps import Sweep, SweepError, load_tables, run_sweep
-from scalingbook.tasks import encode
+from scalingbook.analysis import metrics
+from scalingbook.chapters import emergence
+from scalingbook.lab import sweeps
+from scalingbook.lab.store import REPO_ROOT
+from scalingbook.lab.sweeps import Sweep, SweepError, load_tables, run_sweep
+from scalingbook.lab.tasks import encode
 
 COMPONENTS = [
     {"label": "add-1", "weight": 1, "name": "arithmetic", "op": "+", "train_length": 1, "test_length": 1, "shots": 1},
@@ -94,7 +96,7 @@ def test_bad_mixture_configs_are_named():
 
 @pytest.mark.parametrize("profile", ["quick", "paper"])
 def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
-    from scalingbook.model import param_count
+    from scalingbook.lab.model import param_count
 
     direct, scratchpad = (Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile)
                           for kind in ("direct", "scratchpad"))
@@ -111,7 +113,7 @@ def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
 
 
 def test_the_full_family_is_the_one_issue_14_asks_for():
-    from scalingbook.model import param_count
+    from scalingbook.lab.model import param_count
 
     direct, scratchpad = (Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", "full")
                           for kind in ("direct", "scratchpad"))
@@ -217,8 +219,8 @@ def test_prompting_gains_pair_seeds_across_the_two_families():
 
 def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, checkpoints):
     """Issue 18, item 8: a member ending at loss 8.2 (healthy: 2.9) was not flagged and entered the analyses."""
-    from scalingbook import stats
-    from scalingbook.results import ResultStore
+    from scalingbook.analysis import stats
+    from scalingbook.lab.store import ResultStore
 
     sweep = Sweep.from_dict({**CONFIG, "grid": [{"d_model": 8}], "members": {"seeds": 3, "lr": 3e-3},
                              "eval": {"n_examples": 30}})

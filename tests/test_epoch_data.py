@@ -1,4 +1,4 @@
-"""Tests of scalingbook.epoch_data: the shipped copy, locating, downloading and validating the CSV."""
+"""Tests of scalingbook.lab.epoch_data: the shipped copy, locating, downloading and validating the CSV."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalingbook import epoch_data
+from scalingbook.lab import epoch_data
 
 SHARED_CSV = Path(__file__).resolve().parents[2] / "shared/reference/chinchilla_epoch/svg_extracted_data.csv"
 HEADER = "x,y,color,Model Size,Training FLOP,hex_color,loss\n"
@@ -86,7 +86,7 @@ def test_the_shipped_copy_is_the_reduction_of_the_original(original_csv, monkeyp
     pd.testing.assert_frame_equal(reduced, pd.read_csv(epoch_data.SHIPPED_CSV, dtype=str, keep_default_na=False))
     # the command data/reference/README.md gives to rebuild and check the file, on the code under test
     done = subprocess.run(
-        [sys.executable, "-m", "scalingbook.epoch_data", str(original_csv)], capture_output=True,
+        [sys.executable, "-m", "scalingbook.lab.epoch_data", str(original_csv)], capture_output=True,
         env=dict(os.environ, PYTHONPATH=str(Path(epoch_data.__file__).parents[1])),
     )
     assert done.returncode == 0, done.stderr.decode()

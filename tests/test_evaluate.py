@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from scalingbook.evaluate import evaluate, greedy_decode, target_logprobs
-from scalingbook.model import ModelConfig, Population
-from scalingbook.tasks import EOS, IndexHintAddition, sample
+from scalingbook.lab.evaluate import evaluate, greedy_decode, target_logprobs
+from scalingbook.lab.model import ModelConfig, Population
+from scalingbook.lab.tasks import EOS, IndexHintAddition, sample
 
 TASK = IndexHintAddition(3, 4)  # prompts of different lengths in one batch
 # a large init makes the random model's argmax decisive, so float noise cannot flip a token

@@ -1,4 +1,4 @@
-"""Tests of scalingbook.fits: Chinchilla Approaches 1-3 (Hoffmann et al. 2022) and Epoch's refit."""
+"""Tests of scalingbook.analysis.fits: Chinchilla Approaches 1-3 (Hoffmann et al. 2022) and Epoch's refit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from scalingbook import bench, epoch_data, fits
+from scalingbook.analysis import fits
+from scalingbook.chapters import performance
+from scalingbook.lab import epoch_data
 
 PLANTED = fits.LossParams(E=1.7, A=400.0, B=900.0, alpha=0.36, beta=0.31)
 
@@ -252,7 +254,7 @@ def test_fit_benchmark_reports_both_fits_as_json(tmp_path):
         mp.setenv(epoch_data.CACHE_ENV_VAR, str(tmp_path))
         mp.delenv(epoch_data.ENV_VAR, raising=False)
         mp.setattr(epoch_data, "SHIPPED_CSV", tmp_path / "not-shipped.csv")
-        report = bench.fit_benchmark(n_starts=12)
+        report = performance.fit_benchmark(n_starts=12)
     assert report["data"] == "synthetic" and report["n_starts"] == 12
     assert report["speedup"] == pytest.approx(report["scipy_seconds"] / report["batched_seconds"])
     assert report["batched_objective"] <= report["scipy_objective"] * (1 + 1e-6)

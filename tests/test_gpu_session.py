@@ -10,7 +10,7 @@ import tarfile
 
 import yaml
 
-from scalingbook.results import REPO_ROOT
+from scalingbook.lab.store import REPO_ROOT
 
 TINY = {
     "task": {"name": "count", "train_length": 4, "test_length": 5},

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from scalingbook.languages import CorpusSource, MarkovSource
+from scalingbook.lab.languages import CorpusSource, MarkovSource
 
 
 def _sequence_probs(source: MarkovSource, length: int) -> dict[tuple[int, ...], float]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scalingbook.languages import ZipfFactsSource
-from scalingbook.tasks import LanguageModelling, sample
+from scalingbook.lab.languages import ZipfFactsSource
+from scalingbook.lab.tasks import LanguageModelling, sample
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalingbook import metrics
+from scalingbook.analysis import metrics
 
 tokens = st.lists(st.integers(0, 4), max_size=8)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scalingbook.model import (
+from scalingbook.lab.model import (
     ModelConfig,
     Population,
     flops_6nd,

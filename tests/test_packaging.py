@@ -16,8 +16,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from scalingbook import project
-from scalingbook.results import REPO_ROOT, default_root
+from scalingbook.lab import project
+from scalingbook.lab.store import REPO_ROOT, default_root
 
 CHECKOUT = project.checkout_root()
 pytestmark = pytest.mark.skipif(CHECKOUT is None, reason="needs the clone's pyproject.toml and requirements.lock")
@@ -53,7 +53,7 @@ def test_the_wheel_ships_what_a_project_folder_needs():
     tree = ast.parse((CHECKOUT / "setup.py").read_text())
     (shipped,) = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                   and [getattr(t, "id", None) for t in node.targets] == ["SOURCES"]]
-    assert shipped == project.SOURCES, "setup.py and scalingbook.project name different book sources"
+    assert shipped == project.SOURCES, "setup.py and scalingbook.lab.project name different book sources"
 
 
 @pytest.mark.slow
@@ -86,7 +86,7 @@ def test_an_installed_wheel_runs_a_chapter_outside_the_clone(tmp_path):
     installed = sorted(p for p in (fresh_site / "scalingbook").rglob("*") if "__pycache__" not in p.parts)
 
     scalingbook = str(env_dir / "bin" / "scalingbook")
-    where = subprocess.run([python, "-c", "import scalingbook.results as r; print(r.__file__)"],
+    where = subprocess.run([python, "-c", "import scalingbook.lab.store as r; print(r.__file__)"],
                            cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
     assert where.startswith(str(fresh_site)), f"scalingbook imported from {where}, not from the wheel"
 

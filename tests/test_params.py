@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scalingbook.params import MAX_INPUT_BYTES, Param, ParameterError, parameters_cell, read_params, resolve
+from scalingbook.chapters.params import MAX_INPUT_BYTES, Param, ParameterError, parameters_cell, read_params, resolve
 
 NOTEBOOK = '''# %% [markdown]
 # # A chapter

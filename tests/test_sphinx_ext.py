@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from sphinx.builders.html._assets import _JavaScript
 
-from scalingbook import sphinx_ext
+from scalingbook.site import sphinx_ext
 
 
 def _config():
@@ -49,7 +49,7 @@ def test_exercises_are_numbered_from_one_on_every_page(tmp_path):
 
     source = tmp_path / "src"
     source.mkdir()
-    (source / "conf.py").write_text("extensions = ['sphinx_exercise', 'scalingbook.sphinx_ext']\nnumfig = True\n")
+    (source / "conf.py").write_text("extensions = ['sphinx_exercise', 'scalingbook.site.sphinx_ext']\nnumfig = True\n")
     (source / "index.rst").write_text("Book\n====\n\n.. toctree::\n\n   one\n   two\n")
     for page in ("one", "two"):
         exercises = "".join(f".. exercise:: {page} {i}\n   :label: {page}-{i}\n\n   Do {i}.\n\n" for i in (1, 2))

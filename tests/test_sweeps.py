@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingbook import sweeps
-from scalingbook.sweeps import Sweep, SweepError, run_sweep
+from scalingbook.lab import sweeps
+from scalingbook.lab.sweeps import Sweep, SweepError, run_sweep
 
 PINNED_KEY = "63ad12c0217c9ab2"  # Sweep.from_dict(CONFIG).runs[0].key before the field checks existed
 
@@ -95,7 +95,7 @@ def test_bad_configs_name_the_problem(change, message):
 )
 def test_member_train_and_eval_fields_are_checked_when_the_yaml_is_loaded(tmp_path, yaml_text, message, capsys):
     """Issue 18, item 5: these gave a 20-line traceback after training started; now one line, exit 2."""
-    from scalingbook import cli
+    from scalingbook.site import cli
 
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump(CONFIG) + yaml_text + "\n")  # the last mapping of a key wins in PyYAML
@@ -238,7 +238,7 @@ def test_runs_through_submitit(tmp_path, checkpoints):
 
 
 def test_sweep_command_runs_a_config_and_rejects_a_bad_one(tmp_path, checkpoints, monkeypatch, capsys):
-    from scalingbook import cli
+    from scalingbook.site import cli
 
     monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path / "cache"))
     config = tmp_path / "tiny.yaml"
@@ -288,7 +288,7 @@ def test_the_paper_profile_on_a_cpu_asks_first_and_a_script_is_refused(tmp_path,
     """Issue 18, item 8: GPU-scale training started on a CPU without a word."""
     import io
 
-    from scalingbook import cli
+    from scalingbook.site import cli
 
     monkeypatch.setenv("SCALINGBOOK_DATA", str(tmp_path / "data"))
     config = tmp_path / "tiny.yaml"
@@ -327,8 +327,8 @@ def test_two_sweeps_holding_the_same_run_both_store_it(tmp_path, checkpoints):
 
 
 def test_status_as_markdown_is_the_readme_budget_table(capsys):
-    from scalingbook import cli
-    from scalingbook.results import REPO_ROOT
+    from scalingbook.lab.store import REPO_ROOT
+    from scalingbook.site import cli
 
     assert cli.main(["sweep", "--status", "--markdown"]) == 0
     table = capsys.readouterr().out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scalingbook import tables
+from scalingbook.chapters import tables
 
 
 def test_plain_frames_get_human_names_aligned_numbers_and_per_column_digits():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from scalingbook.tasks import (
+from scalingbook.lab.tasks import (
     EOS,
     VOCAB_SIZE,
     Count,
@@ -206,8 +206,8 @@ def test_generation_is_fast():
 
 
 def test_language_modelling_is_keyed_deterministic_and_all_loss_positions(tmp_path):
-    from scalingbook.languages import CorpusSource, MarkovSource
-    from scalingbook.tasks import LanguageModelling
+    from scalingbook.lab.languages import CorpusSource, MarkovSource
+    from scalingbook.lab.tasks import LanguageModelling
 
     task = LanguageModelling(MarkovSource(vocab_size=8, order=1, seed=3), context=16)
     batch = train_batch(task, np.array([0, 1]), step=2, batch_size=5)
@@ -227,8 +227,8 @@ def test_language_modelling_is_keyed_deterministic_and_all_loss_positions(tmp_pa
 
 
 def test_language_modelling_follows_the_markov_transitions():
-    from scalingbook.languages import MarkovSource
-    from scalingbook.tasks import LanguageModelling
+    from scalingbook.lab.languages import MarkovSource
+    from scalingbook.lab.tasks import LanguageModelling
 
     source = MarkovSource(vocab_size=4, order=1, concentration=1.0, seed=0)
     tokens = sample(LanguageModelling(source, context=50), 2000, "train", 0).tokens.astype(int)

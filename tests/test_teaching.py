@@ -19,8 +19,8 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from scalingbook import book, cli, sandbox, teaching
-from scalingbook.results import REPO_ROOT
+from scalingbook.lab.store import REPO_ROOT
+from scalingbook.site import book, cli, sandbox, teaching
 
 CHAPTERS = [c.name for c in book.CHAPTERS if teaching.chapter_exercises(c)]
 LOOP = "while True:\n    pass"
@@ -216,7 +216,7 @@ ATTACKS = {
     "poison the reference answers": "open({cache!r}, 'w').write('{{}}')",
     "write the roster": "open({roster!r}, 'a')",
     "write into the checkout": "import scalingbook\nopen(scalingbook.__file__, 'a')",
-    "write into the results store": "from scalingbook.results import default_root\n(default_root('quick') / 'pwned').mkdir()",
+    "write into the results store": "from scalingbook.lab.store import default_root\n(default_root('quick') / 'pwned').mkdir()",
     "write another student's report": "open({report!r}, 'a')",
 }
 

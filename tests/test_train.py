@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from scalingbook.evaluate import evaluate
-from scalingbook.model import ModelConfig, Population
-from scalingbook.tasks import Count, sample
-from scalingbook.train import (
+from scalingbook.lab.evaluate import evaluate
+from scalingbook.lab.model import ModelConfig, Population
+from scalingbook.lab.tasks import Count, sample
+from scalingbook.lab.train import (
     Member,
     TrainConfig,
     TrainState,
@@ -161,7 +161,7 @@ def test_it_learns_count_in_distribution():
 
 def test_divergence_is_read_from_the_loss_history_without_changing_training():
     """Issue 18, item 8: only non-finite losses counted; a member at lr 10 that blew up was healthy."""
-    from scalingbook.train import diverged_from_losses
+    from scalingbook.lab.train import diverged_from_losses
 
     cfg = TrainConfig(steps=60, batch_size=16, warmup_steps=10, log_every=10, progress=False)
     members = [Member(0, lr=3e-3), Member(1, lr=10.0), Member(2, lr=1e-2)]

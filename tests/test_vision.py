@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalingbook import vision
-from scalingbook.results import ResultStore
+from scalingbook.chapters import mirage
+from scalingbook.lab import vision
+from scalingbook.lab.store import ResultStore
 
 TINY_AE = vision.PopulationConfig("autoencoder", widths=(1, 16), seeds=1, steps=400, batch_size=64)
 
@@ -26,16 +27,16 @@ def test_split_is_deterministic_disjoint_and_complete():
 
 def test_reconstruction_c_counts_errors_strictly_below_c():
     errors = np.array([0.1, 0.5, 1.0, 2.0])
-    assert vision.reconstruction_c(errors, 1.0) == 0.5  # 1.0 itself is not below c = 1
-    np.testing.assert_allclose(vision.reconstruction_c(errors, [0.05, 0.6, 3.0]), [0.0, 0.5, 1.0])
+    assert mirage.reconstruction_c(errors, 1.0) == 0.5  # 1.0 itself is not below c = 1
+    np.testing.assert_allclose(mirage.reconstruction_c(errors, [0.05, 0.6, 3.0]), [0.0, 0.5, 1.0])
     per_model = np.array([[0.1, 0.5, 1.0, 2.0], [3.0, 3.0, 0.0, 0.0]])
-    np.testing.assert_allclose(vision.reconstruction_c(per_model, [0.6, 5.0]), [[0.5, 0.5], [1.0, 1.0]])
+    np.testing.assert_allclose(mirage.reconstruction_c(per_model, [0.6, 5.0]), [[0.5, 0.5], [1.0, 1.0]])
 
 
 def test_reconstruction_curves_have_one_row_per_width_seed_and_c():
     table = pd.DataFrame({"width": [1, 1, 2, 2], "seed": [0, 0, 0, 0], "image": [3, 4, 3, 4],
                           "sq_error": [2.0, 4.0, 0.5, 1.5]})
-    curves = vision.reconstruction_curves(table, [1.0, 3.0])
+    curves = mirage.reconstruction_curves(table, [1.0, 3.0])
     assert curves[["width", "c"]].values.tolist() == [[1, 1.0], [1, 3.0], [2, 1.0], [2, 3.0]]
     np.testing.assert_allclose(curves["mse"], [3.0, 3.0, 1.0, 1.0])
     np.testing.assert_allclose(curves["reconstruction"], [0.0, 0.5, 0.5, 1.0])
@@ -58,23 +59,23 @@ def test_a_member_is_the_same_model_alone_or_in_a_population():
 
 
 def test_expected_subset_accuracy_is_accuracy_to_the_k_and_matches_sampling():
-    np.testing.assert_allclose(vision.expected_subset_accuracy(0.9, np.arange(1, 6)), 0.9 ** np.arange(1, 6))
+    np.testing.assert_allclose(mirage.expected_subset_accuracy(0.9, np.arange(1, 6)), 0.9 ** np.arange(1, 6))
     correct = np.zeros(200, dtype=bool)
     correct[:140] = True  # accuracy 0.7
     table = pd.DataFrame({"width": 4, "seed": 0, "image": np.arange(200), "correct": correct})
-    curves = vision.subset_accuracy_curves(table, [1, 3, 5], n_sets=20_000, rng_seed=1)
+    curves = mirage.subset_accuracy_curves(table, [1, 3, 5], n_sets=20_000, rng_seed=1)
     np.testing.assert_allclose(curves["expected"], [0.7, 0.7**3, 0.7**5])
     np.testing.assert_allclose(curves["measured"], curves["expected"], atol=0.015)
-    sets = vision.sample_subsets(200, 3, 50, rng_seed=2)
-    assert sets.shape == (50, 3) and np.array_equal(sets, vision.sample_subsets(200, 3, 50, rng_seed=2))
+    sets = mirage.sample_subsets(200, 3, 50, rng_seed=2)
+    assert sets.shape == (50, 3) and np.array_equal(sets, mirage.sample_subsets(200, 3, 50, rng_seed=2))
 
 
 def test_breakthroughness_is_high_for_a_step_and_n_minus_1_for_a_line():
     frame = pd.DataFrame({"width": [1, 2, 4, 8] * 2, "seed": [0] * 4 + [1] * 4,
                           "score": [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 3.0]})
-    scores = vision.breakthroughness_by_seed(frame, "score", clip=50.0)
+    scores = mirage.breakthroughness_by_seed(frame, "score", clip=50.0)
     assert scores["B"].tolist() == [50.0, 3.0]
-    intervals = vision.seed_intervals(frame, "score", ["width"])
+    intervals = mirage.seed_intervals(frame, "score", ["width"])
     assert intervals["width"].tolist() == [1, 2, 4, 8] and intervals["mean"].tolist() == [0.0, 0.5, 1.0, 2.0]
     assert (intervals["low"] <= intervals["mean"]).all() and (intervals["mean"] <= intervals["high"]).all()
 
@@ -108,7 +109,7 @@ def test_profiles_and_configs_are_validated():
 
 def test_largest_step_is_found_in_the_data_not_assumed():
     summary = pd.DataFrame({"width": [1, 2, 4, 8, 16], "mean": [0.0, 0.05, 0.6, 0.7, 0.75]})
-    step = vision.largest_step(summary)
+    step = mirage.largest_step(summary)
     assert (step["before"], step["after"]) == (2.0, 4.0)
     assert step["highest_before"] == 0.05 and step["at_after"] == 0.6
 
@@ -117,7 +118,7 @@ def test_b_difference_pairs_each_seeds_two_curves():
     widths = [1, 2, 4, 8]
     rows = [{"seed": s, "width": w, "step": float(w == 8), "line": i / 3} for s in range(4) for i, w in enumerate(widths)]
     frame = pd.DataFrame(rows)
-    out = vision.b_difference(frame, frame, "step")
+    out = mirage.b_difference(frame, frame, "step")
     assert out.estimate == 0 and out.low == 0 and out.high == 0
-    steep = vision.b_difference(frame.assign(v=frame["step"]), frame.assign(v=frame["line"]), "v")
+    steep = mirage.b_difference(frame.assign(v=frame["step"]), frame.assign(v=frame["line"]), "v")
     assert steep.estimate == pytest.approx(100 - 3) and steep.low > 0

@@ -1,6 +1,6 @@
 """Emergence curves of a model family (Wei et al. 2022, "Emergent Abilities of Large Language Models").
 
-A family is a sweep over model sizes trained on a :class:`~scalingbook.tasks.Mixture` of few-shot
+A family is a sweep over model sizes trained on a :class:`~scalingbook.lab.tasks.Mixture` of few-shot
 tasks; its stored per-example records become one row per (size, seed, task) here, then curves of mean
 exact match against scale with bootstrap bands, and each task's emergence scale and breakthroughness.
 
@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scalingbook import metrics, stats
-from scalingbook.model import flops_6nd, param_count
-from scalingbook.results import Result
-from scalingbook.sweeps import Sweep, diverged_seeds
-from scalingbook.tasks import TOKEN, sample
+from scalingbook.analysis import metrics, stats
+from scalingbook.lab.model import flops_6nd, param_count
+from scalingbook.lab.store import Result
+from scalingbook.lab.sweeps import Sweep, diverged_seeds
+from scalingbook.lab.tasks import TOKEN, sample
 
 SEPARATOR = TOKEN[">"]
 
@@ -84,7 +84,7 @@ def record_scores(records: pd.DataFrame, names: tuple[str, ...] | list[str] = RE
     ``log_likelihood``: teacher-forced log p(target), summed over its tokens. The last
     three are Schaeffer et al.'s (2023, Sec. 3, Fig. 3) continuous metrics on the same outputs; on a
     scratchpad family they score the whole sequence, working included. Vectorised over records
-    (:mod:`scalingbook.metrics`).
+    (:mod:`scalingbook.analysis.metrics`).
     """
     unknown = [n for n in names if n not in RECORD_METRICS]
     if unknown:
@@ -107,7 +107,7 @@ def run_outcomes(sweep: Sweep, results: list[Result], names: tuple[str, ...] | l
     Columns: ``task`` (component label), ``d_model``, ``n_params``, ``flops`` (6ND with D from
     :func:`training_tokens`), ``seed``, one column per metric of ``names`` (:func:`record_scores`;
     by default ``em``, the exact match of the final answer), ``n_examples`` (test prompts of that task)
-    and ``n_diverged``. Seeds that diverged in training (:func:`scalingbook.sweeps.diverged_seeds`)
+    and ``n_diverged``. Seeds that diverged in training (:func:`scalingbook.lab.sweeps.diverged_seeds`)
     are left out; ``n_diverged`` says how many, on every row of their size.
     """
     rows = []
@@ -173,7 +173,7 @@ def curve_breakthroughness(curve: pd.DataFrame, value: str, sign: float = 1.0, c
 
 def seed_matrix(outcomes: pd.DataFrame, value: str, scale: str = "n_params") -> tuple[np.ndarray, np.ndarray]:
     """One curve's ``value`` per seed as a (seeds, scales) array, NaN where a seed was left out, and
-    the scales in increasing order: the input of :func:`scalingbook.stats.paired_bootstrap`."""
+    the scales in increasing order: the input of :func:`scalingbook.analysis.stats.paired_bootstrap`."""
     table = outcomes.pivot_table(index="seed", columns=scale, values=value, aggfunc="mean", dropna=False)
     return table.to_numpy(dtype=np.float64), table.columns.to_numpy()
 
@@ -216,7 +216,7 @@ def emergence_table(
     half of the sizes, minus chance) with ``early_high``; ``rise`` (mean exact match at the largest
     size minus that highest early one) with ``rise_low, rise_high``; and ``looks_emergent``: near
     chance over the smaller half (``early_high <= margin``) and clearly above it at the largest size
-    (``rise_low > margin``), both intervals from :func:`scalingbook.stats.paired_bootstrap`.
+    (``rise_low > margin``), both intervals from :func:`scalingbook.analysis.stats.paired_bootstrap`.
     """
     rows = []
     for task, curve in curves.groupby("task", sort=False):

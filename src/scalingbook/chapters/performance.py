@@ -1,13 +1,13 @@
 """Benchmarks whose numbers the book quotes; each returns a JSON-serialisable dict.
 
 :func:`fit_benchmark` times Approach 3 of Hoffmann et al. (2022, App. D.2) two ways on the same data
-and the same 4,500 starts: the batched torch L-BFGS of :func:`scalingbook.fits.fit_parametric`
+and the same 4,500 starts: the batched torch L-BFGS of :func:`scalingbook.analysis.fits.fit_parametric`
 against a Python loop of ``scipy.optimize.minimize(method="L-BFGS-B")``, the way the paper's and
 Epoch's fits are usually run.
 
 :func:`population_benchmark` times training M small transformers three ways on the same batches
 (issue 3, item 7): a loop of ordinary modules, ``torch.func`` vmap over stacked copies, and the
-batched population of :mod:`scalingbook.train`. ``scripts/bench-gpu`` runs it on a GPU machine from a
+batched population of :mod:`scalingbook.lab.train`. ``scripts/bench-gpu`` runs it on a GPU machine from a
 plain checkout (``PYTHONPATH=src``, with that machine's torch, NumPy, SciPy and pandas).
 """
 
@@ -36,8 +36,9 @@ import torch.nn.functional as F
 from scipy.optimize import minimize
 from torch import Tensor, nn
 
-from scalingbook import epoch_data, fits
-from scalingbook.model import (
+from scalingbook.analysis import fits
+from scalingbook.lab import epoch_data
+from scalingbook.lab.model import (
     ModelConfig,
     Population,
     flops_6nd,
@@ -45,8 +46,8 @@ from scalingbook.model import (
     param_count,
     rotary,
 )
-from scalingbook.results import command_line, device_name, git_state, repo_relative, write_atomic
-from scalingbook.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
+from scalingbook.lab.store import command_line, device_name, git_state, repo_relative, write_atomic
+from scalingbook.lab.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
 
 
 def _cpu_name() -> str:
@@ -119,7 +120,7 @@ def fit_benchmark(
     so the loop pays no torch overhead), history 10 and scipy's stopping tests (gtol 1e-5,
     ftol 2.2e-9). ``n_starts`` takes an evenly spaced subset of the 4,500-point grid for both (for
     quick checks; None is the whole grid). The batched fit runs on one torch thread (see
-    :func:`scalingbook.fits.batched_lbfgs`). Target (issue 4): at least 20x faster, with a best
+    :func:`scalingbook.analysis.fits.batched_lbfgs`). Target (issue 4): at least 20x faster, with a best
     objective no worse than scipy's.
     """
     source, n_params, tokens, loss = _benchmark_data(csv_path, seed)
@@ -191,7 +192,7 @@ def _layer_norm(x: Tensor, gain: Tensor) -> Tensor:
 
 
 class _SingleBlock(nn.Module):
-    """One pre-LN block of one model: :class:`scalingbook.model.Block` without the member axis."""
+    """One pre-LN block of one model: :class:`scalingbook.lab.model.Block` without the member axis."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -220,7 +221,7 @@ class _SingleBlock(nn.Module):
 class SingleTransformer(nn.Module):
     """One population member as an ordinary ``nn.Module``: what methods (a) and (b) train.
 
-    The same blocks, shapes and FLOPs as a :class:`~scalingbook.model.Population` member, and the
+    The same blocks, shapes and FLOPs as a :class:`~scalingbook.lab.model.Population` member, and the
     same parameter names without the member axis, so :meth:`from_population` loads member m's
     weights exactly and every method starts from the same model.
     """
@@ -252,7 +253,7 @@ class SingleTransformer(nn.Module):
 
 
 def single_loss(model: Callable[[Tensor], Tensor], tokens: Tensor, answer: Tensor) -> Tensor:
-    """One model's mean cross-entropy over its answer tokens: :func:`scalingbook.train.member_losses`
+    """One model's mean cross-entropy over its answer tokens: :func:`scalingbook.lab.train.member_losses`
     for a single member, with ``tokens`` and ``answer`` (B, T)."""
     logits = model(tokens[:, :-1]).float()
     targets = tokens[:, 1:].long()
@@ -320,14 +321,14 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 @dataclass(frozen=True)
 class TrainerVariant:
-    """How method (c), :class:`scalingbook.train.Stepper`, runs: compiled or not, CUDA graph or not."""
+    """How method (c), :class:`scalingbook.lab.train.Stepper`, runs: compiled or not, CUDA graph or not."""
 
     compile: bool = False
     compile_mode: str = "default"
     cuda_graph: bool = False
     workers: int = 0
     """0: one batched model of all members in this process. N > 0 (CPU): the members in the groups a
-    sweep trains (:func:`scalingbook.train.member_chunk`), shared among N worker processes of one
+    sweep trains (:func:`scalingbook.lab.train.member_chunk`), shared among N worker processes of one
     thread each, as ``scalingbook sweep --workers N`` runs them."""
 
     @property
@@ -454,7 +455,7 @@ def _vmap(run: _Run) -> dict[str, Any]:
 
 
 def _trainer(run: _Run, variant: TrainerVariant) -> dict[str, Any]:
-    """Method (c): :func:`scalingbook.train.time_steps`, this package's trainer step."""
+    """Method (c): :func:`scalingbook.lab.train.time_steps`, this package's trainer step."""
     cfg = dataclasses.replace(
         run.train, compile=variant.compile, compile_mode=variant.compile_mode, cuda_graph=variant.cuda_graph
     )

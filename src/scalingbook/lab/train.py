@@ -6,7 +6,7 @@ length. Independence holds by construction:
 * the total loss is the *sum* of per-member losses, so d(total)/d(theta_m) = d(loss_m)/d(theta_m);
 * AdamW (Loshchilov & Hutter 2019) state, bias correction, gradient clipping (global norm of the
   member's own gradients) and the learning-rate schedule are all per member;
-* member m's batch at step t is a pure function of (task, seed_m, t) (see :mod:`scalingbook.tasks`).
+* member m's batch at step t is a pure function of (task, seed_m, t) (see :mod:`scalingbook.lab.tasks`).
 
 So seed s gives the same weights alone or among 199 others (up to floating-point summation order).
 
@@ -41,9 +41,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from scalingbook.model import ModelConfig, Population, flops_chinchilla
-from scalingbook.results import write_atomic
-from scalingbook.tasks import Task, train_batch
+from scalingbook.lab.model import ModelConfig, Population, flops_chinchilla
+from scalingbook.lab.store import write_atomic
+from scalingbook.lab.tasks import Task, train_batch
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def lr_schedule(
 def member_losses(model: Population, tokens: Tensor, answer: Tensor) -> Tensor:
     """Mean cross-entropy (M,) of each member over its answer tokens only.
 
-    ``tokens`` (M, B, T) and ``answer`` (M, B, T) as in :class:`scalingbook.tasks.Examples`: position
+    ``tokens`` (M, B, T) and ``answer`` (M, B, T) as in :class:`scalingbook.lab.tasks.Examples`: position
     t is predicted from positions < t wherever ``answer[..., t]`` holds.
     """
     logits = model(tokens[..., :-1]).float()

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from scalingbook.tasks import VOCAB_SIZE
+from scalingbook.lab.tasks import VOCAB_SIZE
 
 Positional = Literal["learned", "none", "rotary"]
 

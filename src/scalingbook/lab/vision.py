@@ -15,7 +15,8 @@ axis. Every width and seed trains as one batched population: each weight carries
 axis and hidden units beyond a member's width are masked to zero, so a member's gradients never
 depend on the others and a (width, seed) pair gives the same model, up to float rounding, whether
 trained alone or with any other members. Training writes per-image tables to the results store;
-everything after that (thresholds, subset sizes, bootstrap intervals, B) is computed from the tables.
+everything after that (thresholds, subset sizes, bootstrap intervals, B) is computed from the tables by
+:mod:`scalingbook.chapters.mirage`.
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from scalingbook import metrics, stats
-from scalingbook.cpu import torch_threads
-from scalingbook.results import Result, ResultStore
+from scalingbook.lab.cpu import torch_threads
+from scalingbook.lab.store import Result, ResultStore
 
-Task = Literal["autoencoder", "classifier"]
-TASKS: tuple[Task, ...] = ("autoencoder", "classifier")
+VisionTask = Literal["autoencoder", "classifier"]
+VISION_TASKS: tuple[VisionTask, ...] = ("autoencoder", "classifier")
 RESULT_NAMES: dict[str, str] = {"autoencoder": "mirage/vision-autoencoder", "classifier": "mirage/vision-classifier"}
 N_PIXELS = 64
 N_CLASSES = 10
@@ -81,7 +81,7 @@ class PopulationConfig:
     which the results store keeps the population's per-image table.
     """
 
-    task: Task
+    task: VisionTask
     widths: tuple[int, ...]
     seeds: int
     steps: int
@@ -91,8 +91,8 @@ class PopulationConfig:
     split_seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task: expected one of {TASKS}, got {self.task!r}")
+        if self.task not in VISION_TASKS:
+            raise ValueError(f"task: expected one of {VISION_TASKS}, got {self.task!r}")
         if not self.widths or min(self.widths) < 1 or len(set(self.widths)) != len(self.widths):
             raise ValueError(f"widths: expected distinct positive hidden widths, got {self.widths}")
         if min(self.seeds, self.steps, self.batch_size) < 1:
@@ -119,7 +119,7 @@ BUDGETS: dict[str, Budget] = {
 }
 
 
-def profile_config(task: Task, profile: str, widths: list[int] | tuple[int, ...], seeds: int = 0) -> PopulationConfig:
+def profile_config(task: VisionTask, profile: str, widths: list[int] | tuple[int, ...], seeds: int = 0) -> PopulationConfig:
     """The population a chapter trains for ``profile``; ``seeds=0`` takes the profile's seed count."""
     if profile not in BUDGETS:
         raise ValueError(f"profile: expected one of {tuple(BUDGETS)}, got {profile!r}")
@@ -128,12 +128,12 @@ def profile_config(task: Task, profile: str, widths: list[int] | tuple[int, ...]
     return PopulationConfig(task, tuple(sorted(widths)), seeds or budget.seeds, steps)
 
 
-def _member_generator(task: Task, width: int, seed: int, stream: int = 0) -> torch.Generator:
+def _member_generator(task: VisionTask, width: int, seed: int, stream: int = 0) -> torch.Generator:
     """A generator that depends only on (task, width, seed, stream), never on the rest of the population.
 
     Stream 0 draws the initial weights, stream 1 the minibatches.
     """
-    state = np.random.SeedSequence([TASKS.index(task), width, seed, stream]).generate_state(1)[0]
+    state = np.random.SeedSequence([VISION_TASKS.index(task), width, seed, stream]).generate_state(1)[0]
     return torch.Generator().manual_seed(int(state))
 
 
@@ -168,7 +168,7 @@ def _forward(x: torch.Tensor, weights: list[torch.Tensor], mask: torch.Tensor) -
     return torch.matmul(hidden, w2) + b2
 
 
-def _per_image_loss(task: Task, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _per_image_loss(task: VisionTask, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(members, images): summed squared pixel error, or cross-entropy of the true digit."""
     if task == "autoencoder":
         return ((torch.sigmoid(logits) - x) ** 2).sum(dim=-1)
@@ -242,170 +242,3 @@ def population_result(config: PopulationConfig, profile: str, device: str = "cpu
     started = datetime.now(UTC)
     table = train_population(config, device)
     return store.write(name, config.params(), table, profile=profile, device=device, started=started)
-
-
-def reconstruction_c(sq_error: np.ndarray, c: float | np.ndarray) -> np.ndarray:
-    """Schaeffer et al. 2023, Eq. 2: Reconstruction_c = (1/N) sum_n 1[ ||x_n - x_hat_n||^2 < c ].
-
-    ``sq_error`` holds one squared error per test image along its last axis; ``c`` may be an array
-    of thresholds, which adds its shape in front. The inequality is strict, as in the paper.
-    """
-    errors = np.asarray(sq_error, dtype=np.float64)
-    thresholds = np.asarray(c, dtype=np.float64)
-    return (errors < thresholds.reshape(thresholds.shape + (1,) * errors.ndim)).mean(axis=-1)
-
-
-def reconstruction_curves(table: pd.DataFrame, thresholds: list[float] | tuple[float, ...]) -> pd.DataFrame:
-    """Per (width, seed): the mean squared error, and Reconstruction_c for each threshold c.
-
-    Long format: one row per width, seed and c, with ``mse`` (the smooth metric of Fig. 7B: the
-    mean over test images of ||x - x_hat||^2, in the same units as c) repeated on each c row, and
-    ``reconstruction``.
-    """
-    rows = []
-    for (width, seed), group in table.groupby(["width", "seed"], sort=True):
-        errors = group["sq_error"].to_numpy()
-        rates = reconstruction_c(errors, np.asarray(thresholds))
-        for c, rate in zip(thresholds, rates):
-            rows.append({"width": int(width), "seed": int(seed), "mse": float(errors.mean()), "c": float(c),
-                         "reconstruction": float(rate)})
-    return pd.DataFrame(rows)
-
-
-def expected_subset_accuracy(accuracy: np.ndarray | float, k: int | np.ndarray) -> np.ndarray:
-    """P(all K images correct) for K images drawn independently and uniformly: accuracy^K.
-
-    Schaeffer et al. 2023, App. B (Fig. 10C) score a model 1 only if all K of K independent test
-    images are classified correctly; with independent draws the expectation is exactly acc^K,
-    the same geometric nonlinearity as exact match over L tokens (Sec. 2).
-    """
-    return np.asarray(accuracy, dtype=np.float64) ** np.asarray(k)
-
-
-def sample_subsets(n_images: int, k: int, n_sets: int, rng_seed: int = 0) -> np.ndarray:
-    """``n_sets`` sets of ``k`` test-image positions, each drawn independently and uniformly (with replacement)."""
-    if min(n_images, k, n_sets) < 1:
-        raise ValueError(f"n_images, k and n_sets must be positive, got {n_images}, {k}, {n_sets}")
-    return np.random.default_rng([rng_seed, k]).integers(0, n_images, size=(n_sets, k))
-
-
-def subset_accuracy_curves(
-    table: pd.DataFrame, sizes: list[int] | tuple[int, ...], n_sets: int, rng_seed: int = 0
-) -> pd.DataFrame:
-    """Per (width, seed, K): accuracy, subset accuracy expected (acc^K) and measured on sampled K-sets.
-
-    The measured value is the fraction of ``n_sets`` sampled sets in which every image is correct,
-    a benchmark of ``n_sets`` items whose resolution is 1/n_sets. Every model is scored on the same
-    sets (common random numbers), so differences between models are not differences between sets.
-    """
-    rows = []
-    images = np.sort(table["image"].unique())
-    sets = {k: sample_subsets(len(images), k, n_sets, rng_seed) for k in sizes}
-    for (width, seed), group in table.groupby(["width", "seed"], sort=True):
-        correct = group.set_index("image")["correct"].reindex(images).to_numpy(dtype=bool)
-        accuracy = correct.mean()
-        for k in sizes:
-            rows.append({"width": int(width), "seed": int(seed), "k": int(k), "accuracy": float(accuracy),
-                         "expected": float(expected_subset_accuracy(accuracy, k)),
-                         "measured": float(correct[sets[k]].all(axis=1).mean())})
-    return pd.DataFrame(rows)
-
-
-def seed_intervals(frame: pd.DataFrame, value: str, by: list[str], confidence: float = 0.95) -> pd.DataFrame:
-    """Mean of ``value`` over seeds with a bootstrap interval (seeds resampled), per group of ``by``.
-
-    Uses :func:`scalingbook.stats.bootstrap_ci`, so intervals are reproducible; one row per group.
-    """
-    rows = []
-    for key, group in frame.groupby(by, sort=True):
-        interval = stats.bootstrap_ci(group[value].to_numpy(), confidence=confidence)
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
-                     "mean": interval.estimate, "low": interval.low, "high": interval.high})
-    return pd.DataFrame(rows)
-
-
-def breakthroughness_by_seed(frame: pd.DataFrame, value: str, by: list[str] | None = None, clip: float = 100.0) -> pd.DataFrame:
-    """BIG-bench B (Schaeffer Eq. 1, :func:`scalingbook.metrics.breakthroughness`) of each seed's curve over width.
-
-    One row per seed (and per group of ``by``, such as c or K). Higher-is-better metrics only: pass
-    the negated error for an error metric. B is clipped at ``clip`` so flat-then-step curves, whose
-    median step is zero (B infinite), stay plottable and orderable.
-    """
-    rows = []
-    for key, group in frame.groupby([*(by or []), "seed"], sort=True):
-        curve = group.sort_values("width")
-        score = metrics.breakthroughness(curve[value].to_numpy(), curve["width"].to_numpy(), clip=clip)
-        rows.append({**dict(zip([*(by or []), "seed"], key if isinstance(key, tuple) else (key,))), "B": float(score)})
-    return pd.DataFrame(rows)
-
-
-def emergence_scores(recon: pd.DataFrame, subsets: pd.DataFrame, clip: float = 100.0) -> pd.DataFrame:
-    """How emergent each vision metric looks on the same models: B per seed, and the width growth of the mean.
-
-    ``recon`` comes from :func:`reconstruction_curves` and ``subsets`` from
-    :func:`subset_accuracy_curves`. For every metric (and c or K): the median over seeds of B
-    (Schaeffer Eq. 1 via :func:`breakthroughness_by_seed`) with a bootstrap interval over seeds, and
-    the :func:`transition_growth` of the seed-mean curve. The mean squared error is negated so that,
-    like the others, higher is better. Per-image accuracy is the K = 1 row. One row per metric and setting.
-    """
-    one_c = recon[recon["c"] == recon["c"].iloc[0]].assign(negative_mse=lambda f: -f["mse"])
-    curves = [("mean squared error (negated)", "", one_c, "negative_mse")]
-    curves += [("Reconstruction_c", f"c = {c:g}", group, "reconstruction") for c, group in recon.groupby("c")]
-    for column, label in (("expected", "all K correct, expected acc^K"), ("measured", "all K correct, sampled sets")):
-        curves += [(label, f"K = {k}", group, column) for k, group in subsets.groupby("k")]
-    rows = []
-    for metric, setting, frame, value in curves:
-        seeds_b = breakthroughness_by_seed(frame, value, clip=clip)["B"].to_numpy()
-        interval = stats.bootstrap_ci(seeds_b, np.median)
-        means = frame.groupby("width", as_index=False)[value].mean().rename(columns={value: "mean"})
-        rows.append({"metric": metric, "setting": setting, "B": interval.estimate, "B_low": interval.low,
-                     "B_high": interval.high, "width_growth": transition_growth(means)["growth"].iloc[0]})
-    return pd.DataFrame(rows)
-
-
-def transition_growth(summary: pd.DataFrame, by: str | None = None, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
-    """How many-fold the width must grow to carry each seed-mean curve from ``low`` to ``high`` of its own range.
-
-    ``summary`` is a :func:`seed_intervals` table (``width`` and ``mean``, plus the column ``by``
-    that separates curves). Progress is measured from the curve's worst value to its best, in the
-    direction it improves, so error and score curves compare alike, and a metric that saturates below
-    1 is not penalised for it. A small factor is a jump, a large one a gradual rise; NaN for a flat curve.
-    """
-    rows = []
-    groups = summary.groupby(by, sort=True) if by else [(None, summary)]
-    for key, curve in groups:
-        curve = curve.sort_values("width")
-        values = curve["mean"].to_numpy()
-        if np.argmax(values) < np.argmin(values):
-            values = -values
-        span = values.max() - values.min()
-        progress = (values - values.min()) / span if span > 0 else np.full(len(values), np.nan)
-        widths = curve["width"].to_numpy(dtype=np.float64)
-        first = [widths[np.argmax(progress >= level)] if np.any(progress >= level) else np.nan for level in (low, high)]
-        rows.append({**({by: key} if by else {}), "reaches_low": first[0], "reaches_high": first[1],
-                     "growth": first[1] / first[0]})
-    return pd.DataFrame(rows)
-
-
-def largest_step(summary: pd.DataFrame) -> dict[str, float]:
-    """Where a seed-mean curve (:func:`seed_intervals`: ``width``, ``mean``) takes its largest step up
-    between neighbouring widths: ``before`` and ``after`` (the widths), ``highest_before`` (the
-    curve's highest value up to ``before``) and ``at_after``. Read off the data, so a summary never
-    assumes where the jump is."""
-    curve = summary.sort_values("width")
-    values, widths = curve["mean"].to_numpy(), curve["width"].to_numpy()
-    j = int(np.argmax(np.diff(values)))
-    return {"before": float(widths[j]), "after": float(widths[j + 1]), "highest_before": float(values[: j + 1].max()),
-            "at_after": float(values[j + 1])}
-
-
-def b_difference(a: pd.DataFrame, b: pd.DataFrame, value: str, confidence: float = 0.95, clip: float = 100.0) -> stats.Interval:
-    """Median over seeds of B(a) - B(b), each seed's two curves paired, with a bootstrap interval over seeds.
-
-    ``a`` and ``b`` are one setting each of the same models (say subset accuracy at K = 5 and at
-    K = 1), with ``seed``, ``width`` and ``value`` columns; the claim "a is sharper than b" holds
-    when the interval lies above zero.
-    """
-    scores = [breakthroughness_by_seed(frame, value, clip=clip).set_index("seed")["B"] for frame in (a, b)]
-    differences = (scores[0] - scores[1]).dropna()
-    return stats.bootstrap_ci(differences.to_numpy(), np.median, confidence=confidence)

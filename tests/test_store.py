@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingbook import cli, results
-from scalingbook.results import REPO_ROOT, ResultError, ResultStore, load_result, param_hash
-from scalingbook.sweeps import Sweep
+from scalingbook.lab import store
+from scalingbook.lab.store import REPO_ROOT, ResultError, ResultStore, load_result, param_hash
+from scalingbook.lab.sweeps import Sweep
+from scalingbook.site import cli
 
 PARAMS = {"width": 64, "depth": 2, "seeds": [0, 1, 2]}
 
@@ -61,7 +62,7 @@ def test_a_crash_before_the_manifest_swap_leaves_the_old_result(tmp_path, monkey
             raise KeyboardInterrupt("killed mid-write")
         real_replace(src, dst)
 
-    monkeypatch.setattr(results.os, "replace", crash_on_manifest)
+    monkeypatch.setattr("scalingbook.lab.store.os.replace", crash_on_manifest)
     with pytest.raises(KeyboardInterrupt):
         _write(store, pd.DataFrame({"x": [9, 9]}))
     monkeypatch.undo()
@@ -165,7 +166,7 @@ def test_a_damaged_result_stops_a_sweep_in_one_line(tmp_path, monkeypatch, capsy
 
 
 def test_a_copy_without_git_names_its_commit_from_the_environment(tmp_path, monkeypatch):
-    from scalingbook.results import git_state
+    from scalingbook.lab.store import git_state
 
     assert git_state(tmp_path) == (None, None)
     monkeypatch.setenv("SCALINGBOOK_GIT_COMMIT", "0123abcd")
@@ -173,25 +174,25 @@ def test_a_copy_without_git_names_its_commit_from_the_environment(tmp_path, monk
 
 
 def test_manifests_record_the_command_with_paths_relative_to_the_project(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "REPO_ROOT", tmp_path)
-    assert results.repo_relative(tmp_path / "data" / "x.csv") == "data/x.csv"
-    assert results.repo_relative("/elsewhere/on/this/machine/x.csv") == "x.csv"
-    monkeypatch.setenv(results.COMMAND_ENV_VAR, "scalingbook sweep sweeps/a.yaml")
+    monkeypatch.setattr(store, "REPO_ROOT", tmp_path)
+    assert store.repo_relative(tmp_path / "data" / "x.csv") == "data/x.csv"
+    assert store.repo_relative("/elsewhere/on/this/machine/x.csv") == "x.csv"
+    monkeypatch.setenv(store.COMMAND_ENV_VAR, "scalingbook sweep sweeps/a.yaml")
     assert _write(ResultStore(tmp_path), pd.DataFrame({"x": [1]})).manifest["command"] == "scalingbook sweep sweeps/a.yaml"
-    monkeypatch.delenv(results.COMMAND_ENV_VAR)
+    monkeypatch.delenv(store.COMMAND_ENV_VAR)
     monkeypatch.setattr("sys.argv", [str(tmp_path / "scripts" / "pilot"), "/tmp/out.csv", "label"])
-    assert results.command_line() == "scripts/pilot out.csv label"
+    assert store.command_line() == "scripts/pilot out.csv label"
     monkeypatch.setattr("sys.argv", ["/venv/lib/python3.11/site-packages/ipykernel_launcher.py", "-f", "/tmp/k.json"])
-    assert "/" not in results.command_line()
+    assert "/" not in store.command_line()
 
 
 def test_the_command_line_sets_the_command_for_what_it_runs(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(cli, "_list", lambda args: seen.append(os.environ[results.COMMAND_ENV_VAR]) or 0)
-    monkeypatch.delenv(results.COMMAND_ENV_VAR, raising=False)
+    monkeypatch.setattr(cli, "_list", lambda args: seen.append(os.environ[store.COMMAND_ENV_VAR]) or 0)
+    monkeypatch.delenv(store.COMMAND_ENV_VAR, raising=False)
     assert cli.main(["list"]) == 0
     assert seen == ["scalingbook list"]
-    assert results.COMMAND_ENV_VAR not in os.environ, "the process's environment is restored"
+    assert store.COMMAND_ENV_VAR not in os.environ, "the process's environment is restored"
 
 
 def test_committed_results_record_no_path_of_the_machine_that_made_them():

@@ -68,10 +68,10 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from scalingbook.cpu import torch_threads
-from scalingbook.languages import MarkovSource, ZipfFactsSource
-from scalingbook.model import ModelConfig, flops_chinchilla, param_count
-from scalingbook.results import (
+from scalingbook.lab.cpu import torch_threads
+from scalingbook.lab.languages import MarkovSource, ZipfFactsSource
+from scalingbook.lab.model import ModelConfig, flops_chinchilla, param_count
+from scalingbook.lab.store import (
     PROFILES,
     REPO_ROOT,
     Result,
@@ -81,7 +81,7 @@ from scalingbook.results import (
     read_manifest,
     write_atomic,
 )
-from scalingbook.tasks import (
+from scalingbook.lab.tasks import (
     Count,
     FewShotArithmetic,
     IndexHintAddition,
@@ -91,7 +91,7 @@ from scalingbook.tasks import (
     WordUnscramble,
     sample,
 )
-from scalingbook.train import RUNTIME_FIELDS, Member, TrainConfig, member_chunk
+from scalingbook.lab.train import RUNTIME_FIELDS, Member, TrainConfig, member_chunk
 
 TASKS: dict[str, type] = {
     "count": Count, "addition": IndexHintAddition, "arithmetic": FewShotArithmetic, "unscramble": WordUnscramble,
@@ -414,7 +414,7 @@ def _train_config(spec: RunSpec, device: str) -> TrainConfig:
 
 
 def chunk_count(spec: RunSpec, device: str) -> int:
-    """Member groups the run trains as separate batched models (see :func:`scalingbook.train.member_chunk`)."""
+    """Member groups the run trains as separate batched models (see :func:`scalingbook.lab.train.member_chunk`)."""
     size = member_chunk(_train_config(spec, device), len(spec.members))
     return -(-len(spec.members) // size)
 
@@ -446,8 +446,8 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
     Returns ``{"status": "done" | "stopped", "cpu_seconds": ...}``; "stopped" means ``deadline``
     came first and the group's checkpoint holds its progress. Top-level, so worker processes can run it.
     """
-    from scalingbook.evaluate import evaluate
-    from scalingbook.train import TimeUp, train
+    from scalingbook.lab.evaluate import evaluate
+    from scalingbook.lab.train import TimeUp, train
 
     checkpoint, marker = _chunk_files(spec, profile, index)
     if marker.is_file():
@@ -487,7 +487,7 @@ def score_language(model: Any, examples: Any, batch_size: int = 256) -> pd.DataF
     number (``tokens``), so a member's test loss is sum(nll) / sum(tokens)."""
     import torch
 
-    from scalingbook.evaluate import target_logprobs
+    from scalingbook.lab.evaluate import target_logprobs
 
     parts = []
     device = next(model.parameters()).device
@@ -553,7 +553,7 @@ def _extra_evaluations(spec: RunSpec, task: Task, model: Any) -> dict[str, Any]:
     Each draws from its component's own test stream, seeded ``eval.seed + 1`` and ``+ 2`` so it
     is independent of the main test set; rows carry the component's index like the records do.
     """
-    from scalingbook.evaluate import choice_options, evaluate, option_logprobs
+    from scalingbook.lab.evaluate import choice_options, evaluate, option_logprobs
 
     ev, tables = spec.eval, {}
     for kind, offset in (("large", 1), ("choice", 2)):
@@ -579,14 +579,14 @@ def load_tables(sweep: Sweep, name: str, profile: str, store_root: Path | None =
 
 
 def diverged_seeds(records: Result) -> list[int]:
-    """Seeds of a stored run that diverged (:func:`scalingbook.train.diverged_from_losses`).
+    """Seeds of a stored run that diverged (:func:`scalingbook.lab.train.diverged_from_losses`).
 
     ``records`` is a run's stored ``records`` table; the rule reads the loss curves stored beside it
     (``training``, same parameter hash). Where those are missing, the seeds the trainer itself
     recorded as non-finite (the manifest's ``diverged_seeds``) are all that is known.
     """
-    from scalingbook.results import load_result
-    from scalingbook.train import diverged_from_losses
+    from scalingbook.lab.store import load_result
+    from scalingbook.lab.train import diverged_from_losses
 
     name = str(records.manifest.get("name", ""))
     parts = len(name.split("/"))

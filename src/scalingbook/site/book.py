@@ -4,10 +4,10 @@ A chapter is a jupytext percent-format notebook in ``notebooks/``. ``run`` turns
 ``.ipynb``, papermill executes it with validated parameters, and the executed notebook lands in
 ``book/chapters/`` where Jupyter Book reads it (Jupyter Book itself never executes). Beside it a
 stamp records a hash of everything the output depends on: the notebook source, the
-``src/scalingbook`` source, the parameters, the content of every input file a parameter names and
+``scalingbook`` modules the notebook imports and everything they import (:func:`chapter_code`), the parameters, the content of every input file a parameter names and
 the chapter's input data. The hash is taken before execution, from the very notebook text that is
 executed, so an edit made while a chapter runs leaves it stale. A chapter whose stamp matches is
-not run again. Stored results are looked up under :func:`scalingbook.results.default_root`
+not run again. Stored results are looked up under :func:`scalingbook.lab.store.default_root`
 (``data/``, or ``SCALINGBOOK_DATA``), where the chapters read them.
 
 The stamp also records the parameters the user set (``scalingbook run CHAPTER -p ...``). The
@@ -17,10 +17,12 @@ parameters, and only ``build --defaults`` returns it to its defaults.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -33,19 +35,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scalingbook import __version__
-from scalingbook.params import Param, ParameterError, read_params, read_params_source, resolve
-from scalingbook.results import (
+from scalingbook.chapters.params import Param, ParameterError, read_params, read_params_source, resolve
+from scalingbook.lab.store import (
     COMMAND_ENV_VAR,
     REPO_ROOT,
-    Result,
     canonical_json,
     default_root,
-    git_state,
     read_manifest,
 )
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 EXECUTED_DIR = REPO_ROOT / "book" / "chapters"
 FAILED_DIR = REPO_ROOT / ".cache" / "failed"
@@ -130,6 +129,54 @@ def _hash_file(digest: Any, path: Path, label: str) -> None:
     digest.update(b"\0")
 
 
+def _imported_modules(source: str) -> set[str]:
+    """Dotted names of the ``scalingbook`` modules (or names inside them) that ``source`` imports, anywhere in it."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a notebook line of shell or magic: read its import statements one by one
+        statements = re.findall(r"^[ \t]*(?:from[ \t]+scalingbook\S*[ \t]+import[ \t]+\(?[\w ,\t]+|import[ \t]+scalingbook\S*)",
+                                source, flags=re.M)
+        tree = ast.parse("\n".join(s.strip() for s in statements))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names if alias.name.split(".")[0] == "scalingbook"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "scalingbook":
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def _module_files(dotted: str) -> list[Path]:
+    """The files Python runs to import ``dotted``: each package's ``__init__.py`` on the way, and the module."""
+    files, folder = [], PACKAGE_DIR
+    for i, part in enumerate(dotted.split(".")[1:]):
+        if (folder / part / "__init__.py").is_file():
+            folder = folder / part
+        elif (folder / f"{part}.py").is_file() and i == len(dotted.split(".")) - 2:
+            files.append(folder / f"{part}.py")
+            break
+        else:
+            break  # a name defined inside the module before it
+        files.append(folder / "__init__.py")
+    return [PACKAGE_DIR / "__init__.py", *files] if (PACKAGE_DIR / "__init__.py").is_file() else files
+
+
+def chapter_code(notebook_source: str) -> list[Path]:
+    """The ``scalingbook`` source files a chapter runs: what its notebook imports, and what those import in turn.
+
+    A chapter's staleness key hashes these and no others, so editing the command line or the grader
+    reruns no chapter, while editing a chapter module, or anything it imports, reruns that chapter.
+    """
+    seen: set[Path] = set()
+    todo = sorted(_imported_modules(notebook_source))
+    while todo:
+        for path in _module_files(todo.pop()):
+            if path not in seen:
+                seen.add(path)
+                todo += sorted(_imported_modules(path.read_text(encoding="utf-8")))
+    return sorted(seen)
+
+
 def staleness_key(chapter: Chapter, values: dict[str, Any], notebook_source: bytes | None = None) -> str:
     """Hash of everything an executed chapter depends on (see the module docstring).
 
@@ -141,7 +188,7 @@ def staleness_key(chapter: Chapter, values: dict[str, Any], notebook_source: byt
     if notebook_source is None:
         notebook_source = chapter.notebook.read_bytes()
     digest.update(b"notebook\0" + notebook_source + b"\0")
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+    for path in chapter_code(notebook_source.decode("utf-8", errors="replace")):
         _hash_file(digest, path, f"src:{path.relative_to(PACKAGE_DIR)}")
     digest.update(b"params:" + canonical_json(values).encode() + b"\0")
     for name, param in read_params_text(chapter, notebook_source).items():
@@ -198,7 +245,7 @@ def resolve_values(
 
 def _prepare_for_readers(notebook: Any) -> None:
     """Hide the parameter cells; show each exercise's worked answer folded, without its markers."""
-    from scalingbook.teaching import without_solution_markers
+    from scalingbook.site.teaching import without_solution_markers
 
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
@@ -291,7 +338,7 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
     notebook. A failed run is kept in ``.cache/failed/`` for inspection. The stamp's key is taken
     before execution, from the notebook text that is executed. ``overrides`` are the parameters
     the user set, recorded in the stamp so that the build keeps them (:func:`kept_overrides`).
-    The values, already validated by :mod:`scalingbook.params`, are injected as papermill does, as a
+    The values, already validated by :mod:`scalingbook.chapters.params`, are injected as papermill does, as a
     cell after the ``parameters`` cell; papermill is not asked to check them again, because its own
     reading of the ``parameters`` cell cannot parse a line with a second ``=`` (``[>=0]`` in a
     comment) and would then warn about a parameter that exists.
@@ -535,55 +582,3 @@ def render() -> Path:
     if done.returncode != 0:
         raise ChapterError("jupyter-book build failed:\n" + (done.stdout + done.stderr)[-4000:])
     return REPO_ROOT / "_build" / "html"
-
-
-def pick_device(device: str) -> str:
-    """Resolve the ``device`` parameter: ``auto`` means the GPU when there is one."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ChapterError("parameter 'device' is 'cuda' but torch sees no GPU; use --device cpu or auto")
-    return device
-
-
-def chapter_header(name: str, namespace: dict[str, Any], sources: list[Result | str] | None = None):
-    """The box at the top of a chapter: profile, parameters, version, commit and result sources.
-
-    ``namespace`` is the notebook's ``globals()``, from which the declared parameters are read. A
-    source is a stored result or, for files outside the results store, a line describing one.
-    """
-    from IPython.display import Markdown
-
-    chapter = get_chapter(name)
-    params = chapter.params()
-    commit, dirty = git_state()
-    rows = []
-    for key, param in params.items():
-        value = namespace[key]
-        mark = "" if value == param.default else " (changed)"
-        rows.append(f"| `{key}` | `{value!r}`{mark} | {param.help} |")
-    origin = [f"- {r if isinstance(r, str) else r.describe()}" for r in sources or []] or [
-        "- computed in this notebook; it reads no stored results"
-    ]
-    text = "\n".join(
-        [
-            "````{admonition} How this page was made",
-            ":class: note",
-            f"**Profile:** `{namespace['profile']}` · **scalingbook** {__version__} · "
-            f"**commit** `{(commit or 'unknown')[:10]}{'+dirty' if dirty else ''}` · "
-            f"**executed** {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            "",
-            "**Results used:**",
-            *origin,
-            "",
-            "```{dropdown} Parameters of this run",
-            "| parameter | value | meaning |",
-            "|---|---|---|",
-            *rows,
-            "```",
-            "````",
-        ]
-    )
-    return Markdown(text)

@@ -71,7 +71,7 @@ def token_accuracy(hits: ScoreBatch) -> np.ndarray:
 
     Schaeffer et al. 2023, Sec. 2: the estimate of p(single token correct), the quantity that moves
     smoothly with scale and whose L-th power predicts exact match. ``hits`` are the stored
-    ``tf_correct`` arrays (:func:`scalingbook.evaluate.teacher_forced`): each target token judged
+    ``tf_correct`` arrays (:func:`scalingbook.lab.evaluate.teacher_forced`): each target token judged
     given the right prefix. A positional match on a free-running output would instead mark every
     token after a dropped or inserted one wrong, which is the all-or-nothing behaviour the smooth
     metric is meant to avoid.

@@ -7,18 +7,18 @@ module is the experiment behind the book's Chinchilla chapter:
   of model sizes N around the expected optimum, each trained on D = C / (6N) tokens with its cosine
   cycle matched to D. Approach 1 (Sec. 3.1): per model size, four cosine horizons over a 16x range
   of tokens, or one long run whose logged curve gives the shorter horizons.
-* :func:`train_design` trains them with :func:`scalingbook.train.train`, one population per model
+* :func:`train_design` trains them with :func:`scalingbook.lab.train.train`, one population per model
   size whose members differ only in their ``steps`` horizon, and stores the loss curves through the
   results store, keyed by the design, so a rerun reads them back.
-* :func:`analyse` fits the three approaches of :mod:`scalingbook.fits` and sets the fitted E beside
+* :func:`analyse` fits the three approaches of :mod:`scalingbook.analysis.fits` and sets the fitted E beside
   the training language's exact loss floor (:meth:`MarkovSource.irreducible_loss`).
 
-The training language is a random Markov source (:mod:`scalingbook.languages`; the quick profile), the
+The training language is a random Markov source (:mod:`scalingbook.lab.languages`; the quick profile), the
 Zipf facts source (the full and paper profiles: its loss follows power laws in N and D over an exact
 floor), or a byte-level text file when ``corpus_path`` is set (then the floor is unknown).
 
 Profiles: ``quick`` trains here through :func:`train_runs` (minutes on a CPU). ``full`` (2 CPU cores,
-hours) and ``paper`` (a GPU) train through the sweeps engine (:mod:`scalingbook.sweeps`): the configs
+hours) and ``paper`` (a GPU) train through the sweeps engine (:mod:`scalingbook.lab.sweeps`): the configs
 ``sweeps/chinchilla-isoflop.yaml`` and ``sweeps/chinchilla-envelope.yaml`` are written from
 :func:`make_design` by :func:`write_sweep_configs`, each model size one grid entry whose members are its
 runs, each with its own ``steps`` horizon; :func:`read_sweep` reads their stored results without training.
@@ -37,13 +37,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalingbook import fits
-from scalingbook.cpu import torch_threads
-from scalingbook.languages import CorpusSource, MarkovSource, ZipfFactsSource
-from scalingbook.model import ModelConfig, flops_chinchilla, param_count
-from scalingbook.results import REPO_ROOT, Result, ResultStore
-from scalingbook.tasks import LanguageModelling
-from scalingbook.train import Member, TrainConfig, train
+from scalingbook.analysis import fits
+from scalingbook.lab.cpu import torch_threads
+from scalingbook.lab.languages import CorpusSource, MarkovSource, ZipfFactsSource
+from scalingbook.lab.model import ModelConfig, flops_chinchilla, param_count
+from scalingbook.lab.store import REPO_ROOT, Result, ResultStore
+from scalingbook.lab.tasks import LanguageModelling
+from scalingbook.lab.train import Member, TrainConfig, train
 
 ENVELOPE_TOKEN_RATIOS = (1.0, 16 ** (1 / 3), 16 ** (2 / 3), 16.0)
 """Approach 1's four cosine horizons per size, spanning 16x in tokens (Hoffmann Sec. 3.1)."""
@@ -344,7 +344,7 @@ def train_runs(name: str, design: Design, runs: pd.DataFrame, profile: str, devi
     run`` and its own cosine horizon (Hoffmann App. B: cycle length matched to the tokens). The
     table has one row per logged point: run, budget, width, n_params, steps, tokens, flops, step,
     loss (mean training loss over the ``log_every`` steps before ``step``). On the CPU, torch runs
-    on one thread meanwhile (:func:`scalingbook.cpu.torch_threads`).
+    on one thread meanwhile (:func:`scalingbook.lab.cpu.torch_threads`).
     """
     store = ResultStore.for_profile(profile)
     key = {"design": design.key(), "runs": runs[["width", "steps"]].to_dict("list")}
@@ -516,7 +516,7 @@ def write_sweep_configs(folder: Path | None = None) -> list[Path]:
     for kind in SWEEP_KINDS:
         path = Path(folder) / f"chinchilla-{kind}.yaml" if folder else sweep_path(kind)
         header = (f"# Chinchilla chapter, {'IsoFLOP profiles (Approach 2)' if kind == 'isoflop' else 'Approach 1 horizons'}: "
-                  "written by scalingbook.chinchilla.write_sweep_configs from make_design; do not edit by hand.\n"
+                  "written by scalingbook.chapters.chinchilla.write_sweep_configs from make_design; do not edit by hand.\n"
                   "# Top level: the paper profile (a GPU). profiles.full: 2 CPU cores (see notebooks/chinchilla.py).\n")
         path.write_text(header + yaml.safe_dump(sweep_config(kind), sort_keys=False, width=120, default_flow_style=None))
         paths.append(path)
@@ -540,7 +540,7 @@ def read_sweep(design: Design, kind: str, profile: str, path: Path | None = None
     tokens, flops, flops_6nd) by seed, and ``test_loss`` is its held-out loss after training:
     summed NLL over summed tokens of its records. ``pending`` counts grid entries not stored yet.
     """
-    from scalingbook.sweeps import Sweep, load_tables
+    from scalingbook.lab.sweeps import Sweep, load_tables
 
     sweep = Sweep.load(path or sweep_path(kind), profile)
     runs = design_runs(design, kind)

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from scipy.ndimage import gaussian_filter1d
 
-from scalingbook.cpu import torch_threads
+from scalingbook.lab.cpu import torch_threads
 
 GOPHER_FLOPS = 5.76e23
 """Gopher's training budget in FLOPs, the unit of Table 3's third column (Hoffmann Sec. 3.4)."""
@@ -393,7 +393,7 @@ def batched_lbfgs(
     in the Huber loss's linear regime y is tiny and the H_0 scaling s'y/y'y would otherwise propose
     steps of 1e30 and more, which the search must then walk back.
 
-    ``threads`` sets torch's intra-op threads for the run (:func:`scalingbook.cpu.torch_threads`;
+    ``threads`` sets torch's intra-op threads for the run (:func:`scalingbook.lab.cpu.torch_threads`;
     None leaves them alone).
     """
     with torch_threads(threads):

@@ -377,7 +377,7 @@ def _render(spec: dict[str, Any], **_: Any) -> dict[str, Any]:
 def enable() -> None:
     """Use the book's look: the chart theme and offline renderer, and the table style (call once at the
     top of a chapter)."""
-    from scalingbook import tables
+    from scalingbook.chapters import tables
 
     tables.enable()
     alt.theme.register(THEME, enable=True)(_theme)

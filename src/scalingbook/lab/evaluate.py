@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from scalingbook.model import Population
-from scalingbook.tasks import DIGIT0, EOS, N_SYMBOLS, PAD, SYMBOL0, Examples, hash64
+from scalingbook.lab.model import Population
+from scalingbook.lab.tasks import DIGIT0, EOS, N_SYMBOLS, PAD, SYMBOL0, Examples, hash64
 
 _MAX_ATTEMPTS = 1000
 

@@ -20,7 +20,7 @@ Steps 4 and 5 only matter where the shipped copy is missing (an install without 
 the file, so a chapter can print it and go on. Tokens are not in the file: D = C / (6N), as Epoch
 and Hoffmann's frontier assume.
 
-``python -m scalingbook.epoch_data ORIGINAL_CSV`` prints the reduced copy made from the original
+``python -m scalingbook.lab.epoch_data ORIGINAL_CSV`` prints the reduced copy made from the original
 (:func:`reduce_original`), which is how the shipped file was written and how to check it.
 """
 
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalingbook.results import REPO_ROOT
+from scalingbook.lab.store import REPO_ROOT
 
 EPOCH_CSV_URL = (
     "https://raw.githubusercontent.com/epoch-research/analyzing-chinchilla/main/data/svg_extracted_data.csv"
@@ -200,7 +200,7 @@ def load_epoch_data(path: str | Path | None = None, *, download: bool = True) ->
 def reduce_original(path: str | Path) -> pd.DataFrame:
     """Epoch's original file cut to the columns in :data:`COLUMNS`, every value kept as its text.
 
-    Strings, not floats, so that writing the table back (``python -m scalingbook.epoch_data``)
+    Strings, not floats, so that writing the table back (``python -m scalingbook.lab.epoch_data``)
     reproduces :data:`SHIPPED_CSV` byte for byte. Only the published file (:data:`EPOCH_CSV_SHA256`)
     is accepted, since the shipped copy's provenance names it.
     """
@@ -225,8 +225,8 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m scalingbook.epoch_data ORIGINAL_CSV > data/reference/chinchilla-fig4-epoch.csv")
+        sys.exit("usage: python -m scalingbook.lab.epoch_data ORIGINAL_CSV > data/reference/chinchilla-fig4-epoch.csv")
     try:
         reduce_original(sys.argv[1]).to_csv(sys.stdout, index=False, lineterminator="\n")
     except (OSError, EpochDataError) as err:
-        sys.exit(f"scalingbook.epoch_data: {err}")
+        sys.exit(f"scalingbook.lab.epoch_data: {err}")

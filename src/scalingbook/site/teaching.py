@@ -6,7 +6,7 @@ exercise and, for each result variable, its tolerances (``rtol``, ``atol``; opti
 
     # %% grade={"exercise": "mirage-ex-fit", "checks": {"ex2_alpha": {"atol": 0.002}}}
     # BEGIN SOLUTION hint: fit a line to ln(-ln p) against ln N
-    ex2_c, ex2_alpha = metric_model.fit_cross_entropy_power_law(...)
+    ex2_c, ex2_alpha = mirage.fit_cross_entropy_power_law(...)
     # END SOLUTION
 
 ``assignment`` replaces each ``BEGIN SOLUTION`` .. ``END SOLUTION`` region by a stub that raises
@@ -14,7 +14,7 @@ exercise and, for each result variable, its tolerances (``rtol``, ``atol``; opti
 ``{solution-start}`` .. ``{solution-end}`` regions), sets the teacher's parameters and records them
 in a roster kept outside the handout. ``grade`` takes each student's parameters from that roster,
 not from the notebook, runs the submission cell by cell in a fresh kernel inside the sandbox of
-:mod:`scalingbook.sandbox` under time, memory and output limits, reads the named results after
+:mod:`scalingbook.site.sandbox` under time, memory and output limits, reads the named results after
 every cell (so a later crash or loop does not erase earlier answers), and, once every process of
 the run is dead, compares them with the values the reference chapter computes with the same
 parameters (cached, readable by the grader only).
@@ -39,14 +39,14 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from scalingbook import book, sandbox
-from scalingbook.params import resolve
-from scalingbook.results import write_atomic
+from scalingbook.chapters.params import resolve
+from scalingbook.lab.store import write_atomic
+from scalingbook.site import book, sandbox
 
 BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?:\s+hint:\s*(.*?))?\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 _FENCE = re.compile(r"^(`{3,}|:{3,})\{solution\}")
-RESULTS_MIME = "application/vnd.scalingbook.results+json"
+RESULTS_MIME = "application/vnd.scalingbook.lab.store+json"
 TIMEOUT_ERROR = "CellTimeoutError"
 DEFAULT_HINT = "replace this line with your solution"
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")
@@ -358,7 +358,7 @@ def show_results(names: list[str], namespace: dict[str, Any]) -> None:
 
 
 def _collector(names: list[str]) -> str:
-    return f'__import__("scalingbook.teaching").teaching.show_results({names!r}, globals())'
+    return f'__import__("scalingbook.site.teaching").site.teaching.show_results({names!r}, globals())'
 
 
 def _capped_client(notebook: Any, limits: Limits, **options: Any) -> Any:
@@ -501,7 +501,7 @@ def sandboxed_execute() -> None:
     """
     import nbformat
 
-    from scalingbook import results
+    from scalingbook.lab import store
 
     job = json.loads(sys.stdin.buffer.read())
     channel = os.fdopen(os.dup(1), "w")
@@ -510,7 +510,7 @@ def sandboxed_execute() -> None:
     interpreter = Path(sys.executable)
     reachable = [Path(p or ".") for p in sys.path] + [
         interpreter.parent, interpreter.resolve().parent, Path(sys.prefix), Path(sys.base_prefix),
-        results.REPO_ROOT, results.default_root("quick"), results.default_root("full"),
+        store.REPO_ROOT, store.default_root("quick"), store.default_root("full"),
     ]
     sandbox.confine(reachable, limits.memory, CHANNEL_LIMIT)
 

@@ -32,10 +32,10 @@ from typing import Any
 
 import pandas as pd
 
-from scalingbook.project import find_root
+from scalingbook.lab.project import find_root
 
 PROFILES = ("quick", "full", "paper")
-# The project folder the book is built in (see scalingbook.project); tests point it at a scratch copy.
+# The project folder the book is built in (see scalingbook.lab.project); tests point it at a scratch copy.
 REPO_ROOT = find_root()
 COMMAND_ENV_VAR = "SCALINGBOOK_COMMAND"
 """Set by the ``scalingbook`` command (and, per chapter, by its runner) for itself and the notebook

@@ -1,24 +1,168 @@
-"""The Emergence family's stored outputs rescored under other metrics (Schaeffer et al. 2023, Secs. 3-4).
+"""The Mirage chapter (Schaeffer, Miranda and Koyejo 2023): emergence in the eye of the metric.
 
-Schaeffer, Miranda and Koyejo's claim is about *fixed outputs*: the same generations look emergent
-under exact match and smooth under token edit distance (Fig. 3, Fig. 5), the same option
-likelihoods look emergent under multiple-choice grade and smooth under the Brier score (Fig. 6),
-exact match falls geometrically with target length while edit distance grows linearly (Fig. 3),
-and a larger test set resolves small exact matches that a small one reads as zero (Fig. 4). Every
-function here reads the per-example tables the Emergence chapter stores
-(:func:`scalingbook.sweeps.load_tables`), so nothing is retrained.
+Three parts, in the chapter's order:
+
+* **The mathematical model** (Sec. 2). A family's per-token cross-entropy falls as a smooth power law
+  in parameters N, ``L_CE(N) = (N / c) ** alpha`` (``c > 0``, ``alpha < 0``); a token is right with
+  probability ``p = exp(-L_CE)``, an L-token answer exactly right with ``p ** L`` (sharp in log N for
+  long targets), while the expected token edit distance ``L * (1 - p)`` moves smoothly. A test set of
+  n items cannot resolve accuracies below ``1 / n`` (App. A).
+* **Rescoring fixed outputs** (Secs. 3-4). The Emergence family's stored per-example tables
+  (:func:`scalingbook.lab.sweeps.load_tables`) scored again: exact match against token edit distance
+  (Fig. 3, 5), multiple-choice grade against the Brier score (Fig. 6), exact match against target
+  length (Fig. 3), a larger test set at small scale (Fig. 4). Nothing is retrained.
+* **Induced emergence in vision** (Sec. 5, Figs. 7-10). From the per-image tables of
+  :mod:`scalingbook.lab.vision`: Reconstruction_c (Eq. 2) and subset accuracy, the thresholded
+  metrics that make smooth families look emergent.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from scalingbook import emergence, metric_model, metrics, stats
-from scalingbook.results import Result
-from scalingbook.sweeps import Sweep
+from scalingbook.analysis import metrics, stats
+from scalingbook.chapters import emergence
+from scalingbook.lab.store import Result
+from scalingbook.lab.sweeps import Sweep
+
+# The mathematical model (Sec. 2)
+
+
+def per_token_cross_entropy(n_params: np.ndarray, c: float, alpha: float) -> np.ndarray:
+    """``L_CE(N) = (N / c) ** alpha`` (Schaeffer et al. 2023, Sec. 2); falls with N since alpha < 0."""
+    if c <= 0:
+        raise ValueError(f"c must be > 0, got {c}")
+    if alpha >= 0:
+        raise ValueError(f"alpha must be < 0 so that loss falls with scale, got {alpha}")
+    return (np.asarray(n_params, dtype=float) / c) ** alpha
+
+
+def per_token_correct(cross_entropy: np.ndarray) -> np.ndarray:
+    """Probability of the correct token under a one-hot target: ``exp(-L_CE)``."""
+    return np.exp(-np.asarray(cross_entropy, dtype=float))
+
+
+def model_exact_match(p_token: np.ndarray, length: int) -> np.ndarray:
+    """Expected exact match of an L-token target with independent tokens: ``p ** L``."""
+    return np.asarray(p_token, dtype=float) ** length
+
+
+def model_edit_distance(p_token: np.ndarray, length: int) -> np.ndarray:
+    """Expected token edit distance of an L-token target: ``L * (1 - p)`` (Sec. 2)."""
+    return length * (1.0 - np.asarray(p_token, dtype=float))
+
+
+def resolution(test_set_size: int) -> float:
+    """The smallest non-zero accuracy a test set of n items can report: ``1 / n`` (App. A)."""
+    if test_set_size < 1:
+        raise ValueError(f"test_set_size must be >= 1, got {test_set_size}")
+    return 1.0 / test_set_size
+
+
+def model_curves(
+    n_params: np.ndarray, c: float, alpha: float, lengths: list[int], test_set_size: int
+) -> pd.DataFrame:
+    """All quantities of the model on a grid of sizes and target lengths, one row per (N, L).
+
+    ``p_all_wrong`` is the chance that a test set of n items holds no exact match at all,
+    ``(1 - p**L) ** n``: where it is near 1 the measured accuracy reads as zero.
+    """
+    n_params = np.asarray(n_params, dtype=float)
+    ce = per_token_cross_entropy(n_params, c, alpha)
+    p = per_token_correct(ce)
+    frames = []
+    for length in lengths:
+        em = model_exact_match(p, length)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "n_params": n_params,
+                    "length": length,
+                    "cross_entropy": ce,
+                    "p_token": p,
+                    "exact_match": em,
+                    "edit_distance": model_edit_distance(p, length),
+                    "p_all_wrong": (1.0 - em) ** test_set_size,
+                    "resolvable": em >= resolution(test_set_size),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def params_for_exact_match(accuracy: float, length: int, c: float, alpha: float) -> float:
+    """The model size N at which expected exact match ``p(N) ** L`` equals ``accuracy``.
+
+    Inverts the model of Sec. 2 in closed form: ``p = accuracy ** (1 / L)``, so
+    ``L_CE = -ln(accuracy) / L`` and ``N = c * L_CE ** (1 / alpha)``. Exact match rises with N, so
+    every larger model does at least as well: this is where an L-token task "emerges" at that level.
+    """
+    if not 0 < accuracy < 1:
+        raise ValueError(f"accuracy must be in (0, 1), got {accuracy}")
+    if length < 1:
+        raise ValueError(f"length must be >= 1, got {length}")
+    if c <= 0 or alpha >= 0:
+        raise ValueError(f"need c > 0 and alpha < 0, got c={c}, alpha={alpha}")
+    cross_entropy = -np.log(accuracy) / length
+    return float(c * cross_entropy ** (1.0 / alpha))
+
+
+def min_test_set_size(exact_match_rate: float, confidence: float = 0.95) -> int:
+    """The fewest test items n for which at least one exact match shows up with chance ``confidence``.
+
+    A test set reads zero with probability ``(1 - p**L) ** n`` (App. A); the smallest n with
+    ``(1 - em) ** n <= 1 - confidence`` is ``ceil(ln(1 - confidence) / ln(1 - em))``. Below that size
+    a model that is already improving is likely to be reported as scoring exactly zero.
+    """
+    if not 0 < exact_match_rate <= 1:
+        raise ValueError(f"exact_match_rate must be in (0, 1], got {exact_match_rate}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if exact_match_rate == 1:
+        return 1
+    return max(1, math.ceil(math.log1p(-confidence) / math.log1p(-exact_match_rate)))
+
+
+def fit_cross_entropy_power_law(n_params: np.ndarray, token_accuracy: np.ndarray) -> tuple[float, float]:
+    """Recover ``(c, alpha)`` of ``L_CE = (N / c) ** alpha`` from measured per-token accuracies.
+
+    Since ``-ln p = (N / c) ** alpha``, ``ln(-ln p) = alpha ln N - alpha ln c`` is a straight line in
+    ``ln N``; an ordinary least-squares fit gives alpha as the slope. Accuracies of exactly 0 or 1 (a
+    finite sample saw no correct or no wrong token) carry no information on that scale and are dropped.
+    """
+    n_params = np.asarray(n_params, dtype=float)
+    token_accuracy = np.asarray(token_accuracy, dtype=float)
+    if n_params.shape != token_accuracy.shape:
+        raise ValueError(f"n_params and token_accuracy differ in shape: {n_params.shape} vs {token_accuracy.shape}")
+    usable = (token_accuracy > 0) & (token_accuracy < 1) & (n_params > 0)
+    if usable.sum() < 2:
+        raise ValueError("need at least two accuracies strictly between 0 and 1 to fit a power law")
+    log_n = np.log(n_params[usable])
+    slope, intercept = np.polyfit(log_n, np.log(-np.log(token_accuracy[usable])), 1)
+    return float(np.exp(-intercept / slope)), float(slope)
+
+
+def sample_token_accuracy(
+    n_params: np.ndarray, c: float, alpha: float, tokens: int, seed: int
+) -> pd.DataFrame:
+    """Per-token accuracy as a finite evaluation measures it: ``Binomial(tokens, p(N)) / tokens``.
+
+    The noisy curve a lab would see from ``tokens`` scored tokens per model, for fitting exercises;
+    deterministic given ``seed``.
+    """
+    if tokens < 1:
+        raise ValueError(f"tokens must be >= 1, got {tokens}")
+    n_params = np.asarray(n_params, dtype=float)
+    p = per_token_correct(per_token_cross_entropy(n_params, c, alpha))
+    correct = np.random.default_rng(seed).binomial(tokens, p)
+    return pd.DataFrame({"n_params": n_params, "tokens": tokens, "correct": correct, "accuracy": correct / tokens})
+
+
+# Rescoring the Emergence family's stored outputs (Secs. 3-4)
 
 
 class Metric(NamedTuple):
@@ -68,7 +212,7 @@ def metric_curves(
     return curves.assign(metric=curves["metric"].astype(str))
 
 
-def emergence_scores(curves: pd.DataFrame, clip: float = 100.0) -> pd.DataFrame:
+def metric_emergence_scores(curves: pd.DataFrame, clip: float = 100.0) -> pd.DataFrame:
     """Emergence score B of every (task, metric) mean curve against parameters, oriented so up is better.
 
     Schaeffer et al. 2023, Eq. 1 (BIG-bench breakthroughness, :func:`emergence.curve_breakthroughness`),
@@ -96,7 +240,7 @@ def sharpness(
 
     Schaeffer et al.'s claim (Secs. 3-4) is a difference: the same outputs score a higher B under
     the all-or-nothing metric than under a continuous one. Its interval comes from resampling seeds
-    jointly for both metrics (:func:`scalingbook.stats.paired_bootstrap`), B of each resampled mean
+    jointly for both metrics (:func:`scalingbook.analysis.stats.paired_bootstrap`), B of each resampled mean
     curve oriented as in :func:`emergence_scores` and clipped at ``clip``. ``outcomes`` has one row
     per (task, size, seed) with a column per metric; ``scores`` is :func:`emergence_scores` of
     their curves; a metric not measured on a task is skipped there. Columns: ``task, metric,
@@ -200,7 +344,7 @@ def token_accuracy_by_size(lengths: pd.DataFrame) -> pd.DataFrame:
 def length_curves(lengths: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds of exact match and edit distance per (size, target length), beside the Sec. 2 model.
 
-    ``em_model = p ** L`` and ``edit_distance_model = L * (1 - p)`` (:mod:`scalingbook.metric_model`)
+    ``em_model = p ** L`` and ``edit_distance_model = L * (1 - p)`` (:func:`model_exact_match`, :func:`model_edit_distance`)
     with p the size's measured per-token accuracy (:func:`token_accuracy_by_size`) and L the target
     length: what the outputs would score if every token were right independently with probability p.
     Columns: ``d_model, n_params, target_len, em, edit_distance, n_examples, p_token, em_model,
@@ -209,8 +353,8 @@ def length_curves(lengths: pd.DataFrame) -> pd.DataFrame:
     means = lengths.groupby(["d_model", "n_params", "target_len"], as_index=False).agg(
         em=("em", "mean"), edit_distance=("edit_distance", "mean"), n_examples=("n_examples", "sum"))
     out = means.merge(token_accuracy_by_size(lengths), on=["d_model", "n_params"])
-    out["em_model"] = metric_model.exact_match(out["p_token"].to_numpy(), out["target_len"].to_numpy())
-    out["edit_distance_model"] = metric_model.token_edit_distance(out["p_token"].to_numpy(), out["target_len"].to_numpy())
+    out["em_model"] = model_exact_match(out["p_token"].to_numpy(), out["target_len"].to_numpy())
+    out["edit_distance_model"] = model_edit_distance(out["p_token"].to_numpy(), out["target_len"].to_numpy())
     return out.sort_values(["n_params", "target_len"], ignore_index=True)
 
 
@@ -410,3 +554,173 @@ def evenly_spaced(values: list[float] | np.ndarray, k: int) -> list[float]:
         raise ValueError("values: expected at least one value")
     ranks = np.unique(np.rint(np.linspace(0, distinct.size - 1, min(k, distinct.size))).astype(int))
     return distinct[ranks].tolist()
+
+
+# Induced emergence in vision (Sec. 5)
+
+
+def reconstruction_c(sq_error: np.ndarray, c: float | np.ndarray) -> np.ndarray:
+    """Schaeffer et al. 2023, Eq. 2: Reconstruction_c = (1/N) sum_n 1[ ||x_n - x_hat_n||^2 < c ].
+
+    ``sq_error`` holds one squared error per test image along its last axis; ``c`` may be an array
+    of thresholds, which adds its shape in front. The inequality is strict, as in the paper.
+    """
+    errors = np.asarray(sq_error, dtype=np.float64)
+    thresholds = np.asarray(c, dtype=np.float64)
+    return (errors < thresholds.reshape(thresholds.shape + (1,) * errors.ndim)).mean(axis=-1)
+
+
+def reconstruction_curves(table: pd.DataFrame, thresholds: list[float] | tuple[float, ...]) -> pd.DataFrame:
+    """Per (width, seed): the mean squared error, and Reconstruction_c for each threshold c.
+
+    Long format: one row per width, seed and c, with ``mse`` (the smooth metric of Fig. 7B: the
+    mean over test images of ||x - x_hat||^2, in the same units as c) repeated on each c row, and
+    ``reconstruction``.
+    """
+    rows = []
+    for (width, seed), group in table.groupby(["width", "seed"], sort=True):
+        errors = group["sq_error"].to_numpy()
+        rates = reconstruction_c(errors, np.asarray(thresholds))
+        for c, rate in zip(thresholds, rates):
+            rows.append({"width": int(width), "seed": int(seed), "mse": float(errors.mean()), "c": float(c),
+                         "reconstruction": float(rate)})
+    return pd.DataFrame(rows)
+
+
+def expected_subset_accuracy(accuracy: np.ndarray | float, k: int | np.ndarray) -> np.ndarray:
+    """P(all K images correct) for K images drawn independently and uniformly: accuracy^K.
+
+    Schaeffer et al. 2023, App. B (Fig. 10C) score a model 1 only if all K of K independent test
+    images are classified correctly; with independent draws the expectation is exactly acc^K,
+    the same geometric nonlinearity as exact match over L tokens (Sec. 2).
+    """
+    return np.asarray(accuracy, dtype=np.float64) ** np.asarray(k)
+
+
+def sample_subsets(n_images: int, k: int, n_sets: int, rng_seed: int = 0) -> np.ndarray:
+    """``n_sets`` sets of ``k`` test-image positions, each drawn independently and uniformly (with replacement)."""
+    if min(n_images, k, n_sets) < 1:
+        raise ValueError(f"n_images, k and n_sets must be positive, got {n_images}, {k}, {n_sets}")
+    return np.random.default_rng([rng_seed, k]).integers(0, n_images, size=(n_sets, k))
+
+
+def subset_accuracy_curves(
+    table: pd.DataFrame, sizes: list[int] | tuple[int, ...], n_sets: int, rng_seed: int = 0
+) -> pd.DataFrame:
+    """Per (width, seed, K): accuracy, subset accuracy expected (acc^K) and measured on sampled K-sets.
+
+    The measured value is the fraction of ``n_sets`` sampled sets in which every image is correct,
+    a benchmark of ``n_sets`` items whose resolution is 1/n_sets. Every model is scored on the same
+    sets (common random numbers), so differences between models are not differences between sets.
+    """
+    rows = []
+    images = np.sort(table["image"].unique())
+    sets = {k: sample_subsets(len(images), k, n_sets, rng_seed) for k in sizes}
+    for (width, seed), group in table.groupby(["width", "seed"], sort=True):
+        correct = group.set_index("image")["correct"].reindex(images).to_numpy(dtype=bool)
+        accuracy = correct.mean()
+        for k in sizes:
+            rows.append({"width": int(width), "seed": int(seed), "k": int(k), "accuracy": float(accuracy),
+                         "expected": float(expected_subset_accuracy(accuracy, k)),
+                         "measured": float(correct[sets[k]].all(axis=1).mean())})
+    return pd.DataFrame(rows)
+
+
+def seed_intervals(frame: pd.DataFrame, value: str, by: list[str], confidence: float = 0.95) -> pd.DataFrame:
+    """Mean of ``value`` over seeds with a bootstrap interval (seeds resampled), per group of ``by``.
+
+    Uses :func:`scalingbook.analysis.stats.bootstrap_ci`, so intervals are reproducible; one row per group.
+    """
+    rows = []
+    for key, group in frame.groupby(by, sort=True):
+        interval = stats.bootstrap_ci(group[value].to_numpy(), confidence=confidence)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
+                     "mean": interval.estimate, "low": interval.low, "high": interval.high})
+    return pd.DataFrame(rows)
+
+
+def breakthroughness_by_seed(frame: pd.DataFrame, value: str, by: list[str] | None = None, clip: float = 100.0) -> pd.DataFrame:
+    """BIG-bench B (Schaeffer Eq. 1, :func:`scalingbook.analysis.metrics.breakthroughness`) of each seed's curve over width.
+
+    One row per seed (and per group of ``by``, such as c or K). Higher-is-better metrics only: pass
+    the negated error for an error metric. B is clipped at ``clip`` so flat-then-step curves, whose
+    median step is zero (B infinite), stay plottable and orderable.
+    """
+    rows = []
+    for key, group in frame.groupby([*(by or []), "seed"], sort=True):
+        curve = group.sort_values("width")
+        score = metrics.breakthroughness(curve[value].to_numpy(), curve["width"].to_numpy(), clip=clip)
+        rows.append({**dict(zip([*(by or []), "seed"], key if isinstance(key, tuple) else (key,))), "B": float(score)})
+    return pd.DataFrame(rows)
+
+
+def vision_emergence_scores(recon: pd.DataFrame, subsets: pd.DataFrame, clip: float = 100.0) -> pd.DataFrame:
+    """How emergent each vision metric looks on the same models: B per seed, and the width growth of the mean.
+
+    ``recon`` comes from :func:`reconstruction_curves` and ``subsets`` from
+    :func:`subset_accuracy_curves`. For every metric (and c or K): the median over seeds of B
+    (Schaeffer Eq. 1 via :func:`breakthroughness_by_seed`) with a bootstrap interval over seeds, and
+    the :func:`transition_growth` of the seed-mean curve. The mean squared error is negated so that,
+    like the others, higher is better. Per-image accuracy is the K = 1 row. One row per metric and setting.
+    """
+    one_c = recon[recon["c"] == recon["c"].iloc[0]].assign(negative_mse=lambda f: -f["mse"])
+    curves = [("mean squared error (negated)", "", one_c, "negative_mse")]
+    curves += [("Reconstruction_c", f"c = {c:g}", group, "reconstruction") for c, group in recon.groupby("c")]
+    for column, label in (("expected", "all K correct, expected acc^K"), ("measured", "all K correct, sampled sets")):
+        curves += [(label, f"K = {k}", group, column) for k, group in subsets.groupby("k")]
+    rows = []
+    for metric, setting, frame, value in curves:
+        seeds_b = breakthroughness_by_seed(frame, value, clip=clip)["B"].to_numpy()
+        interval = stats.bootstrap_ci(seeds_b, np.median)
+        means = frame.groupby("width", as_index=False)[value].mean().rename(columns={value: "mean"})
+        rows.append({"metric": metric, "setting": setting, "B": interval.estimate, "B_low": interval.low,
+                     "B_high": interval.high, "width_growth": transition_growth(means)["growth"].iloc[0]})
+    return pd.DataFrame(rows)
+
+
+def transition_growth(summary: pd.DataFrame, by: str | None = None, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
+    """How many-fold the width must grow to carry each seed-mean curve from ``low`` to ``high`` of its own range.
+
+    ``summary`` is a :func:`seed_intervals` table (``width`` and ``mean``, plus the column ``by``
+    that separates curves). Progress is measured from the curve's worst value to its best, in the
+    direction it improves, so error and score curves compare alike, and a metric that saturates below
+    1 is not penalised for it. A small factor is a jump, a large one a gradual rise; NaN for a flat curve.
+    """
+    rows = []
+    groups = summary.groupby(by, sort=True) if by else [(None, summary)]
+    for key, curve in groups:
+        curve = curve.sort_values("width")
+        values = curve["mean"].to_numpy()
+        if np.argmax(values) < np.argmin(values):
+            values = -values
+        span = values.max() - values.min()
+        progress = (values - values.min()) / span if span > 0 else np.full(len(values), np.nan)
+        widths = curve["width"].to_numpy(dtype=np.float64)
+        first = [widths[np.argmax(progress >= level)] if np.any(progress >= level) else np.nan for level in (low, high)]
+        rows.append({**({by: key} if by else {}), "reaches_low": first[0], "reaches_high": first[1],
+                     "growth": first[1] / first[0]})
+    return pd.DataFrame(rows)
+
+
+def largest_step(summary: pd.DataFrame) -> dict[str, float]:
+    """Where a seed-mean curve (:func:`seed_intervals`: ``width``, ``mean``) takes its largest step up
+    between neighbouring widths: ``before`` and ``after`` (the widths), ``highest_before`` (the
+    curve's highest value up to ``before``) and ``at_after``. Read off the data, so a summary never
+    assumes where the jump is."""
+    curve = summary.sort_values("width")
+    values, widths = curve["mean"].to_numpy(), curve["width"].to_numpy()
+    j = int(np.argmax(np.diff(values)))
+    return {"before": float(widths[j]), "after": float(widths[j + 1]), "highest_before": float(values[: j + 1].max()),
+            "at_after": float(values[j + 1])}
+
+
+def b_difference(a: pd.DataFrame, b: pd.DataFrame, value: str, confidence: float = 0.95, clip: float = 100.0) -> stats.Interval:
+    """Median over seeds of B(a) - B(b), each seed's two curves paired, with a bootstrap interval over seeds.
+
+    ``a`` and ``b`` are one setting each of the same models (say subset accuracy at K = 5 and at
+    K = 1), with ``seed``, ``width`` and ``value`` columns; the claim "a is sharper than b" holds
+    when the interval lies above zero.
+    """
+    scores = [breakthroughness_by_seed(frame, value, clip=clip).set_index("seed")["B"] for frame in (a, b)]
+    differences = (scores[0] - scores[1]).dropna()
+    return stats.bootstrap_ci(differences.to_numpy(), np.median, confidence=confidence)

@@ -32,7 +32,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from scalingbook.languages import CorpusSource, MarkovSource, ZipfFactsSource
+from scalingbook.lab.languages import CorpusSource, MarkovSource, ZipfFactsSource
 
 Split = Literal["train", "test"]
 
@@ -651,9 +651,9 @@ class LanguageModelling:
     """Next-token prediction on a training language, for the Chinchilla sweeps (Hoffmann et al. 2022).
 
     An example is ``context + 1`` consecutive tokens of ``source``: a
-    :class:`~scalingbook.languages.MarkovSource` (sampled here, its loss floor known exactly) or a
-    :class:`~scalingbook.languages.ZipfFactsSource` (Zipf-distributed facts, floor known exactly) or a
-    :class:`~scalingbook.languages.CorpusSource` (random windows of a byte-level text file). Every
+    :class:`~scalingbook.lab.languages.MarkovSource` (sampled here, its loss floor known exactly) or a
+    :class:`~scalingbook.lab.languages.ZipfFactsSource` (Zipf-distributed facts, floor known exactly) or a
+    :class:`~scalingbook.lab.languages.CorpusSource` (random windows of a byte-level text file). Every
     position is a loss position, so a step of ``batch_size`` examples trains on
     ``batch_size * context`` tokens, the D of C = 6ND. Each example is a pure function of its key:
     the uniform draws behind token t are ``hash64(key, t)``, so members' streams stay independent and

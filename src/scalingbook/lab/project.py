@@ -20,7 +20,8 @@ import os
 import shutil
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""The installed ``scalingbook`` package (this module sits in its ``lab`` layer)."""
 SHIPPED_DIR = PACKAGE_DIR / "project"
 """The sources inside an installed wheel; absent in a checkout, where they are the checkout itself."""
 SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "sweeps", "data")

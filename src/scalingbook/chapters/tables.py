@@ -1,6 +1,6 @@
 """Tables as the book shows them: human column names, numbers right-aligned, sensible digits.
 
-:func:`enable` (called by :func:`scalingbook.charts.enable`, once per chapter) makes every DataFrame
+:func:`enable` (called by :func:`scalingbook.chapters.charts.enable`, once per chapter) makes every DataFrame
 and pandas Styler a chapter displays go through :func:`style`, so the chapters keep writing plain
 ``frame.style.format(...)``. The cell padding and rules live in the book's stylesheet
 (``book/_static/scalingbook.css``); here each cell only gets a class saying whether it holds a number.

@@ -27,7 +27,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from scalingbook import charts
+from scalingbook.chapters import charts
 
 
 def _set_repository(app: Any, config: Any) -> None:

@@ -15,9 +15,11 @@ import signal
 import sys
 from pathlib import Path
 
-from scalingbook import book, project, sandbox, teaching
-from scalingbook.params import ParameterError, check_text_file
-from scalingbook.results import COMMAND_ENV_VAR, PROFILES, REPO_ROOT, ResultError, repo_relative
+from scalingbook.chapters import page
+from scalingbook.chapters.params import ParameterError, check_text_file
+from scalingbook.lab import project
+from scalingbook.lab.store import COMMAND_ENV_VAR, PROFILES, REPO_ROOT, ResultError, repo_relative
+from scalingbook.site import book, sandbox, teaching
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -116,12 +118,12 @@ def _cpu_hours_left(loaded: list, profile: str, device: str, workers: int) -> tu
     """Training FLOPs of the sweeps' pending member groups, and the hours they would take here.
 
     The rate is measured: a few steps of the largest pending group, timed on one thread as a worker
-    trains it (:func:`scalingbook.train.time_steps`); ``workers`` such threads share the work.
+    trains it (:func:`scalingbook.lab.train.time_steps`); ``workers`` such threads share the work.
     """
-    from scalingbook import sweeps
-    from scalingbook.cpu import torch_threads
-    from scalingbook.results import ResultStore
-    from scalingbook.train import member_chunk, time_steps
+    from scalingbook.lab import sweeps
+    from scalingbook.lab.cpu import torch_threads
+    from scalingbook.lab.store import ResultStore
+    from scalingbook.lab.train import member_chunk, time_steps
 
     store = ResultStore.for_profile(profile)
     jobs = [
@@ -155,9 +157,9 @@ def _confirm(question: str, yes: bool) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     import yaml
 
-    from scalingbook import sweeps
+    from scalingbook.lab import sweeps
 
-    device = book.pick_device(args.device)
+    device = page.pick_device(args.device)
     if args.status:
         rows = sweeps.sweep_status(REPO_ROOT / "sweeps", device)
         if args.markdown:  # the README's budget table: the full and paper profiles
@@ -204,13 +206,14 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from scalingbook import bench, epoch_data
+    from scalingbook.chapters import performance
+    from scalingbook.lab import epoch_data
 
     if args.benchmark == "fits":
         if args.csv is not None:
             check_text_file(args.csv, "--csv")
         try:
-            result = bench.fit_benchmark(csv_path=args.csv, n_starts=args.starts)
+            result = performance.fit_benchmark(csv_path=args.csv, n_starts=args.starts)
         except (epoch_data.EpochDataError, epoch_data.EpochDataUnavailable) as err:
             raise ParameterError(str(err)) from None
         print(
@@ -219,21 +222,21 @@ def _bench(args: argparse.Namespace) -> int:
             f"{result['speedup']:.1f}x; objective {result['batched_objective']:.6g} vs {result['scipy_objective']:.6g}"
         )
     else:
-        variants = [bench.TrainerVariant()]
+        variants = [performance.TrainerVariant()]
         if args.cuda_graph:
-            variants.append(bench.TrainerVariant(cuda_graph=True))
+            variants.append(performance.TrainerVariant(cuda_graph=True))
         if args.compile:
-            variants.append(bench.TrainerVariant(compile=True))
+            variants.append(performance.TrainerVariant(compile=True))
         if args.workers:
-            variants.append(bench.TrainerVariant(workers=args.workers))
-        result = bench.population_benchmark(
+            variants.append(performance.TrainerVariant(workers=args.workers))
+        result = performance.population_benchmark(
             d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, members=args.members,
             seq_len=args.seq_len, batch_size=args.batch_size, steps=args.steps, naive_members=args.naive_members,
-            device=book.pick_device(args.device), variants=variants,
+            device=page.pick_device(args.device), variants=variants,
         )
-        print(bench.population_table([result]))
+        print(performance.population_table([result]))
     out = args.out or book.REPO_ROOT / ".cache" / "bench" / f"{args.benchmark}.json"
-    print(f"written: {bench.write_benchmark_json(result, out)}")
+    print(f"written: {performance.write_benchmark_json(result, out)}")
     return 0
 
 
@@ -310,7 +313,7 @@ def parser() -> argparse.ArgumentParser:
     grade.set_defaults(func=_grade)
 
     sweep = sub.add_parser("sweep", help="train and evaluate every pending run of sweep configs, resumably")
-    sweep.add_argument("config", type=Path, nargs="*", help="sweep YAML files (see scalingbook.sweeps)")
+    sweep.add_argument("config", type=Path, nargs="*", help="sweep YAML files (see scalingbook.lab.sweeps)")
     sweep.add_argument("--profile", choices=PROFILES, default="quick", help="which profile's settings")
     sweep.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train")
     sweep.add_argument("--time-limit", type=_duration, metavar="DURATION",
@@ -378,7 +381,7 @@ def _main(argv: list[str] | None) -> int:
     except (ParameterError, teaching.TeachingError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (book.ChapterError, sandbox.SandboxError, ResultError, project.ProjectError) as err:
+    except (book.ChapterError, page.DeviceError, sandbox.SandboxError, ResultError, project.ProjectError) as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -1,0 +1,2 @@
+"""The book around the chapters: the runner and its staleness checks, parameters, the command line,
+teaching and grading, and the Sphinx extension."""
