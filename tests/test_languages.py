@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from scalingbook.lab.languages import CorpusSource, MarkovSource
+from scalingbook.lab.tasks import LanguageModelling, sample
 
 
 def _sequence_probs(source: MarkovSource, length: int) -> dict[tuple[int, ...], float]:
@@ -71,9 +72,15 @@ def test_short_context_floors_match_enumeration(small):
     assert small.irreducible_loss(5) == pytest.approx(floors.mean())
 
 
+def training_tokens(source, n: int, seq_len: int, seed: int) -> np.ndarray:
+    """Sequences of ``source`` as training draws them (:func:`scalingbook.lab.tasks.sample`), so the tests check
+    the very sampler the Chinchilla sweeps train on."""
+    return sample(LanguageModelling(source, context=seq_len - 1), n, "train", seed).tokens.astype(np.int64)
+
+
 def test_samples_have_the_computed_entropy():
     source = MarkovSource(vocab_size=8, order=2, concentration=0.3, seed=1)
-    tokens = source.sample(4000, 40, seed=7)
+    tokens = training_tokens(source, 4000, 40, seed=7)
     assert tokens.shape == (4000, 40) and tokens.min() >= 0 and tokens.max() < 8
     V = source.vocab_size
     ctx = tokens[:, 0] * V + tokens[:, 1]
@@ -84,7 +91,7 @@ def test_samples_have_the_computed_entropy():
     per_sequence = np.mean(nll, axis=0)
     se = per_sequence.std(ddof=1) / np.sqrt(per_sequence.size)
     assert abs(per_sequence.mean() - source.entropy_rate) < 4 * se
-    assert np.array_equal(tokens, source.sample(4000, 40, seed=7))
+    assert np.array_equal(tokens, training_tokens(source, 4000, 40, seed=7))
 
 
 @pytest.mark.parametrize(
@@ -101,15 +108,15 @@ def test_corpus_source_windows_and_errors(tmp_path):
     text = tmp_path / "corpus.txt"
     text.write_text("scaling laws are smooth; emergence is sudden. " * 20, encoding="utf-8")
     source = CorpusSource(text)
-    windows = source.sample(50, 16, seed=0)
+    windows = training_tokens(source, 50, 16, seed=0)
     raw = text.read_bytes()
     assert all(bytes(w.astype(np.uint8)) in raw for w in windows)
     assert source.irreducible_loss(16) is None
     with pytest.raises(FileNotFoundError, match="corpus_path"):
-        CorpusSource(tmp_path / "missing.txt").sample(1, 4, seed=0)
+        training_tokens(CorpusSource(tmp_path / "missing.txt"), 1, 4, seed=0)
     latin = tmp_path / "latin1.txt"
     latin.write_bytes("café".encode("latin-1") * 10)
     with pytest.raises(ValueError, match="not UTF-8"):
-        CorpusSource(latin).sample(1, 4, seed=0)
-    with pytest.raises(ValueError, match="need more than seq_len"):
-        CorpusSource(text).sample(1, 10_000, seed=0)
+        training_tokens(CorpusSource(latin), 1, 4, seed=0)
+    with pytest.raises(ValueError, match="need more than 10000"):
+        training_tokens(CorpusSource(text), 1, 10_000, seed=0)

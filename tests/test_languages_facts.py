@@ -33,7 +33,8 @@ def test_tables_are_deterministic_and_keys_distinct(small):
 
 def test_entropy_rate_matches_an_empirical_estimate(small):
     """Plug-in entropies of sampled items per position agree with the exact conditional entropies."""
-    tokens = small.sample(40_000, small.item_length * 5, seed=3)
+    tokens = sample(LanguageModelling(small, context=small.item_length * 5 - 1), 40_000, "train", 3).tokens
+    tokens = tokens.astype(np.int64)
     items = tokens.reshape(-1, small.item_length)
     exact = small.position_entropies()
     joint = [_plug_in_entropy(items[:, : j + 1]) for j in range(small.item_length)]

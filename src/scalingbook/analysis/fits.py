@@ -131,7 +131,7 @@ class LossParams:
 
 
 HOFFMANN_ROUNDED = LossParams(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
-"""Hoffmann Eq. 10 as printed; rounding moves a outside the paper's own interval (PAPERS.md 3.4)."""
+"""Hoffmann Eq. 10 as printed; the rounded alpha and beta give a = 0.452, outside the paper's own Approach-3 interval (0.454, 0.455) of Table 2."""
 
 HOFFMANN_UNROUNDED = LossParams.from_theta([6.0073404, 6.0179186, 0.5267228, 0.33917084, 0.2849083])
 """Hoffmann's fit from the arXiv TeX source, as used by Besiroglu et al. (their notebook)."""

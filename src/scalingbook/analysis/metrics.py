@@ -53,7 +53,7 @@ def _widen(a: np.ndarray, width: int) -> np.ndarray:
 def exact_match(predictions: TokenBatch, targets: TokenBatch) -> np.ndarray:
     """1.0 where the prediction equals the target token for token (same length), else 0.0.
 
-    Zhao et al. 2025, Sec. 1.6 of PAPERS.md: a run's EM is the mean of this over the test set;
+    Zhao et al. 2025: a run's EM is the mean of this over the test set;
     BIG-bench's ``exact_str_match`` at the token level. Schaeffer et al. 2023 (Sec. 2) call it the
     nonlinear metric that makes smooth per-token progress look emergent.
     """
@@ -243,7 +243,7 @@ def _shape_score(y: np.ndarray, x: np.ndarray | None, denominator: np.ndarray) -
 def linearity(y: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
     """BIG-bench linearity L = I(y) / sqrt(mean((y_{i+1} - y_i)^2)), points ordered by scale.
 
-    Srivastava et al. 2022, Sec. 3.4 (PAPERS.md Sec. 2.2): high when performance improves in steps
+    Srivastava et al. 2022, Sec. 3.4 (BIG-bench): high when performance improves in steps
     of similar size. A perfectly linear curve of n points gives n - 1; a single step gives
     sqrt(n - 1). The root-mean-square is zero only for a flat curve, where I(y) = 0 too: L is 0.
     Curves lie along the last axis, so a (seeds, scales) array gives one L per seed (Zhao et al.
@@ -260,8 +260,8 @@ def breakthroughness(y: np.ndarray, x: np.ndarray | None = None, clip: float | N
     by increasing scale); Zhao et al. 2025 compute it per seed. The median ignores a few large steps,
     so B is large when most steps are small and the improvement comes in a few jumps.
 
-    Zero denominator (half or more of the steps are exactly 0), a case PAPERS.md Sec. 2.2 requires
-    stating: B = sign(I) * inf when the curve changes at all, and 0 for a flat curve (I = 0: no
+    Zero denominator (half or more of the steps are exactly 0), a case BIG-bench's definition leaves
+    open, so it is stated here: B = sign(I) * inf when the curve changes at all, and 0 for a flat curve (I = 0: no
     improvement, nothing broke through). ``clip`` bounds B to [-clip, clip], which keeps steps and
     infinities orderable and plottable; infinities are returned when it is None. A perfectly linear
     curve of n points gives n - 1.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import diptest
 import numpy as np
@@ -21,6 +21,8 @@ from scipy.stats import beta, gaussian_kde, norm
 from scalingbook.lab.store import Result
 
 Statistic = Callable[..., np.ndarray]
+PercentileMethod = Literal["linear", "nearest", "lower", "higher", "midpoint"]
+"""The numpy percentile methods the intervals use: ``linear`` for smooth statistics, ``nearest`` for discrete ones."""
 
 
 class Interval(NamedTuple):
@@ -86,7 +88,7 @@ def paired_bootstrap(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     rng_seed: int | np.random.Generator = 0,
-    method: str = "linear",
+    method: PercentileMethod = "linear",
 ) -> Interval:
     """Percentile bootstrap over seeds of a statistic of several mean curves measured on the same seeds.
 

@@ -79,7 +79,7 @@ def _ragged(values: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
 def _keys(examples: Examples, ids: np.ndarray, seeds: tuple[int, ...], m: int) -> dict[str, np.ndarray]:
     """Columns naming each (member, example) row, member-major; ``component`` only for mixtures."""
     member = np.repeat(np.arange(m), len(ids))
-    keys = {
+    keys: dict[str, np.ndarray] = {
         "member": member.astype(np.int16),
         "seed": np.array(seeds, dtype=np.int64)[member],
         "example": np.tile(ids, m).astype(np.int32),

@@ -112,21 +112,6 @@ class MarkovSource:
         """The floor of the mean next-token loss over positions 2..seq_len (Chinchilla's E here)."""
         return float(self.conditional_entropies(seq_len).mean())
 
-    def sample(self, n_sequences: int, seq_len: int, seed: int) -> np.ndarray:
-        """``n_sequences`` independent sequences of ``seq_len`` tokens, starting from stationarity."""
-        rng = np.random.default_rng(seed)
-        out = np.empty((n_sequences, seq_len), dtype=np.int64)
-        context = rng.choice(self.n_contexts, size=n_sequences, p=self.stationary)
-        digits = (context[:, None] // self.vocab_size ** np.arange(self.order - 1, -1, -1)) % self.vocab_size
-        first = min(self.order, seq_len)
-        out[:, :first] = digits[:, :first]
-        cumulative = np.cumsum(self.transitions, axis=1)
-        for t in range(self.order, seq_len):
-            u = rng.random(n_sequences)[:, None]
-            token = np.minimum((cumulative[context] < u).sum(axis=1), self.vocab_size - 1)
-            out[:, t] = token
-            context = (context * self.vocab_size) % self.n_contexts + token
-        return out
 
 
 @dataclass(frozen=True)
@@ -148,11 +133,6 @@ class CorpusSource:
             raise ValueError(f"corpus_path {path} is not UTF-8 text (byte {err.start}: {err.reason})") from None
         return np.frombuffer(raw, dtype=np.uint8)
 
-    def sample(self, n_sequences: int, seq_len: int, seed: int) -> np.ndarray:
-        if self.data.size <= seq_len:
-            raise ValueError(f"corpus_path {self.path} has {self.data.size} bytes; need more than seq_len={seq_len}")
-        starts = np.random.default_rng(seed).integers(0, self.data.size - seq_len, size=n_sequences)
-        return self.data[starts[:, None] + np.arange(seq_len)].astype(np.int64)
 
     def irreducible_loss(self, seq_len: int) -> None:
         """Unknown for natural text: the reason the Markov source exists."""
@@ -302,11 +282,6 @@ class ZipfFactsSource:
         items = np.concatenate([digits + offsets, (value + self.key_length * self.key_symbols)[..., None]], axis=2)
         return items.reshape(n, m * self.item_length)
 
-    def sample(self, n_sequences: int, seq_len: int, seed: int) -> np.ndarray:
-        """``n_sequences`` independent sequences of ``seq_len`` tokens, each starting at an item."""
-        rng = np.random.default_rng(seed)
-        m = -(-seq_len // self.item_length)
-        return self.tokens_from_uniforms(rng.random((n_sequences, m)), rng.random((n_sequences, m)))[:, :seq_len]
 
 
 def _distinct(rng: np.random.Generator, high: int, n: int) -> np.ndarray:

@@ -59,10 +59,6 @@ class ModelConfig:
     def d_ff(self) -> int:
         return self.mlp_ratio * self.d_model
 
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_heads
-
 
 def _linear(x: Tensor, weight: Tensor) -> Tensor:
     """x (M, N, d_in) @ weight (M, d_in, d_out): one batched matmul for all members."""
