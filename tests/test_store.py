@@ -203,3 +203,19 @@ def test_committed_results_record_no_path_of_the_machine_that_made_them():
         manifest = json.loads(path.read_text())
         assert not manifest["command"].startswith("/"), f"{path}: {manifest['command']}"
         assert "/work/" not in path.read_text() and "/home/" not in path.read_text(), path
+
+
+def test_cached_computes_once_then_reads_the_stored_table(tmp_path):
+    store = ResultStore(tmp_path)
+    calls = []
+
+    def compute() -> pd.DataFrame:
+        calls.append(1)
+        return pd.DataFrame({"x": [1.5, 2.5]})
+
+    first = store.cached("demo/table", {"n": 2}, compute, profile="quick", device="cpu")
+    again = store.cached("demo/table", {"n": 2}, compute, profile="quick", device="cpu")
+    assert calls == [1], "the second call must read, not recompute"
+    assert again.table["x"].tolist() == [1.5, 2.5] and again.manifest["param_hash"] == first.manifest["param_hash"]
+    store.cached("demo/table", {"n": 3}, compute, profile="quick", device="cpu")
+    assert calls == [1, 1], "other parameters are another result"

@@ -31,7 +31,6 @@ import itertools
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -348,14 +347,14 @@ def train_runs(name: str, design: Design, runs: pd.DataFrame, profile: str, devi
     """
     store = ResultStore.for_profile(profile)
     key = {"design": design.key(), "runs": runs[["width", "steps"]].to_dict("list")}
-    if store.exists(name, key):
-        return store.read(name, key)
-    started = datetime.now(UTC)
-    task = design.task()
-    with torch_threads(1 if device == "cpu" else None):
-        tables = [_train_width(design, task, int(width), group, device) for width, group in runs.groupby("width")]
-    table = pd.concat(tables, ignore_index=True).sort_values(["run", "step"], ignore_index=True)
-    return store.write(name, key, table, profile=profile, device=device, started=started)
+
+    def train() -> pd.DataFrame:
+        task = design.task()
+        with torch_threads(1 if device == "cpu" else None):
+            tables = [_train_width(design, task, int(width), group, device) for width, group in runs.groupby("width")]
+        return pd.concat(tables, ignore_index=True).sort_values(["run", "step"], ignore_index=True)
+
+    return store.cached(name, key, train, profile=profile, device=device)
 
 
 def _train_width(design: Design, task: LanguageModelling, width: int, group: pd.DataFrame, device: str) -> pd.DataFrame:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -241,6 +242,19 @@ class ResultStore:
             if stale.name != table_file:
                 stale.unlink()
         return Result(table, manifest, folder)
+
+    def cached(
+        self, name: str, params: dict[str, Any], compute: Callable[[], pd.DataFrame], *, profile: str, device: str
+    ) -> Result:
+        """The stored result of ``(name, params)``, computing and storing it first when there is none.
+
+        The one read-or-compute path for results of a single table (sweeps, trained in resumable
+        member groups, store theirs through :func:`scalingbook.lab.sweeps.run_one`).
+        """
+        if self.exists(name, params):
+            return self.read(name, params)
+        started = datetime.now(UTC)
+        return self.write(name, params, compute(), profile=profile, device=device, started=started)
 
     def read(self, name: str, params: dict[str, Any]) -> Result:
         folder = self.path_for(name, params)

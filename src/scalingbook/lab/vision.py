@@ -22,7 +22,6 @@ everything after that (thresholds, subset sizes, bootstrap intervals, B) is comp
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
@@ -236,9 +235,5 @@ def _train(config: PopulationConfig, device: str, split: DigitsSplit) -> pd.Data
 def population_result(config: PopulationConfig, profile: str, device: str = "cpu", store: ResultStore | None = None) -> Result:
     """The stored per-image table of ``config``, training and storing it first if it is missing."""
     store = store or ResultStore.for_profile(profile)
-    name = RESULT_NAMES[config.task]
-    if store.exists(name, config.params()):
-        return store.read(name, config.params())
-    started = datetime.now(UTC)
-    table = train_population(config, device)
-    return store.write(name, config.params(), table, profile=profile, device=device, started=started)
+    return store.cached(RESULT_NAMES[config.task], config.params(), lambda: train_population(config, device),
+                        profile=profile, device=device)
