@@ -92,12 +92,14 @@ def _fill(workspace, key_report, answers: dict[int, str], student: str):
     return path
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_reference_solution_scores_full_marks(key_report):
     assert key_report.score == key_report.max_score >= 3, key_report.summary()
     assert key_report.parameters["exercise_seed"] == 7 and key_report.parameters["profile"] == "quick"
     assert all(cell.status == "ok" for cell in key_report.cells)
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_untouched_student_version_scores_zero(workspace, key_report):
     name, out = workspace
     report = _grade(workspace, out / f"{name}.ipynb")
@@ -118,6 +120,7 @@ def broken_report(workspace, key_report) -> teaching.Report:
     return _grade(workspace, path, timeout=120, cell_timeout=3)
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_a_wrong_answer_names_the_check_and_the_miss(broken_report, key_report):
     outcome = broken_report.exercises[0]
     assert outcome.score == 0
@@ -129,6 +132,7 @@ def test_a_wrong_answer_names_the_check_and_the_miss(broken_report, key_report):
     assert "allowed" in check.message
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_a_looping_cell_is_interrupted_and_later_exercises_still_count(broken_report):
     looping = broken_report.exercises[1]
     assert looping.score == 0 and "CellTimeoutError" in looping.checks[0].message
@@ -137,6 +141,7 @@ def test_a_looping_cell_is_interrupted_and_later_exercises_still_count(broken_re
     assert later and all(ex.score == ex.points for ex in later), broken_report.summary()
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_the_time_limit_stops_a_kernel_that_ignores_interrupts(workspace, key_report):
     path = _fill(workspace, key_report, {0: STUBBORN_LOOP}, "stubborn")
     started = time.monotonic()
@@ -163,6 +168,7 @@ def test_grading_a_notebook_not_made_by_assignment_exits_2(tmp_path, capsys):
     assert "not written by `scalingbook assignment`" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_student_version_hides_every_solution(workspace):
     name, out = workspace
     notebook = nbformat.read(out / f"{name}.ipynb", as_version=4)
@@ -186,6 +192,7 @@ def test_solution_blocks_are_stripped_from_markdown():
     assert teaching.strip_solution_blocks(text) == "Before.\n\nAfter."
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_a_class_graded_into_one_folder_keeps_every_report_and_a_summary(workspace, key_report, broken_report):
     name, out = workspace
     reports = out.parent / "reports"
@@ -197,6 +204,7 @@ def test_a_class_graded_into_one_folder_keeps_every_report_and_a_summary(workspa
     assert float(rows["broken"]["score"]) == broken_report.score
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_assignment_records_the_roster_and_grade_refuses_an_unknown_student(workspace, capsys):
     _needs_sandbox()
     name, out = workspace
@@ -255,21 +263,25 @@ def attack():
         yield SimpleNamespace(workspace=made, key=key, report=report, printed=printed, cache=cache, before=before)
 
 
+@pytest.mark.slow  # executes whole chapters
 @pytest.mark.parametrize("label", ATTACKS)
 def test_an_attack_on_the_grader_is_blocked(attack, label):
     assert f"{label} blocked: PermissionError" in attack.printed, attack.printed[:2000]
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_the_reference_answers_are_private_and_unchanged(attack):
     assert attack.cache.read_bytes() == attack.before
     assert attack.cache.stat().st_mode & 0o777 == 0o600 and attack.cache.parent.stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_nothing_of_the_run_outlives_it(attack):
     assert not sandbox.processes()
     assert any("process(es) the notebook left running" in note for note in attack.report.notes), attack.report.notes
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_output_and_memory_caps_are_reported(attack):
     notes = attack.report.notes
     assert len(attack.printed) < 250_000 and "[scalingbook grade: output of cell" in attack.printed
@@ -277,6 +289,7 @@ def test_output_and_memory_caps_are_reported(attack):
     assert any("ran out of memory (limit 4 GiB per process)" in note for note in notes), notes
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_the_roster_parameters_are_used_not_the_notebook_s(attack):
     report = attack.report
     assert report.parameters["exercise_seed"] == 7
@@ -284,6 +297,7 @@ def test_the_roster_parameters_are_used_not_the_notebook_s(attack):
     assert report.exercises[0].score == 0 and all(ex.score == ex.points for ex in report.exercises[1:]), report.summary()
 
 
+@pytest.mark.slow  # executes whole chapters
 def test_a_run_that_stops_answering_is_killed_at_the_time_limit(attack, monkeypatch):
     stop_the_worker = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)"
     path = _fill(attack.workspace, attack.key, {0: stop_the_worker}, "stopper")
