@@ -356,12 +356,8 @@ class IndexHintAddition(_Task):
     def _render(self, problems: dict[str, np.ndarray], lengths: np.ndarray) -> list[_Piece]:
         a, b, offset = problems["a"], problems["b"], problems["offset"]
         n, width = a.shape
-        total = np.zeros((n, width + 1), dtype=np.int64)
-        carry = np.zeros(n, dtype=np.int64)
-        for i in range(width):
-            s = a[:, i] + b[:, i] + carry
-            total[:, i], carry = s % 10, s // 10
-        total[:, width] = carry
+        digits, carries = _column_sums(a, b)
+        total = np.concatenate([digits, carries[:, -1:]], axis=1)
         len_sum = lengths + (total[np.arange(n), lengths] > 0)
         hints = SYMBOL0 + offset[:, None] + np.arange(width + 1)
 
@@ -467,14 +463,10 @@ class FewShotArithmetic(_Task):
     @staticmethod
     def _scratch(a: np.ndarray, b: np.ndarray, lengths: np.ndarray, width: int, answer: bool) -> list[_Piece]:
         """Nye et al.'s addition scratchpad: (sum digit, carry) per digit, least significant first, then >."""
-        da, db = _digits(a, width)[0], _digits(b, width)[0]
-        steps, carry = [], np.zeros(len(a), dtype=np.int64)
-        for i in range(width):
-            total = da[:, i] + db[:, i] + carry
-            carry = total // 10
-            steps.append(np.stack([total % 10, carry], axis=1))
+        digits, carries = _column_sums(_digits(a, width)[0], _digits(b, width)[0])
+        steps = np.stack([digits, carries], axis=2).reshape(len(a), 2 * width)  # digit, carry, digit, carry, ...
         valid = np.repeat(np.arange(width) < lengths[:, None], 2, axis=1)
-        return [_Piece(DIGIT0 + np.concatenate(steps, axis=1), valid, answer), _const(TOKEN[">"], len(a), answer)]
+        return [_Piece(DIGIT0 + steps, valid, answer), _const(TOKEN[">"], len(a), answer)]
 
 
 @dataclass(frozen=True)
@@ -727,6 +719,18 @@ class LanguageModelling:
         starts = (hash64(keys, 0) % np.uint64(data.size - width + 1)).astype(np.int64)
         return data[starts[:, None] + np.arange(width)].astype(np.int64)
 
+
+def _column_sums(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Schoolbook addition of digit arrays (n, width), least significant digit first: each column's sum
+    digit and carry out. The one adder behind the index-hint answers and the scratchpad's steps."""
+    digits = np.zeros(a.shape, dtype=np.int64)
+    carries = np.zeros(a.shape, dtype=np.int64)
+    carry = np.zeros(len(a), dtype=np.int64)
+    for i in range(a.shape[1]):
+        column = a[:, i] + b[:, i] + carry
+        digits[:, i], carry = column % 10, column // 10
+        carries[:, i] = carry
+    return digits, carries
 
 def _uniform(h: np.ndarray) -> np.ndarray:
     """Floats uniform on [0, 1) from the top 53 bits of 64-bit hashes."""
