@@ -7,7 +7,8 @@ exact match against scale with bootstrap bands, and each task's emergence scale 
 Wei et al. call an ability emergent when it is "not present in smaller models but present in larger
 models": performance near random up to a scale, then well above it (Sec. 2). The paper reads that
 scale off its plots; :func:`emergence_scale` makes the reading a rule, and every verdict here comes
-with a bootstrap interval over seeds on the difference it claims.
+with a bootstrap interval over seeds on the difference it claims. The chapter's tables, charts and
+the sentences that state its verdicts are built here too, so that tests reach them.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ Epoch's fits are usually run.
 (issue 3, item 7): a loop of ordinary modules, ``torch.func`` vmap over stacked copies, and the
 batched population of :mod:`scalingbook.lab.train`. ``scripts/bench-gpu`` runs it on a GPU machine from a
 plain checkout (``PYTHONPATH=src``, with that machine's torch, NumPy, SciPy and pandas).
+
+:class:`Measurements` and the functions after it build the Performance page from the stored JSON: its
+tables, chart and verdicts. They import Altair and IPython only when called, which keeps that plain
+checkout enough for measuring.
 """
 
 from __future__ import annotations
