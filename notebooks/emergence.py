@@ -32,39 +32,32 @@ exercise_margin = 0.1  # exercise 1: the margin above chance of the student's ow
 exercise_seed = 0  # exercises: seed of the bootstrap resamples and which seed's curve to score; vary it per student [0..1000000]
 
 # %% tags=["remove-input"]
-import altair as alt
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown
 
 from scalingbook.analysis import metrics, stats
 from scalingbook.chapters import charts, emergence
 from scalingbook.chapters.page import chapter_header, pick_device
 from scalingbook.lab.store import REPO_ROOT
-from scalingbook.lab.sweeps import component, load_tables, read_or_train
+from scalingbook.lab.sweeps import load_tables
 
 charts.enable()
 train_on = pick_device(device)
 # Stored families are read; at quick, missing ones train here (one cell per family keeps each cell short).
-shown = {"direct": read_or_train(REPO_ROOT / "sweeps" / "emergence-direct.yaml", profile, train_on, log=lambda _: None)}
+shown = {"direct": emergence.read_family("direct", profile, train_on)}
 
 # %% tags=["remove-input"]
-shown["scratchpad"] = read_or_train(REPO_ROOT / "sweeps" / "emergence-scratchpad.yaml", profile, train_on,
-                                    log=lambda _: None)
-sweeps = {kind: s.sweep for kind, s in shown.items()}
-results = {kind: s.results for kind, s in shown.items()}
+shown["scratchpad"] = emergence.read_family("scratchpad", profile, train_on)
 shown_profile = shown["direct"].profile  # what this page shows: full when stored, else quick
-# One row per (prompting, task, size, seed): exact match of the final answer, parameters and FLOPs.
-outcomes = pd.concat(
-    [emergence.run_outcomes(sweeps[kind], results[kind]).assign(prompting=kind) for kind in sweeps], ignore_index=True
-)
+outcomes = emergence.family_outcomes(shown)  # one row per (prompting, task, size, seed)
 direct = outcomes[outcomes["prompting"] == "direct"]
-mixture = sweeps["direct"].runs[0].build_task()
-chances = {label: component(mixture, label).chance_exact_match() for label in mixture.labels}
+spec = shown["direct"].sweep.runs[0]
+mixture = emergence.mixture_of(spec)
+chances = emergence.chance_levels(mixture)
 curves = emergence.mean_curves(direct, n_resamples, confidence, exercise_seed)
 scales = emergence.emergence_table(direct, curves, chances, margin, n_resamples, confidence, exercise_seed)
-sources = {kind: f"{results[kind][-1].describe()}, with {len(results[kind]) - 1} smaller runs" for kind in sweeps}
-chapter_header("emergence", globals(), sources=[r for kind in sweeps for r in results[kind]])
+sources = emergence.source_lines(shown)
+chapter_header("emergence", globals(), sources=emergence.stored_results(shown))
 
 # %% [markdown]
 # ## The family, the tasks and the choices the paper leaves open
@@ -98,25 +91,9 @@ chapter_header("emergence", globals(), sources=[r for kind in sweeps for r in re
 # resamples those seeds.
 
 # %% tags=["remove-input"]
-family = (
-    direct.groupby(["d_model", "n_params", "flops"], as_index=False)
-    .agg(seeds=("seed", "nunique"), test_prompts_per_task=("n_examples", "min"))
-)
-family.insert(0, "size", np.arange(1, len(family) + 1))
-spec = sweeps["direct"].runs[0]
-family["tokens_per_param"] = emergence.training_tokens(spec) / family["n_params"]
-items = emergence.distinct_test_items(spec)
-Markdown(
-    f"**This family** ({shown_profile} profile): {len(family)} sizes from {family['n_params'].min():,} to "
-    f"{family['n_params'].max():,} parameters ({np.log10(family['n_params'].max() / family['n_params'].min()):.1f} "
-    f"decades), {family['seeds'].min()} seeds each, depth {spec.model['n_layers']}, "
-    f"{spec.train['steps']:,} steps of {spec.train['batch_size']} sequences "
-    f"({emergence.training_tokens(spec):,} tokens per model, {family['tokens_per_param'].iloc[-1]:,.0f} per parameter "
-    f"for the largest and {family['tokens_per_param'].iloc[0]:,.0f} for the smallest). Tasks, with their chance level "
-    "and the distinct test queries of each: "
-    + ", ".join(f"`{label}` (chance {chances[label]:.2g}, {items[label]} queries)" for label in mixture.labels) + "."
-    + " " + stats.divergence_note(outcomes, ["prompting", "d_model"])
-)
+family = emergence.family_table(direct, emergence.training_tokens(spec))
+Markdown(emergence.describe_family(family, spec, chances, emergence.distinct_test_items(spec), shown_profile)
+         + " " + stats.divergence_note(outcomes, ["prompting", "d_model"]))
 
 # %% tags=["remove-input"]
 family.style.format({"n_params": "{:,}", "flops": "{:.2e}", "tokens_per_param": "{:,.0f}"}).hide(axis="index")
@@ -130,34 +107,7 @@ family.style.format({"n_params": "{:,}", "flops": "{:.2e}", "tokens_per_param": 
 # charts, Wei's Appendix D view; with a fixed token count the two axes differ only by a constant.
 
 # %% tags=["remove-input"]
-def _faceted(x: str, title: str) -> alt.FacetChart:
-    """The panels with their data attached per layer (Altair facets need a shared source)."""
-    frame = pd.concat([direct.assign(layer="seed"), curves.assign(layer="mean")], ignore_index=True)
-    frame = pd.concat([frame, pd.DataFrame({"task": list(chances), "chance": list(chances.values()), "layer": "chance"})])
-    axis = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=title)
-    em = alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match")
-    base = alt.Chart()
-    return alt.layer(
-        base.mark_line(color="#999", opacity=0.5, strokeWidth=1).encode(x=axis, y=em, detail="seed:N").transform_filter(
-            alt.datum.layer == "seed"),
-        base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(x=axis, y="low:Q", y2="high:Q").transform_filter(
-            alt.datum.layer == "mean"),
-        base.mark_line(point=True, color=charts.PALETTE[0]).encode(
-            x=axis, y=em, tooltip=["task:N", "n_params:Q", alt.Tooltip("flops:Q", format=".2e"),
-                                   alt.Tooltip("em:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f"),
-                                   alt.Tooltip("high:Q", format=".3f")],
-        ).transform_filter(alt.datum.layer == "mean"),
-        base.mark_rule(strokeDash=[4, 4], color=charts.PALETTE[3]).encode(y="chance:Q").transform_filter(
-            alt.datum.layer == "chance"),
-        data=frame,
-    ).properties(width=170, height=130).facet(facet=alt.Facet("task:N", title=None, sort=list(mixture.labels)), columns=4)
-
-
-charts.with_source(
-    alt.vconcat(_faceted("flops", "training FLOPs (6ND)"), _faceted("n_params", "parameters")),
-    sources["direct"],
-    title="Exact match against training FLOPs (top) and parameters (bottom), per task",
-)
+emergence.curves_chart(direct, curves, chances, sources["direct"])
 
 # %% [markdown]
 # ## Emergence scales and emergence scores
@@ -185,18 +135,10 @@ charts.with_source(
 # answer at one size has a median step of 0 and an infinite "breakthrough" made of noise.
 
 # %% tags=["remove-input"]
-scales.style.format(
-    {"chance": "{:.2g}", "emergence_params": "{:,.0f}", "params_low": "{:,.0f}", "params_high": "{:,.0f}",
-     "emergence_flops": "{:.2e}", "B": "{:.1f}", "em_smallest": "{:.3f}", "em_largest": "{:.3f}", "early": "{:.3f}",
-     "early_high": "{:.3f}", "rise": "{:.3f}", "rise_low": "{:.3f}", "rise_high": "{:.3f}"}, na_rep="-"
-).hide(axis="index").set_caption(f"Source: {sources['direct']} ({shown_profile} profile). -: never (scale) or flat (B)")
+emergence.scales_table(scales, sources["direct"], shown_profile)
 
 # %% tags=["remove-input"]
-Markdown(
-    f"**In this family** ({shown_profile} profile): " + emergence.family_summary(scales, margin, confidence)
-    + (" The quick profile trains for seconds per model; its curves show what the machinery measures, not how these "
-       "tasks scale. The full profile is the experiment." if shown_profile == "quick" else "")
-)
+Markdown(emergence.family_summary(scales, margin, confidence, shown_profile))
 
 # %% [markdown]
 # ## Wei et al.'s Table 1 beside ours
@@ -208,29 +150,7 @@ Markdown(
 # above random. What carries over is the shape of the curve, not the location of the jump.
 
 # %% tags=["remove-input"]
-wei_table1 = pd.DataFrame(
-    [
-        ("Addition/subtraction (3 digit)", 2.3e22, 13e9, "GPT-3"),
-        ("Addition/subtraction (4-5 digit)", 3.1e23, 175e9, "GPT-3"),
-        ("MMLU Benchmark (57 topic avg.)", 3.1e23, 175e9, "GPT-3"),
-        ("Toxicity classification (CivilComments)", 1.3e22, 7.1e9, "Gopher"),
-        ("Truthfulness (TruthfulQA)", 5.0e23, 280e9, "Gopher"),
-        ("MMLU Benchmark (26 topics)", 5.0e23, 280e9, "Gopher"),
-        ("Grounded conceptual mappings", 3.1e23, 175e9, "GPT-3"),
-        ("MMLU Benchmark (30 topics)", 5.0e23, 70e9, "Chinchilla"),
-        ("Word in Context (WiC) benchmark", 2.5e24, 540e9, "PaLM"),
-        ("Scratchpad: 8-digit addition (finetuning; augmented prompting)", 8.9e19, 40e6, "LaMDA"),
-    ],
-    columns=["ability", "train FLOPs", "parameters", "model"],
-).assign(source="Wei et al. 2022, Table 1")
-ours = scales.assign(
-    ability=[f"{t} (this chapter, {shown_profile} profile; interval over seeds {emergence.describe_params(lo)} to "
-             f"{emergence.describe_params(hi)} parameters)" for t, lo, hi in zip(scales["task"], scales["params_low"], scales["params_high"])],
-    model="this chapter's family", source=sources["direct"],
-).rename(columns={"emergence_flops": "train FLOPs", "emergence_params": "parameters"})
-pd.concat([wei_table1, ours[wei_table1.columns]], ignore_index=True).style.format(
-    {"train FLOPs": "{:.1e}", "parameters": "{:,.0f}"}, na_rep="not within the family"
-).hide(axis="index")
+emergence.table1_styled(emergence.table1_beside_ours(scales, shown_profile, sources["direct"]))
 
 # %% [markdown]
 # ## Augmented prompting: does a scratchpad help only above a scale?
@@ -243,28 +163,9 @@ pd.concat([wei_table1, ours[wei_table1.columns]], ignore_index=True).style.forma
 # FLOPs at every size; the chart plots each family against its own FLOPs.
 
 # %% tags=["remove-input"]
-scratch_mixture = sweeps["scratchpad"].runs[0].build_task()
-added = [label for label in mixture.labels if getattr(component(scratch_mixture, label), "scratchpad", False)]
-compared = outcomes[outcomes["task"].isin(added)]
-paired = pd.concat(
-    [emergence.mean_curves(compared[compared["prompting"] == kind], n_resamples, confidence, exercise_seed).assign(prompting=kind)
-     for kind in sweeps],
-    ignore_index=True,
-)
-prompting = alt.Color("prompting:N", title="prompting", scale=alt.Scale(domain=list(sweeps), range=charts.PALETTE[:2]))
-flops_x = alt.X("flops:Q", scale=alt.Scale(type="log", nice=False), title="training FLOPs (6ND)")
-charts.with_source(
-    alt.layer(
-        alt.Chart().mark_area(opacity=0.2).encode(x=flops_x, y="low:Q", y2="high:Q", color=prompting),
-        alt.Chart().mark_line(point=True).encode(
-            x=flops_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match (final answer)"),
-            color=prompting, tooltip=["task:N", "prompting:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
-        ),
-        data=paired,
-    ).properties(width=220, height=160).facet(facet=alt.Facet("task:N", title=None), columns=4),
-    *sources.values(),
-    title="Addition with and without a scratchpad",
-)
+added = emergence.scratchpad_tasks(mixture, emergence.mixture_of(shown["scratchpad"].sweep.runs[0]))
+paired = emergence.paired_curves(outcomes, added, n_resamples, confidence, exercise_seed)
+emergence.scratchpad_chart(paired, list(sources.values()))
 
 # %% [markdown]
 # Does it help, and from which size? For each task and width, the gain is the scratchpad family's
@@ -274,13 +175,10 @@ charts.with_source(
 
 # %% tags=["remove-input"]
 gains = emergence.prompting_gains(outcomes[outcomes["task"].isin(added)], n_resamples, confidence, exercise_seed)
-gains.style.format({"n_params": "{:,}", "direct": "{:.3f}", "scratchpad": "{:.3f}", "gain": "{:+.3f}", "low": "{:+.3f}",
-                    "high": "{:+.3f}", "helps_from": "{:.0f}"}, na_rep="never").hide(axis="index").set_caption(
-    f"Sources: {'; '.join(sources.values())}")
+emergence.gains_table(gains, list(sources.values()))
 
 # %% tags=["remove-input"]
-Markdown(f"**What the two families show** ({shown['scratchpad'].profile} profile):\n\n"
-         + emergence.scratchpad_summary(gains, confidence))
+Markdown(emergence.scratchpad_summary(gains, confidence, shown["scratchpad"].profile))
 
 # %% [markdown]
 # ## Per-example outputs, stored for the Mirage chapter
@@ -295,12 +193,7 @@ Markdown(f"**What the two families show** ({shown['scratchpad'].profile} profile
 # (`sweeps.load_tables(sweep, name, profile)` reads any of them).
 
 # %% tags=["remove-input"]
-stored = []
-for name in ("records", "large", "choices"):
-    tables = [t for t in load_tables(sweeps["direct"], name, shown_profile) if t is not None]
-    stored.append({"table": f"emergence/direct/{name}", "runs": len(tables), "rows": sum(len(t.table) for t in tables),
-                   "columns": ", ".join(tables[0].table.columns) if tables else ""})
-pd.DataFrame(stored).style.hide(axis="index")
+emergence.stored_tables(shown["direct"].sweep, shown_profile).style.hide(axis="index")
 
 # %% [markdown]
 # ## How the full profile was chosen
@@ -312,26 +205,28 @@ pd.DataFrame(stored).style.hide(axis="index")
 # `scripts/pilot`; the table below is its summary, `data/pilots/emergence.csv`: mean exact match of each
 # task over the two pilot seeds, and the run's CPU seconds on one core for two members).
 #
-# The pilots trained the candidate mixture for 10,000 steps at widths 16, 48 and 128. At peak learning
-# rate 3e-3 (the quick profile's) the largest width trained *worse* than width 48, with a higher
-# training loss, so it was repeated at 1e-3, where it was the best of the three on every task. At 1e-3
-# every task rose between widths 48 and 128, so each has room to emerge inside the family; 3-digit
-# subtraction and 2-digit multiplication rose least, and the training losses were still falling, so
-# the budget left over went into steps (14,000 rather than 10,000, the same for every size: 12.1
-# million tokens, 29 per parameter for the largest model). One shot per prompt: the shots only format
-# the query, and a second one would cost half as many tokens again. A lexicon of 200 words gives
-# unscrambling at least 200 distinct test queries, as every task has. A scratchpad pilot at width 48
-# already lifted 2- and 3-digit addition far above the direct family, so where it starts to help is
-# for the full family to show. The cost is measured, not
-# guessed: 5 members timed at four widths on one core (`data/pilots/emergence-throughput.csv`) put
-# both families at about 4.7 CPU-hours of training plus about 0.3 of evaluation. (Three pilot runs
-# were stopped once and resumed from their checkpoints, so their CPU seconds below count their last
-# sitting only: width 48 and 128 at lr 3e-3, width 128 at 1e-3.)
+# The pilots trained the candidate mixture for 10,000 steps at widths 16, 48 and 128: first at peak
+# learning rate 3e-3, the quick profile's (pilot `direct`), then, because the largest width trained
+# *worse* than width 48 there, with a higher training loss, at 1e-3 (`direct-lr1e-3`, largest width
+# first); and the scratchpad mixture at width 48 and 1e-3 (`scratchpad`). What they showed is stated
+# under the table, from its numbers. A task that rises between the two largest pilot widths, which the
+# family spans, has room to emerge inside it. The training losses were still falling, so the budget
+# left over went into steps (14,000 rather than 10,000, the same for every size: 12.1 million tokens,
+# 29 per parameter for the largest model). One shot per prompt: the shots only format the query, and
+# a second one would cost half as many tokens again. A lexicon of 200 words gives unscrambling at
+# least 200 distinct test queries, as every task has. Where the scratchpad starts to help is for the
+# full family to show. The cost is measured, not guessed: 5 members timed at four widths on one core
+# (`data/pilots/emergence-throughput.csv`) put both families at about 4.7 CPU-hours of training plus
+# about 0.3 of evaluation. (Three pilot runs were stopped once and resumed from their checkpoints, so
+# their CPU seconds below count their last sitting only: width 48 and 128 at lr 3e-3, width 128 at
+# 1e-3.)
 
 # %% tags=["remove-input"]
-emergence.pilot_table(REPO_ROOT / "data" / "pilots" / "emergence.csv").style.format(precision=3).format(
-    {"n_params": "{:,}", "cpu_seconds": "{:,.0f}"}).hide(axis="index").set_caption(
-    "Source: data/pilots/emergence.csv (scripts/pilot sweeps/pilots/emergence.yaml)")
+pilots = emergence.pilot_table(REPO_ROOT / "data" / "pilots" / "emergence.csv")
+emergence.pilot_styled(pilots)
+
+# %% tags=["remove-input"]
+Markdown(emergence.pilot_findings(pilots, baseline="direct", chosen="direct-lr1e-3", scratchpad="scratchpad"))
 
 # %% [markdown]
 # ## Rerunning at full scale
@@ -427,7 +322,7 @@ print(f"seed {chosen}: B = {ex2_b:.2f}")
 # ```
 
 # %% tags=["hide-input"]
-large = load_tables(sweeps["direct"], "large", shown_profile)[0].table
+large = load_tables(shown["direct"].sweep, "large", shown_profile)[0].table
 
 # %% [markdown]
 # ```{solution-start} emergence-ex-large

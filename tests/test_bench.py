@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from scalingbook.chapters import performance
 from scalingbook.chapters.performance import (
     SingleTransformer,
     StackedModels,
@@ -190,3 +191,95 @@ def test_the_fit_benchmark_records_its_data_relative_to_the_project(tmp_path, mo
     elsewhere = tmp_path / "epoch.csv"
     elsewhere.write_bytes(epoch_data.SHIPPED_CSV.read_bytes())
     assert fit_benchmark(csv_path=elsewhere, n_starts=3)["data"] == "epoch.csv"
+
+
+# ----------------------------------------------------------------------------- the Performance page
+
+def _fit(file: str, speedup: float, difference: float) -> dict:
+    """A stored fit benchmark as load_benchmarks returns it."""
+    return {"benchmark": "chinchilla_approach3_fit", "file": file, "git_commit": "0123456789abcdef",
+            "data": "data/reference/epoch.csv", "n_starts": 4500, "batched_seconds": 2.0, "scipy_seconds": 2.0 * speedup,
+            "speedup": speedup, "batched_objective": 1e-3 + difference, "scipy_objective": 1e-3,
+            "objective_difference": difference, "machine": {"cpu": "x86_64", "cpu_count": 2}}
+
+
+def _population(file: str | None, device_type: str = "cpu", device: str = "cpu (x86_64, 2 cores)") -> dict:
+    """A population benchmark: two methods that ran and one that failed."""
+    result = {"benchmark": "population_training", "device": device, "device_type": device_type, "git_commit": None,
+              "config": {"d_model": 16, "n_layers": 2, "members": 200},
+              "methods": {"naive": {"member_steps_per_s": 10.0, "tokens_per_s": 500.0},
+                          "population": {"member_steps_per_s": 30.0, "tokens_per_s": 1500.0, "peak_memory_bytes": 2**30},
+                          "population_graphed": {"error": "needs a CUDA device"}},
+              "speedup": {"population": {"over_naive": 3.0, "over_vmap": 1.5}},
+              "equivalence": {"members_checked": 4, "max_abs_diff_naive": 1e-7, "max_abs_diff_vmap": 3e-7}}
+    return result if file is None else {**result, "file": file}
+
+
+def test_the_page_reads_the_stored_files_and_names_them_from_the_project(tmp_path):
+    from scalingbook.lab.store import REPO_ROOT
+
+    committed = performance.read_measurements(REPO_ROOT / "data" / "bench")
+    assert committed.shown == "data/bench"
+    assert [r["file"] for r in committed.stored] == sorted(p.name for p in (REPO_ROOT / "data" / "bench").glob("*.json"))
+    empty = performance.read_measurements(tmp_path / "none")
+    assert empty == performance.Measurements(str(tmp_path / "none"), [])
+    assert performance.page_sources(empty) == [f"no benchmark files in {tmp_path / 'none'}/"]
+    measured = performance.Measurements("data/bench", [_fit("fits.json", 5.0, 0.0)], live_population=_population(None))
+    assert performance.page_sources(measured) == ["data/bench/fits.json (commit 0123456789)",
+                                                  "timings made while running this page (measure is on)"]
+
+
+def test_fit_verdicts_state_the_speedup_against_the_target_and_the_objectives_side():
+    measurements = performance.Measurements("data/bench", [_fit("a.json", 25.0, -2e-9), _fit("b.json", 5.2, 1e-9)],
+                                            live_fit=_fit("ignored", 19.96, 3e-9))
+    rows = performance.fit_rows(measurements)
+    assert rows["measured"].tolist() == ["stored: a.json", "stored: b.json", "while running this page"]
+    assert rows.loc[0, "data"] == "epoch.csv" and rows.loc[0, "machine"] == "x86_64, 2 cores"
+    assert performance.fit_verdicts(rows).split("\n") == [
+        "- stored: a.json: 25.0 times faster on 4,500 starts (meets the 20x target); the batched best objective is "
+        "below scipy's (difference -2.0e-09).",
+        "- stored: b.json: 5.2 times faster on 4,500 starts (misses the 20x target); the batched best objective is "
+        "equal, within 1e-9, to scipy's (difference 1.0e-09).",
+        "- while running this page: 20.0 times faster on 4,500 starts (misses the 20x target); the batched best "
+        "objective is above scipy's (difference 3.0e-09).",
+        "",
+        "A negative difference means the batched fit found a lower objective. Timings on a shared machine vary from "
+        "run to run; the ratio, taken within one run, varies much less.",
+    ]
+    assert ">25.0x<" in performance.fit_display(measurements).to_html()
+    nothing = performance.Measurements("data/bench", [_population("p.json")])
+    assert performance.fit_verdicts(performance.fit_rows(nothing)) == ""
+    assert performance.fit_display(nothing).data.startswith("**No fit benchmark is stored in `data/bench/`.**")
+
+
+def test_population_tables_and_chart_say_where_each_method_was_measured():
+    measurements = performance.Measurements("data/bench", [_population("p.json")], live_population=_population(None))
+    rows = performance.population_frame(measurements)
+    assert rows["measured"].tolist() == ["stored: p.json"] * 3 + ["while running this page"] * 3
+    html = performance.population_display(measurements).to_html()
+    assert ">3.0x<" in html and ">1.00<" in html and "needs a CUDA device" in html
+    spec = performance.throughput_chart(measurements).to_dict()
+    assert spec["title"]["subtitle"] == ["Source: data/bench/p.json",
+                                         "Source: measured while running this page on cpu (x86_64, 2 cores)"]
+    data = spec["datasets"][spec["data"]["name"]]
+    assert [(r["run"], r["method"]) for r in data] == [
+        ("stored: p.json · cpu (x86_64, 2 cores) · d16 L2 M200", "naive"),
+        ("stored: p.json · cpu (x86_64, 2 cores) · d16 L2 M200", "population"),
+        ("while running this page · cpu (x86_64, 2 cores) · d16 L2 M200", "naive"),
+        ("while running this page · cpu (x86_64, 2 cores) · d16 L2 M200", "population")], "failed methods left out"
+    nothing = performance.Measurements("data/bench", [])
+    assert performance.throughput_chart(nothing) is None
+    assert performance.population_display(nothing).data.startswith("**No population benchmark is stored in `data/bench/`")
+
+
+def test_population_notes_name_the_gpus_or_their_absence_and_each_equivalence_check():
+    cpu_only = performance.Measurements("data/bench", [_population("p.json")], live_population=_population(None))
+    notes = performance.population_notes(cpu_only).split("\n\n")
+    assert notes[0].startswith("**No GPU measurement is stored yet.**") and "`scripts/bench-gpu data/bench`" in notes[0]
+    assert notes[1:] == [
+        "stored: p.json: before timing, the three methods agreed on the loss of 4 members to 3.0e-07.",
+        "while running this page: before timing, the three methods agreed on the loss of 4 members to 3.0e-07."]
+    gpus = performance.Measurements("data/bench", [_population("a.json", "cuda", "NVIDIA H200"),
+                                                   _population("b.json", "cuda", "NVIDIA A100"), _population("c.json")])
+    assert performance.population_notes(gpus).split("\n\n")[0] == (
+        "Stored GPU measurements: 2 configuration(s) on NVIDIA A100, NVIDIA H200.")

@@ -58,6 +58,11 @@ def test_a_tiny_family_stores_records_large_tests_and_choices_that_load_back(tmp
     brier = metrics.brier_score(metrics.option_probabilities(options), table["correct"].to_numpy())
     assert grade.shape == brier.shape == (40,) and np.all((0 <= brier) & (brier <= 2))
 
+    stored = emergence.stored_tables(sweep, "quick", tmp_path / "store")
+    assert stored[["table", "runs", "rows"]].values.tolist() == [
+        ["tiny-emergence/records", 3, 3 * 60], ["tiny-emergence/large", 2, 2 * 100], ["tiny-emergence/choices", 3, 3 * 40]]
+    assert stored["columns"].tolist() == [", ".join(t.table.columns) for t in (records[0], large[1], choices[0])]
+
     outcomes = emergence.run_outcomes(sweep, records)
     assert set(outcomes["task"]) <= {"add-1", "add-2", "unscramble-3"}
     assert (outcomes.groupby("d_model")["flops"].nunique() == 1).all()
@@ -260,3 +265,196 @@ def test_pilot_table_has_a_row_per_pilot_size_and_a_column_per_task(tmp_path):
     table = emergence.pilot_table(path)
     assert list(table.columns) == ["label", "n_params", "cpu_seconds", "x", "y"]
     assert table["label"].tolist() == ["a", "a", "b"] and table["y"].tolist() == [0.1, 0.6, 0.8]
+
+
+def test_chance_levels_are_uniform_guesses_over_each_tasks_answers():
+    chances = emergence.chance_levels(emergence.mixture_of(Sweep.from_dict(CONFIG).runs[0]))
+    assert list(chances) == ["add-1", "add-2", "unscramble-3"], "in the mixture's order"
+    # Sums of two digits: 0..18; of two 2-digit numbers: 20..198; orders of 3 letters: 3!.
+    np.testing.assert_allclose(list(chances.values()), [1 / 19, 1 / 179, 1 / 6])
+
+
+def test_the_family_is_one_row_per_size_with_its_tokens_per_parameter():
+    direct = pd.DataFrame({"task": ["a", "b"] * 4, "d_model": [8] * 4 + [16] * 4, "n_params": [100] * 4 + [400] * 4,
+                           "flops": [6e5] * 4 + [2.4e6] * 4, "seed": [0, 0, 1, 1] * 2,
+                           "n_examples": [30, 25, 30, 25, 31, 40, 31, 40]})
+    family = emergence.family_table(direct, tokens=2000)
+    assert family.to_dict("list") == {"size": [1, 2], "d_model": [8, 16], "n_params": [100, 400], "flops": [6e5, 2.4e6],
+                                      "seeds": [2, 2], "test_prompts_per_task": [25, 31], "tokens_per_param": [20.0, 5.0]}
+
+
+def test_the_family_sentence_states_its_sizes_budget_and_tasks():
+    spec = Sweep.from_dict(CONFIG).runs[0]
+    family = pd.DataFrame({"n_params": [1_000, 100_000], "seeds": [3, 2], "tokens_per_param": [1.488, 0.01488]})
+    text = emergence.describe_family(family, spec, {"add-1": 1 / 19, "unscramble-3": 1 / 6}, {"add-1": 19, "unscramble-3": 6},
+                                     "quick")
+    assert text == (
+        "**This family** (quick profile): 2 sizes from 1,000 to 100,000 parameters (2.0 decades), 2 seeds each, "
+        "depth 1, 6 steps of 8 sequences (1,488 tokens per model, 0 per parameter for the largest and 1 for the "
+        "smallest). Tasks, with their chance level and the distinct test queries of each: `add-1` (chance 0.053, "
+        "19 queries), `unscramble-3` (chance 0.17, 6 queries).")  # 6 steps x 8 sequences x 31 padded tokens
+
+
+def _scales(**tasks: dict) -> pd.DataFrame:
+    """Rows of emergence_table for a family_summary: each task's verdict columns, the rest defaulted."""
+    default = {"chance": 0.0, "emergence_params": np.nan, "params_low": np.nan, "params_high": np.inf, "B": np.nan,
+               "flat": False, "early_high": 0.0, "rise": 0.0, "rise_low": 0.0, "rise_high": 0.0, "looks_emergent": False}
+    return pd.DataFrame([{"task": task, **default, **values} for task, values in tasks.items()])
+
+
+def test_the_family_verdict_names_each_kind_of_task_with_its_numbers():
+    scales = _scales(
+        jumps={"looks_emergent": True, "rise": 0.8, "rise_low": 0.7, "rise_high": 0.9, "emergence_params": 5000.0,
+               "params_low": 2000.0, "params_high": np.inf, "B": 12.34},
+        zero={"flat": True}, easy={"early_high": 0.3}, drifts={"early_high": 0.01, "rise_low": 0.02})
+    text = emergence.family_summary(scales, margin=0.05, confidence=0.9, profile="full")
+    assert text == (
+        "**In this family** (full profile): 1 of 4 tasks look emergent in Wei's sense: near chance over the smaller "
+        "half of the sizes (the 90% upper end of their best early exact match stays within 0.05 of chance) and clearly "
+        "above it at the largest size (the 90% interval of the rise lies above 0.05): `jumps`, rise 0.80 [0.70, 0.90], "
+        "emergence scale 5,000 parameters [2,000, beyond the family], B = 12.3. Flat, never leaving where they start "
+        "(no B): `zero`; for them a transition, if there is one, lies beyond the largest model trained here. Already "
+        "above chance within the smaller half: `easy`; they improve from small sizes on and are not emergent by the "
+        "definition. Moving but without a clear verdict: `drifts` (the rise interval reaches below 0.05).")
+
+
+def test_without_an_emergent_task_the_verdict_says_so_and_quick_says_it_is_no_finding():
+    text = emergence.family_summary(_scales(a={"flat": True}, b={"flat": True}), 0.05, 0.95, "quick")
+    assert text.startswith("**In this family** (quick profile): None of the 2 tasks is both near chance over the "
+                           "smaller half of the sizes and clearly above it at the largest. Flat, never leaving where "
+                           "they start (no B): `a`, `b`;")
+    assert "Already above" not in text and "Moving but" not in text
+    assert text.endswith("The quick profile trains for seconds per model; its curves show what the machinery measures, "
+                         "not how these tasks scale. The full profile is the experiment.")
+
+
+def test_the_scales_table_marks_never_and_flat():
+    scales = _scales(zero={"flat": True, "emergence_flops": np.nan},
+                     jumps={"emergence_params": 5000.0, "params_low": 2000.0, "emergence_flops": 3e9, "B": 4.26})
+    html = emergence.scales_table(scales, "run X", "quick").to_html()
+    assert "Source: run X (quick profile). -: never (scale) or flat (B)" in html
+    assert ">5,000<" in html and ">2,000<" in html and ">3.00e+09<" in html and ">4.3<" in html and ">inf<" in html
+    assert html.count(">-<") == 4, "the flat task's scale, its interval's low end, its FLOPs and its B"
+
+
+def test_table1_puts_our_scales_and_their_intervals_under_weis():
+    scales = _scales(jumps={"emergence_params": 5000.0, "params_low": 2000.0, "params_high": np.inf, "emergence_flops": 3e9},
+                     zero={"emergence_flops": np.nan})
+    table = emergence.table1_beside_ours(scales, "quick", "run X")
+    assert len(table) == len(emergence.WEI_TABLE1) + 2
+    assert table.iloc[0].tolist() == ["Addition/subtraction (3 digit)", 2.3e22, 13e9, "GPT-3", "Wei et al. 2022, Table 1"]
+    ours = table.iloc[-2:]
+    assert ours["ability"].tolist() == [
+        "jumps (this chapter, quick profile; interval over seeds 2,000 to beyond the family parameters)",
+        "zero (this chapter, quick profile; interval over seeds never to beyond the family parameters)"]
+    assert ours["parameters"].tolist()[0] == 5000.0 and np.isnan(ours["parameters"].tolist()[1])
+    assert ours["train FLOPs"].tolist()[0] == 3e9 and (ours["source"] == "run X").all()
+    assert (ours["model"] == "this chapter's family").all()
+    assert "not within the family" in emergence.table1_styled(table).to_html()
+
+
+def test_the_scratchpad_is_compared_only_on_the_tasks_that_write_working():
+    scratch = emergence.mixture_of(Sweep.from_dict(CONFIG).runs[0])
+    plain = {**CONFIG, "task": {"name": "mixture", "components": [{k: v for k, v in c.items() if k != "scratchpad"}
+                                                                   for c in COMPONENTS]}}
+    direct = emergence.mixture_of(Sweep.from_dict(plain).runs[0])
+    assert emergence.scratchpad_tasks(direct, scratch) == ["add-2"]
+    assert emergence.scratchpad_tasks(direct, direct) == []
+
+
+def test_paired_curves_are_each_familys_mean_curves_of_the_compared_tasks():
+    direct = _family({"add-2": [[0, 0, 0.1, 0.2, 0.3, 0.4], [0, 0, 0.2, 0.3, 0.4, 0.5]],
+                      "sub-2": [[0.5] * 6] * 2}).assign(prompting="direct")
+    scratch = _family({"add-2": [[0, 0, 0.1, 0.6, 0.8, 0.9], [0, 0, 0.2, 0.7, 0.9, 1.0]]}).assign(prompting="scratchpad")
+    paired = emergence.paired_curves(pd.concat([direct, scratch]), ["add-2"], 100, 0.9, 0)
+    assert paired["prompting"].tolist() == ["direct"] * 6 + ["scratchpad"] * 6 and set(paired["task"]) == {"add-2"}
+    np.testing.assert_allclose(paired["em"], [0, 0, 0.15, 0.25, 0.35, 0.45, 0, 0, 0.15, 0.65, 0.85, 0.95])
+
+
+def test_the_charts_draw_seeds_means_bands_and_chance_per_task_in_the_mixtures_order():
+    outcomes = _family({"b": [[0, 0.5, 1, 1, 1, 1]] * 2, "a": [[0, 0, 0, 0, 0.5, 1]] * 2})
+    curves = emergence.mean_curves(outcomes, 50, 0.9, 0)
+    spec = emergence.curves_chart(outcomes, curves, {"b": 0.1, "a": 0.2}, "run X").to_dict()
+    assert spec["title"]["subtitle"] == ["Source: run X"]
+    top, bottom = spec["vconcat"]
+    assert top["facet"]["sort"] == ["b", "a"] and top["spec"]["layer"][0]["encoding"]["x"]["field"] == "flops"
+    assert bottom["spec"]["layer"][0]["encoding"]["x"]["field"] == "n_params"
+    marks = [(layer["mark"]["type"], layer["transform"][0]["filter"]) for layer in top["spec"]["layer"]]
+    assert marks == [("line", "(datum.layer === 'seed')"), ("area", "(datum.layer === 'mean')"),
+                     ("line", "(datum.layer === 'mean')"), ("rule", "(datum.layer === 'chance')")]
+    scratch = emergence.scratchpad_chart(emergence.paired_curves(
+        pd.concat([outcomes.assign(prompting="direct"), outcomes.assign(prompting="scratchpad")]), ["a"], 50, 0.9, 0),
+        ["run X", "run Y"]).to_dict()
+    assert scratch["title"]["subtitle"] == ["Source: run X", "Source: run Y"]
+    assert scratch["spec"]["layer"][1]["encoding"]["color"]["scale"]["domain"] == ["direct", "scratchpad"]
+
+
+def _gains(task: str, helps: list[bool], hurts: list[bool], helps_from: float) -> pd.DataFrame:
+    """prompting_gains rows of one task at widths 8, 16, ...; the largest width's numbers fixed."""
+    n = len(helps)
+    return pd.DataFrame({"task": task, "d_model": [8 * (k + 1) for k in range(n)], "direct": 0.2, "scratchpad": 0.5,
+                         "gain": 0.3, "low": 0.1, "high": 0.45, "helps": helps, "hurts": hurts, "helps_from": helps_from})
+
+
+def test_the_scratchpad_verdict_says_from_which_width_it_helps():
+    gains = pd.concat([_gains("every", [True] * 3, [False] * 3, 8.0), _gains("late", [False, True, True], [True, False, False], 16.0),
+                       _gains("never", [True, False, False], [False] * 3, np.nan)], ignore_index=True)
+    assert emergence.scratchpad_summary(gains, 0.95, "quick").split("\n") == [
+        "**What the two families show** (quick profile):", "",
+        "- **`every`**: the gain's 95% interval lies above zero at 3 of 3 widths and below it at 0; at the largest, "
+        "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. It helps at every width: no threshold inside this family.",
+        "- **`late`**: the gain's 95% interval lies above zero at 2 of 3 widths and below it at 1; at the largest, "
+        "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. It helps from width 16 on and not below, the shape of Wei's Fig. 3C.",
+        "- **`never`**: the gain's 95% interval lies above zero at 1 of 3 widths and below it at 0; at the largest, "
+        "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. There is no width from which it helps at every larger width.",
+    ]
+
+
+def test_the_scratchpad_helps_where_the_paired_interval_clears_zero_and_hurts_where_it_falls_below():
+    direct = _family({"add-2": [[0.5, 0.5, 0.5, 0.1, 0.1, 0.1], [0.5, 0.5, 0.5, 0.2, 0.2, 0.2]]}).assign(prompting="direct")
+    scratch = _family({"add-2": [[0.5, 0.1, 0.1, 0.1, 0.6, 0.7], [0.5, 0.2, 0.2, 0.2, 0.7, 0.8]]}).assign(prompting="scratchpad")
+    gains = emergence.prompting_gains(pd.concat([direct, scratch]), 200, 0.9, 0)
+    assert gains["helps"].tolist() == [False, False, False, False, True, True]
+    assert gains["hurts"].tolist() == [False, True, True, False, False, False]
+    assert (gains["helps_from"] == 4).all(), "width 4 on: a gain there and at every larger width"
+    html = emergence.gains_table(gains.assign(helps_from=np.nan), ["run X", "run Y"]).to_html()
+    assert "Sources: run X; run Y" in html and ">never<" in html and ">+0.500<" in html and ">-0.300<" in html
+
+
+def test_pilot_findings_state_what_the_pilots_showed():
+    table = pd.DataFrame({
+        "label": ["fast"] * 3 + ["slow"] * 3 + ["pad"], "n_params": [10, 50, 200] * 2 + [52], "cpu_seconds": 1.0,
+        "x": [0.1, 0.5, 0.2, 0.1, 0.3, 0.9, 0.8], "y": [0.0, 0.1, 0.2, 0.0, 0.1, 0.15, 0.12],
+    })
+    assert emergence.pilot_findings(table, "fast", "slow", "pad") == (
+        "In the `fast` pilot the largest size (200 parameters) scored below the next size down (50) on 1 of 2 tasks "
+        "(`x`). In the `slow` pilot it was the best of the 3 sizes on 2 of 2 tasks, and every task rose between the two "
+        "largest sizes; least `y`, `x` (+0.050, +0.600). The `pad` pilot (52 parameters) beat `slow` at 50 by more "
+        "than 0.1 exact match on `x` (0.30 -> 0.80).")
+    flat = table.assign(y=[0.0, 0.1, 0.2, 0.0, 0.2, 0.2, 0.1])
+    assert emergence.pilot_findings(flat, "slow", "fast", "pad", lift=0.5) == (
+        "In the `slow` pilot the largest size (200 parameters) scored below the next size down (50) on 0 of 2 tasks. "
+        "In the `fast` pilot it was the best of the 3 sizes on 1 of 2 tasks, and 1 of 2 tasks rose between the two "
+        "largest sizes; least `x`, `y` (-0.300, +0.100). The `pad` pilot (52 parameters) beat `fast` at 50 by more "
+        "than 0.5 exact match on no task.")
+    with pytest.raises(KeyError, match="no pilot 'lr'"):
+        emergence.pilot_findings(table, "lr", "slow", "pad")
+
+
+class _Run:
+    """A stored run as the page's captions see it."""
+
+    def __init__(self, line: str):
+        self.line = line
+
+    def describe(self) -> str:
+        return self.line
+
+
+def test_captions_name_each_familys_largest_run_and_the_header_lists_every_run():
+    from scalingbook.lab.sweeps import Shown
+
+    runs = [_Run("small"), _Run("large"), _Run("pad")]
+    shown = {"direct": Shown(None, "full", runs[:2], ()), "scratchpad": Shown(None, "full", runs[2:], ())}
+    assert emergence.source_lines(shown) == {"direct": "large, with 1 smaller runs", "scratchpad": "pad, with 0 smaller runs"}
+    assert emergence.stored_results(shown) == runs

@@ -7,19 +7,25 @@ exact match against scale with bootstrap bands, and each task's emergence scale 
 Wei et al. call an ability emergent when it is "not present in smaller models but present in larger
 models": performance near random up to a scale, then well above it (Sec. 2). The paper reads that
 scale off its plots; :func:`emergence_scale` makes the reading a rule, and every verdict here comes
-with a bootstrap interval over seeds on the difference it claims.
+with a bootstrap interval over seeds on the difference it claims. The chapter's tables, charts and
+the sentences that state its verdicts are built here too, so that tests reach them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import altair as alt
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from scalingbook.analysis import metrics, stats
+from scalingbook.chapters import charts
 from scalingbook.lab.model import flops_6nd, param_count
-from scalingbook.lab.store import Result
-from scalingbook.lab.sweeps import Sweep, diverged_seeds
-from scalingbook.lab.tasks import TOKEN, sample
+from scalingbook.lab.store import REPO_ROOT, Result
+from scalingbook.lab.sweeps import RunSpec, Shown, Sweep, diverged_seeds, load_tables, read_or_train
+from scalingbook.lab.tasks import TOKEN, FewShotArithmetic, Mixture, WordUnscramble, sample
 
 SEPARATOR = TOKEN[">"]
 
@@ -38,6 +44,14 @@ def final_answer(tokens: np.ndarray) -> tuple[int, ...]:
 def final_answer_match(records: pd.DataFrame) -> np.ndarray:
     """Per record, whether the predicted final answer (EOS included) equals the target's."""
     return np.array([final_answer(p) == final_answer(t) for p, t in zip(records["prediction"], records["target"])])
+
+
+def mixture_of(spec: RunSpec) -> Mixture:
+    """The task mixture a run of this chapter trains on; every analysis here splits by its labels."""
+    task = spec.build_task()
+    if not isinstance(task, Mixture):
+        raise TypeError(f"{spec.sweep}: the emergence chapter needs a mixture of tasks, got {type(task).__name__}")
+    return task
 
 
 def training_tokens(spec) -> int:
@@ -63,8 +77,9 @@ def distinct_test_items(spec) -> dict[str, int]:
     small exact match is resolved by distinct items, not by prompts (issue 14 asks for at least 200
     per task). The query is what follows the last ``;`` (the solved shots before it may differ).
     """
-    task = spec.build_task()
+    task = mixture_of(spec)
     examples = sample(task, spec.eval["n_examples"], "test", spec.eval["seed"])
+    assert examples.component is not None, "a mixture's examples say which task each came from"
     queries: dict[str, set[bytes]] = {label: set() for label in task.labels}
     for tokens, c in zip(examples.tokens, examples.component):
         cut = np.flatnonzero(tokens == TOKEN[";"])
@@ -112,7 +127,7 @@ def run_outcomes(sweep: Sweep, results: list[Result], names: tuple[str, ...] | l
     """
     rows = []
     for spec, result in zip(sweep.runs, results):
-        task = spec.build_task()
+        task = mixture_of(spec)
         diverged = diverged_seeds(result)
         table = result.table[~result.table["seed"].isin(diverged)]
         records = pd.concat([table[["component", "seed"]], record_scores(table, names)], axis=1)
@@ -123,6 +138,104 @@ def run_outcomes(sweep: Sweep, results: list[Result], names: tuple[str, ...] | l
             task=[task.labels[c] for c in per_seed["component"]], **size_columns(spec), n_diverged=len(diverged),
         ))
     return pd.concat(rows, ignore_index=True).drop(columns="component")
+
+
+def read_family(kind: str, profile: str, device: str) -> Shown:
+    """The chapter's ``direct`` or ``scratchpad`` family (``sweeps/emergence-<kind>.yaml``): stored runs
+    are read; at quick, missing ones train here, quietly (a page shows no training log)."""
+    return read_or_train(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile, device, log=lambda _: None)
+
+
+def family_outcomes(shown: dict[str, Shown]) -> pd.DataFrame:
+    """:func:`run_outcomes` of every family, one row per (prompting, task, size, seed): the families
+    differ only in how they prompt, so one table with a ``prompting`` column compares them."""
+    return pd.concat([run_outcomes(s.sweep, s.results).assign(prompting=kind) for kind, s in shown.items()],
+                     ignore_index=True)
+
+
+def chance_levels(mixture: Mixture) -> dict[str, float]:
+    """Each task's exact match by uniform guessing, the baseline every emergence verdict is measured from."""
+    chances = {}
+    for label, task in zip(mixture.labels, mixture.tasks):
+        if not isinstance(task, (FewShotArithmetic, WordUnscramble)):
+            raise TypeError(f"task {label!r} has no chance level; the chapter's mixture holds few-shot tasks only")
+        chances[label] = task.chance_exact_match()
+    return chances
+
+
+def source_lines(shown: dict[str, Shown]) -> dict[str, str]:
+    """Per family, the caption line naming its largest stored run (the others are counted, not listed)."""
+    return {kind: f"{s.results[-1].describe()}, with {len(s.results) - 1} smaller runs" for kind, s in shown.items()}
+
+
+def stored_results(shown: dict[str, Shown]) -> list[Result]:
+    """Every stored run behind the page, for its header."""
+    return [result for s in shown.values() for result in s.results]
+
+
+def family_table(direct: pd.DataFrame, tokens: int) -> pd.DataFrame:
+    """One row per size of a family: ``size`` (1 = smallest), ``d_model, n_params, flops``, the seeds
+    it kept, the fewest test prompts of any task, and ``tokens_per_param`` (every size trains on
+    ``tokens``, so the ratio falls as the models grow)."""
+    family = direct.groupby(["d_model", "n_params", "flops"], as_index=False).agg(
+        seeds=("seed", "nunique"), test_prompts_per_task=("n_examples", "min"))
+    family.insert(0, "size", np.arange(1, len(family) + 1))
+    family["tokens_per_param"] = tokens / family["n_params"]
+    return family
+
+
+def describe_family(family: pd.DataFrame, spec: RunSpec, chances: dict[str, float], items: dict[str, int],
+                    profile: str) -> str:
+    """The sentence that introduces the family: its sizes and their span in decades, seeds, depth,
+    training budget, and each task with its chance level and its distinct test queries
+    (:func:`distinct_test_items`)."""
+    smallest, largest = family["n_params"].min(), family["n_params"].max()
+    tokens = training_tokens(spec)
+    tasks = ", ".join(f"`{label}` (chance {chance:.2g}, {items[label]} queries)" for label, chance in chances.items())
+    return (
+        f"**This family** ({profile} profile): {len(family)} sizes from {smallest:,} to {largest:,} parameters "
+        f"({np.log10(largest / smallest):.1f} decades), {family['seeds'].min()} seeds each, depth "
+        f"{spec.model['n_layers']}, {spec.train['steps']:,} steps of {spec.train['batch_size']} sequences "
+        f"({tokens:,} tokens per model, {family['tokens_per_param'].iloc[-1]:,.0f} per parameter for the largest "
+        f"and {family['tokens_per_param'].iloc[0]:,.0f} for the smallest). Tasks, with their chance level and the "
+        f"distinct test queries of each: {tasks}."
+    )
+
+
+def _curve_panels(direct: pd.DataFrame, curves: pd.DataFrame, chances: dict[str, float], x: str,
+                  title: str) -> alt.FacetChart:
+    """One panel per task against ``x``: single seeds in grey, the mean with its band, chance dashed.
+    The layers share one data source (Altair facets need it) told apart by a ``layer`` column."""
+    frame = pd.concat([direct.assign(layer="seed"), curves.assign(layer="mean"),
+                       pd.DataFrame({"task": list(chances), "chance": list(chances.values()), "layer": "chance"})],
+                      ignore_index=True)
+    axis = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=title)
+    em = alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match")
+    base = alt.Chart()
+    return alt.layer(
+        base.mark_line(color="#999", opacity=0.5, strokeWidth=1).encode(x=axis, y=em, detail="seed:N").transform_filter(
+            alt.datum.layer == "seed"),
+        base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(x=axis, y="low:Q", y2="high:Q").transform_filter(
+            alt.datum.layer == "mean"),
+        base.mark_line(point=True, color=charts.PALETTE[0]).encode(
+            x=axis, y=em, tooltip=["task:N", "n_params:Q", alt.Tooltip("flops:Q", format=".2e"),
+                                   alt.Tooltip("em:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f"),
+                                   alt.Tooltip("high:Q", format=".3f")],
+        ).transform_filter(alt.datum.layer == "mean"),
+        base.mark_rule(strokeDash=[4, 4], color=charts.PALETTE[3]).encode(y="chance:Q").transform_filter(
+            alt.datum.layer == "chance"),
+        data=frame,
+    ).properties(width=170, height=130).facet(facet=alt.Facet("task:N", title=None, sort=list(chances)), columns=4)
+
+
+def curves_chart(direct: pd.DataFrame, curves: pd.DataFrame, chances: dict[str, float], source: str) -> alt.TopLevelMixin:
+    """Wei's Figure 2 for this family: exact match per task against training FLOPs, and against
+    parameters below (his Appendix D view), panels in the mixture's order of ``chances``."""
+    return charts.with_source(
+        alt.vconcat(_curve_panels(direct, curves, chances, "flops", "training FLOPs (6ND)"),
+                    _curve_panels(direct, curves, chances, "n_params", "parameters")),
+        source, title="Exact match against training FLOPs (top) and parameters (bottom), per task",
+    )
 
 
 def mean_curves(
@@ -292,12 +405,22 @@ def describe_params(value: float) -> str:
     return "beyond the family" if np.isinf(value) else "never" if np.isnan(value) else f"{value:,.0f}"
 
 
-def family_summary(scales: pd.DataFrame, margin: float, confidence: float) -> str:
+def scales_table(scales: pd.DataFrame, source: str, profile: str) -> Styler:
+    """:func:`emergence_table` as the page shows it: "-" where a task never emerges (scale) or is flat (B)."""
+    return scales.style.format(
+        {"chance": "{:.2g}", "emergence_params": "{:,.0f}", "params_low": "{:,.0f}", "params_high": "{:,.0f}",
+         "emergence_flops": "{:.2e}", "B": "{:.1f}", "em_smallest": "{:.3f}", "em_largest": "{:.3f}", "early": "{:.3f}",
+         "early_high": "{:.3f}", "rise": "{:.3f}", "rise_low": "{:.3f}", "rise_high": "{:.3f}"}, na_rep="-"
+    ).hide(axis="index").set_caption(f"Source: {source} ({profile} profile). -: never (scale) or flat (B)")
+
+
+def family_summary(scales: pd.DataFrame, margin: float, confidence: float, profile: str) -> str:
     """The chapter's verdict on its family, every clause computed from :func:`emergence_table`.
 
     Wei et al.'s shape: near chance over the smaller half of the sizes, clearly above it at the
     largest; a flat curve is named as such (it has no B); a task above chance from the smallest
-    size improves from the start and is not emergent by the definition.
+    size improves from the start and is not emergent by the definition. At the quick profile the
+    verdict says that its models train for seconds, so it is no finding about these tasks.
     """
     level = f"{100 * confidence:g}%"
     emergent = scales[scales["looks_emergent"]]
@@ -326,13 +449,98 @@ def family_summary(scales: pd.DataFrame, margin: float, confidence: float) -> st
     if len(other):
         parts.append(f"Moving but without a clear verdict: {', '.join(f'`{t}`' for t in other['task'])} (the rise "
                      f"interval reaches below {margin:g}).")
-    return " ".join(parts)
+    if profile == "quick":
+        parts.append("The quick profile trains for seconds per model; its curves show what the machinery measures, "
+                     "not how these tasks scale. The full profile is the experiment.")
+    return f"**In this family** ({profile} profile): " + " ".join(parts)
 
 
-def scratchpad_summary(gains: pd.DataFrame, confidence: float) -> str:
+# Wei et al. (2022), Table 1: the few-shot abilities with the scale at which each emerged, as published.
+WEI_TABLE1 = pd.DataFrame(
+    [
+        ("Addition/subtraction (3 digit)", 2.3e22, 13e9, "GPT-3"),
+        ("Addition/subtraction (4-5 digit)", 3.1e23, 175e9, "GPT-3"),
+        ("MMLU Benchmark (57 topic avg.)", 3.1e23, 175e9, "GPT-3"),
+        ("Toxicity classification (CivilComments)", 1.3e22, 7.1e9, "Gopher"),
+        ("Truthfulness (TruthfulQA)", 5.0e23, 280e9, "Gopher"),
+        ("MMLU Benchmark (26 topics)", 5.0e23, 280e9, "Gopher"),
+        ("Grounded conceptual mappings", 3.1e23, 175e9, "GPT-3"),
+        ("MMLU Benchmark (30 topics)", 5.0e23, 70e9, "Chinchilla"),
+        ("Word in Context (WiC) benchmark", 2.5e24, 540e9, "PaLM"),
+        ("Scratchpad: 8-digit addition (finetuning; augmented prompting)", 8.9e19, 40e6, "LaMDA"),
+    ],
+    columns=["ability", "train FLOPs", "parameters", "model"],
+).assign(source="Wei et al. 2022, Table 1")
+
+
+def table1_beside_ours(scales: pd.DataFrame, profile: str, source: str) -> pd.DataFrame:
+    """Wei's Table 1 with this family's emergence scales appended in its columns: each task's scale
+    in FLOPs and parameters (NaN: not within the family), its interval over seeds in the ability's name."""
+    ours = scales.assign(
+        ability=[f"{task} (this chapter, {profile} profile; interval over seeds {describe_params(low)} to "
+                 f"{describe_params(high)} parameters)"
+                 for task, low, high in zip(scales["task"], scales["params_low"], scales["params_high"])],
+        model="this chapter's family", source=source,
+    ).rename(columns={"emergence_flops": "train FLOPs", "emergence_params": "parameters"})
+    return pd.concat([WEI_TABLE1, ours[WEI_TABLE1.columns]], ignore_index=True)
+
+
+def table1_styled(table: pd.DataFrame) -> Styler:
+    """:func:`table1_beside_ours` as the page shows it."""
+    return table.style.format({"train FLOPs": "{:.1e}", "parameters": "{:,.0f}"},
+                              na_rep="not within the family").hide(axis="index")
+
+
+def scratchpad_tasks(direct: Mixture, scratchpad: Mixture) -> list[str]:
+    """The tasks the scratchpad family writes working for, in the direct mixture's order: the only
+    ones where the two families differ, so the only ones compared."""
+    return [label for label, task in zip(scratchpad.labels, scratchpad.tasks)
+            if label in direct.labels and getattr(task, "scratchpad", False)]
+
+
+def paired_curves(outcomes: pd.DataFrame, tasks: list[str], n_resamples: int, confidence: float,
+                  rng_seed: int) -> pd.DataFrame:
+    """:func:`mean_curves` of ``tasks`` in each family of :func:`family_outcomes`, with a ``prompting`` column."""
+    compared = outcomes[outcomes["task"].isin(tasks)]
+    return pd.concat(
+        [mean_curves(rows, n_resamples, confidence, rng_seed).assign(prompting=kind)
+         for kind, rows in compared.groupby("prompting", sort=False)],
+        ignore_index=True,
+    )
+
+
+def scratchpad_chart(paired: pd.DataFrame, sources: list[str]) -> alt.TopLevelMixin:
+    """Wei's Fig. 3C for this family: per task, exact match of the final answer with and without a
+    scratchpad, each family against its own FLOPs (the working makes its sequences longer)."""
+    kinds = list(paired["prompting"].unique())
+    prompting = alt.Color("prompting:N", title="prompting", scale=alt.Scale(domain=kinds, range=charts.PALETTE[:len(kinds)]))
+    flops_x = alt.X("flops:Q", scale=alt.Scale(type="log", nice=False), title="training FLOPs (6ND)")
+    return charts.with_source(
+        alt.layer(
+            alt.Chart().mark_area(opacity=0.2).encode(x=flops_x, y="low:Q", y2="high:Q", color=prompting),
+            alt.Chart().mark_line(point=True).encode(
+                x=flops_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match (final answer)"),
+                color=prompting, tooltip=["task:N", "prompting:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
+            ),
+            data=paired,
+        ).properties(width=220, height=160).facet(facet=alt.Facet("task:N", title=None), columns=4),
+        *sources,
+        title="Addition with and without a scratchpad",
+    )
+
+
+def gains_table(gains: pd.DataFrame, sources: list[str]) -> Styler:
+    """:func:`prompting_gains` as the page shows it: signed gains, "never" where it never helps."""
+    return gains.style.format(
+        {"n_params": "{:,}", "direct": "{:.3f}", "scratchpad": "{:.3f}", "gain": "{:+.3f}", "low": "{:+.3f}",
+         "high": "{:+.3f}", "helps_from": "{:.0f}"}, na_rep="never",
+    ).hide(axis="index").set_caption(f"Sources: {'; '.join(sources)}")
+
+
+def scratchpad_summary(gains: pd.DataFrame, confidence: float, profile: str) -> str:
     """Per task, where the scratchpad helps: at which widths the paired interval of the gain lies
     above zero, and whether that holds from some width on but not below (Wei's Fig. 3C shape)."""
-    lines = []
+    lines = [f"**What the two families show** ({profile} profile):", ""]
     for task, rows in gains.groupby("task", sort=False):
         start = rows["helps_from"].iloc[0]
         shape = ("It helps at every width: no threshold inside this family." if start == rows["d_model"].min() else
@@ -346,6 +554,17 @@ def scratchpad_summary(gains: pd.DataFrame, confidence: float) -> str:
     return "\n".join(lines)
 
 
+def stored_tables(sweep: Sweep, profile: str, store_root: Path | None = None) -> pd.DataFrame:
+    """What the direct family leaves in the store for the Mirage chapter: per table (per-example
+    ``records``, the ``large`` test set, multiple ``choices``), the runs that have it, its rows and columns."""
+    rows = []
+    for name in ("records", "large", "choices"):
+        tables = [t for t in load_tables(sweep, name, profile, store_root) if t is not None]
+        rows.append({"table": f"{sweep.name}/{name}", "runs": len(tables), "rows": sum(len(t.table) for t in tables),
+                     "columns": ", ".join(tables[0].table.columns) if tables else ""})
+    return pd.DataFrame(rows)
+
+
 def pilot_table(path) -> pd.DataFrame:
     """The pilots that chose the full profile (``scripts/pilot``'s summary CSV of a mixture), one row per
     (pilot, size): mean exact match of each task over the pilot seeds, and the run's CPU seconds on
@@ -353,3 +572,50 @@ def pilot_table(path) -> pd.DataFrame:
     pilots = pd.read_csv(path)
     table = pilots.pivot_table(index=["label", "n_params", "cpu_seconds"], columns="task", values="mean_em", sort=False)
     return table.reset_index().rename_axis(columns=None)
+
+
+def pilot_styled(table: pd.DataFrame) -> Styler:
+    """:func:`pilot_table` as the page shows it, with its source."""
+    return table.style.format(precision=3).format({"n_params": "{:,}", "cpu_seconds": "{:,.0f}"}).hide(
+        axis="index").set_caption("Source: data/pilots/emergence.csv (scripts/pilot sweeps/pilots/emergence.yaml)")
+
+
+def _pilot(table: pd.DataFrame, label: str) -> pd.DataFrame:
+    """One pilot's rows of :func:`pilot_table`, smallest size first, tasks as columns."""
+    rows = table[table["label"] == label].sort_values("n_params")
+    if rows.empty:
+        raise KeyError(f"no pilot {label!r}; the table has {list(table['label'].unique())}")
+    return rows.set_index("n_params").drop(columns=["label", "cpu_seconds"])
+
+
+def pilot_findings(table: pd.DataFrame, baseline: str, chosen: str, scratchpad: str, lift: float = 0.1) -> str:
+    """What the pilots showed, from :func:`pilot_table`: where the largest size of the ``baseline``
+    pilot fell below the next size down; whether in the ``chosen`` pilot it was the best size on every
+    task, which tasks rose between its two largest sizes and which rose least; and on which tasks the
+    ``scratchpad`` pilot beat ``chosen`` at the nearest size by more than ``lift`` exact match."""
+    base, best, scratch = _pilot(table, baseline), _pilot(table, chosen), _pilot(table, scratchpad)
+    n_tasks = best.shape[1]
+    worse = base.columns[base.iloc[-1] < base.iloc[-2]]
+    on_top = int((best.iloc[-1] > best.iloc[:-1].max()).sum())
+    rises = (best.iloc[-1] - best.iloc[-2]).sort_values()
+    risen = int((rises > 0).sum())
+    paired_size = best.index[np.abs(best.index - scratch.index[0]).argmin()]
+    gains = (scratch.iloc[0] - best.loc[paired_size]).sort_values(ascending=False)
+    lifted = gains[gains > lift]
+
+    def tasks(labels) -> str:
+        return ", ".join(f"`{label}`" for label in labels)
+
+    found = [
+        f"In the `{baseline}` pilot the largest size ({base.index[-1]:,} parameters) scored below the next size down "
+        f"({base.index[-2]:,}) on {len(worse)} of {n_tasks} tasks" + (f" ({tasks(worse)})." if len(worse) else "."),
+        f"In the `{chosen}` pilot it was the best of the {len(best)} sizes on {on_top} of {n_tasks} tasks, and "
+        + ("every task" if risen == n_tasks else f"{risen} of {n_tasks} tasks")
+        + f" rose between the two largest sizes; least {tasks(rises.index[:2])} "
+        f"({', '.join(f'{rise:+.3f}' for rise in rises.iloc[:2])}).",
+        f"The `{scratchpad}` pilot ({scratch.index[0]:,} parameters) beat `{chosen}` at {paired_size:,} by more than "
+        f"{lift:g} exact match on "
+        + ("; ".join(f"`{task}` ({best.at[paired_size, task]:.2f} -> {scratch.iloc[0][task]:.2f})"
+                     for task in lifted.index) if len(lifted) else "no task") + ".",
+    ]
+    return " ".join(found)

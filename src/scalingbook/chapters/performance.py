@@ -9,6 +9,10 @@ Epoch's fits are usually run.
 (issue 3, item 7): a loop of ordinary modules, ``torch.func`` vmap over stacked copies, and the
 batched population of :mod:`scalingbook.lab.train`. ``scripts/bench-gpu`` runs it on a GPU machine from a
 plain checkout (``PYTHONPATH=src``, with that machine's torch, NumPy, SciPy and pandas).
+
+:class:`Measurements` and the functions after it build the Performance page from the stored JSON: its
+tables, chart and verdicts. They import Altair and IPython only when called, which keeps that plain
+checkout enough for measuring.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import multiprocessing
 import os
 import platform
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -46,7 +51,7 @@ from scalingbook.lab.model import (
     param_count,
     rotary,
 )
-from scalingbook.lab.store import command_line, device_name, git_state, repo_relative, write_atomic
+from scalingbook.lab.store import REPO_ROOT, command_line, device_name, git_state, repo_relative, write_atomic
 from scalingbook.lab.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
 
 
@@ -712,3 +717,200 @@ def load_benchmarks(folder: str | Path) -> list[dict[str, Any]]:
             raise ValueError(f"benchmark file {path}: 'benchmark' must be one of {sorted(BENCHMARKS)}")
         results.append({**result, "file": path.name})
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# The Performance page: the stored measurements, and those made while it runs when asked
+
+MEASURE_SIZES: dict[str, dict[str, Any]] = {
+    "quick": {"fit_starts": 150, "population": dict(d_model=32, n_layers=1, n_heads=2, members=16, seq_len=32,
+                                                    batch_size=8, steps=5, repeats=3, naive_members=2)},
+    "full": {"fit_starts": None, "population": dict(d_model=64, n_layers=2, n_heads=4, members=200, seq_len=96,
+                                                    batch_size=64, steps=20, repeats=3, naive_members=4)},
+}
+"""What the page times when asked to, by profile: small sizes a CPU does in seconds, or the issue's."""
+
+FIT_TARGET = 20.0
+"""The speed-up over the scipy loop that the batched Approach 3 fit is meant to reach."""
+
+OBJECTIVE_TIE = 1e-9
+"""Best objectives of the two fits closer than this count as equal."""
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What the Performance page shows: the benchmark files stored in a folder (``shown``, as the
+    page names it) and, when the page was asked to measure, the results it measured itself."""
+
+    shown: str
+    stored: list[dict[str, Any]]
+    live_fit: dict[str, Any] | None = None
+    live_population: dict[str, Any] | None = None
+
+    def stored_of(self, benchmark: str) -> list[dict[str, Any]]:
+        return [result for result in self.stored if result["benchmark"] == benchmark]
+
+
+def read_measurements(folder: Path) -> Measurements:
+    """The benchmark files in ``folder`` (none when it does not exist), named relative to the project
+    when inside it, so the page reads the same on every machine."""
+    shown = folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder
+    return Measurements(str(shown), load_benchmarks(folder) if folder.is_dir() else [])
+
+
+def measure_now(measurements: Measurements, profile: str, device: str) -> Measurements:
+    """``measurements`` with both benchmarks timed on this machine at the sizes of ``profile``."""
+    sizes = MEASURE_SIZES[profile]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="There is a performance drop")  # torch's vmap fallback on CPU
+        warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice; the trainer shows no bar
+        return dataclasses.replace(measurements, live_fit=fit_benchmark(n_starts=sizes["fit_starts"]),
+                                   live_population=population_benchmark(**sizes["population"], device=device))
+
+
+def _measured_now(measurements: Measurements) -> bool:
+    return measurements.live_fit is not None or measurements.live_population is not None
+
+
+def page_sources(measurements: Measurements) -> list[str]:
+    """The page header's sources: each stored file with the commit that made it, or the folder's
+    emptiness, and a line when the page timed anything itself."""
+    m = measurements
+    files = [f"{m.shown}/{r['file']} (commit {(r.get('git_commit') or 'unknown')[:10]})" for r in m.stored]
+    return (files or [f"no benchmark files in {m.shown}/"]) + (
+        ["timings made while running this page (measure is on)"] if _measured_now(m) else [])
+
+
+def fit_rows(measurements: Measurements) -> pd.DataFrame:
+    """One row per fit benchmark, stored ones first: where it was measured, data, starts, both
+    timings and their ratio, both best objectives and their difference, and the machine."""
+    results = [(r, f"stored: {r['file']}") for r in measurements.stored_of("chinchilla_approach3_fit")]
+    if measurements.live_fit is not None:
+        results.append((measurements.live_fit, "while running this page"))
+    return pd.DataFrame([{
+        "measured": origin,
+        "data": result["data"].split("/")[-1],
+        "starts": result["n_starts"],
+        "batched (s)": result["batched_seconds"],
+        "scipy loop (s)": result["scipy_seconds"],
+        "speedup": result["speedup"],
+        "best objective, batched": result["batched_objective"],
+        "best objective, scipy": result["scipy_objective"],
+        "batched minus scipy": result["objective_difference"],
+        "machine": f"{result['machine']['cpu']}, {result['machine']['cpu_count']} cores",
+    } for result, origin in results])
+
+
+def _page_table(rows: pd.DataFrame, formats: dict[str, str], missing: str) -> Any:
+    """``rows`` as a table of the page, "-" where a number is missing; when there are no rows, the
+    ``missing`` text, which says how to measure some."""
+    from IPython.display import Markdown
+
+    return Markdown(missing) if rows.empty else rows.style.format(formats, na_rep="-").hide(axis="index")
+
+
+def fit_display(measurements: Measurements) -> Any:
+    """:func:`fit_rows` as the page shows them, or, when there are none, how to measure one."""
+    shown = measurements.shown
+    return _page_table(fit_rows(measurements), {
+        "batched (s)": "{:.2f}", "scipy loop (s)": "{:.2f}", "speedup": "{:.1f}x",
+        "best objective, batched": "{:.6g}", "best objective, scipy": "{:.6g}", "batched minus scipy": "{:.1e}",
+    }, f"**No fit benchmark is stored in `{shown}/`.** `scalingbook bench fits --out {shown}/fits-approach3-cpu.json` "
+       "measures one (about a minute on a CPU); or run this page with `-p measure true`.")
+
+
+def fit_verdicts(rows: pd.DataFrame) -> str:
+    """Per fit benchmark of :func:`fit_rows`, its speed-up against :data:`FIT_TARGET` and whether the
+    batched fit's best objective is below, equal to (within :data:`OBJECTIVE_TIE`) or above scipy's."""
+    if rows.empty:
+        return ""
+    lines = []
+    for row in rows.to_dict("records"):
+        difference = row["batched minus scipy"]
+        met = "meets" if row["speedup"] >= FIT_TARGET else "misses"
+        side = ("below" if difference < -OBJECTIVE_TIE else f"equal, within {np.format_float_scientific(OBJECTIVE_TIE, trim='-', exp_digits=1)}, to"
+                if difference <= OBJECTIVE_TIE else "above")
+        lines.append(f"- {row['measured']}: {row['speedup']:.1f} times faster on {row['starts']:,} starts ({met} the "
+                     f"{FIT_TARGET:g}x target); the batched best objective is {side} scipy's (difference {difference:.1e}).")
+    return ("\n".join(lines) + "\n\nA negative difference means the batched fit found a lower objective. Timings on "
+            "a shared machine vary from run to run; the ratio, taken within one run, varies much less.")
+
+
+def _population_results(measurements: Measurements) -> list[dict[str, Any]]:
+    live = [measurements.live_population] if measurements.live_population is not None else []
+    return measurements.stored_of("population_training") + live
+
+
+def population_frame(measurements: Measurements) -> pd.DataFrame:
+    """:func:`population_rows` of every population benchmark the page shows, with where each was measured."""
+    results = _population_results(measurements)
+    rows = population_rows(results)
+    if results:
+        rows["measured"] = [f"stored: {result['file']}" if "file" in result else "while running this page"
+                            for result in results for _ in result["methods"]]
+    return rows
+
+
+def population_display(measurements: Measurements) -> Any:
+    """The population benchmarks as the page's table, or, when there are none, how to measure one."""
+    rows, shown = population_frame(measurements), measurements.shown
+    columns = ["measured", "device", "config", "method", "member_steps_per_s", "tokens_per_s", "mfu", "matmul_fraction",
+               "peak_memory_gib", "over_naive", "over_vmap", "error", "git_commit"]
+    return _page_table(rows[columns] if not rows.empty else rows, {
+        "member_steps_per_s": "{:,.1f}", "tokens_per_s": "{:,.3g}", "mfu": "{:.1%}", "matmul_fraction": "{:.1%}",
+        "peak_memory_gib": "{:.2f}", "over_naive": "{:.1f}x", "over_vmap": "{:.1f}x",
+    }, f"**No population benchmark is stored in `{shown}/` yet** (files named `population-*.json`). `scalingbook "
+       f"bench population --out {shown}/population-cpu.json` measures one on this machine's CPU (add `--device cuda` "
+       "on a GPU), and the next build shows it here; or run this page with `-p measure true`.")
+
+
+def throughput_chart(measurements: Measurements) -> Any:
+    """Member-steps per second of every method that ran, one row of points per (origin, device,
+    configuration), on a log scale; None when no method ran."""
+    import altair as alt
+
+    from scalingbook.chapters import charts
+
+    rows = population_frame(measurements)
+    ok = rows[rows["error"] == ""] if not rows.empty else rows
+    if ok.empty:
+        return None
+    live = measurements.live_population
+    sources = [f"{measurements.shown}/{r['file']}" for r in measurements.stored_of("population_training")] + (
+        [f"measured while running this page on {live['device']}"] if live is not None else [])
+    return charts.with_source(
+        alt.Chart(ok.assign(run=ok["measured"] + " · " + ok["device"] + " · " + ok["config"])).mark_point(
+            filled=True, size=80,
+        ).encode(
+            x=alt.X("member_steps_per_s:Q", scale=alt.Scale(type="log"), title="member-steps per second (log scale)"),
+            y=alt.Y("method:N", title=None, sort=None),
+            color=alt.Color("method:N", legend=None),
+            row=alt.Row("run:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+            tooltip=["run:N", "method:N", alt.Tooltip("member_steps_per_s:Q", format=",.1f"),
+                     alt.Tooltip("over_naive:Q", format=".1f"), alt.Tooltip("mfu:Q", format=".1%")],
+        ).properties(width=420, height=alt.Step(18)),
+        *sources,
+        title="Training throughput by method",
+    )
+
+
+def population_notes(measurements: Measurements) -> str:
+    """Which GPUs the stored measurements come from (or that none does yet, and how to make them),
+    and per benchmark how closely the three methods agreed on the loss before timing."""
+    stored = measurements.stored_of("population_training")
+    gpus = sorted({r["device"] for r in stored if r["device_type"] == "cuda"})
+    gpu_runs = sum(r["device_type"] == "cuda" for r in stored)
+    if gpu_runs:
+        text = f"Stored GPU measurements: {gpu_runs} configuration(s) on {', '.join(gpus)}."
+    else:
+        text = ("**No GPU measurement is stored yet.** The issue's configurations (width 64 and 256, 64 and 200 "
+                "members, sequences of 96 tokens, batches of 64, bf16) need a GPU; on a machine with one, "
+                f"`scripts/bench-gpu {measurements.shown}` runs them all (budgeted at about seven minutes; not yet run) "
+                "and writes one JSON file per configuration here, and `scalingbook bench population --device cuda "
+                "--out FILE` runs one. CPU numbers say nothing about a GPU's: the methods' relative costs differ there.")
+    checks = [(f"stored: {r['file']}", r["equivalence"]) for r in stored]
+    if measurements.live_population is not None:
+        checks.append(("while running this page", measurements.live_population["equivalence"]))
+    return text + "".join(
+        f"\n\n{origin}: before timing, the three methods agreed on the loss of {check['members_checked']} members "
+        f"to {max(check['max_abs_diff_naive'], check['max_abs_diff_vmap']):.1e}." for origin, check in checks)
