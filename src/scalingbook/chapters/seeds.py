@@ -304,10 +304,10 @@ def top_seeds(
 
 TASKS = ("count", "addition")  # the chapter's tasks, in the order its panels show them
 AXES = {"width": "d_model", "depth": "n_layers"}  # each axis varies one model setting, the other stays fixed
-Population = tuple[str, str]  # (task, axis)
+PanelKey = tuple[str, str]  # (task, axis): one population, drawn as one panel
 
 
-def read_populations(task: str, profile: str, device: str) -> dict[Population, Shown]:
+def read_populations(task: str, profile: str, device: str) -> dict[PanelKey, Shown]:
     """Both axes' sweeps of one task: at ``full`` the stored runs, never trained; at ``quick``, or where
     a sweep has no full run stored, the quick populations, trained here (a chapter calls this once per
     task, so that each of its cells stays short)."""
@@ -323,7 +323,7 @@ def panel_label(task: str, axis: str) -> str:
     return f"{task} · {axis} ({AXES[axis]})"
 
 
-def per_seed_table(shown: dict[Population, Shown]) -> pd.DataFrame:
+def per_seed_table(shown: dict[PanelKey, Shown]) -> pd.DataFrame:
     """One row per (task, axis, scale, seed), every analysis's input: exact match, continuous loss
     (:func:`scalingbook.analysis.stats.seed_outcomes`), the model's size and the panel's label."""
     parts = [
@@ -337,27 +337,27 @@ def per_seed_table(shown: dict[Population, Shown]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def panels_of(per_seed: pd.DataFrame) -> dict[Population, pd.DataFrame]:
+def panels_of(per_seed: pd.DataFrame) -> dict[PanelKey, pd.DataFrame]:
     """Each population's rows of the per-seed table, keyed by (task, axis), in the table's order."""
     return {(task, axis): frame for (task, axis), frame in per_seed.groupby(["task", "axis"], sort=False)}
 
 
-def stored_results(shown: dict[Population, Shown]) -> list[Result]:
+def stored_results(shown: dict[PanelKey, Shown]) -> list[Result]:
     """Every run the page reads, for its header."""
     return [result for population in shown.values() for result in population.results]
 
 
-def source_lines(shown: dict[Population, Shown]) -> list[str]:
+def source_lines(shown: dict[PanelKey, Shown]) -> list[str]:
     """A chart's sources: each population's largest run, and how many smaller runs it has."""
     return [f"{p.results[-1].describe()}, with {len(p.results) - 1} smaller runs" for p in shown.values()]
 
 
-def profiles_of(shown: dict[Population, Shown]) -> dict[Population, str]:
+def profiles_of(shown: dict[PanelKey, Shown]) -> dict[PanelKey, str]:
     """The profile each population comes from (quick where no full run is stored)."""
     return {key: population.profile for key, population in shown.items()}
 
 
-def population_table(per_seed: pd.DataFrame, shown: dict[Population, Shown]) -> pd.DataFrame:
+def population_table(per_seed: pd.DataFrame, shown: dict[PanelKey, Shown]) -> pd.DataFrame:
     """What each population is: scales, seeds, sizes, fixed settings, lengths, profile and runs still to train."""
     table = (
         per_seed.groupby(["task", "axis"], sort=False)
@@ -371,6 +371,7 @@ def population_table(per_seed: pd.DataFrame, shown: dict[Population, Shown]) -> 
 
 
 def _population_facts(population: Shown, axis: str) -> dict[str, object]:
+    """The settings a population's runs share, read from its first run, and what is still to train."""
     first = population.sweep.runs[0]
     return {
         "fixed": ", ".join(f"{k} = {v}" for k, v in first.model.items() if k != AXES[axis]),
@@ -446,7 +447,7 @@ def histogram_chart(histograms: pd.DataFrame, sources: list[str]) -> alt.TopLeve
 
 
 def panel_summaries(
-    panels: dict[Population, pd.DataFrame], threshold: float, n_resamples: int, confidence: float, rng_seed: int
+    panels: dict[PanelKey, pd.DataFrame], threshold: float, n_resamples: int, confidence: float, rng_seed: int
 ) -> pd.DataFrame:
     """:func:`seed_summary` of exact match for every panel, with a panel column."""
     return pd.concat(
@@ -550,7 +551,7 @@ def bimodality_table(bimodality: pd.DataFrame) -> Styler:
     return bimodality[columns].style.format({"dip": "{:.3f}", "p_value": "{:.3g}"}).hide(axis="index")
 
 
-def panel_distances(panels: dict[Population, pd.DataFrame]) -> pd.DataFrame:
+def panel_distances(panels: dict[PanelKey, pd.DataFrame]) -> pd.DataFrame:
     """:func:`wasserstein_to_reference` of exact match in every panel, with a panel column."""
     return pd.concat(
         [wasserstein_to_reference(frame, "em", "scale").assign(panel=frame["panel"].iloc[0]) for frame in panels.values()],
@@ -559,7 +560,7 @@ def panel_distances(panels: dict[Population, pd.DataFrame]) -> pd.DataFrame:
 
 
 def fig5_markers(
-    panels: dict[Population, pd.DataFrame],
+    panels: dict[PanelKey, pd.DataFrame],
     threshold: float,
     alpha: float,
     min_prominence: float,
@@ -705,7 +706,7 @@ def limits_text(
     per_seed: pd.DataFrame,
     summary: pd.DataFrame,
     bimodality: pd.DataFrame,
-    profiles: dict[Population, str],
+    profiles: dict[PanelKey, str],
     confidence: float,
     rule: BimodalityRule,
 ) -> str:
