@@ -35,52 +35,23 @@ bimodality_rule = "both"  # when a scale counts as multimodal: dip test, density
 exercise_seed = 0  # exercises: seed of the bootstrap resamples and of the synthetic population; vary it per student [0..1000000]
 
 # %% tags=["remove-input"]
-import altair as alt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 from scalingbook.analysis import stats
 from scalingbook.chapters import charts, seeds
 from scalingbook.chapters.page import chapter_header, pick_device
-from scalingbook.lab.model import param_count
-from scalingbook.lab.store import REPO_ROOT, default_root
-from scalingbook.lab.sweeps import read_or_train
+from scalingbook.lab.store import default_root
 
 charts.enable()
-AXES = {"width": "d_model", "depth": "n_layers"}  # each axis varies one model setting, the other stays fixed
 train_on = pick_device(device)
-# Full: the stored runs are read, none is trained. Quick, or a sweep with no full runs stored: trained here
-# (one cell per task keeps each cell short).
-shown = {
-    ("count", axis): read_or_train(REPO_ROOT / "sweeps" / f"seeds-count-{axis}.yaml", profile, train_on, log=lambda _: None)
-    for axis in AXES
-}
+shown = seeds.read_populations("count", profile, train_on)
 
 # %% tags=["remove-input"]
-shown |= {
-    ("addition", axis): read_or_train(REPO_ROOT / "sweeps" / f"seeds-addition-{axis}.yaml", profile, train_on,
-                                      log=lambda _: None)
-    for axis in AXES
-}
-sweeps = {key: s.sweep for key, s in shown.items()}
-results = {key: s.results for key, s in shown.items()}
-# One row per (task, axis, scale, seed): exact match, the continuous loss and the model's size.
-per_seed = pd.concat(
-    [
-        stats.seed_outcomes(result).assign(
-            task=task, axis=axis, scale=spec.model[AXES[axis]],
-            n_params=param_count(spec.model_config(spec.build_task())),
-        )
-        for (task, axis), sweep in sweeps.items()
-        for spec, result in zip(sweep.runs, results[(task, axis)])
-    ],
-    ignore_index=True,
-)
-per_seed["panel"] = per_seed["task"] + " · " + per_seed["axis"] + " (" + per_seed["axis"].map(AXES) + ")"
-panels = {key: per_seed[(per_seed["task"] == key[0]) & (per_seed["axis"] == key[1])] for key in sweeps}
-sources = [f"{results[key][-1].describe()}, with {len(results[key]) - 1} smaller runs" for key in sweeps]
-chapter_header("seeds", globals(), sources=[r for key in sweeps for r in results[key]])
+shown |= seeds.read_populations("addition", profile, train_on)
+per_seed = seeds.per_seed_table(shown)
+panels = seeds.panels_of(per_seed)
+sources = seeds.source_lines(shown)
+chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 
 # %% [markdown]
 # ## The populations, and the choices the paper leaves open
@@ -124,46 +95,15 @@ chapter_header("seeds", globals(), sources=[r for key in sweeps for r in results
 # The second table lists the populations this page was computed from.
 
 # %% tags=["remove-input"]
-pilots = pd.concat([pd.read_csv(default_root("full") / "pilots" / f"seeds-{task}.csv").assign(task=task)
-                    for task in ("count", "addition")], ignore_index=True)
-pilots[["task", "label", "model", "seeds", "p_success", "mean_em", "hist", "cpu_seconds"]].rename(columns={
-    "label": "pilot", "p_success": "P(success)", "mean_em": "mean EM",
-    "hist": "EM histogram (10 bins, 0-1)", "cpu_seconds": "CPU seconds"}).style.format(precision=3).hide(axis="index")
+pilots = seeds.read_pilots(default_root("full") / "pilots")
+seeds.pilot_table(pilots)
 
 # %% tags=["remove-input"]
-addition_pilots = pilots[pilots["task"] == "addition"]
-display(Markdown(
-    f"In the addition pilots, {int(round((addition_pilots['p_success'] * addition_pilots['seeds']).sum()))} of "
-    f"{int(addition_pilots['seeds'].sum())} pilot members (seeds x settings) succeeded (EM > 0.2 on the longer test problems); the "
-    f"highest mean EM of any pilot was {addition_pilots['mean_em'].max():.3f}."
-))
+Markdown(seeds.pilot_sentence(pilots, "addition"))
 
 # %% tags=["remove-input"]
-population_table = (
-    per_seed.groupby(["task", "axis"], sort=False)
-    .agg(scales=("scale", lambda s: ", ".join(str(v) for v in sorted(s.unique()))),
-         seeds_per_scale=("seed", "nunique"),
-         params_min=("n_params", "min"), params_max=("n_params", "max"))
-    .reset_index()
-)
-population_table["fixed"] = [
-    ", ".join(f"{k} = {v}" for k, v in sweeps[(t, a)].runs[0].model.items() if k != AXES[a])
-    for t, a in zip(population_table["task"], population_table["axis"])
-]
-population_table["train -> test length"] = [
-    f"{sweeps[(t, a)].runs[0].task['train_length']} -> {sweeps[(t, a)].runs[0].task['test_length']}"
-    for t, a in zip(population_table["task"], population_table["axis"])
-]
-population_table["profile"] = [shown[(t, a)].profile for t, a in zip(population_table["task"], population_table["axis"])]
-population_table["scales not trained yet"] = [
-    ", ".join(str(spec.model[AXES[a]]) for spec in shown[(t, a)].pending) or "none"
-    for t, a in zip(population_table["task"], population_table["axis"])
-]
-population_table["training steps"] = [
-    sweeps[(t, a)].runs[0].train["steps"] for t, a in zip(population_table["task"], population_table["axis"])
-]
 display(Markdown(stats.divergence_note(per_seed, ["task", "axis", "scale"])))
-population_table.style.format({"params_min": "{:,}", "params_max": "{:,}"}).hide(axis="index")
+seeds.population_table(per_seed, shown)
 
 # %% [markdown]
 # ## Exact match across seeds at every scale
@@ -172,22 +112,8 @@ population_table.style.format({"params_min": "{:,}", "params_max": "{:,}"}).hide
 # bimodal population shows up as a bar at zero and a second group of bars far from it.
 
 # %% tags=["remove-input"]
-edges = np.linspace(0, 1, 21)
-histograms = (
-    per_seed.assign(bin=np.clip(np.digitize(per_seed["em"], edges[1:-1]), 0, len(edges) - 2))
-    .groupby(["panel", "scale", "bin"]).size().rename("seeds").reset_index()
-    .assign(em_low=lambda t: edges[t["bin"]], em_high=lambda t: edges[t["bin"] + 1])
-)
-histogram_charts = [
-    alt.Chart(histograms[histograms["panel"] == panel]).mark_bar().encode(
-        x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match (longer test problems)"),
-        x2="em_high:Q",
-        y=alt.Y("seeds:Q", title="seeds"),
-        tooltip=["scale:O", "em_low:Q", "em_high:Q", "seeds:Q"],
-    ).properties(width=150, height=90).facet(column=alt.Column("scale:O", title=panel))
-    for panel in per_seed["panel"].unique()
-]
-charts.with_source(alt.vconcat(*histogram_charts), *sources, title="Exact match across seeds, per scale")
+histograms = seeds.em_histograms(per_seed)
+seeds.histogram_chart(histograms, sources)
 
 # %% [markdown]
 # ## Mode, mean, probability of success and mean of successful runs
@@ -200,51 +126,11 @@ charts.with_source(alt.vconcat(*histogram_charts), *sources, title="Exact match 
 # P(success) move gradually while the mode jumps from one mode to the other.
 
 # %% tags=["remove-input"]
-summary = pd.concat(
-    [
-        seeds.seed_summary(frame, "em", "scale", success_threshold, n_resamples, confidence, exercise_seed)
-        .assign(panel=frame["panel"].iloc[0])
-        for frame in panels.values()
-    ],
-    ignore_index=True,
-)
-statistic_colour = alt.Color("statistic:N", title="statistic", scale=alt.Scale(range=charts.PALETTE))
-summary_base = alt.Chart().encode(
-    x=alt.X("scale:Q", scale=alt.Scale(type="log", nice=False, zero=False), title="scale (d_model or n_layers)"),
-    color=statistic_colour,
-)
-summary_chart = alt.layer(
-    summary_base.mark_line(point=True).encode(
-        y=alt.Y("estimate:Q", scale=alt.Scale(domain=[0, 1]), title="exact match statistic"),
-        tooltip=["panel:N", "scale:Q", "statistic:N", alt.Tooltip("estimate:Q", format=".3f"),
-                 alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")],
-    ),
-    summary_base.mark_rule().encode(y="low:Q", y2="high:Q"),
-    data=summary,
-).properties(width=260, height=170).facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(x="independent")
-charts.with_source(summary_chart, *sources, title=f"Seed statistics with {confidence:.0%} bootstrap intervals")
+summary = seeds.panel_summaries(panels, success_threshold, n_resamples, confidence, exercise_seed)
+seeds.summary_chart(summary, sources, confidence)
 
 # %% tags=["remove-input"]
-def _at(panel: str, statistic: str) -> pd.DataFrame:
-    """The rows of one statistic in one panel, in scale order."""
-    return summary[(summary["panel"] == panel) & (summary["statistic"] == statistic)].sort_values("scale")
-
-
-def _range(values: pd.Series) -> str:
-    return ", ".join("-" if np.isnan(v) else f"{v:.2f}" for v in values)
-
-
-lines = []
-for panel in per_seed["panel"].unique():
-    mode, mean, p = (_at(panel, s) for s in ("mode", "mean", "p_success"))
-    jumps = np.abs(np.diff(mode["estimate"]))
-    lines.append(
-        f"- **{panel}** (scales {', '.join(str(s) for s in mode['scale'])}): mode {_range(mode['estimate'])}; "
-        f"mean {_range(mean['estimate'])}; P(success) {_range(p['estimate'])}. "
-        + (f"The mode's largest step between neighbouring scales is {jumps.max():.2f}, the mean's "
-           f"{np.abs(np.diff(mean['estimate'])).max():.2f}." if len(jumps) else "")
-    )
-Markdown("**What the grid shows.**\n\n" + "\n".join(lines))
+Markdown(seeds.grid_sentence(summary))
 
 # %% [markdown]
 # ## A continuous error, and its density across seeds
@@ -255,23 +141,8 @@ Markdown("**What the grid shows.**\n\n" + "\n".join(lines))
 # per-token negative log-likelihood across seeds at every scale, on one grid per panel.
 
 # %% tags=["remove-input"]
-finite = per_seed[np.isfinite(per_seed["loss"])]
-densities = pd.concat(
-    [
-        seeds.kde_by_scale(frame, "loss", "scale", n_grid=kde_grid_points).assign(panel=frame["panel"].iloc[0])
-        for _, frame in finite.groupby("panel", sort=False)
-    ],
-    ignore_index=True,
-)
-kde_chart = alt.Chart(densities).mark_line().encode(
-    x=alt.X("x:Q", title="per-token NLL of the test targets (nats)"),
-    y=alt.Y("density:Q", title="density across seeds"),
-    color=alt.Color("scale:O", title="scale", scale=alt.Scale(scheme="viridis")),
-    tooltip=["panel:N", "scale:O", alt.Tooltip("x:Q", format=".3f")],
-).properties(width=260, height=150).facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(
-    x="independent", y="independent", color="independent"
-)
-charts.with_source(kde_chart, *sources, title="Density of the continuous error across seeds")
+densities = seeds.panel_densities(per_seed, kde_grid_points)
+seeds.density_chart(densities, sources)
 
 # %% [markdown]
 # ## Is the distribution bimodal? The dip test
@@ -285,18 +156,8 @@ charts.with_source(kde_chart, *sources, title="Density of the continuous error a
 # not say which rule decided its "several peaks". Both metrics are tested.
 
 # %% tags=["remove-input"]
-bimodality = pd.concat(
-    [
-        seeds.bimodality_by_scale(frame, metric, "scale", dip_alpha, min_peak_prominence, bimodality_rule)
-        .assign(panel=frame["panel"].iloc[0], metric=metric)
-        for _, frame in finite.groupby("panel", sort=False)
-        for metric in ("em", "loss")
-    ],
-    ignore_index=True,
-)
-bimodality[["panel", "metric", "scale", "n_seeds", "dip", "p_value", "n_peaks", "multimodal"]].style.format(
-    {"dip": "{:.3f}", "p_value": "{:.3g}"}
-).hide(axis="index")
+bimodality = seeds.panel_bimodality(per_seed, dip_alpha, min_peak_prominence, bimodality_rule)
+seeds.bimodality_table(bimodality)
 
 # %% [markdown]
 # ## How far each scale is from the largest: Wasserstein-2
@@ -311,43 +172,9 @@ bimodality[["panel", "metric", "scale", "n_seeds", "dip", "p_value", "n_peaks", 
 # happened inside the grid, or already held at the smallest scale.
 
 # %% tags=["remove-input"]
-distances = pd.concat(
-    [seeds.wasserstein_to_reference(frame, "em", "scale").assign(panel=frame["panel"].iloc[0])
-     for frame in panels.values()],
-    ignore_index=True,
-)
-markers = pd.DataFrame(
-    [
-        {"panel": frame["panel"].iloc[0], "marker": name, "scale": scale}
-        for frame in panels.values()
-        for name, scale in (
-            ("emergence of bimodality", seeds.bimodality_emergence(
-                frame, "em", "scale", dip_alpha, min_peak_prominence, bimodality_rule)),
-            ("mode breakthrough", seeds.mode_breakthrough(frame, "em", "scale", success_threshold)),
-        )
-    ],
-    columns=["panel", "marker", "scale"],
-)
-placed = markers.dropna(subset=["scale"])
-scale_x = alt.X("scale:Q", scale=alt.Scale(type="log", nice=False, zero=False), title="scale (d_model or n_layers)")
-charts.with_source(
-    alt.vconcat(*[
-        alt.layer(
-            alt.Chart(distances[distances["panel"] == panel]).mark_line(point=True, color="#000").encode(
-                x=scale_x, y=alt.Y("distance:Q", title="W2 to the largest scale"),
-                tooltip=["scale:Q", alt.Tooltip("distance:Q", format=".3f")],
-            ),
-            alt.Chart(placed[placed["panel"] == panel]).mark_rule(strokeDash=[4, 4], size=2).encode(
-                x="scale:Q", color=alt.Color("marker:N", title="marker", scale=alt.Scale(
-                    domain=["emergence of bimodality", "mode breakthrough"], range=charts.PALETTE[1:3])),
-                tooltip=["marker:N", "scale:Q"],
-            ),
-        ).properties(width=420, height=110, title=panel)
-        for panel in per_seed["panel"].unique()
-    ]),
-    *sources,
-    title="Wasserstein-2 distance to the largest scale, with the Fig. 5 markers",
-)
+distances = seeds.panel_distances(panels)
+markers = seeds.fig5_markers(panels, success_threshold, dip_alpha, min_peak_prominence, bimodality_rule)
+seeds.wasserstein_chart(distances, markers, sources)
 
 # %% [markdown]
 # ## Single seeds: breakthroughness and linearity
@@ -364,49 +191,10 @@ charts.with_source(
 # %% tags=["remove-input"]
 fig1 = panels[("count", "width")]
 shapes = seeds.seed_shape_scores(fig1, "em", "n_params")
-top_b, top_l = seeds.top_seeds(shapes, "B").iloc[0], seeds.top_seeds(shapes, "L").iloc[0]
-highlight = {int(top_b["seed"]): "highest B", int(top_l["seed"]): "highest L"}
-curves = fig1.assign(role=fig1["seed"].map(highlight).fillna("other seeds"))
-params_x = alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), title="parameters")
-seed_lines = alt.layer(
-    alt.Chart(curves[curves["role"] == "other seeds"]).mark_line(color="#bbb", opacity=0.4).encode(
-        x=params_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match"), detail="seed:N"
-    ),
-    alt.Chart(curves[curves["role"] != "other seeds"]).mark_line(point=True, strokeWidth=2.5).encode(
-        x=params_x, y="em:Q", color=alt.Color("role:N", title="seed", scale=alt.Scale(range=charts.PALETTE)),
-        detail="seed:N", tooltip=["seed:N", "role:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
-    ),
-).properties(width=300, height=220, title="Exact match of each seed")
-around_jump = histograms[(histograms["panel"] == fig1["panel"].iloc[0])].merge(
-    fig1[["scale", "n_params"]].drop_duplicates(), on="scale"
-)
-around_jump = around_jump[around_jump["n_params"].isin([top_b["jump_from"], top_b["jump_to"]])].assign(
-    when=lambda t: np.where(t["n_params"] == top_b["jump_from"], "just before", "just after")
-    + " (" + t["n_params"].map("{:,}".format) + " parameters)"
-)
-jump_histograms = alt.Chart(around_jump).mark_bar().encode(
-    x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match"),
-    x2="em_high:Q", y=alt.Y("seeds:Q", title="seeds"), color=alt.Color("when:N", legend=None),
-).properties(width=180, height=90).facet(row=alt.Row("when:N", title=None))
-charts.with_source(
-    alt.hconcat(seed_lines, jump_histograms),
-    results[("count", "width")][-1].describe(),
-    title=f"Seed {int(top_b['seed'])} breaks through; seed {int(top_l['seed'])} rises most linearly",
-)
+seeds.single_seeds_chart(fig1, shapes, histograms, shown[("count", "width")].results[-1].describe())
 
 # %% tags=["remove-input"]
-def _score(value: float) -> str:
-    return "infinite" if np.isinf(value) else "undefined" if np.isnan(value) else f"{value:.2f}"
-
-
-Markdown(
-    f"Seed {int(top_b['seed'])} has the highest breakthroughness, B = {_score(top_b['B'])}; its largest "
-    f"step is between {int(top_b['jump_from']):,} and {int(top_b['jump_to']):,} parameters. Seed "
-    f"{int(top_l['seed'])} has the highest linearity, L = {_score(top_l['L'])}. Of the "
-    f"{len(shapes)} seeds, {int(np.isinf(shapes['B']).sum())} have an infinite B (more than half of "
-    f"their steps exactly flat) and {int((shapes['improvement'] == 0).sum())} do not change at all "
-    f"across the {fig1['scale'].nunique()} widths."
-)
+Markdown(seeds.single_seeds_sentence(shapes, fig1["scale"].nunique()))
 
 # %% [markdown]
 # ## Inverse scaling: fewer successes, better successes?
@@ -417,54 +205,13 @@ Markdown(
 # grid, and call a fall or rise *clear* only when the two bootstrap intervals do not overlap.
 
 # %% tags=["remove-input"]
-inverse = []
-for panel in per_seed["panel"].unique():
-    p, good = _at(panel, "p_success"), _at(panel, "mean_successful")
-    for i in range(len(p) - 1):
-        falls = p["estimate"].iloc[i + 1] < p["estimate"].iloc[i]
-        rises = good["estimate"].iloc[i + 1] > good["estimate"].iloc[i]
-        if falls and rises:
-            clear = p["high"].iloc[i + 1] < p["low"].iloc[i] and good["low"].iloc[i + 1] > good["high"].iloc[i]
-            inverse.append(
-                f"- **{panel}**, scale {p['scale'].iloc[i]} -> {p['scale'].iloc[i + 1]}: P(success) "
-                f"{p['estimate'].iloc[i]:.2f} -> {p['estimate'].iloc[i + 1]:.2f}, mean of successful runs "
-                f"{good['estimate'].iloc[i]:.2f} -> {good['estimate'].iloc[i + 1]:.2f} "
-                f"({'clear: the intervals do not overlap' if clear else 'within the bootstrap intervals'})."
-            )
-Markdown(
-    "**In this grid:**\n\n" + "\n".join(inverse) if inverse else
-    "**In this grid** no pair of neighbouring scales has P(success) falling while the mean of successful "
-    "runs rises (a scale with no successful run has no mean of successful runs and cannot take part)."
-)
+Markdown(seeds.inverse_scaling_text(seeds.inverse_scaling(summary)))
 
 # %% [markdown]
 # ## What these populations can and cannot show
 
 # %% tags=["remove-input"]
-per_panel = per_seed.groupby(["panel", "scale"])["seed"].nunique().groupby(level="panel").min()
-few = [panel for panel, n in per_panel.items() if n < 50]
-width = summary.loc[summary["statistic"] == "p_success", "high"] - summary.loc[summary["statistic"] == "p_success", "low"]
-never = [panel for panel in per_seed["panel"].unique() if _at(panel, "p_success")["estimate"].max() == 0]
-multimodal = bimodality[bimodality["multimodal"]]
-Markdown(
-    "Profiles shown: " + "; ".join(f"{t} · {a}: **{v.profile}**" for (t, a), v in shown.items()) + ". "
-    "Seeds per scale: " + "; ".join(f"{panel}: {n}" for panel, n in per_panel.items()) + ". "
-    f"P(success) is measured in steps of 1/n, and its {confidence:.0%} intervals are on average "
-    f"{width.mean():.2f} wide. "
-    + (f"In {len(never)} of {len(panels)} panels ({'; '.join(never)}) no seed succeeded at any scale, so the "
-       f"transition from failing to succeeding lies outside that grid. " if never else
-       "Every panel has successful seeds at some scale. ")
-    + (f"{len(multimodal)} of {len(bimodality)} (panel, metric, scale) cells pass the '{bimodality_rule}' "
-       f"bimodality rule, the smallest dip-test p-value being {bimodality['p_value'].min():.3g}. "
-       if len(multimodal) else
-       f"No (panel, metric, scale) cell passes the '{bimodality_rule}' bimodality rule (smallest dip-test "
-       f"p-value {bimodality['p_value'].min():.3g}). ")
-    + (f"In {'; '.join(few)}, with under 50 seeds, a second mode holds only a handful of runs, and whether the "
-       "dip test rejects depends on those few draws (exercise 3 measures how often), so a failure to reject "
-       "there says little about full-size populations. " if few else "")
-    + ("With 200 seeds per scale the dip test can tell a mixture of two modes from one spread-out mode when "
-       "both modes hold a fair share of the seeds. " if len(few) < len(per_panel) else "")
-)
+Markdown(seeds.limits_text(per_seed, summary, bimodality, seeds.profiles_of(shown), confidence, bimodality_rule))
 
 # %% [markdown]
 # ## Populations of language models on MMLU
@@ -582,9 +329,7 @@ print(f"W2 between the smallest and the largest depth: {ex2_w2:.4f} nats of per-
 # ```
 
 # %% tags=["hide-input"]
-draws = np.random.default_rng(exercise_seed)
-mixture = pd.DataFrame({"seed": np.arange(200), "em": np.r_[draws.beta(1, 60, 140), draws.beta(40, 5, 60)]})
-mixture = mixture.sample(frac=1, random_state=exercise_seed).reset_index(drop=True)
+mixture = seeds.synthetic_mixture(exercise_seed)
 
 # %% [markdown]
 # ```{solution-start} seeds-ex-dip

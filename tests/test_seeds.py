@@ -3,12 +3,18 @@ hand-built populations of seeds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from scalingbook.analysis import stats
 from scalingbook.chapters import seeds
+from scalingbook.lab.model import param_count
+from scalingbook.lab.store import Result
+from scalingbook.lab.sweeps import Shown, Sweep
 
 
 def population(scale_to_success: dict[int, float], n_seeds: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -134,3 +140,253 @@ def test_seed_shape_scores_and_top_seeds() -> None:
 def test_seed_shape_scores_need_complete_curves() -> None:
     with pytest.raises(ValueError, match="seeds"):
         seeds.seed_shape_scores(seed_curves().iloc[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's tables and sentences, on hand-built populations
+
+SWEEP_CONFIG = {
+    "name": "seeds/count-width",
+    "task": {"name": "count", "train_length": 4, "test_length": 6, "n_values": 10},
+    "model": {"n_layers": 1, "n_heads": 2, "positional": "none"},
+    "grid": [{"d_model": 8}, {"d_model": 16}, {"d_model": 32}],
+    "members": {"seeds": 2, "lr": 0.01},
+    "train": {"steps": 10, "batch_size": 4},
+    "eval": {"n_examples": 2},
+}
+
+
+def stored_run(tmp_path: Path, name: str, key: str, exact: list[list[int]]) -> Result:
+    """A stored records table: per seed, the exact-match flags of its test examples (log-prob -1 per token)."""
+    records = pd.DataFrame([
+        {"seed": seed, "exact_match": flag, "sum_logprob": -2.0 * (1 + flag), "target_len": 2}
+        for seed, flags in enumerate(exact) for flag in flags
+    ])
+    manifest = {"name": f"{name}/records", "profile": "full", "param_hash": key, "device": "cpu",
+                "finished": "2026-01-01", "git_commit": None, "diverged_seeds": []}
+    return Result(records, manifest, tmp_path / key)
+
+
+def shown_populations(tmp_path: Path) -> dict[tuple[str, str], Shown]:
+    """count · width stores its two narrower runs (the widest is pending); count · depth stores one run."""
+    width = Sweep.from_dict(SWEEP_CONFIG, "quick")
+    depth = Sweep.from_dict({**SWEEP_CONFIG, "name": "seeds/count-depth", "model": {"d_model": 8, "n_heads": 2},
+                             "grid": [{"n_layers": 2}]}, "quick")
+    return {
+        ("count", "width"): Shown(replace(width, runs=width.runs[:2]), "full",
+                                  [stored_run(tmp_path, "seeds/count-width", "w8", [[0, 0], [1, 0]]),
+                                   stored_run(tmp_path, "seeds/count-width", "w16", [[1, 1], [1, 0]])],
+                                  width.runs[2:]),
+        ("count", "depth"): Shown(depth, "quick", [stored_run(tmp_path, "seeds/count-depth", "d2", [[0, 1], [1, 1]])],
+                                  ()),
+    }
+
+
+def test_per_seed_table_gives_every_run_its_scale_size_and_panel(tmp_path: Path) -> None:
+    shown = shown_populations(tmp_path)
+    table = seeds.per_seed_table(shown)
+    assert list(table.columns) == ["seed", "em", "loss", "n_diverged", "task", "axis", "scale", "n_params", "panel"]
+    assert list(table["panel"]) == ["count · width (d_model)"] * 4 + ["count · depth (n_layers)"] * 2
+    assert list(table["scale"]) == [8, 8, 16, 16, 2, 2]
+    assert list(table["em"]) == [0.0, 0.5, 1.0, 0.5, 0.5, 1.0]
+    assert list(table["loss"]) == [1.0, 1.5, 2.0, 1.5, 1.5, 2.0]
+    width_spec = shown[("count", "width")].sweep.runs[1]
+    assert table["n_params"].iloc[2] == param_count(width_spec.model_config(width_spec.build_task()))
+    assert table["n_params"].iloc[0] < table["n_params"].iloc[2]
+    panels = seeds.panels_of(table)
+    assert list(panels) == [("count", "width"), ("count", "depth")]
+    assert [len(frame) for frame in panels.values()] == [4, 2]
+
+
+def test_population_table_and_sources_say_where_each_population_comes_from(tmp_path: Path) -> None:
+    shown = shown_populations(tmp_path)
+    table = seeds.population_table(seeds.per_seed_table(shown), shown)
+    rows = table.drop(columns=["params_min", "params_max"]).to_dict("records")
+    assert rows == [
+        {"task": "count", "axis": "width", "scales": "8, 16", "seeds_per_scale": 2,
+         "fixed": "n_layers = 1, n_heads = 2, positional = none", "train -> test length": "4 -> 6",
+         "profile": "full", "scales not trained yet": "32", "training steps": 10},
+        {"task": "count", "axis": "depth", "scales": "2", "seeds_per_scale": 2, "fixed": "d_model = 8, n_heads = 2",
+         "train -> test length": "4 -> 6", "profile": "quick", "scales not trained yet": "none",
+         "training steps": 10},
+    ]
+    assert seeds.source_lines(shown) == [
+        "seeds/count-width/records [full profile, w16] on cpu, commit unknown, finished 2026-01-01, with 1 smaller runs",
+        "seeds/count-depth/records [full profile, d2] on cpu, commit unknown, finished 2026-01-01, with 0 smaller runs",
+    ]
+    assert [r.manifest["param_hash"] for r in seeds.stored_results(shown)] == ["w8", "w16", "d2"]
+    assert seeds.profiles_of(shown) == {("count", "width"): "full", ("count", "depth"): "quick"}
+
+
+def test_pilots_are_read_per_task_and_summed_into_one_sentence(tmp_path: Path) -> None:
+    columns = "label,model,seeds,p_success,mean_em,hist,dip_p,mean_loss,cpu_seconds,key\n"
+    (tmp_path / "seeds-count.csv").write_text(columns + 'c-1,"{d_model: 16}",40,0.25,0.165,10 20,0.9,0.8,107.2,k1\n')
+    (tmp_path / "seeds-addition.csv").write_text(
+        columns + 'a-1,"{d_model: 16}",20,0.05,0.012,19 1,1.0,1.6,183.9,k2\n'
+        'a-2,"{d_model: 32}",20,0.1,0.0041,18 2,1.0,1.4,258.5,k3\n'
+    )
+    pilots = seeds.read_pilots(tmp_path)
+    assert list(pilots["task"]) == ["count", "addition", "addition"]
+    listed = seeds.pilot_table(pilots).data
+    assert list(listed.columns) == ["task", "pilot", "model", "seeds", "P(success)", "mean EM",
+                                    "EM histogram (10 bins, 0-1)", "CPU seconds"]
+    assert list(listed["pilot"]) == ["c-1", "a-1", "a-2"]
+    assert seeds.pilot_sentence(pilots, "addition") == (
+        "In the addition pilots, 3 of 40 pilot members (seeds x settings) succeeded (EM > 0.2 on the longer test "
+        "problems); the highest mean EM of any pilot was 0.012."
+    )
+    assert seeds.pilot_sentence(pilots, "count").startswith("In the count pilots, 10 of 40 pilot members")
+
+
+def test_em_histograms_bin_by_twentieths_and_keep_the_panel_order() -> None:
+    per_seed = pd.DataFrame({"panel": ["b", "b", "b", "b", "a"], "scale": [1, 1, 1, 2, 1],
+                             "em": [0.0, 0.049, 0.05, 1.0, 0.5]})
+    table = seeds.em_histograms(per_seed)
+    assert list(table.columns) == ["panel", "scale", "bin", "seeds", "em_low", "em_high"]
+    assert table[["panel", "scale", "bin", "seeds"]].values.tolist() == [
+        ["b", 1, 0, 2], ["b", 1, 1, 1], ["b", 2, 19, 1], ["a", 1, 10, 1]]
+    np.testing.assert_allclose(table["em_low"], [0.0, 0.05, 0.95, 0.5])
+    np.testing.assert_allclose(table["em_high"], [0.05, 0.1, 1.0, 0.55])
+
+
+def summary_rows(panel: str, statistic: str, scales: list[int], estimates: list[float],
+                 lows: list[float] | None = None, highs: list[float] | None = None) -> pd.DataFrame:
+    """Rows of a hand-built seed summary (the estimate is its own interval unless one is given)."""
+    return pd.DataFrame({"scale": scales, "statistic": statistic, "estimate": estimates,
+                         "low": lows or estimates, "high": highs or estimates, "n_seeds": 10, "panel": panel})
+
+
+def test_grid_sentence_lists_each_panel_and_the_largest_steps() -> None:
+    summary = pd.concat([
+        summary_rows("wide", "mode", [16, 8], [0.9, 0.0]),  # listed out of order: the sentence sorts by scale
+        summary_rows("wide", "mean", [16, 8], [0.55, 0.3]),
+        summary_rows("wide", "p_success", [16, 8], [0.6, 0.3]),
+        summary_rows("one", "mode", [4], [0.0]),
+        summary_rows("one", "mean", [4], [np.nan]),
+        summary_rows("one", "p_success", [4], [0.0]),
+    ])
+    assert seeds.grid_sentence(summary) == (
+        "**What the grid shows.**\n\n"
+        "- **wide** (scales 8, 16): mode 0.00, 0.90; mean 0.30, 0.55; P(success) 0.30, 0.60. The mode's largest "
+        "step between neighbouring scales is 0.90, the mean's 0.25.\n"
+        "- **one** (scales 4): mode 0.00; mean -; P(success) 0.00."
+    )
+
+
+def test_inverse_scaling_finds_falling_success_with_rising_successes() -> None:
+    summary = pd.concat([
+        summary_rows("A", "p_success", [1, 2, 3, 4], [0.8, 0.5, 0.2, 0.3], [0.7, 0.4, 0.1, 0.2], [0.9, 0.6, 0.6, 0.4]),
+        summary_rows("A", "mean_successful", [1, 2, 3, 4], [0.5, 0.7, 0.9, 0.95], [0.45, 0.65, 0.6, 0.9],
+                     [0.55, 0.75, 0.95, 1.0]),
+        summary_rows("B", "p_success", [1, 2], [0.1, 0.0]),  # no successful run at scale 2: no mean to rise
+        summary_rows("B", "mean_successful", [1, 2], [0.4, np.nan]),
+    ])
+    pairs = seeds.inverse_scaling(summary)
+    assert pairs[["panel", "scale_from", "scale_to", "clear"]].values.tolist() == [["A", 1, 2, True], ["A", 2, 3, False]]
+    assert seeds.inverse_scaling_text(pairs) == (
+        "**In this grid:**\n\n"
+        "- **A**, scale 1 -> 2: P(success) 0.80 -> 0.50, mean of successful runs 0.50 -> 0.70 "
+        "(clear: the intervals do not overlap).\n"
+        "- **A**, scale 2 -> 3: P(success) 0.50 -> 0.20, mean of successful runs 0.70 -> 0.90 "
+        "(within the bootstrap intervals)."
+    )
+    none = seeds.inverse_scaling(summary[summary["panel"] == "B"])
+    assert none.empty and seeds.inverse_scaling_text(none).startswith("**In this grid** no pair of neighbouring")
+
+
+def limits_inputs(seed_counts: dict[str, int], best_p: dict[str, float], multimodal: list[bool],
+                  p_values: list[float]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A per-seed table (two scales per panel), a summary whose P(success) intervals are 0.1 wide, and a
+    bimodality table, for :func:`seeds.limits_text`."""
+    per_seed = pd.concat([pd.DataFrame({"panel": panel, "scale": scale, "seed": np.arange(n)})
+                          for panel, n in seed_counts.items() for scale in (1, 2)])
+    summary = pd.concat([summary_rows(panel, "p_success", [1, 2], [0.0, p], [0.0, p - 0.1], [0.1, p])
+                         for panel, p in best_p.items()])
+    bimodality = pd.DataFrame({"multimodal": multimodal, "p_value": p_values})
+    return per_seed, summary, bimodality
+
+
+def test_limits_text_when_a_panel_never_succeeds_and_some_cells_are_multimodal() -> None:
+    per_seed, summary, bimodality = limits_inputs({"big": 200, "small": 8}, {"big": 0.9, "small": 0.0},
+                                                  [True, False, True], [0.001, 0.5, 0.02])
+    profiles = {("count", "width"): "full", ("addition", "width"): "quick"}
+    assert seeds.limits_text(per_seed, summary, bimodality, profiles, 0.95, "both") == (
+        "Profiles shown: count · width: **full**; addition · width: **quick**. Seeds per scale: big: 200; small: 8. "
+        "P(success) is measured in steps of 1/n, and its 95% intervals are on average 0.10 wide. "
+        "In 1 of 2 panels (small) no seed succeeded at any scale, so the transition from failing to succeeding "
+        "lies outside that grid. 2 of 3 (panel, metric, scale) cells pass the 'both' bimodality rule, the smallest "
+        "dip-test p-value being 0.001. In small, with under 50 seeds, a second mode holds only a handful of runs, "
+        "and whether the dip test rejects depends on those few draws (exercise 3 measures how often), so a failure "
+        "to reject there says little about full-size populations. With 200 seeds per scale the dip test can tell "
+        "a mixture of two modes from one spread-out mode when both modes hold a fair share of the seeds."
+    )
+
+
+def test_limits_text_when_every_panel_succeeds_and_no_cell_is_multimodal() -> None:
+    profiles = {("count", "depth"): "quick"}
+    text = seeds.limits_text(*limits_inputs({"big": 60}, {"big": 0.5}, [False, False], [0.2, 0.0456]), profiles, 0.9,
+                             "dip")
+    assert text.endswith(
+        "Every panel has successful seeds at some scale. No (panel, metric, scale) cell passes the 'dip' bimodality "
+        "rule (smallest dip-test p-value 0.0456). With 60 seeds per scale the dip test can tell a mixture of two "
+        "modes from one spread-out mode when both modes hold a fair share of the seeds."
+    )
+    text = seeds.limits_text(*limits_inputs({"small": 8}, {"small": 0.5}, [False], [0.2]), profiles, 0.9, "dip")
+    assert text.endswith("(smallest dip-test p-value 0.2). In small, with under 50 seeds, a second mode holds only "
+                         "a handful of runs, and whether the dip test rejects depends on those few draws (exercise 3 "
+                         "measures how often), so a failure to reject there says little about full-size populations.")
+
+
+def test_fig5_markers_per_panel_with_a_missing_event_left_empty() -> None:
+    mixed = population(SHARES).assign(panel="mixed")
+    failing = population({1: 0.0, 2: 0.0}).assign(panel="failing")
+    markers = seeds.fig5_markers({("t", "mixed"): mixed, ("t", "failing"): failing}, 0.2, 0.05, 0.05, "both")
+    assert markers["marker"].tolist() == list(seeds.MARKERS) * 2
+    assert markers["panel"].tolist() == ["mixed", "mixed", "failing", "failing"]
+    np.testing.assert_array_equal(markers["scale"], [2, 4, np.nan, np.nan])
+    distances = seeds.panel_distances({("t", "mixed"): mixed, ("t", "failing"): failing})
+    assert distances["panel"].tolist() == ["mixed"] * 6 + ["failing"] * 2
+    chart = seeds.wasserstein_chart(distances, markers, ["a source"]).to_dict()
+    assert [row["title"] for row in chart["vconcat"]] == ["mixed", "failing"]
+
+
+def test_panel_bimodality_tests_both_metrics_on_the_seeds_with_a_finite_loss() -> None:
+    frame = population({1: 0.0, 2: 0.5}).assign(panel="p")
+    frame["loss"] = 1.0 - frame["em"]
+    frame.loc[0, "loss"] = np.inf  # scale 1, seed 0: left out of both metrics
+    table = seeds.panel_bimodality(frame, 0.05, 0.05, "both")
+    assert table[["metric", "scale", "n_seeds", "multimodal"]].values.tolist() == [
+        ["em", 1, 199, False], ["em", 2, 200, True], ["loss", 1, 199, False], ["loss", 2, 200, True]]
+    assert list(seeds.bimodality_table(table).data.columns) == [
+        "panel", "metric", "scale", "n_seeds", "dip", "p_value", "n_peaks", "multimodal"]
+
+
+def test_jump_histograms_pick_the_sizes_on_either_side_of_the_step() -> None:
+    panel = pd.DataFrame({"panel": "p", "scale": [8, 8, 16, 32], "n_params": [1000, 1000, 3000, 9000], "seed": [0, 1, 0, 0]})
+    histograms = pd.DataFrame({"panel": ["p", "p", "p", "p", "q"], "scale": [8, 16, 16, 32, 16], "bin": [0, 0, 5, 19, 0],
+                               "seeds": [2, 1, 1, 1, 7]})
+    around = seeds.jump_histograms(histograms, panel, 1000, 3000)
+    assert around[["scale", "bin", "seeds", "when"]].values.tolist() == [
+        [8, 0, 2, "just before (1,000 parameters)"], [16, 0, 1, "just after (3,000 parameters)"],
+        [16, 5, 1, "just after (3,000 parameters)"]]
+
+
+def test_single_seeds_sentence_names_the_top_seeds_and_counts_steps_and_flat_curves() -> None:
+    shapes = seeds.seed_shape_scores(seed_curves())
+    assert seeds.single_seeds_sentence(shapes, 5) == (
+        "Seed 1 has the highest breakthroughness, B = infinite; its largest step is between 3,000 and 4,000 "
+        "parameters. Seed 0 has the highest linearity, L = 4.00. Of the 4 seeds, 1 have an infinite B (more than "
+        "half of their steps exactly flat) and 1 do not change at all across the 5 widths."
+    )
+    undefined = pd.DataFrame({"seed": [7], "B": [np.nan], "L": [2.5], "improvement": [0.1], "jump_from": [10],
+                              "jump_to": [20]})
+    assert seeds.single_seeds_sentence(undefined, 2).startswith(
+        "Seed 7 has the highest breakthroughness, B = undefined; its largest step is between 10 and 20 parameters. "
+        "Seed 7 has the highest linearity, L = 2.50. Of the 1 seeds, 0 have an infinite B")
+
+
+def test_synthetic_mixture_holds_sixty_successes_among_two_hundred_shuffled_seeds() -> None:
+    mixture = seeds.synthetic_mixture(3)
+    assert sorted(mixture["seed"]) == list(range(200)) and list(mixture["seed"]) != list(range(200))
+    assert (mixture["em"] > 0.5).sum() == 60 and (mixture["em"] > 0.5).equals(mixture["seed"] >= 140)
+    pd.testing.assert_frame_equal(mixture, seeds.synthetic_mixture(3))

@@ -8,17 +8,28 @@ seed-level table (one row per run: a scale column, a seed column and a value col
 a continuous loss-based error) and returns a tidy DataFrame (one row per scale, or per scale and
 statistic) that the chapter's charts encode directly. The generic statistics are in
 :mod:`scalingbook.analysis.stats`.
+
+The rest serves the notebook, which only calls and displays: reading the four populations (two tasks x
+two axes) into one per-seed table, the per-panel tables and charts of Figs. 1-5, and every sentence
+that states a conclusion, computed here from the numbers so that tests can pin each verdict.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+import altair as alt
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 from scipy.signal import find_peaks
 
 from scalingbook.analysis import metrics, stats
+from scalingbook.chapters import charts
+from scalingbook.lab.model import param_count
+from scalingbook.lab.store import REPO_ROOT, Result
+from scalingbook.lab.sweeps import Shown, read_or_train
 
 BimodalityRule = Literal["dip", "peaks", "both", "either"]
 
@@ -286,3 +297,454 @@ def top_seeds(
         raise ValueError(f"by: expected 'B' or 'L', got {by!r}")
     ordered = scores.sort_values([by, "improvement", seed], ascending=[False, False, True], kind="stable")
     return ordered.head(k).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's populations: four sweeps (two tasks x two axes) read into one per-seed table
+
+TASKS = ("count", "addition")  # the chapter's tasks, in the order its panels show them
+AXES = {"width": "d_model", "depth": "n_layers"}  # each axis varies one model setting, the other stays fixed
+PanelKey = tuple[str, str]  # (task, axis): one population, drawn as one panel
+
+
+def read_populations(task: str, profile: str, device: str) -> dict[PanelKey, Shown]:
+    """Both axes' sweeps of one task: at ``full`` the stored runs, never trained; at ``quick``, or where
+    a sweep has no full run stored, the quick populations, trained here (a chapter calls this once per
+    task, so that each of its cells stays short)."""
+    return {
+        (task, axis): read_or_train(REPO_ROOT / "sweeps" / f"seeds-{task}-{axis}.yaml", profile, device,
+                                    log=lambda _: None)
+        for axis in AXES
+    }
+
+
+def panel_label(task: str, axis: str) -> str:
+    """How charts and sentences name a population: task, axis and the model setting it varies."""
+    return f"{task} · {axis} ({AXES[axis]})"
+
+
+def per_seed_table(shown: dict[PanelKey, Shown]) -> pd.DataFrame:
+    """One row per (task, axis, scale, seed), every analysis's input: exact match, continuous loss
+    (:func:`scalingbook.analysis.stats.seed_outcomes`), the model's size and the panel's label."""
+    parts = [
+        stats.seed_outcomes(result).assign(
+            task=task, axis=axis, scale=spec.model[AXES[axis]],
+            n_params=param_count(spec.model_config(spec.build_task())), panel=panel_label(task, axis),
+        )
+        for (task, axis), population in shown.items()
+        for spec, result in zip(population.sweep.runs, population.results)
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def panels_of(per_seed: pd.DataFrame) -> dict[PanelKey, pd.DataFrame]:
+    """Each population's rows of the per-seed table, keyed by (task, axis), in the table's order."""
+    return {(task, axis): frame for (task, axis), frame in per_seed.groupby(["task", "axis"], sort=False)}
+
+
+def stored_results(shown: dict[PanelKey, Shown]) -> list[Result]:
+    """Every run the page reads, for its header."""
+    return [result for population in shown.values() for result in population.results]
+
+
+def source_lines(shown: dict[PanelKey, Shown]) -> list[str]:
+    """A chart's sources: each population's largest run, and how many smaller runs it has."""
+    return [f"{p.results[-1].describe()}, with {len(p.results) - 1} smaller runs" for p in shown.values()]
+
+
+def profiles_of(shown: dict[PanelKey, Shown]) -> dict[PanelKey, str]:
+    """The profile each population comes from (quick where no full run is stored)."""
+    return {key: population.profile for key, population in shown.items()}
+
+
+def population_table(per_seed: pd.DataFrame, shown: dict[PanelKey, Shown]) -> pd.DataFrame:
+    """What each population is: scales, seeds, sizes, fixed settings, lengths, profile and runs still to train."""
+    table = (
+        per_seed.groupby(["task", "axis"], sort=False)
+        .agg(scales=("scale", lambda s: ", ".join(str(v) for v in sorted(s.unique()))),
+             seeds_per_scale=("seed", "nunique"),
+             params_min=("n_params", "min"), params_max=("n_params", "max"))
+        .reset_index()
+    )
+    facts = pd.DataFrame([_population_facts(shown[(t, a)], a) for t, a in zip(table["task"], table["axis"])])
+    return pd.concat([table, facts], axis=1)
+
+
+def _population_facts(population: Shown, axis: str) -> dict[str, object]:
+    """The settings a population's runs share, read from its first run, and what is still to train."""
+    first = population.sweep.runs[0]
+    return {
+        "fixed": ", ".join(f"{k} = {v}" for k, v in first.model.items() if k != AXES[axis]),
+        "train -> test length": f"{first.task['train_length']} -> {first.task['test_length']}",
+        "profile": population.profile,
+        "scales not trained yet": ", ".join(str(spec.model[AXES[axis]]) for spec in population.pending) or "none",
+        "training steps": first.train["steps"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Pilots: the settings tried on seeds the populations never use (scripts/pilot)
+
+PILOT_COLUMNS = {"label": "pilot", "model": "model", "seeds": "seeds", "p_success": "P(success)",
+                 "mean_em": "mean EM", "hist": "EM histogram (10 bins, 0-1)", "cpu_seconds": "CPU seconds"}
+
+
+def read_pilots(folder: Path, tasks: tuple[str, ...] = TASKS) -> pd.DataFrame:
+    """The pilot tables of ``tasks`` (``seeds-TASK.csv``), one row per pilot setting, with a task column."""
+    return pd.concat([pd.read_csv(folder / f"seeds-{task}.csv").assign(task=task) for task in tasks], ignore_index=True)
+
+
+def pilot_table(pilots: pd.DataFrame) -> Styler:
+    """The pilots as the page lists them."""
+    table = pilots[["task", *PILOT_COLUMNS]].rename(columns=PILOT_COLUMNS)
+    return table.style.format(precision=3).hide(axis="index")
+
+
+def pilot_sentence(pilots: pd.DataFrame, task: str) -> str:
+    """How many of one task's pilot members succeeded, and the best mean EM any pilot reached."""
+    rows = pilots[pilots["task"] == task]
+    succeeded = int(round((rows["p_success"] * rows["seeds"]).sum()))
+    return (
+        f"In the {task} pilots, {succeeded} of {int(rows['seeds'].sum())} pilot members (seeds x settings) "
+        f"succeeded (EM > 0.2 on the longer test problems); the highest mean EM of any pilot was "
+        f"{rows['mean_em'].max():.3f}."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Figs. 2-4 per panel: histograms, seed statistics, densities
+
+EM_BIN_EDGES = np.linspace(0, 1, 21)  # Fig. 2's histogram: 20 bins of exact match
+
+
+def em_histograms(per_seed: pd.DataFrame, edges: np.ndarray = EM_BIN_EDGES) -> pd.DataFrame:
+    """Seeds per exact-match bin at every panel and scale (Fig. 2), panels in the table's order.
+
+    Columns ``panel, scale, bin, seeds, em_low, em_high``; a bin holds ``em_low <= em < em_high``, the
+    last one also ``em == 1``, and bins no seed falls in have no row.
+    """
+    bins = np.clip(np.digitize(per_seed["em"], edges[1:-1]), 0, len(edges) - 2)
+    table = (
+        per_seed.assign(bin=bins).groupby(["panel", "scale", "bin"]).size().rename("seeds").reset_index()
+        .assign(em_low=lambda t: edges[t["bin"]], em_high=lambda t: edges[t["bin"] + 1])
+    )
+    order = {panel: i for i, panel in enumerate(per_seed["panel"].unique())}
+    return table.sort_values("panel", key=lambda p: p.map(order), kind="stable").reset_index(drop=True)
+
+
+def histogram_chart(histograms: pd.DataFrame, sources: list[str]) -> alt.TopLevelMixin:
+    """Fig. 2: a row of exact-match histograms per panel, one per scale."""
+    rows = [
+        alt.Chart(histograms[histograms["panel"] == panel]).mark_bar().encode(
+            x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match (longer test problems)"),
+            x2="em_high:Q",
+            y=alt.Y("seeds:Q", title="seeds"),
+            tooltip=["scale:O", "em_low:Q", "em_high:Q", "seeds:Q"],
+        ).properties(width=150, height=90).facet(column=alt.Column("scale:O", title=panel))
+        for panel in histograms["panel"].unique()
+    ]
+    return charts.with_source(alt.vconcat(*rows), *sources, title="Exact match across seeds, per scale")
+
+
+def panel_summaries(
+    panels: dict[PanelKey, pd.DataFrame], threshold: float, n_resamples: int, confidence: float, rng_seed: int
+) -> pd.DataFrame:
+    """:func:`seed_summary` of exact match for every panel, with a panel column."""
+    return pd.concat(
+        [seed_summary(frame, "em", "scale", threshold, n_resamples, confidence, rng_seed).assign(panel=frame["panel"].iloc[0])
+         for frame in panels.values()],
+        ignore_index=True,
+    )
+
+
+def summary_chart(summary: pd.DataFrame, sources: list[str], confidence: float) -> alt.TopLevelMixin:
+    """Fig. 3: mode, mean, P(success) and mean of successful runs against scale, with their intervals."""
+    base = alt.Chart().encode(
+        x=alt.X("scale:Q", scale=alt.Scale(type="log", nice=False, zero=False), title="scale (d_model or n_layers)"),
+        color=alt.Color("statistic:N", title="statistic", scale=alt.Scale(range=charts.PALETTE)),
+    )
+    chart = alt.layer(
+        base.mark_line(point=True).encode(
+            y=alt.Y("estimate:Q", scale=alt.Scale(domain=[0, 1]), title="exact match statistic"),
+            tooltip=["panel:N", "scale:Q", "statistic:N", alt.Tooltip("estimate:Q", format=".3f"),
+                     alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")],
+        ),
+        base.mark_rule().encode(y="low:Q", y2="high:Q"),
+        data=summary,
+    ).properties(width=260, height=170).facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(
+        x="independent")
+    return charts.with_source(chart, *sources, title=f"Seed statistics with {confidence:.0%} bootstrap intervals")
+
+
+def statistic_rows(summary: pd.DataFrame, panel: str, statistic: str) -> pd.DataFrame:
+    """One statistic of one panel of :func:`panel_summaries`, in scale order."""
+    return summary[(summary["panel"] == panel) & (summary["statistic"] == statistic)].sort_values("scale")
+
+
+def _two_decimals(values: pd.Series) -> str:
+    return ", ".join("-" if np.isnan(v) else f"{v:.2f}" for v in values)
+
+
+def grid_sentence(summary: pd.DataFrame) -> str:
+    """What the grid shows, per panel: mode, mean and P(success) at every scale, and the largest steps
+    of the mode and the mean between neighbouring scales (a jumping mode beside a gliding mean is Fig. 3's point)."""
+    lines = []
+    for panel in summary["panel"].unique():
+        mode, mean, p = (statistic_rows(summary, panel, s) for s in ("mode", "mean", "p_success"))
+        steps = (f" The mode's largest step between neighbouring scales is {np.abs(np.diff(mode['estimate'])).max():.2f}, "
+                 f"the mean's {np.abs(np.diff(mean['estimate'])).max():.2f}." if len(mode) > 1 else "")
+        lines.append(
+            f"- **{panel}** (scales {', '.join(str(s) for s in mode['scale'])}): mode {_two_decimals(mode['estimate'])}; "
+            f"mean {_two_decimals(mean['estimate'])}; P(success) {_two_decimals(p['estimate'])}.{steps}"
+        )
+    return "**What the grid shows.**\n\n" + "\n".join(lines)
+
+
+def _finite_loss(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """The seeds whose continuous error is finite, which the density and the dip test need."""
+    return per_seed[np.isfinite(per_seed["loss"])]
+
+
+def panel_densities(per_seed: pd.DataFrame, n_grid: int) -> pd.DataFrame:
+    """Fig. 4: :func:`kde_by_scale` of the continuous error in every panel, each on its own grid."""
+    return pd.concat(
+        [kde_by_scale(frame, "loss", "scale", n_grid=n_grid).assign(panel=frame["panel"].iloc[0])
+         for _, frame in _finite_loss(per_seed).groupby("panel", sort=False)],
+        ignore_index=True,
+    )
+
+
+def density_chart(densities: pd.DataFrame, sources: list[str]) -> alt.TopLevelMixin:
+    """Fig. 4: one density curve per scale in every panel."""
+    chart = alt.Chart(densities).mark_line().encode(
+        x=alt.X("x:Q", title="per-token NLL of the test targets (nats)"),
+        y=alt.Y("density:Q", title="density across seeds"),
+        color=alt.Color("scale:O", title="scale", scale=alt.Scale(scheme="viridis")),
+        tooltip=["panel:N", "scale:O", alt.Tooltip("x:Q", format=".3f")],
+    ).properties(width=260, height=150).facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(
+        x="independent", y="independent", color="independent"
+    )
+    return charts.with_source(chart, *sources, title="Density of the continuous error across seeds")
+
+
+# ---------------------------------------------------------------------------------------------
+# Fig. 5: bimodality per scale, Wasserstein distances and the two markers
+
+MARKERS = ("emergence of bimodality", "mode breakthrough")
+
+
+def panel_bimodality(
+    per_seed: pd.DataFrame, alpha: float, min_prominence: float, rule: BimodalityRule
+) -> pd.DataFrame:
+    """:func:`bimodality_by_scale` of both metrics, exact match and the continuous error, in every panel."""
+    return pd.concat(
+        [bimodality_by_scale(frame, metric, "scale", alpha, min_prominence, rule).assign(panel=panel, metric=metric)
+         for panel, frame in _finite_loss(per_seed).groupby("panel", sort=False)
+         for metric in ("em", "loss")],
+        ignore_index=True,
+    )
+
+
+def bimodality_table(bimodality: pd.DataFrame) -> Styler:
+    """The dip test and the density peaks of every (panel, metric, scale), as the page lists them."""
+    columns = ["panel", "metric", "scale", "n_seeds", "dip", "p_value", "n_peaks", "multimodal"]
+    return bimodality[columns].style.format({"dip": "{:.3f}", "p_value": "{:.3g}"}).hide(axis="index")
+
+
+def panel_distances(panels: dict[PanelKey, pd.DataFrame]) -> pd.DataFrame:
+    """:func:`wasserstein_to_reference` of exact match in every panel, with a panel column."""
+    return pd.concat(
+        [wasserstein_to_reference(frame, "em", "scale").assign(panel=frame["panel"].iloc[0]) for frame in panels.values()],
+        ignore_index=True,
+    )
+
+
+def fig5_markers(
+    panels: dict[PanelKey, pd.DataFrame],
+    threshold: float,
+    alpha: float,
+    min_prominence: float,
+    rule: BimodalityRule,
+) -> pd.DataFrame:
+    """Both Fig. 5 markers of every panel (:func:`bimodality_emergence`, :func:`mode_breakthrough`) on
+    exact match: columns ``panel, marker, scale``, the scale NaN where the event has no scale before it."""
+    rows = [
+        {"panel": frame["panel"].iloc[0], "marker": marker, "scale": scale}
+        for frame in panels.values()
+        for marker, scale in zip(MARKERS, (bimodality_emergence(frame, "em", "scale", alpha, min_prominence, rule),
+                                           mode_breakthrough(frame, "em", "scale", threshold)))
+    ]
+    return pd.DataFrame(rows, columns=["panel", "marker", "scale"])
+
+
+def wasserstein_chart(distances: pd.DataFrame, markers: pd.DataFrame, sources: list[str]) -> alt.TopLevelMixin:
+    """Fig. 5: W2 to the largest scale in every panel, a dashed rule at each marker that has a scale."""
+    placed = markers.dropna(subset=["scale"])
+    scale_x = alt.X("scale:Q", scale=alt.Scale(type="log", nice=False, zero=False), title="scale (d_model or n_layers)")
+    rows = [
+        alt.layer(
+            alt.Chart(distances[distances["panel"] == panel]).mark_line(point=True, color="#000").encode(
+                x=scale_x, y=alt.Y("distance:Q", title="W2 to the largest scale"),
+                tooltip=["scale:Q", alt.Tooltip("distance:Q", format=".3f")],
+            ),
+            alt.Chart(placed[placed["panel"] == panel]).mark_rule(strokeDash=[4, 4], size=2).encode(
+                x="scale:Q", color=alt.Color("marker:N", title="marker", scale=alt.Scale(
+                    domain=list(MARKERS), range=charts.PALETTE[1:3])),
+                tooltip=["marker:N", "scale:Q"],
+            ),
+        ).properties(width=420, height=110, title=panel)
+        for panel in distances["panel"].unique()
+    ]
+    return charts.with_source(alt.vconcat(*rows), *sources,
+                              title="Wasserstein-2 distance to the largest scale, with the Fig. 5 markers")
+
+
+# ---------------------------------------------------------------------------------------------
+# Fig. 1: single seeds across scales
+
+
+def jump_histograms(histograms: pd.DataFrame, panel: pd.DataFrame, jump_from: float, jump_to: float) -> pd.DataFrame:
+    """The panel's exact-match histograms at the two sizes (parameter counts) on either side of a seed's
+    largest step, each labelled "just before" or "just after" with its size: Fig. 1's two histograms."""
+    sizes = panel[["scale", "n_params"]].drop_duplicates()
+    around = histograms[histograms["panel"] == panel["panel"].iloc[0]].merge(sizes, on="scale")
+    around = around[around["n_params"].isin([jump_from, jump_to])]
+    return around.assign(
+        when=np.where(around["n_params"] == jump_from, "just before", "just after")
+        + " (" + around["n_params"].map("{:,}".format) + " parameters)"
+    )
+
+
+def single_seeds_chart(
+    panel: pd.DataFrame, shapes: pd.DataFrame, histograms: pd.DataFrame, source: str
+) -> alt.TopLevelMixin:
+    """Fig. 1: every seed's exact match against parameters, the highest-B and highest-L seeds drawn out,
+    beside the population's histograms just before and after the highest-B seed's largest step."""
+    top_b, top_l = top_seeds(shapes, "B").iloc[0], top_seeds(shapes, "L").iloc[0]
+    roles = {int(top_b["seed"]): "highest B", int(top_l["seed"]): "highest L"}
+    curves = panel.assign(role=panel["seed"].map(roles).fillna("other seeds"))
+    params_x = alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), title="parameters")
+    seed_lines = alt.layer(
+        alt.Chart(curves[curves["role"] == "other seeds"]).mark_line(color="#bbb", opacity=0.4).encode(
+            x=params_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match"), detail="seed:N"
+        ),
+        alt.Chart(curves[curves["role"] != "other seeds"]).mark_line(point=True, strokeWidth=2.5).encode(
+            x=params_x, y="em:Q", color=alt.Color("role:N", title="seed", scale=alt.Scale(range=charts.PALETTE)),
+            detail="seed:N", tooltip=["seed:N", "role:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
+        ),
+    ).properties(width=300, height=220, title="Exact match of each seed")
+    around_jump = alt.Chart(jump_histograms(histograms, panel, top_b["jump_from"], top_b["jump_to"])).mark_bar().encode(
+        x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match"),
+        x2="em_high:Q", y=alt.Y("seeds:Q", title="seeds"), color=alt.Color("when:N", legend=None),
+    ).properties(width=180, height=90).facet(row=alt.Row("when:N", title=None))
+    return charts.with_source(
+        alt.hconcat(seed_lines, around_jump), source,
+        title=f"Seed {int(top_b['seed'])} breaks through; seed {int(top_l['seed'])} rises most linearly",
+    )
+
+
+def _score(value: float) -> str:
+    return "infinite" if np.isinf(value) else "undefined" if np.isnan(value) else f"{value:.2f}"
+
+
+def single_seeds_sentence(shapes: pd.DataFrame, n_widths: int) -> str:
+    """Which seeds break through and rise linearly most, and how many step cleanly or never move (Fig. 1)."""
+    top_b, top_l = top_seeds(shapes, "B").iloc[0], top_seeds(shapes, "L").iloc[0]
+    return (
+        f"Seed {int(top_b['seed'])} has the highest breakthroughness, B = {_score(top_b['B'])}; its largest "
+        f"step is between {int(top_b['jump_from']):,} and {int(top_b['jump_to']):,} parameters. Seed "
+        f"{int(top_l['seed'])} has the highest linearity, L = {_score(top_l['L'])}. Of the "
+        f"{len(shapes)} seeds, {int(np.isinf(shapes['B']).sum())} have an infinite B (more than half of "
+        f"their steps exactly flat) and {int((shapes['improvement'] == 0).sum())} do not change at all "
+        f"across the {n_widths} widths."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Conclusions: inverse scaling, and what the populations can and cannot show
+
+FEW_SEEDS = 50  # below this many seeds per scale, a small second mode is a handful of runs
+
+
+def inverse_scaling(summary: pd.DataFrame) -> pd.DataFrame:
+    """Neighbouring scales where P(success) falls while the mean of successful runs rises (Zhao Sec. 1.7).
+
+    ``clear`` when neither pair of bootstrap intervals overlaps. A scale without a successful run has
+    no mean of successful runs (NaN) and takes part in no pair. Columns ``panel, scale_from, scale_to,
+    p_from, p_to, good_from, good_to, clear``.
+    """
+    rows = []
+    for panel in summary["panel"].unique():
+        p, good = statistic_rows(summary, panel, "p_success"), statistic_rows(summary, panel, "mean_successful")
+        for i in range(len(p) - 1):
+            p0, p1, g0, g1 = p.iloc[i], p.iloc[i + 1], good.iloc[i], good.iloc[i + 1]
+            if p1["estimate"] < p0["estimate"] and g1["estimate"] > g0["estimate"]:
+                rows.append({"panel": panel, "scale_from": p0["scale"], "scale_to": p1["scale"],
+                             "p_from": p0["estimate"], "p_to": p1["estimate"],
+                             "good_from": g0["estimate"], "good_to": g1["estimate"],
+                             "clear": bool(p1["high"] < p0["low"] and g1["low"] > g0["high"])})
+    return pd.DataFrame(rows, columns=["panel", "scale_from", "scale_to", "p_from", "p_to", "good_from", "good_to",
+                                       "clear"])
+
+
+def inverse_scaling_text(pairs: pd.DataFrame) -> str:
+    """The :func:`inverse_scaling` pairs as a list, or the sentence saying the grid has none."""
+    if pairs.empty:
+        return ("**In this grid** no pair of neighbouring scales has P(success) falling while the mean of "
+                "successful runs rises (a scale with no successful run has no mean of successful runs and "
+                "cannot take part).")
+    lines = [
+        f"- **{r.panel}**, scale {r.scale_from} -> {r.scale_to}: P(success) {r.p_from:.2f} -> {r.p_to:.2f}, "
+        f"mean of successful runs {r.good_from:.2f} -> {r.good_to:.2f} "
+        f"({'clear: the intervals do not overlap' if r.clear else 'within the bootstrap intervals'})."
+        for r in pairs.itertuples()
+    ]
+    return "**In this grid:**\n\n" + "\n".join(lines)
+
+
+def limits_text(
+    per_seed: pd.DataFrame,
+    summary: pd.DataFrame,
+    bimodality: pd.DataFrame,
+    profiles: dict[PanelKey, str],
+    confidence: float,
+    rule: BimodalityRule,
+) -> str:
+    """What these populations can and cannot show: where each comes from, how many seeds it has, how
+    precise P(success) is, which panels never succeed, how many cells the bimodality rule passes, and
+    how little a test on few seeds says."""
+    seeds_per_scale = per_seed.groupby(["panel", "scale"])["seed"].nunique().groupby(level="panel").min()
+    few = [panel for panel, n in seeds_per_scale.items() if n < FEW_SEEDS]
+    p_success = summary[summary["statistic"] == "p_success"]
+    never = [panel for panel in per_seed["panel"].unique() if statistic_rows(summary, panel, "p_success")["estimate"].max() == 0]
+    n_multimodal = int(bimodality["multimodal"].sum())
+    smallest_p = bimodality["p_value"].min()
+    parts = [
+        "Profiles shown: " + "; ".join(f"{t} · {a}: **{profile}**" for (t, a), profile in profiles.items()) + ".",
+        "Seeds per scale: " + "; ".join(f"{panel}: {n}" for panel, n in seeds_per_scale.items()) + ".",
+        f"P(success) is measured in steps of 1/n, and its {confidence:.0%} intervals are on average "
+        f"{(p_success['high'] - p_success['low']).mean():.2f} wide.",
+        f"In {len(never)} of {per_seed['panel'].nunique()} panels ({'; '.join(never)}) no seed succeeded at any "
+        "scale, so the transition from failing to succeeding lies outside that grid." if never
+        else "Every panel has successful seeds at some scale.",
+        f"{n_multimodal} of {len(bimodality)} (panel, metric, scale) cells pass the '{rule}' bimodality rule, "
+        f"the smallest dip-test p-value being {smallest_p:.3g}." if n_multimodal
+        else f"No (panel, metric, scale) cell passes the '{rule}' bimodality rule (smallest dip-test p-value "
+        f"{smallest_p:.3g}).",
+    ]
+    if few:
+        parts.append(f"In {'; '.join(few)}, with under {FEW_SEEDS} seeds, a second mode holds only a handful of runs, "
+                     "and whether the dip test rejects depends on those few draws (exercise 3 measures how often), so "
+                     "a failure to reject there says little about full-size populations.")
+    if len(few) < len(seeds_per_scale):
+        parts.append(f"With {seeds_per_scale.max()} seeds per scale the dip test can tell a mixture of two modes "
+                     "from one spread-out mode when both modes hold a fair share of the seeds.")
+    return " ".join(parts)
+
+
+def synthetic_mixture(seed: int) -> pd.DataFrame:
+    """Exercise 3's population, whose answer is known: 200 seeds, 140 failing near EM 0 and 60
+    succeeding near 0.9, in an order shuffled by ``seed``."""
+    draws = np.random.default_rng(seed)
+    mixture = pd.DataFrame({"seed": np.arange(200), "em": np.r_[draws.beta(1, 60, 140), draws.beta(40, 5, 60)]})
+    return mixture.sample(frac=1, random_state=seed).reset_index(drop=True)
