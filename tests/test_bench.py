@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -23,7 +25,7 @@ from scalingbook.chapters.performance import (
     write_benchmark_json,
 )
 from scalingbook.lab.model import ModelConfig, Population
-from scalingbook.lab.train import member_losses
+from scalingbook.lab.train import TrainConfig, member_losses
 from scalingbook.site import cli
 
 # torch has no vmap rule for the CPU attention kernel and loops over members instead: slower, same values
@@ -283,3 +285,21 @@ def test_population_notes_name_the_gpus_or_their_absence_and_each_equivalence_ch
                                                    _population("b.json", "cuda", "NVIDIA A100"), _population("c.json")])
     assert performance.population_notes(gpus).split("\n\n")[0] == (
         "Stored GPU measurements: 2 configuration(s) on NVIDIA A100, NVIDIA H200.")
+
+
+def test_repeat_timed_warms_up_then_times_each_repeat_between_syncs():
+    calls = []
+    runs = performance.repeat_timed(lambda n: calls.append(("steps", n)), warmup=2, steps=5, repeats=3,
+                                    sync=lambda: calls.append(("sync",)))
+    assert calls == [("steps", 2)] + [("sync",), ("steps", 5), ("sync",)] * 3
+    assert len(runs) == 3 and all(r >= 0 for r in runs)
+
+
+def test_time_steps_rates_follow_from_the_timed_runs():
+    model = ModelConfig(d_model=16, n_layers=2, n_heads=2, seq_len=12)
+    cfg = TrainConfig(steps=10, batch_size=4, warmup_steps=1, progress=False)
+    rates = performance.time_steps(model, members=3, cfg=cfg, seq_len=11, steps=2, warmup=1, repeats=3)
+    assert len(rates["repeat_seconds"]) == 3 and rates["seconds"] == pytest.approx(np.median(rates["repeat_seconds"]))
+    assert rates["member_steps_per_s"] == pytest.approx(3 * 2 / rates["seconds"])
+    assert rates["tokens_per_s"] == pytest.approx(3 * 4 * 11 * 2 / rates["seconds"])
+    assert math.isnan(rates["peak_memory_bytes"]), "no GPU memory to report on a CPU"

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import gc
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -31,7 +32,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,14 @@ from scalingbook.lab.model import (
     rotary,
 )
 from scalingbook.lab.store import REPO_ROOT, command_line, device_name, git_state, repo_relative, write_atomic
-from scalingbook.lab.train import TrainConfig, member_chunk, member_grad_norms, member_losses, time_steps
+from scalingbook.lab.train import (
+    Stepper,
+    TrainConfig,
+    TrainState,
+    member_chunk,
+    member_grad_norms,
+    member_losses,
+)
 
 
 def _cpu_name() -> str:
@@ -407,17 +415,91 @@ def _naive_loop(run: _Run, sample: int) -> dict[str, Any]:
             nn.utils.clip_grad_norm_(model.parameters(), run.train.grad_clip, foreach=True)
             optimizer.step()
 
-    for m in range(sample):
-        train(m, run.warmup)
-    runs = []
-    for _ in range(run.repeats):
-        run.sync()
-        start = time.perf_counter()
+    def run_steps(n: int) -> None:
         for m in range(sample):
-            train(m, run.steps)
-        run.sync()
-        runs.append(time.perf_counter() - start)
+            train(m, n)
+
+    runs = repeat_timed(run_steps, warmup=run.warmup, steps=run.steps, repeats=run.repeats, sync=run.sync)
     return {"members_timed": sample, **run.rates(runs, sample * run.steps)}
+
+
+def repeat_timed(
+    run_steps: Callable[[int], None], *, warmup: int, steps: int, repeats: int, sync: Callable[[], None]
+) -> list[float]:
+    """Wall seconds of ``repeats`` runs of ``run_steps(steps)``, after ``run_steps(warmup)``, each run
+    between device synchronisations: the one timing loop behind every method the benchmarks compare."""
+    run_steps(warmup)
+    runs = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        run_steps(steps)
+        sync()
+        runs.append(time.perf_counter() - start)
+    return runs
+
+
+class StepTimes(TypedDict):
+    """What :func:`time_steps` measures."""
+
+    seconds: float
+    repeat_seconds: list[float]
+    member_steps_per_s: float
+    tokens_per_s: float
+    model_flops_per_s: float
+    peak_memory_bytes: float
+
+
+def time_steps(
+    model_cfg: ModelConfig,
+    members: int,
+    cfg: TrainConfig,
+    seq_len: int,
+    steps: int = 20,
+    warmup: int = 3,
+    repeats: int = 1,
+) -> StepTimes:
+    """Time training steps on random tokens: the population benchmark's inner measure.
+
+    ``warmup`` steps first (compilation and CUDA graph capture happen there, so at least
+    ``Stepper.CAPTURE_AFTER + 1`` of them with ``cfg.cuda_graph``), then ``repeats`` timed runs of
+    ``steps`` steps, each between device synchronisations; the rates come from the median run.
+    Returns member-steps/s, tokens/s, model FLOP/s (Chinchilla App. F count) and peak memory (NaN
+    on CPU): bytes allocated at the peak of the whole call, warm-up included, because a captured
+    graph allocates its activations once, at capture, and never again.
+    """
+    if cfg.cuda_graph and warmup <= Stepper.CAPTURE_AFTER:
+        raise ValueError(f"warmup must be > {Stepper.CAPTURE_AFTER} with cuda_graph, got {warmup}")
+    device = torch.device(cfg.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    shape = (members, cfg.batch_size, seq_len + 1)
+    tokens = torch.randint(0, model_cfg.vocab_size, shape, generator=gen, device=device)
+    answer = torch.ones(shape, dtype=torch.bool, device=device)
+    state = TrainState.fresh(Population(model_cfg, range(members)).to(device))
+    peak_lr = torch.full((members,), 1e-3, device=device)
+    horizon = torch.full((members,), warmup + steps * repeats, device=device)
+    step = Stepper(state, peak_lr, horizon, cfg)
+    sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
+
+    def run_steps(n: int) -> None:
+        for _ in range(n):
+            step(tokens, answer)
+
+    runs = repeat_timed(run_steps, warmup=warmup, steps=steps, repeats=repeats, sync=sync)
+    seconds = float(np.median(runs))
+    n_tokens = members * cfg.batch_size * seq_len * steps
+    return {
+        "seconds": seconds,
+        "repeat_seconds": runs,
+        "member_steps_per_s": members * steps / seconds,
+        "tokens_per_s": n_tokens / seconds,
+        "model_flops_per_s": flops_chinchilla(model_cfg, n_tokens, seq_len) / seconds,
+        "peak_memory_bytes": float(torch.cuda.max_memory_allocated(device)) if cuda else math.nan,
+    }
 
 
 def _grad(param: Tensor) -> Tensor:
@@ -446,21 +528,16 @@ def _vmap(run: _Run) -> dict[str, Any]:
             g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
         optimizer.step()
 
-    for _ in range(run.warmup):
-        step()
-    runs = []
-    for _ in range(run.repeats):
-        run.sync()
-        start = time.perf_counter()
-        for _ in range(run.steps):
+    def run_steps(n: int) -> None:
+        for _ in range(n):
             step()
-        run.sync()
-        runs.append(time.perf_counter() - start)
+
+    runs = repeat_timed(run_steps, warmup=run.warmup, steps=run.steps, repeats=run.repeats, sync=run.sync)
     return run.rates(runs, run.members * run.steps)
 
 
 def _trainer(run: _Run, variant: TrainerVariant) -> dict[str, Any]:
-    """Method (c): :func:`scalingbook.lab.train.time_steps`, this package's trainer step."""
+    """Method (c): :func:`time_steps`, this package's trainer step."""
     cfg = dataclasses.replace(
         run.train, compile=variant.compile, compile_mode=variant.compile_mode, cuda_graph=variant.cuda_graph
     )

@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -41,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from scalingbook.lab.model import ModelConfig, Population, flops_chinchilla
+from scalingbook.lab.model import ModelConfig, Population
 from scalingbook.lab.store import write_atomic
 from scalingbook.lab.tasks import Task, train_batch
 
@@ -626,70 +625,3 @@ def train(
         log_every=cfg.log_every,
         diverged_at=state.diverged_at.cpu().numpy(),
     )
-
-
-class StepTimes(TypedDict):
-    """What :func:`time_steps` measures."""
-
-    seconds: float
-    repeat_seconds: list[float]
-    member_steps_per_s: float
-    tokens_per_s: float
-    model_flops_per_s: float
-    peak_memory_bytes: float
-
-
-def time_steps(
-    model_cfg: ModelConfig,
-    members: int,
-    cfg: TrainConfig,
-    seq_len: int,
-    steps: int = 20,
-    warmup: int = 3,
-    repeats: int = 1,
-) -> StepTimes:
-    """Time training steps on random tokens: the population benchmark's inner measure.
-
-    ``warmup`` steps first (compilation and CUDA graph capture happen there, so at least
-    ``Stepper.CAPTURE_AFTER + 1`` of them with ``cfg.cuda_graph``), then ``repeats`` timed runs of
-    ``steps`` steps, each between device synchronisations; the rates come from the median run.
-    Returns member-steps/s, tokens/s, model FLOP/s (Chinchilla App. F count) and peak memory (NaN
-    on CPU): bytes allocated at the peak of the whole call, warm-up included, because a captured
-    graph allocates its activations once, at capture, and never again.
-    """
-    if cfg.cuda_graph and warmup <= Stepper.CAPTURE_AFTER:
-        raise ValueError(f"warmup must be > {Stepper.CAPTURE_AFTER} with cuda_graph, got {warmup}")
-    device = torch.device(cfg.device)
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-    gen = torch.Generator(device=device).manual_seed(0)
-    shape = (members, cfg.batch_size, seq_len + 1)
-    tokens = torch.randint(0, model_cfg.vocab_size, shape, generator=gen, device=device)
-    answer = torch.ones(shape, dtype=torch.bool, device=device)
-    state = TrainState.fresh(Population(model_cfg, range(members)).to(device))
-    peak_lr = torch.full((members,), 1e-3, device=device)
-    horizon = torch.full((members,), warmup + steps * repeats, device=device)
-    step = Stepper(state, peak_lr, horizon, cfg)
-    sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
-    for _ in range(warmup):
-        step(tokens, answer)
-    runs = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        for _ in range(steps):
-            step(tokens, answer)
-        sync()
-        runs.append(time.perf_counter() - start)
-    seconds = float(np.median(runs))
-    n_tokens = members * cfg.batch_size * seq_len * steps
-    return {
-        "seconds": seconds,
-        "repeat_seconds": runs,
-        "member_steps_per_s": members * steps / seconds,
-        "tokens_per_s": n_tokens / seconds,
-        "model_flops_per_s": flops_chinchilla(model_cfg, n_tokens, seq_len) / seconds,
-        "peak_memory_bytes": float(torch.cuda.max_memory_allocated(device)) if cuda else math.nan,
-    }

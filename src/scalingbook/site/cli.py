@@ -118,12 +118,13 @@ def _cpu_hours_left(loaded: list, profile: str, device: str, workers: int) -> tu
     """Training FLOPs of the sweeps' pending member groups, and the hours they would take here.
 
     The rate is measured: a few steps of the largest pending group, timed on one thread as a worker
-    trains it (:func:`scalingbook.lab.train.time_steps`); ``workers`` such threads share the work.
+    trains it (:func:`scalingbook.chapters.performance.time_steps`); ``workers`` such threads share the work.
     """
+    from scalingbook.chapters.performance import time_steps
     from scalingbook.lab import sweeps
     from scalingbook.lab.cpu import torch_threads
     from scalingbook.lab.store import ResultStore
-    from scalingbook.lab.train import member_chunk, time_steps
+    from scalingbook.lab.train import member_chunk
 
     store = ResultStore.for_profile(profile)
     jobs = [
