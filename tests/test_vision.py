@@ -153,14 +153,14 @@ def test_reconstruction_summary_finds_the_jump_the_threshold_makes():
         "threshold, c = 1, Reconstruction_c takes its largest step between widths 2 and 4: it reads at most 0.00 up "
         "to width 2 and 0.50 at width 4, 0.50 at the largest (B 100); with the most generous, c = 5, it starts at "
         "1.00. Seed by seed, B under the strictest threshold minus B of the error has median +97.0 [+97.0, +97.0], "
-        "clearly higher than zero. Where the jump happens, and whether there is one to see at all, is set by c, not "
+        "clearly above zero. Where the jump happens, and whether there is one to see at all, is set by c, not "
         "by anything that happens inside the models.")
 
 
 def test_reconstruction_summary_when_the_threshold_makes_no_jump():
     # Reconstruction_5 never moves (B 0), below the error's straight line (B 3).
     text = mirage.reconstruction_summary(_vision([0, 2, 4, 8], [1, 2], [5.0]))
-    assert text.endswith("has median -3.0 [-3.0, -3.0], clearly lower than zero. So on these runs the threshold "
+    assert text.endswith("has median -3.0 [-3.0, -3.0], clearly below zero. So on these runs the threshold "
                          "does not make the same models clearly more step-like than their error.")
 
 
@@ -174,9 +174,9 @@ def test_compared_with_line_places_b_against_n_minus_1():
 
 
 def test_difference_words_read_the_interval_against_zero():
-    assert mirage.difference_words(stats.Interval(1.0, 0.5, 2.0)) == "clearly higher"
-    assert mirage.difference_words(stats.Interval(-1.0, -2.0, -0.5)) == "clearly lower"
-    assert mirage.difference_words(stats.Interval(0.1, -0.5, 0.5)) == "not clearly different"
+    assert mirage.difference_words(stats.Interval(1.0, 0.5, 2.0)) == "clearly above zero"
+    assert mirage.difference_words(stats.Interval(-1.0, -2.0, -0.5)) == "clearly below zero"
+    assert mirage.difference_words(stats.Interval(0.1, -0.5, 0.5)) == "not clearly different from zero"
 
 
 def test_classification_summary_when_both_measures_find_the_power_sharper():
@@ -186,7 +186,7 @@ def test_classification_summary_when_both_measures_find_the_power_sharper():
         "**Classification.** Per-image accuracy goes from 0.00 to 1.00 across the widths. For sets of K = 2 the "
         "expectation goes from 0.0000 to 1.00, and a benchmark of 50 sampled sets measures 0.000 for the smallest "
         "model. Is the K-th power sharper? Its B (median over seeds) is 5 for K = 2 against 4 for K = 1; the median "
-        "over seeds of each seed's difference is +1.3 [+1.3, +1.3], clearly higher than zero. Carrying the mean "
+        "over seeds of each seed's difference is +1.3 [+1.3, +1.3], clearly above zero. Carrying the mean "
         "from 10% to 90% of its range takes a 2.0-fold growth in width for K = 2 against 4.0-fold for K = 1, so by "
         "that measure it is steeper. By both measures the K-th power makes the curve more step-like.")
 
@@ -195,7 +195,7 @@ def test_classification_summary_when_neither_measure_does():
     # accuracy 0, 0.5, 0.75, 1 (B 4); squared 0, 0.25, 0.5625, 1 (B 3.2); both rise from width 2 to width 8.
     text = mirage.classification_summary(_vision([0, 4, 6, 8], [1, 2], [1.0]))
     assert text.endswith(
-        "[-0.8, -0.8], clearly lower than zero. Carrying the mean from 10% to 90% of its range takes a 4.0-fold "
+        "[-0.8, -0.8], clearly below zero. Carrying the mean from 10% to 90% of its range takes a 4.0-fold "
         "growth in width for K = 2 against 4.0-fold for K = 1, so by that measure it is not steeper. By neither "
         "measure is the K-th power clearly more step-like here: per-image accuracy climbs from 10% to 90% of its "
         "range within a 4.0-fold growth in width, and raising it to the power K = 2 leaves the start of the rise "
@@ -209,4 +209,4 @@ def test_classification_summary_when_the_measures_disagree():
     text = mirage.classification_summary(_vision([0, 4, 4, 8], [1, 2], [1.0]))
     assert text.endswith("so by that measure it is not steeper. The two measures disagree, so the K-th power's "
                          "effect on the shape is not clear on these runs.")
-    assert "[+2.0, +2.0], clearly higher than zero" in text
+    assert "[+2.0, +2.0], clearly above zero" in text

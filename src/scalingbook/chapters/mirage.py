@@ -179,10 +179,12 @@ def params_grid(log10_min: float, log10_max: float, points: int = 121) -> np.nda
 
 
 def _model_source(c: float, alpha: float) -> str:
+    """The source line of every chart of the closed-form model."""
     return f"closed-form model with c = {c:g}, alpha = {alpha:g}"
 
 
 def _model_params_x() -> alt.X:
+    """The model charts' x axis: N over many decades, in powers of ten."""
     return alt.X("n_params:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e"), title="parameters N")
 
 
@@ -291,6 +293,7 @@ def _mixture(spec: RunSpec) -> Mixture:
 
 
 def _labels(spec: RunSpec) -> tuple[str, ...]:
+    """The task names of a run, by component index."""
     return _mixture(spec).labels
 
 
@@ -506,11 +509,13 @@ DECADES = [10.0**k for k in range(16)]
 
 
 def _params_x() -> alt.X:
+    """The family charts' x axis: parameters, labelled once per decade."""
     return alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), axis=alt.Axis(format="~s", values=DECADES),
                  title="parameters")
 
 
 def _titles(names: list[str] | tuple[str, ...] | pd.Series) -> list[str]:
+    """The chart titles of metric names."""
     return [METRICS[name].title for name in names]
 
 
@@ -668,6 +673,21 @@ def length_curves(lengths: pd.DataFrame) -> pd.DataFrame:
     out["em_model"] = model_exact_match(out["p_token"].to_numpy(), out["target_len"].to_numpy())
     out["edit_distance_model"] = model_edit_distance(out["p_token"].to_numpy(), out["target_len"].to_numpy())
     return out.sort_values(["n_params", "target_len"], ignore_index=True)
+
+
+def evenly_spaced(values: list[float] | np.ndarray, k: int) -> list[float]:
+    """``k`` of the sorted distinct ``values``, spread evenly by rank, the smallest and largest included.
+
+    Picks the few model sizes a chart draws out of a family (all of them when ``k`` is at least
+    their number).
+    """
+    distinct = np.unique(np.asarray(values))
+    if k < 1:
+        raise ValueError(f"k: expected at least one value to pick, got {k}")
+    if distinct.size == 0:
+        raise ValueError("values: expected at least one value")
+    ranks = np.unique(np.rint(np.linspace(0, distinct.size - 1, min(k, distinct.size))).astype(int))
+    return distinct[ranks].tolist()
 
 
 def length_chart(lengths: pd.DataFrame, k_sizes: int, labels: list[str], source: str) -> alt.TopLevelMixin:
@@ -1016,21 +1036,6 @@ def large_text(large: LargeTestSet, profile: str) -> str:
     )
 
 
-def evenly_spaced(values: list[float] | np.ndarray, k: int) -> list[float]:
-    """``k`` of the sorted distinct ``values``, spread evenly by rank, the smallest and largest included.
-
-    Picks the few model sizes a chart draws out of a family (all of them when ``k`` is at least
-    their number).
-    """
-    distinct = np.unique(np.asarray(values))
-    if k < 1:
-        raise ValueError(f"k: expected at least one value to pick, got {k}")
-    if distinct.size == 0:
-        raise ValueError("values: expected at least one value")
-    ranks = np.unique(np.rint(np.linspace(0, distinct.size - 1, min(k, distinct.size))).astype(int))
-    return distinct[ranks].tolist()
-
-
 # Induced emergence in vision (Sec. 5)
 
 
@@ -1250,6 +1255,7 @@ def vision_curves(
 
 
 def _width_x(widths: pd.Series) -> alt.X:
+    """The vision charts' x axis: hidden width on a log scale spanning exactly the widths trained."""
     return alt.X("width:Q", scale=alt.Scale(type="log", domain=[int(widths.min()), int(widths.max())], nice=False),
                  title="hidden width (bottleneck units)")
 
@@ -1326,8 +1332,10 @@ def vision_scores_table(curves: VisionCurves) -> Styler:
 
 
 def difference_words(interval: stats.Interval) -> str:
-    """How an interval on a difference stands against zero: clearly higher, clearly lower, or not clearly different."""
-    return "clearly higher" if interval.low > 0 else "clearly lower" if interval.high < 0 else "not clearly different"
+    """How an interval on a difference stands against zero: clearly above, clearly below, or not clearly different."""
+    if interval.low > 0:
+        return "clearly above zero"
+    return "clearly below zero" if interval.high < 0 else "not clearly different from zero"
 
 
 def compared_with_line(b: float, low: float, high: float, n_points: int) -> str:
@@ -1343,6 +1351,7 @@ def compared_with_line(b: float, low: float, high: float, n_points: int) -> str:
 
 
 def _score(scores: pd.DataFrame, metric: str, setting: str) -> pd.Series:
+    """One row of :func:`vision_emergence_scores`."""
     return scores.set_index(["metric", "setting"]).loc[(metric, setting)]
 
 
@@ -1370,7 +1379,7 @@ def reconstruction_summary(curves: VisionCurves) -> str:
         f"{strict_curve.sort_values('width')['mean'].iloc[-1]:.2f} at the largest (B {strict_b:.0f}); with the most "
         f"generous, c = {c_high:g}, it starts at {generous['mean'].iloc[0]:.2f}. Seed by seed, B under the strictest "
         f"threshold minus B of the error has median {against_error.estimate:+.1f} [{against_error.low:+.1f}, "
-        f"{against_error.high:+.1f}], {difference_words(against_error)} than zero. "
+        f"{against_error.high:+.1f}], {difference_words(against_error)}. "
         + ("Where the jump happens, and whether there is one to see at all, is set by c, not by anything that "
            "happens inside the models." if made_by_c else
            "So on these runs the threshold does not make the same models clearly more step-like than their error.")
@@ -1421,7 +1430,7 @@ def classification_summary(curves: VisionCurves) -> str:
         f"{curves.n_sets} sampled sets measures {measured_high['mean'].iloc[0]:.3f} for the smallest model. Is the "
         f"K-th power sharper? Its B (median over seeds) is {b_k[k_high]:.0f} for K = {k_high} against "
         f"{b_k[k_low]:.0f} for K = {k_low}; the median over seeds of each seed's difference is "
-        f"{k_diff.estimate:+.1f} [{k_diff.low:+.1f}, {k_diff.high:+.1f}], {difference_words(k_diff)} than zero. "
+        f"{k_diff.estimate:+.1f} [{k_diff.low:+.1f}, {k_diff.high:+.1f}], {difference_words(k_diff)}. "
         f"Carrying the mean from 10% to 90% of its range takes a {growth[k_high]:.1f}-fold growth in width for "
         f"K = {k_high} against {growth[k_low]:.1f}-fold for K = {k_low}, so by that measure it is "
         f"{'steeper' if steeper else 'not steeper'}. "
