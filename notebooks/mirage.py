@@ -45,45 +45,19 @@ exercise_seed = 0  # exercise 2: seed of the noisy accuracy measurements; vary i
 exercise_n_params = 1.0e8  # exercise 3: model size N whose exact match a test set must resolve [>0]
 
 # %% tags=["remove-input"]
-import altair as alt
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown
 
-from scalingbook.chapters import charts, emergence, mirage
+from scalingbook.chapters import charts, mirage
 from scalingbook.chapters.page import chapter_header, pick_device
-from scalingbook.lab import vision
-from scalingbook.lab.store import REPO_ROOT
-from scalingbook.lab.sweeps import component, load_tables, read_or_train
 
 charts.enable()
-if log10_params_min >= log10_params_max:
-    raise ValueError("log10_params_min must be below log10_params_max")
-n_params = np.logspace(log10_params_min, log10_params_max, 121)
-model = mirage.model_curves(n_params, c, alpha, target_lengths, test_set_size)
+model = mirage.model_curves(mirage.params_grid(log10_params_min, log10_params_max), c, alpha, target_lengths, test_set_size)
 train_on = pick_device(device)
-# Read from the results store, training first only if these exact populations are not stored.
-autoencoders = vision.population_result(
-    vision.profile_config("autoencoder", profile, vision_widths, vision_seeds), profile, train_on
-)
-classifiers = vision.population_result(
-    vision.profile_config("classifier", profile, vision_widths, vision_seeds), profile, train_on
-)
-# The Emergence chapter's direct-prompting family and its stored per-example outputs: the committed full
-# family is read, never retrained; without it the quick family is read or trained here, as in that chapter.
-# Its profile is chosen on its own: the vision results may be full-profile while the family is not yet.
-shown_family = read_or_train(REPO_ROOT / "sweeps" / "emergence-direct.yaml",
-                             "full" if emergence_profile == "auto" else emergence_profile, train_on, log=lambda _: None)
-family, stored, family_profile = shown_family.sweep, shown_family.results, shown_family.profile
-choice_tables = load_tables(family, "choices", family_profile)
-large_runs = [(spec, t) for spec, t in zip(family.runs, load_tables(family, "large", family_profile)) if t is not None]
-mixture = family.runs[0].build_task()
-emergence_sources = {
-    "records": f"{stored[-1].describe()}, with {len(stored) - 1} smaller runs",
-    "large": f"{large_runs[-1][1].describe()}, with {len(large_runs) - 1} smaller run(s)" if large_runs else "",
-    "choices": f"{choice_tables[-1].describe()}, with {len(choice_tables) - 1} smaller runs" if choice_tables[-1] else "",
-}
-chapter_header("mirage", globals(), sources=[autoencoders, classifiers, *filter(None, emergence_sources.values())])
+autoencoders, classifiers = mirage.vision_populations(profile, vision_widths, vision_seeds, train_on)
+family = mirage.read_family(emergence_profile, train_on)
+sources = family.sources()
+chapter_header("mirage", globals(), sources=[autoencoders, classifiers, *family.stored_sources()])
 
 # %% [markdown]
 # ## The mathematical model
@@ -98,21 +72,7 @@ chapter_header("mirage", globals(), sources=[autoencoders, classifiers, *filter(
 # smoothly with scale.
 
 # %% tags=["remove-input"]
-per_token = model[model["length"] == target_lengths[0]]
-base = alt.Chart(per_token).encode(
-    x=alt.X("n_params:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e"), title="parameters N")
-)
-ce_chart = base.mark_line().encode(
-    y=alt.Y("cross_entropy:Q", scale=alt.Scale(type="log"), title="per-token cross-entropy (nats)")
-)
-p_chart = base.mark_line(color=charts.PALETTE[1]).encode(
-    y=alt.Y("p_token:Q", title="p(token correct)", scale=alt.Scale(domain=[0, 1]))
-)
-charts.with_source(
-    alt.hconcat(ce_chart, p_chart),
-    f"closed-form model with c = {c:g}, alpha = {alpha:g}",
-    title="Loss falls smoothly, and so does the per-token error",
-)
+mirage.loss_chart(model, c, alpha)
 
 # %% [markdown]
 # ## Two metrics on the same outputs
@@ -125,25 +85,7 @@ charts.with_source(
 # it out.
 
 # %% tags=["remove-input"]
-pick = alt.selection_point(fields=["length"], bind="legend")
-length_colour = alt.Color("length:O", title="target length L")
-lines = alt.Chart(model).mark_line().encode(
-    x=alt.X("n_params:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e"), title="parameters N"),
-    color=length_colour,
-    opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
-    tooltip=["length:O", alt.Tooltip("n_params:Q", format=".3s"), "exact_match:Q", "edit_distance:Q"],
-)
-em_chart = lines.encode(y=alt.Y("exact_match:Q", title="exact match  p^L")).properties(
-    title="Exact match: looks emergent"
-)
-ted_chart = lines.encode(y=alt.Y("edit_distance:Q", title="token edit distance  L(1 - p)")).properties(
-    title="Token edit distance: smooth"
-)
-charts.with_source(
-    alt.hconcat(em_chart.add_params(pick), ted_chart),
-    f"closed-form model with c = {c:g}, alpha = {alpha:g}, L in {target_lengths}",
-    title="The same model under two metrics",
-)
+mirage.model_metrics_chart(model, c, alpha)
 
 # %% [markdown]
 # ## What a finite test set can see
@@ -154,27 +96,7 @@ charts.with_source(
 # Pick another test-set size to see where the curves become measurable.
 
 # %% tags=["remove-input"]
-sizes = sorted({10, 100, 1_000, 10_000, 100_000, test_set_size})
-by_size = pd.concat(
-    [mirage.model_curves(n_params, c, alpha, target_lengths, n).assign(test_set_size=n, floor=1.0 / n) for n in sizes],
-    ignore_index=True,
-)
-size_choice = alt.param(
-    name="n_test", value=test_set_size, bind=alt.binding_select(options=sizes, name="test-set size n: ")
-)
-visible = alt.Chart(by_size).transform_filter("datum.test_set_size == n_test")
-floor = visible.mark_rule(strokeDash=[4, 4], color="#888").encode(y="mean(floor):Q")
-em_lines = visible.mark_line().encode(
-    x=alt.X("n_params:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e"), title="parameters N"),
-    y=alt.Y("exact_match:Q", scale=alt.Scale(type="log", domain=[1e-6, 1], clamp=True), title="expected exact match"),
-    color=length_colour,
-    opacity=alt.condition("datum.resolvable", alt.value(1.0), alt.value(0.25)),
-)
-charts.with_source(
-    (em_lines + floor).add_params(size_choice),
-    f"closed-form model with c = {c:g}, alpha = {alpha:g}; dashed rule at 1/n",
-    title="Below 1/n a test set reports zero",
-)
+mirage.resolution_chart(model, c, alpha, test_set_size)
 
 # %% [markdown]
 # The table gives, for each target length, the smallest model whose expected exact match a test set of
@@ -182,15 +104,7 @@ charts.with_source(
 # match becomes measurable, the model gets most tokens right.
 
 # %% tags=["remove-input"]
-first_visible = (
-    model[model["resolvable"]]
-    .groupby("length", as_index=False)
-    .first()[["length", "n_params", "p_token", "exact_match", "edit_distance"]]
-    .rename(columns={"n_params": "smallest resolvable N", "p_token": "p(token) there"})
-)
-first_visible.style.format(
-    {"smallest resolvable N": "{:.3g}", "p(token) there": "{:.3f}", "exact_match": "{:.2e}", "edit_distance": "{:.2f}"}
-).hide(axis="index")
+mirage.first_resolvable(model)
 
 # %% [markdown]
 # ## The same outputs under five metrics
@@ -221,35 +135,15 @@ first_visible.style.format(
 #   error of the model's option probabilities (lower is better).
 #
 # One row of panels per task; each line is the mean over seeds against parameters, with its
-# percentile bootstrap band over seeds (`n_resamples` resamples at level `confidence`).
+# percentile bootstrap band over seeds (`n_resamples` resamples at level `confidence`). Members that
+# diverged in training are left out here and in every table of the family below, as in the Emergence
+# chapter; each section's summary says how many were left out at each size.
 
 # %% tags=["remove-input"]
-swap_metrics = [*emergence.RECORD_METRICS, "brier"]
-choices = mirage.choice_outcomes(family, choice_tables)
-outcomes = emergence.run_outcomes(family, stored, list(emergence.RECORD_METRICS)).merge(
-    choices[["task", "d_model", "seed", "grade", "brier"]], on=["task", "d_model", "seed"], how="left")
-swap_curves = mirage.metric_curves(outcomes, swap_metrics, n_resamples, confidence, rng_seed=0)
-titles = {name: mirage.METRICS[name].title for name in mirage.METRICS}
-decades = [10.0**k for k in range(16)]  # log axes: a label per power of ten, none in between
-params_x = alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), axis=alt.Axis(format="~s", values=decades),
-                 title="parameters")
-swap_base = alt.Chart().encode(x=params_x)
-charts.with_source(
-    alt.layer(
-        swap_base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(y=alt.Y("low:Q", title=None), y2="high:Q"),
-        swap_base.mark_line(point=True, color=charts.PALETTE[0]).encode(
-            y=alt.Y("mean:Q", scale=alt.Scale(zero=False)),
-            tooltip=["task:N", "metric_title:N", alt.Tooltip("n_params:Q", format=","), alt.Tooltip("mean:Q", format=".3f"),
-                     alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")],
-        ),
-        data=swap_curves.assign(metric_title=swap_curves["metric"].map(titles)),
-    ).properties(width=130, height=95).facet(
-        row=alt.Row("task:N", title=None, sort=list(mixture.labels)),
-        column=alt.Column("metric_title:N", title=None, sort=[titles[m] for m in swap_metrics]),
-    ).resolve_scale(y="independent"),
-    emergence_sources["records"], emergence_sources["choices"],
-    title="One set of outputs, five metrics: mean over seeds with bootstrap bands, per task",
-)
+choice_outcomes = mirage.choice_outcomes(family.sweep, family.records, family.choices)
+rescored = mirage.swap_metrics(mirage.rescored_outcomes(family, choice_outcomes), mirage.SWAP_METRICS, n_resamples, confidence)
+mirage.metric_panels(rescored, family.labels, 130, sources["records"], sources["choices"],
+                     title="One set of outputs, five metrics: mean over seeds with bootstrap bands, per task")
 
 # %% [markdown]
 # How step-like is each curve? The table gives the emergence score $B$ (Schaeffer Eq. 1, BIG-bench
@@ -260,12 +154,7 @@ charts.with_source(
 # as "flat"): its median step is noise.
 
 # %% tags=["remove-input"]
-swap_scores = mirage.metric_emergence_scores(swap_curves)
-b_table = swap_scores.pivot(index="task", columns="metric", values="B").reindex(
-    index=[t for t in mixture.labels if t in set(swap_scores["task"])], columns=swap_metrics)
-b_table.rename(columns={m: f"B, {titles[m]}" + (" (negated)" if not mirage.METRICS[m].higher_is_better else "") for m in swap_metrics}).style.format(
-    "{:.1f}", na_rep="flat"
-).set_caption(f"Source: {emergence_sources['records']} ({family_profile} profile); blank: not measured")
+mirage.b_table(rescored, family.labels, f"Source: {sources['records']} ({family.profile} profile); blank: not measured")
 
 # %% [markdown]
 # Is exact match *more* step-like than each continuous metric, beyond what seed luck can do? For
@@ -275,18 +164,10 @@ b_table.rename(columns={m: f"B, {titles[m]}" + (" (negated)" if not mirage.METRI
 # clearly the more step-like; **smoother**: below zero.
 
 # %% tags=["remove-input"]
-sharp = mirage.sharpness(outcomes, swap_scores, "em", swap_metrics[1:], n_resamples, confidence, 0)
-sharp.assign(metric=sharp["metric"].map(titles)).style.format(
-    {"B_reference": "{:.1f}", "B_metric": "{:.1f}", "difference": "{:+.1f}", "low": "{:+.1f}", "high": "{:+.1f}"},
-    na_rep="flat").hide(axis="index").set_caption(f"B_reference: exact match. Source: {emergence_sources['records']}")
+mirage.sharpness_table(rescored, f"B_reference: exact match. Source: {sources['records']}")
 
 # %% tags=["remove-input"]
-Markdown(
-    f"**What the rescoring shows** ({family_profile} profile, {swap_curves['n_params'].nunique()} sizes, so a straight "
-    f"line scores B = {swap_curves['n_params'].nunique() - 1}):\n\n" + mirage.sharpness_summary(sharp, "em")
-    + ("\n\nThe quick profile trains each model for seconds, so its curves show what the rescoring measures, not "
-       "how these tasks scale; the full profile is the experiment." if family_profile == "quick" else "")
-)
+Markdown(mirage.rescoring_text(rescored, family.profile))
 
 # %% [markdown]
 # ## Exact match falls with target length, edit distance rises
@@ -303,37 +184,9 @@ Markdown(
 # components), and a model's errors are not independent across the tokens of one answer.
 
 # %% tags=["remove-input"]
-additions = [label for label in mixture.labels if getattr(component(mixture, label), "op", None) == "+"]
-lengths = mirage.length_outcomes(family, stored, additions)
-by_length = mirage.length_curves(lengths)
-shown = by_length[by_length["n_params"].isin(mirage.evenly_spaced(by_length["n_params"], length_sizes))]
-size_colour = alt.Color("n_params:O", title="parameters", scale=alt.Scale(scheme="viridis"))
-length_x = alt.X("target_len:Q", title="target length L (tokens, EOS included)", axis=alt.Axis(tickMinStep=1))
-
-
-def _measured_and_model(measured: str, predicted: str, title: str) -> alt.LayerChart:
-    """Measured points and the independent-token model's dashed line, one colour per model size."""
-    base = alt.Chart(shown).encode(x=length_x, color=size_colour)
-    return alt.layer(
-        base.mark_line(strokeDash=[4, 3], strokeWidth=1.5).encode(y=f"{predicted}:Q"),
-        base.mark_point(filled=True, size=60).encode(
-            y=alt.Y(f"{measured}:Q", title=title),
-            tooltip=[alt.Tooltip("n_params:Q", format=","), "target_len:Q", alt.Tooltip(f"{measured}:Q", format=".3f"),
-                     alt.Tooltip(f"{predicted}:Q", format=".3f"), alt.Tooltip("p_token:Q", format=".3f"), "n_examples:Q"],
-        ),
-    )
-
-
-charts.with_source(
-    alt.hconcat(
-        _measured_and_model("em", "em_model", "exact match").properties(title="Exact match (model: p^L)"),
-        _measured_and_model("edit_distance", "edit_distance_model", "token edit distance").properties(
-            title="Token edit distance (model: L(1 - p))"),
-    ),
-    emergence_sources["records"],
-    f"addition tasks {', '.join(additions)} pooled; points measured, dashed lines the independent-token model with measured p",
-    title="Against target length, for a few model sizes",
-)
+additions = mirage.addition_labels(family.mixture)
+lengths = mirage.length_outcomes(family.sweep, family.records, additions)
+mirage.length_chart(lengths, length_sizes, additions, sources["records"])
 
 # %% [markdown]
 # The same comparison against scale, task by task and at every size: the measured exact match (points,
@@ -346,56 +199,20 @@ charts.with_source(
 # errors spread over more answers than independence would.
 
 # %% tags=["remove-input"]
-independent = mirage.independent_token_outcomes(family, stored)
+independent = mirage.independent_token_outcomes(family.sweep, family.records)
 independence = mirage.independence_table(independent, n_resamples, confidence, 0)
-by_task = alt.Chart(independence.assign(em_lo=independence["em_model"] + independence["low"],
-                                        em_hi=independence["em_model"] + independence["high"])).encode(x=params_x)
-charts.with_source(
-    alt.layer(
-        by_task.mark_line(color=charts.PALETTE[1]).encode(y=alt.Y("em_model:Q", title="exact match")),
-        by_task.mark_rule(color=charts.PALETTE[0]).encode(y="em_lo:Q", y2="em_hi:Q"),
-        by_task.mark_point(filled=True, size=40, color=charts.PALETTE[0]).encode(
-            y="em:Q", tooltip=["task:N", alt.Tooltip("n_params:Q", format=","), alt.Tooltip("em:Q", format=".3f"),
-                               alt.Tooltip("em_model:Q", format=".3f", title="p^L"), alt.Tooltip("gap:Q", format="+.3f"),
-                               alt.Tooltip("low:Q", format="+.3f"), alt.Tooltip("high:Q", format="+.3f")]),
-    ).properties(width=170, height=120).facet(facet=alt.Facet("task:N", title=None, sort=list(mixture.labels)), columns=3),
-    emergence_sources["records"],
-    "points: measured exact match (bars: p^L plus the paired interval of the gap); lines: p^L from teacher-forced p",
-    title="Measured exact match against the independent-token prediction p^L, per task",
-)
+mirage.independence_chart(independence, family.labels, sources["records"])
 
 # %% tags=["remove-input"]
-Markdown(f"**Measured against p^L** ({family_profile} profile):\n\n" + mirage.independence_summary(independence, confidence))
+Markdown(mirage.independence_text(independent, independence, confidence, family.profile))
+
+# %% [markdown]
+# Where exact match falls with length as $p^L$ does and edit distance grows with it, the tokens behave
+# much as the model assumes; where the points leave the lines, length is standing in for task
+# difficulty, or errors within an answer come together. What the addition tasks show:
 
 # %% tags=["remove-input"]
-p_by_size = mirage.token_accuracy_by_size(lengths)
-largest = by_length[by_length["n_params"] == by_length["n_params"].max()].sort_values("target_len")
-per_size = by_length.groupby("n_params")
-falls = sum(bool(np.all(np.diff(g.sort_values("target_len")["em"]) <= 0)) for _, g in per_size)
-rises = sum(bool(np.all(np.diff(g.sort_values("target_len")["edit_distance"]) >= 0)) for _, g in per_size)
-gap = float(np.mean(np.abs(by_length["em"] - by_length["em_model"])))
-try:
-    fit_c, fit_alpha = mirage.fit_cross_entropy_power_law(p_by_size["n_params"], p_by_size["p_token"])
-except ValueError:
-    fit_c, fit_alpha = float("nan"), float("nan")
-Markdown(
-    f"**What the lengths show** ({family_profile} profile; target lengths {', '.join(str(n) for n in sorted(by_length['target_len'].unique()))}). "
-    f"Measured per-token accuracy goes from {p_by_size['p_token'].iloc[0]:.2f} at the smallest size to "
-    f"{p_by_size['p_token'].iloc[-1]:.2f} at the largest. At the largest size exact match reads "
-    + ", ".join(f"{r.em:.3f} at L = {r.target_len} (p^L = {r.em_model:.3f})" for r in largest.itertuples())
-    + ", and edit distance " + ", ".join(f"{r.edit_distance:.2f} (L(1-p) = {r.edit_distance_model:.2f})" for r in largest.itertuples())
-    + f". Across the {per_size.ngroups} sizes, exact match never rises with length for {falls} and edit distance never "
-    f"falls with length for {rises}; the mean gap between measured exact match and p^L is {gap:.3f}. "
-    + (f"A power law fitted to the measured per-token accuracy, -ln p = (N/c)^alpha, gives alpha = {fit_alpha:.3f} "
-       f"and c = {fit_c:.3g}. " if np.isfinite(fit_alpha) and fit_alpha < 0 else
-       "Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha gives "
-       + (f"alpha = {fit_alpha:.3f}, not negative" if np.isfinite(fit_alpha) else "no usable exponent")
-       + "), so the mathematical model's smooth loss is not what these models show. ")
-    + ("Where exact match falls with length as p^L does and edit distance grows with it, the tokens behave much as the "
-       "model assumes; where the points leave the lines, length is standing in for task difficulty, or errors within an "
-       "answer come together. "
-       + ("The quick profile's models train for minutes on a CPU, so read this for the method, not the result." if family_profile == "quick" else ""))
-)
+Markdown(mirage.lengths_text(lengths, family.profile))
 
 # %% [markdown]
 # ## Better statistics: resolving a small exact match
@@ -411,38 +228,8 @@ Markdown(
 # match in the pool.
 
 # %% tags=["remove-input"]
-large_label = large_runs[0][0].eval["large_component"]
-large_chance = component(mixture, large_label).chance_exact_match()
-smallest_two = large_runs[:2]
-resolved = pd.concat(
-    [mirage.exact_match_by_test_size(t.table, mirage.subset_sizes(t.table["example"].nunique()), confidence).assign(
-        n_params=emergence.size_columns(spec)["n_params"]) for spec, t in smallest_two],
-    ignore_index=True,
-)
-# The two sizes' marks sit slightly apart at each test-set size, so neither hides the other.
-resolved["shifted"] = resolved["prompts"] * np.where(resolved["n_params"] == resolved["n_params"].min(), 0.93, 1.07)
-prompts_x = alt.X("shifted:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s", values=decades),
-                  title="test prompts used")
-large_colour = alt.Color("n_params:O", title="parameters", scale=alt.Scale(range=charts.PALETTE[:2]))
-charts.with_source(
-    alt.layer(
-        alt.Chart(resolved).mark_rule(strokeWidth=2).encode(x=prompts_x, y=alt.Y("low:Q", title=f"exact match, {large_label}"),
-                                                            y2="high:Q", color=large_colour),
-        alt.Chart(resolved).mark_point(filled=True, size=60).encode(
-            x=prompts_x, y="em:Q", color=large_colour,
-            tooltip=[alt.Tooltip("n_params:Q", format=","), "prompts:Q", "successes:Q", "trials:Q",
-                     alt.Tooltip("em:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"), alt.Tooltip("high:Q", format=".4f")],
-        ),
-        alt.Chart(resolved).mark_line(strokeDash=[1, 3], color="#666").encode(
-            x=alt.X("prompts:Q", title="test prompts used"), y="mean(resolution):Q"),
-        alt.Chart(pd.DataFrame({"chance": [large_chance]})).mark_rule(strokeDash=[5, 4], color=charts.PALETTE[3]).encode(
-            y="chance:Q"),
-    ),
-    emergence_sources["large"],
-    f"{100 * confidence:g}% Clopper-Pearson intervals on the count pooled over seeds; dashed: chance {large_chance:.4f}; "
-    "dotted: one exact match in the pool",
-    title="Exact match of the two smallest models as the test set grows",
-)
+large = mirage.large_test_set(family, n_resamples, confidence)
+mirage.large_prompts_chart(large, confidence, sources["large"])
 
 # %% [markdown]
 # Then the whole large test set at every size where it is stored, against chance. Two intervals: the
@@ -452,16 +239,10 @@ charts.with_source(
 # when both lie below it.
 
 # %% tags=["remove-input"]
-large_sizes = mirage.large_summary(mirage.large_outcomes(family, load_tables(family, "large", family_profile)),
-                                    large_chance, n_resamples, confidence, 0)
-large_sizes.style.format(
-    {"n_params": "{:,}", "flops": "{:.2e}", "trials": "{:,}", "em": "{:.4f}", "cp_low": "{:.4f}", "cp_high": "{:.4f}",
-     "seed_low": "{:.4f}", "seed_high": "{:.4f}"}
-).hide(axis="index").set_caption(f"Source: {emergence_sources['large']}")
+mirage.large_table(large, f"Source: {sources['large']}")
 
 # %% tags=["remove-input"]
-Markdown(f"**What more data shows** ({family_profile} profile): " + mirage.large_text(large_sizes, large_chance, large_label)
-         + (" The quick profile's models train for minutes on a CPU." if family_profile == "quick" else ""))
+Markdown(mirage.large_text(large, family.profile))
 
 # %% [markdown]
 # ## Multiple choice: grade against Brier score
@@ -475,36 +256,14 @@ Markdown(f"**What more data shows** ({family_profile} profile): " + mirage.large
 # probabilities. The verdict compares the two $B$ values with a paired interval over seeds, as above.
 
 # %% tags=["remove-input"]
-choice_curves = mirage.metric_curves(choices, ["grade", "brier"], n_resamples, confidence, rng_seed=0)
-choice_scores = mirage.metric_emergence_scores(choice_curves)
-k_options = int(choices["n_options"].max())
-choice_base = alt.Chart().encode(x=params_x)
-charts.with_source(
-    alt.layer(
-        choice_base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(y=alt.Y("low:Q", title=None), y2="high:Q"),
-        choice_base.mark_line(point=True, color=charts.PALETTE[0]).encode(
-            y=alt.Y("mean:Q", scale=alt.Scale(zero=False)),
-            tooltip=["task:N", alt.Tooltip("n_params:Q", format=","), alt.Tooltip("mean:Q", format=".3f"),
-                     alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")]),
-        data=choice_curves.assign(metric_title=choice_curves["metric"].map(titles)),
-    ).properties(width=150, height=95).facet(
-        row=alt.Row("task:N", title=None, sort=list(mixture.labels)),
-        column=alt.Column("metric_title:N", title=None, sort=[titles["grade"], titles["brier"]]),
-    ).resolve_scale(y="independent"),
-    emergence_sources["choices"],
-    f"{k_options} options; mean over seeds, {100 * confidence:g}% bootstrap bands; chance: grade {1 / k_options:.2f}, "
-    f"Brier {1 - 1 / k_options:.2f}",
-    title="The same option likelihoods under two metrics, per task",
-)
+choices = mirage.swap_metrics(choice_outcomes, ["grade", "brier"], n_resamples, confidence)
+mirage.choices_chart(choices, family.labels, confidence, sources["choices"])
 
 # %% tags=["remove-input"]
-choice_sharp = mirage.sharpness(choices, choice_scores, "grade", ["brier"], n_resamples, confidence, 0)
-choice_sharp.style.format({"B_reference": "{:.1f}", "B_metric": "{:.1f}", "difference": "{:+.1f}", "low": "{:+.1f}",
-                           "high": "{:+.1f}"}, na_rep="flat").hide(axis="index").set_caption(
-    f"B_reference: multiple-choice grade; B_metric: Brier score (negated). Source: {emergence_sources['choices']}")
+mirage.sharpness_table(choices, f"B_reference: multiple-choice grade; B_metric: Brier score (negated). Source: {sources['choices']}")
 
 # %% tags=["remove-input"]
-Markdown(f"**What multiple choice shows** ({family_profile} profile):\n\n" + mirage.sharpness_summary(choice_sharp, "grade"))
+Markdown(mirage.choices_text(choices, family.profile))
 
 # %% [markdown]
 # ## Induced emergence in vision
@@ -532,39 +291,8 @@ Markdown(f"**What multiple choice shows** ({family_profile} profile):\n\n" + mir
 # are 95% bootstrap intervals over seeds.
 
 # %% tags=["remove-input"]
-recon = mirage.reconstruction_curves(autoencoders.table, recon_thresholds)
-mse_by_width = mirage.seed_intervals(recon[recon["c"] == recon["c"].iloc[0]], "mse", ["width"])
-recon_by_width = mirage.seed_intervals(recon, "reconstruction", ["width", "c"])
-width_x = alt.X(
-    "width:Q", scale=alt.Scale(type="log", domain=[min(vision_widths), max(vision_widths)], nice=False),
-    title="hidden width (bottleneck units)",
-)
-pick_c = alt.selection_point(fields=["c"], bind="legend")
-c_colour = alt.Color("c:O", title="threshold c", scale=alt.Scale(range=charts.PALETTE))
-c_opacity = alt.condition(pick_c, alt.value(1.0), alt.value(0.12))
-error_y = alt.Y("low:Q", scale=alt.Scale(type="log"), title="mean squared error ||x - x̂||²")
-mse_chart = alt.layer(
-    alt.Chart(mse_by_width).mark_area(opacity=0.2, color="#000").encode(x=width_x, y=error_y, y2="high:Q"),
-    alt.Chart(mse_by_width).mark_line(point=alt.OverlayMarkDef(color="#000"), color="#000").encode(
-        x=width_x, y="mean:Q", tooltip=["width:Q", alt.Tooltip("mean:Q", format=".3f", title="mean squared error")]
-    ),
-    alt.Chart(pd.DataFrame({"c": recon_thresholds})).mark_rule(strokeDash=[4, 4]).encode(
-        y="c:Q", color=c_colour, opacity=c_opacity
-    ),
-).properties(title="Mean squared error")
-recon_base = alt.Chart(recon_by_width).encode(x=width_x, color=c_colour, opacity=c_opacity)
-recon_chart = alt.layer(
-    recon_base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title="Reconstruction_c", scale=alt.Scale(domain=[0, 1])),
-        tooltip=["width:Q", "c:Q", alt.Tooltip("mean:Q", format=".3f", title="Reconstruction_c")],
-    ).add_params(pick_c),
-    recon_base.mark_rule().encode(y="low:Q", y2="high:Q"),
-).properties(title="Reconstruction_c, one line per threshold c")
-charts.with_source(
-    alt.hconcat(mse_chart, recon_chart),
-    autoencoders.describe(),
-    title="The same autoencoders under two metrics",
-)
+vision_curves = mirage.vision_curves(autoencoders.table, classifiers.table, recon_thresholds, subset_sizes, subset_sets)
+mirage.reconstruction_chart(vision_curves, autoencoders.describe())
 
 # %% [markdown]
 # Why a threshold can make a jump: Reconstruction_c is the fraction of the test set whose error lies
@@ -584,39 +312,7 @@ charts.with_source(
 # resolution is one over the number of sets. Both are means over seeds with 95% bootstrap intervals.
 
 # %% tags=["remove-input"]
-subsets = mirage.subset_accuracy_curves(classifiers.table, subset_sizes, subset_sets)
-accuracy_by_width = mirage.seed_intervals(subsets[subsets["k"] == subsets["k"].min()], "accuracy", ["width"])
-expected_by_width = mirage.seed_intervals(subsets, "expected", ["width", "k"])
-measured_by_width = mirage.seed_intervals(subsets, "measured", ["width", "k"])
-pick_k = alt.selection_point(fields=["k"], bind="legend")
-k_colour = alt.Color("k:O", title="set size K", scale=alt.Scale(range=charts.PALETTE))
-k_opacity = alt.condition(pick_k, alt.value(1.0), alt.value(0.12))
-unit_y = alt.Scale(domain=[0, 1])
-accuracy_chart = alt.layer(
-    alt.Chart(accuracy_by_width).mark_area(opacity=0.2, color="#000").encode(
-        x=width_x, y=alt.Y("low:Q", title="per-image test accuracy", scale=unit_y), y2="high:Q"
-    ),
-    alt.Chart(accuracy_by_width).mark_line(point=alt.OverlayMarkDef(color="#000"), color="#000").encode(
-        x=width_x, y="mean:Q", tooltip=["width:Q", alt.Tooltip("mean:Q", format=".3f", title="accuracy")]
-    ),
-).properties(title="Per-image accuracy")
-subset_chart = alt.layer(
-    alt.Chart(expected_by_width).mark_line().encode(
-        x=width_x, y=alt.Y("mean:Q", title="all K correct (subset accuracy)", scale=unit_y),
-        color=k_colour, opacity=k_opacity,
-    ).add_params(pick_k),
-    alt.Chart(measured_by_width).mark_point(filled=True).encode(
-        x=width_x, y="mean:Q", color=k_colour, opacity=k_opacity,
-        tooltip=["width:Q", "k:O", alt.Tooltip("mean:Q", format=".3f", title="measured on sampled sets")],
-    ),
-    alt.Chart(measured_by_width).mark_rule().encode(x=width_x, y="low:Q", y2="high:Q", color=k_colour, opacity=k_opacity),
-).properties(title="All K of K correct, one colour per K")
-charts.with_source(
-    alt.hconcat(accuracy_chart, subset_chart),
-    classifiers.describe(),
-    f"lines: expected accuracy^K; points: {subset_sets} sampled K-sets per K",
-    title="The same classifiers under two metrics",
-)
+mirage.subset_chart(vision_curves, classifiers.describe())
 
 # %% [markdown]
 # ### How emergent, by the numbers
@@ -629,53 +325,13 @@ charts.with_source(
 # worst to best: small for a jump, large for a gradual rise.
 
 # %% tags=["remove-input"]
-scores = mirage.vision_emergence_scores(recon, subsets)
-scores.rename(
-    columns={"B": "B (median over seeds)", "B_low": "low", "B_high": "high", "width_growth": "width growth 10% -> 90%"}
-).style.format(precision=1, na_rep="-").hide(axis="index")
+mirage.vision_scores_table(vision_curves)
 
 # %% [markdown]
 # ### What came out
 
 # %% tags=["remove-input"]
-score_of = scores.set_index(["metric", "setting"])
-mse_b = score_of.loc[("mean squared error (negated)", ""), "B"]
-c_low, c_high = min(recon_thresholds), max(recon_thresholds)
-k_low, k_high = min(subset_sizes), max(subset_sizes)
-recon_at = recon_by_width.pivot(index="width", columns="c", values="mean")
-expected_at = expected_by_width.pivot(index="width", columns="k", values="mean")
-measured_at = measured_by_width.pivot(index="width", columns="k", values="mean")
-b_k = {k: score_of.loc[("all K correct, expected acc^K", f"K = {k}"), "B"] for k in (k_low, k_high)}
-growth_k = {k: score_of.loc[("all K correct, expected acc^K", f"K = {k}"), "width_growth"] for k in (k_low, k_high)}
-strict_step = mirage.largest_step(recon_by_width[recon_by_width["c"] == c_low])
-k_diff = mirage.b_difference(subsets[subsets["k"] == k_high], subsets[subsets["k"] == k_low], "expected")
-sharper_b = "clearly higher" if k_diff.low > 0 else "clearly lower" if k_diff.high < 0 else "not clearly different"
-steeper = growth_k[k_high] < growth_k[k_low]
-Markdown(
-    f"**Reconstruction.** The mean squared error falls from {mse_by_width['mean'].iloc[0]:.2f} at width "
-    f"{mse_by_width['width'].iloc[0]} to {mse_by_width['mean'].iloc[-1]:.2f} at width {mse_by_width['width'].iloc[-1]}, "
-    f"with no jump: its B is {mse_b:.1f}, against {len(mse_by_width) - 1} for a straight line through the "
-    f"{len(mse_by_width)} widths. The same models under Reconstruction_c look quite different. With the "
-    f"strictest threshold, c = {c_low:g}, the largest step comes between widths {strict_step['before']:g} and "
-    f"{strict_step['after']:g}: the metric reads at most {strict_step['highest_before']:.2f} up to width "
-    f"{strict_step['before']:g} and {strict_step['at_after']:.2f} at width {strict_step['after']:g}, "
-    f"{recon_at[c_low].iloc[-1]:.2f} at the largest (B {score_of.loc[('Reconstruction_c', f'c = {c_low:g}'), 'B']:.0f}); "
-    f"with the most generous, c = {c_high:g}, it already starts at {recon_at[c_high].iloc[0]:.2f}. Where the jump "
-    f"happens, and whether there is one to see at all, is set by c, not by anything that happens inside the models.\n\n"
-    f"**Classification.** Per-image accuracy rises from {accuracy_by_width['mean'].iloc[0]:.2f} to {accuracy_by_width['mean'].iloc[-1]:.2f} "
-    f"across the widths. For sets of K = {k_high} the expectation rises from {expected_at[k_high].iloc[0]:.4f} to "
-    f"{expected_at[k_high].iloc[-1]:.2f}, and a benchmark of {subset_sets} sampled sets measures "
-    f"{measured_at[k_high].iloc[0]:.3f} for the smallest model. Is the K-th power sharper? Its B (median over seeds) is "
-    f"{b_k[k_high]:.0f} for K = {k_high} against {b_k[k_low]:.0f} for K = {k_low}; the median over seeds of each seed's "
-    f"difference is {k_diff.estimate:+.1f} [{k_diff.low:+.1f}, {k_diff.high:+.1f}], {sharper_b} than zero. Carrying the "
-    f"mean from 10% to 90% of its range takes a {growth_k[k_high]:.1f}-fold growth in width for K = {k_high} against "
-    f"{growth_k[k_low]:.1f}-fold for K = {k_low}, so by that measure it is {'steeper' if steeper else 'not steeper'}. "
-    + ("By both measures the K-th power makes the curve more step-like." if k_diff.low > 0 and steeper else
-       "By neither measure is the K-th power clearly more step-like here: this family's per-image accuracy already "
-       "climbs within a few-fold growth in width, and raising it to the K-th power mainly moves the rise to larger "
-       "widths and presses the smallest models to zero." if k_diff.low <= 0 and not steeper else
-       "The two measures disagree, so the K-th power's effect on the shape is not clear on these runs.")
-)
+Markdown(mirage.vision_summary(vision_curves))
 
 # %% [markdown]
 # ## Exercises

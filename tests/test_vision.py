@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scalingbook.analysis import stats
 from scalingbook.chapters import mirage
 from scalingbook.lab import vision
 from scalingbook.lab.store import ResultStore
@@ -122,3 +123,90 @@ def test_b_difference_pairs_each_seeds_two_curves():
     assert out.estimate == 0 and out.low == 0 and out.high == 0
     steep = mirage.b_difference(frame.assign(v=frame["step"]), frame.assign(v=frame["line"]), "v")
     assert steep.estimate == pytest.approx(100 - 3) and steep.low > 0
+
+
+# The sentences the chapter shows
+
+
+def _vision(accuracy_counts: list[int], sizes: list[int], thresholds: list[float]) -> mirage.VisionCurves:
+    """Two identical seeds at widths 1, 2, 4, 8 (so every interval over seeds is a point).
+
+    Autoencoders: two images per model with errors whose mean falls in a straight line, 4, 3, 2, 1, while
+    fewer than 1 has neither image up to width 2 and one of them from width 4. Classifiers: eight
+    images, of which ``accuracy_counts`` are right at each width.
+    """
+    widths = [1, 2, 4, 8]
+    errors = {1: [4.0, 4.0], 2: [3.0, 3.0], 4: [3.5, 0.5], 8: [1.5, 0.5]}
+    autoencoders = pd.DataFrame([{"width": w, "seed": s, "image": i, "sq_error": errors[w][i]}
+                                 for w in widths for s in (0, 1) for i in (0, 1)])
+    classifiers = pd.DataFrame([{"width": w, "seed": s, "image": i, "correct": i < n}
+                                for w, n in zip(widths, accuracy_counts) for s in (0, 1) for i in range(8)])
+    return mirage.vision_curves(autoencoders, classifiers, thresholds, sizes, n_sets=50)
+
+
+def test_reconstruction_summary_finds_the_jump_the_threshold_makes():
+    # -MSE is a straight line (B = 3 over 4 widths); Reconstruction_1 reads 0, 0, 0.5, 0.5 (B infinite, clipped at
+    # 100), so each seed's difference is 97; Reconstruction_5 is 1 everywhere.
+    assert mirage.reconstruction_summary(_vision([0, 2, 4, 8], [1, 2], [1.0, 5.0])) == (
+        "**Reconstruction.** The mean squared error is 4.00 at width 1 and 1.00 at width 8; its B is 3.0 [3.0, 3.0], "
+        "an interval that holds the 3 of a straight line through the 4 widths: no jump. With the strictest "
+        "threshold, c = 1, Reconstruction_c takes its largest step between widths 2 and 4: it reads at most 0.00 up "
+        "to width 2 and 0.50 at width 4, 0.50 at the largest (B 100); with the most generous, c = 5, it starts at "
+        "1.00. Seed by seed, B under the strictest threshold minus B of the error has median +97.0 [+97.0, +97.0], "
+        "clearly above zero. Where the jump happens, and whether there is one to see at all, is set by c, not "
+        "by anything that happens inside the models.")
+
+
+def test_reconstruction_summary_when_the_threshold_makes_no_jump():
+    # Reconstruction_5 never moves (B 0), below the error's straight line (B 3).
+    text = mirage.reconstruction_summary(_vision([0, 2, 4, 8], [1, 2], [5.0]))
+    assert text.endswith("has median -3.0 [-3.0, -3.0], clearly below zero. So on these runs the threshold "
+                         "does not make the same models clearly more step-like than their error.")
+
+
+def test_compared_with_line_places_b_against_n_minus_1():
+    assert mirage.compared_with_line(8.7, 8.5, 9.1, 10) == (
+        "its B is 8.7 [8.5, 9.1], an interval that holds the 9 of a straight line through the 10 widths: no jump")
+    assert mirage.compared_with_line(20.0, 15.0, 30.0, 10).endswith(
+        "clearly above the 9 of a straight line through the 10 widths: more step-like than a line")
+    assert mirage.compared_with_line(4.0, 3.0, 5.0, 10).endswith(
+        "clearly below the 9 of a straight line through the 10 widths: no jump")
+
+
+def test_difference_words_read_the_interval_against_zero():
+    assert mirage.difference_words(stats.Interval(1.0, 0.5, 2.0)) == "clearly above zero"
+    assert mirage.difference_words(stats.Interval(-1.0, -2.0, -0.5)) == "clearly below zero"
+    assert mirage.difference_words(stats.Interval(0.1, -0.5, 0.5)) == "not clearly different from zero"
+
+
+def test_classification_summary_when_both_measures_find_the_power_sharper():
+    # accuracy 0, 0.25, 0.5, 1: B 4; squared 0, 0.0625, 0.25, 1: B 1 / 0.1875 = 5.3, so the difference is +1.3.
+    # 10% of the range is reached at width 2 for K = 1 and at 4 for K = 2, 90% at 8 for both: 4-fold against 2-fold.
+    assert mirage.classification_summary(_vision([0, 2, 4, 8], [1, 2], [1.0])) == (
+        "**Classification.** Per-image accuracy goes from 0.00 to 1.00 across the widths. For sets of K = 2 the "
+        "expectation goes from 0.0000 to 1.00, and a benchmark of 50 sampled sets measures 0.000 for the smallest "
+        "model. Is the K-th power sharper? Its B (median over seeds) is 5 for K = 2 against 4 for K = 1; the median "
+        "over seeds of each seed's difference is +1.3 [+1.3, +1.3], clearly above zero. Carrying the mean "
+        "from 10% to 90% of its range takes a 2.0-fold growth in width for K = 2 against 4.0-fold for K = 1, so by "
+        "that measure it is steeper. By both measures the K-th power makes the curve more step-like.")
+
+
+def test_classification_summary_when_neither_measure_does():
+    # accuracy 0, 0.5, 0.75, 1 (B 4); squared 0, 0.25, 0.5625, 1 (B 3.2); both rise from width 2 to width 8.
+    text = mirage.classification_summary(_vision([0, 4, 6, 8], [1, 2], [1.0]))
+    assert text.endswith(
+        "[-0.8, -0.8], clearly below zero. Carrying the mean from 10% to 90% of its range takes a 4.0-fold "
+        "growth in width for K = 2 against 4.0-fold for K = 1, so by that measure it is not steeper. By neither "
+        "measure is the K-th power clearly more step-like here: per-image accuracy climbs from 10% to 90% of its "
+        "range within a 4.0-fold growth in width, and raising it to the power K = 2 leaves the start of the rise "
+        "(10% of its range) at width 2, leaves its end (90%) at width 8, and takes the smallest model from 0.00 to "
+        "0.0000.")
+    assert mirage._moved("its end (90%)", 4.0, 8.0) == "moves its end (90%) from width 4 to width 8"
+
+
+def test_classification_summary_when_the_measures_disagree():
+    # accuracy 0, 0.5, 0.5, 1 (B 2); squared 0, 0.25, 0.25, 1 (B 4): sharper, yet both rise from width 2 to 8.
+    text = mirage.classification_summary(_vision([0, 4, 4, 8], [1, 2], [1.0]))
+    assert text.endswith("so by that measure it is not steeper. The two measures disagree, so the K-th power's "
+                         "effect on the shape is not clear on these runs.")
+    assert "[+2.0, +2.0], clearly above zero" in text

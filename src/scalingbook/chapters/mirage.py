@@ -1,6 +1,6 @@
 """The Mirage chapter (Schaeffer, Miranda and Koyejo 2023): emergence in the eye of the metric.
 
-Three parts, in the chapter's order:
+Three parts, in the chapter's order, each with the charts, tables and sentences the chapter shows:
 
 * **The mathematical model** (Sec. 2). A family's per-token cross-entropy falls as a smooth power law
   in parameters N, ``L_CE(N) = (N / c) ** alpha`` (``c > 0``, ``alpha < 0``); a token is right with
@@ -8,26 +8,35 @@ Three parts, in the chapter's order:
   long targets), while the expected token edit distance ``L * (1 - p)`` moves smoothly. A test set of
   n items cannot resolve accuracies below ``1 / n`` (App. A).
 * **Rescoring fixed outputs** (Secs. 3-4). The Emergence family's stored per-example tables
-  (:func:`scalingbook.lab.sweeps.load_tables`) scored again: exact match against token edit distance
-  (Fig. 3, 5), multiple-choice grade against the Brier score (Fig. 6), exact match against target
-  length (Fig. 3), a larger test set at small scale (Fig. 4). Nothing is retrained.
+  (:func:`read_family`) scored again: exact match against token edit distance (Fig. 3, 5),
+  multiple-choice grade against the Brier score (Fig. 6), exact match against target length
+  (Fig. 3), a larger test set at small scale (Fig. 4). Nothing is retrained, and members that
+  diverged in training are left out of every table, as in the Emergence chapter.
 * **Induced emergence in vision** (Sec. 5, Figs. 7-10). From the per-image tables of
   :mod:`scalingbook.lab.vision`: Reconstruction_c (Eq. 2) and subset accuracy, the thresholded
   metrics that make smooth families look emergent.
+
+Every sentence that states a result is built here from the numbers (the ``*_text`` and
+``*_summary`` functions), so the chapter's conclusions follow its data.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
+import altair as alt
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from scalingbook.analysis import metrics, stats
-from scalingbook.chapters import emergence
-from scalingbook.lab.store import Result
-from scalingbook.lab.sweeps import Sweep
+from scalingbook.chapters import charts, emergence
+from scalingbook.lab import vision
+from scalingbook.lab.store import REPO_ROOT, Result
+from scalingbook.lab.sweeps import RunSpec, Sweep, component, diverged_seeds, load_tables, read_or_train
+from scalingbook.lab.tasks import FewShotArithmetic, Mixture, WordUnscramble
 
 # The mathematical model (Sec. 2)
 
@@ -162,6 +171,95 @@ def sample_token_accuracy(
     return pd.DataFrame({"n_params": n_params, "tokens": tokens, "correct": correct, "accuracy": correct / tokens})
 
 
+def params_grid(log10_min: float, log10_max: float, points: int = 121) -> np.ndarray:
+    """Model sizes spread evenly in log N between ``10 ** log10_min`` and ``10 ** log10_max``, where the model is drawn."""
+    if log10_min >= log10_max:
+        raise ValueError("log10_params_min must be below log10_params_max")
+    return np.logspace(log10_min, log10_max, points)
+
+
+def _model_source(c: float, alpha: float) -> str:
+    """The source line of every chart of the closed-form model."""
+    return f"closed-form model with c = {c:g}, alpha = {alpha:g}"
+
+
+def _model_params_x() -> alt.X:
+    """The model charts' x axis: N over many decades, in powers of ten."""
+    return alt.X("n_params:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e"), title="parameters N")
+
+
+LENGTH_COLOUR = alt.Color("length:O", title="target length L")
+
+
+def loss_chart(model: pd.DataFrame, c: float, alpha: float) -> alt.TopLevelMixin:
+    """Per-token cross-entropy and p(token correct) against N (:func:`model_curves`): nothing sudden."""
+    per_token = model[model["length"] == model["length"].iloc[0]]
+    base = alt.Chart(per_token).encode(x=_model_params_x())
+    ce_chart = base.mark_line().encode(
+        y=alt.Y("cross_entropy:Q", scale=alt.Scale(type="log"), title="per-token cross-entropy (nats)"))
+    p_chart = base.mark_line(color=charts.PALETTE[1]).encode(
+        y=alt.Y("p_token:Q", title="p(token correct)", scale=alt.Scale(domain=[0, 1])))
+    return charts.with_source(alt.hconcat(ce_chart, p_chart), _model_source(c, alpha),
+                              title="Loss falls smoothly, and so does the per-token error")
+
+
+def model_metrics_chart(model: pd.DataFrame, c: float, alpha: float) -> alt.TopLevelMixin:
+    """Exact match p^L beside edit distance L(1 - p) for every target length of ``model``, a length
+    picked out by clicking the legend: the same model under two metrics."""
+    pick = alt.selection_point(fields=["length"], bind="legend")
+    lines = alt.Chart(model).mark_line().encode(
+        x=_model_params_x(), color=LENGTH_COLOUR, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
+        tooltip=["length:O", alt.Tooltip("n_params:Q", format=".3s"), "exact_match:Q", "edit_distance:Q"],
+    )
+    em_chart = lines.encode(y=alt.Y("exact_match:Q", title="exact match  p^L")).properties(
+        title="Exact match: looks emergent")
+    ted_chart = lines.encode(y=alt.Y("edit_distance:Q", title="token edit distance  L(1 - p)")).properties(
+        title="Token edit distance: smooth")
+    lengths = [int(length) for length in model["length"].unique()]
+    return charts.with_source(alt.hconcat(em_chart.add_params(pick), ted_chart),
+                              f"{_model_source(c, alpha)}, L in {lengths}", title="The same model under two metrics")
+
+
+def resolution_chart(model: pd.DataFrame, c: float, alpha: float, test_set_size: int) -> alt.TopLevelMixin:
+    """Expected exact match on a log scale with the ``1 / n`` floor of a test set of n items (App. A),
+    n picked from a menu of powers of ten and ``test_set_size``; curves fade where n cannot resolve them."""
+    n_params = model["n_params"].unique()
+    lengths = [int(length) for length in model["length"].unique()]
+    sizes = sorted({10, 100, 1_000, 10_000, 100_000, test_set_size})
+    by_size = pd.concat(
+        [model_curves(n_params, c, alpha, lengths, n).assign(test_set_size=n, floor=1.0 / n) for n in sizes],
+        ignore_index=True,
+    )
+    size_choice = alt.param(
+        name="n_test", value=test_set_size, bind=alt.binding_select(options=sizes, name="test-set size n: "))
+    visible = alt.Chart(by_size).transform_filter("datum.test_set_size == n_test")
+    floor = visible.mark_rule(strokeDash=[4, 4], color="#888").encode(y="mean(floor):Q")
+    em_lines = visible.mark_line().encode(
+        x=_model_params_x(),
+        y=alt.Y("exact_match:Q", scale=alt.Scale(type="log", domain=[1e-6, 1], clamp=True),
+                title="expected exact match"),
+        color=LENGTH_COLOUR,
+        opacity=alt.condition("datum.resolvable", alt.value(1.0), alt.value(0.25)),
+    )
+    return charts.with_source((em_lines + floor).add_params(size_choice),
+                              f"{_model_source(c, alpha)}; dashed rule at 1/n", title="Below 1/n a test set reports zero")
+
+
+def first_resolvable(model: pd.DataFrame) -> Styler:
+    """Per target length, the smallest model whose expected exact match the test set resolves
+    (``resolvable`` of :func:`model_curves`), with the per-token accuracy it already has there."""
+    table = (
+        model[model["resolvable"]]
+        .sort_values(["length", "n_params"])
+        .groupby("length", as_index=False)
+        .first()[["length", "n_params", "p_token", "exact_match", "edit_distance"]]
+        .rename(columns={"n_params": "smallest resolvable N", "p_token": "p(token) there"})
+    )
+    return table.style.format(
+        {"smallest resolvable N": "{:.3g}", "p(token) there": "{:.3f}", "exact_match": "{:.2e}", "edit_distance": "{:.2f}"}
+    ).hide(axis="index")
+
+
 # Rescoring the Emergence family's stored outputs (Secs. 3-4)
 
 
@@ -180,13 +278,89 @@ METRICS: dict[str, Metric] = {
     "grade": Metric("multiple-choice grade", True),
     "brier": Metric("Brier score", False),
 }
+SWAP_METRICS = (*emergence.RECORD_METRICS, "brier")
+"""The metrics the stored outputs are rescored under, exact match (the reference) first."""
+QUICK_CAVEAT = ("The quick profile's models train for minutes on a CPU, so read this for the method, not the result; "
+                "the full profile is the experiment.")
 
 
-def _size_columns(spec, result: Result | None, table: str) -> dict[str, float]:
-    """The scale of a run whose ``table`` must be stored (:func:`emergence.size_columns`)."""
+def _mixture(spec: RunSpec) -> Mixture:
+    """A run's task, which must be a mixture (the Emergence family's is)."""
+    task = spec.build_task()
+    if not isinstance(task, Mixture):
+        raise ValueError(f"{spec.sweep}: expected a mixture of tasks, got {type(task).__name__}")
+    return task
+
+
+def _labels(spec: RunSpec) -> tuple[str, ...]:
+    """The task names of a run, by component index."""
+    return _mixture(spec).labels
+
+
+def _stored(spec: RunSpec, result: Result | None, table: str) -> Result:
+    """The run's stored ``table``, which the analysis needs."""
     if result is None:
         raise ValueError(f"{table}: run {spec.key} has no stored table; train the sweep first (scalingbook sweep)")
-    return emergence.size_columns(spec)
+    return result
+
+
+def _without_diverged(table: pd.DataFrame, records: Result) -> tuple[pd.DataFrame, int]:
+    """``table`` without the seeds of the run that diverged in training, and how many those are.
+
+    The seeds are those :func:`emergence.run_outcomes` leaves out of the run's ``records``
+    (:func:`scalingbook.lab.sweeps.diverged_seeds`), so every table of a run drops the same members.
+    """
+    diverged = diverged_seeds(records)
+    return table[~table["seed"].isin(diverged)], len(diverged)
+
+
+def divergence_text(outcomes: pd.DataFrame) -> str:
+    """How many diverged seeds were left out, per size (:func:`scalingbook.analysis.stats.divergence_note`)."""
+    return stats.divergence_note(outcomes.assign(size="d_model " + outcomes["d_model"].astype(str)), ["size"])
+
+
+@dataclass(frozen=True)
+class Family:
+    """The Emergence chapter's direct-prompting family as Mirage reads it: per run, its stored
+    ``records`` and its ``choices`` and ``large`` test tables (None where a run has none)."""
+
+    sweep: Sweep
+    profile: str
+    records: list[Result]
+    choices: list[Result | None]
+    large: list[Result | None]
+
+    @property
+    def mixture(self) -> Mixture:
+        return _mixture(self.sweep.runs[0])
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.mixture.labels
+
+    def sources(self) -> dict[str, str]:
+        """Where each kind of table came from, for chart sources ('' for a kind not stored)."""
+        large = [t for t in self.large if t is not None]
+        last_choices = self.choices[-1]
+        return {
+            "records": f"{self.records[-1].describe()}, with {len(self.records) - 1} smaller runs",
+            "large": f"{large[-1].describe()}, with {len(large) - 1} smaller run(s)" if large else "",
+            "choices": f"{last_choices.describe()}, with {len(self.choices) - 1} smaller runs" if last_choices else "",
+        }
+
+    def stored_sources(self) -> list[str]:
+        """The page header's lines for the tables this family has."""
+        return [source for source in self.sources().values() if source]
+
+
+def read_family(emergence_profile: str, device: str) -> Family:
+    """The family the chapter rescores: the committed full one when ``emergence_profile`` is auto or
+    full and it is stored (never retrained), else the quick one, read or trained here as in the
+    Emergence chapter. Its profile is chosen on its own: the vision results may be full while it is not yet."""
+    shown = read_or_train(REPO_ROOT / "sweeps" / "emergence-direct.yaml",
+                          "full" if emergence_profile == "auto" else emergence_profile, device, log=lambda _: None)
+    return Family(shown.sweep, shown.profile, list(shown.results), load_tables(shown.sweep, "choices", shown.profile),
+                  load_tables(shown.sweep, "large", shown.profile))
 
 
 def metric_curves(
@@ -241,8 +415,8 @@ def sharpness(
     Schaeffer et al.'s claim (Secs. 3-4) is a difference: the same outputs score a higher B under
     the all-or-nothing metric than under a continuous one. Its interval comes from resampling seeds
     jointly for both metrics (:func:`scalingbook.analysis.stats.paired_bootstrap`), B of each resampled mean
-    curve oriented as in :func:`emergence_scores` and clipped at ``clip``. ``outcomes`` has one row
-    per (task, size, seed) with a column per metric; ``scores`` is :func:`emergence_scores` of
+    curve oriented as in :func:`metric_emergence_scores` and clipped at ``clip``. ``outcomes`` has one row
+    per (task, size, seed) with a column per metric; ``scores`` is :func:`metric_emergence_scores` of
     their curves; a metric not measured on a task is skipped there. Columns: ``task, metric,
     B_reference, B_metric, difference, low, high, verdict``:
     ``sharper`` (the reference's B is higher: ``low > 0``), ``smoother`` (``high < 0``), ``no clear
@@ -269,19 +443,44 @@ def sharpness(
     return pd.DataFrame(rows)
 
 
-def choice_outcomes(sweep: Sweep, tables: list[Result | None]) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Swap:
+    """One set of outcomes under several metrics, the first the all-or-nothing reference: the mean
+    curves (:func:`metric_curves`), their B (:func:`metric_emergence_scores`) and the reference's
+    sharpness against each other metric (:func:`sharpness`)."""
+
+    outcomes: pd.DataFrame
+    names: tuple[str, ...]
+    curves: pd.DataFrame
+    scores: pd.DataFrame
+    sharpness: pd.DataFrame
+
+    @property
+    def reference(self) -> str:
+        return self.names[0]
+
+
+def swap_metrics(outcomes: pd.DataFrame, names: list[str] | tuple[str, ...], n_resamples: int, confidence: float) -> Swap:
+    """Score ``outcomes`` under ``names`` (the reference first) and compare the reference with the rest."""
+    curves = metric_curves(outcomes, names, n_resamples, confidence, rng_seed=0)
+    scores = metric_emergence_scores(curves)
+    compared = sharpness(outcomes, scores, names[0], names[1:], n_resamples, confidence, 0)
+    return Swap(outcomes, tuple(names), curves, scores, compared)
+
+
+def choice_outcomes(sweep: Sweep, records: list[Result], tables: list[Result | None]) -> pd.DataFrame:
     """Multiple-choice grade and Brier score per (size, seed), from stored option log-likelihoods.
 
     Schaeffer et al. 2023, Sec. 4 and Fig. 6 (LaMDA on BIG-bench): the grade credits the option of
     highest likelihood (:func:`metrics.multiple_choice_grade`); the Brier score
     (:func:`metrics.brier_score`, lower is better) scores the softmax of the option log-likelihoods
-    (:func:`metrics.option_probabilities`). Columns: ``task, d_model, n_params, flops, seed, grade,
-    brier, n_examples, n_options``.
+    (:func:`metrics.option_probabilities`). Seeds that diverged in training (read beside each run's
+    ``records``) are left out. Columns: ``task, d_model, n_params, flops, seed, grade, brier,
+    n_examples, n_options, n_diverged``.
     """
     rows = []
-    for spec, result in zip(sweep.runs, tables):
-        sizes = _size_columns(spec, result, "choices")
-        table = result.table
+    for spec, run, result in zip(sweep.runs, records, tables):
+        table, n_diverged = _without_diverged(_stored(spec, result, "choices").table, run)
         options = list(table["option_logprob"])
         correct = table["correct"].to_numpy().astype(np.int64)
         scored = pd.DataFrame({
@@ -292,9 +491,125 @@ def choice_outcomes(sweep: Sweep, tables: list[Result | None]) -> pd.DataFrame:
         })
         per_seed = scored.groupby(["component", "seed"], as_index=False).agg(
             grade=("grade", "mean"), brier=("brier", "mean"), n_examples=("grade", "size"), n_options=("n_options", "max"))
-        labels = spec.build_task().labels
-        rows.append(per_seed.assign(task=[labels[c] for c in per_seed["component"]], **sizes))
+        labels = _labels(spec)
+        rows.append(per_seed.assign(task=[labels[c] for c in per_seed["component"]], **emergence.size_columns(spec),
+                                    n_diverged=n_diverged))
     return pd.concat(rows, ignore_index=True).drop(columns="component")
+
+
+def rescored_outcomes(family: Family, choices: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, size, seed): the records under every :data:`SWAP_METRICS` metric, the Brier score
+    (and grade) of the multiple-choice variant beside them (NaN where a task has none)."""
+    return emergence.run_outcomes(family.sweep, family.records, list(emergence.RECORD_METRICS)).merge(
+        choices[["task", "d_model", "seed", "grade", "brier"]], on=["task", "d_model", "seed"], how="left")
+
+
+DECADES = [10.0**k for k in range(16)]
+"""Log axes of parameters or prompts: a label per power of ten, none in between."""
+
+
+def _params_x() -> alt.X:
+    """The family charts' x axis: parameters, labelled once per decade."""
+    return alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), axis=alt.Axis(format="~s", values=DECADES),
+                 title="parameters")
+
+
+def _titles(names: list[str] | tuple[str, ...] | pd.Series) -> list[str]:
+    """The chart titles of metric names."""
+    return [METRICS[name].title for name in names]
+
+
+def metric_panels(swap: Swap, labels: tuple[str, ...], width: int, *sources: str, title: str) -> alt.TopLevelMixin:
+    """One row of panels per task, one column per metric: each curve's mean over seeds with its bootstrap band."""
+    base = alt.Chart().encode(x=_params_x())
+    return charts.with_source(
+        alt.layer(
+            base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(y=alt.Y("low:Q", title=None), y2="high:Q"),
+            base.mark_line(point=True, color=charts.PALETTE[0]).encode(
+                y=alt.Y("mean:Q", scale=alt.Scale(zero=False)),
+                tooltip=["task:N", "metric_title:N", alt.Tooltip("n_params:Q", format=","),
+                         alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f"),
+                         alt.Tooltip("high:Q", format=".3f")],
+            ),
+            data=swap.curves.assign(metric_title=_titles(swap.curves["metric"])),
+        ).properties(width=width, height=95).facet(
+            row=alt.Row("task:N", title=None, sort=list(labels)),
+            column=alt.Column("metric_title:N", title=None, sort=_titles(swap.names)),
+        ).resolve_scale(y="independent"),
+        *sources,
+        title=title,
+    )
+
+
+def b_table(swap: Swap, labels: tuple[str, ...], caption: str) -> Styler:
+    """B of every (task, metric) curve, tasks in the family's order; "flat" where a curve has no B."""
+    table = swap.scores.pivot(index="task", columns="metric", values="B").reindex(
+        index=[t for t in labels if t in set(swap.scores["task"])], columns=list(swap.names))
+    negated = {name: f"B, {METRICS[name].title}" + ("" if METRICS[name].higher_is_better else " (negated)")
+               for name in swap.names}
+    return table.rename(columns=negated).style.format("{:.1f}", na_rep="flat").set_caption(caption)
+
+
+def sharpness_table(swap: Swap, caption: str) -> Styler:
+    """The reference's B against each other metric's, task by task, with the paired interval and verdict."""
+    sharp = swap.sharpness
+    return sharp.assign(metric=_titles(sharp["metric"])).style.format(
+        {"B_reference": "{:.1f}", "B_metric": "{:.1f}", "difference": "{:+.1f}", "low": "{:+.1f}", "high": "{:+.1f}"},
+        na_rep="flat").hide(axis="index").set_caption(caption)
+
+
+def sharpness_summary(sharp: pd.DataFrame, reference: str) -> str:
+    """Per task, which metrics the ``reference`` is clearly more step-like than (:func:`sharpness`),
+    which clearly less, and which curves are flat; then how many tasks have at least one clearly
+    smoother continuous metric, the count Schaeffer et al.'s thesis predicts to be all of them."""
+    title = METRICS[reference].title
+    lines, sharper_somewhere = [], 0
+    for task, rows in sharp.groupby("task", sort=False):
+        named = {v: ", ".join(METRICS[m].title for m in rows.loc[rows["verdict"] == v, "metric"])
+                 for v in ("sharper", "smoother", "no clear difference", "flat")}
+        sharper_somewhere += bool(named["sharper"])
+        compared = "; ".join(p for p in (
+            f"clearly higher than under {named['sharper']}" if named["sharper"] else "",
+            f"clearly lower than under {named['smoother']}" if named["smoother"] else "",
+            f"not clearly different from {named['no clear difference']}" if named["no clear difference"] else "") if p)
+        parts = [f"B under {title} is {compared}" if compared else "",
+                 f"no B to compare with {named['flat']} (a flat curve)" if named["flat"] else ""]
+        lines.append(f"- **`{task}`**: " + "; ".join(p for p in parts if p) + ".")
+    return ("\n".join(lines) + f"\n\nIn all, {sharper_somewhere} of {sharp['task'].nunique()} tasks have a continuous "
+            f"metric whose B is clearly below that of {title}.")
+
+
+def rescoring_text(swap: Swap, profile: str) -> str:
+    """What the rescoring of the records shows, per task (:func:`sharpness_summary`), and which seeds were left out."""
+    n_sizes = swap.curves["n_params"].nunique()
+    return (f"**What the rescoring shows** ({profile} profile, {n_sizes} sizes, so a straight line scores "
+            f"B = {n_sizes - 1}):\n\n" + sharpness_summary(swap.sharpness, swap.reference)
+            + (f"\n\n{QUICK_CAVEAT}" if profile == "quick" else "") + "\n\n" + divergence_text(swap.outcomes))
+
+
+def choices_text(swap: Swap, profile: str) -> str:
+    """What the multiple-choice variant shows: grade against Brier score per task, and which seeds were left out."""
+    return (f"**What multiple choice shows** ({profile} profile):\n\n" + sharpness_summary(swap.sharpness, swap.reference)
+            + "\n\n" + divergence_text(swap.outcomes))
+
+
+def choices_chart(swap: Swap, labels: tuple[str, ...], confidence: float, source: str) -> alt.TopLevelMixin:
+    """Grade and Brier score per task (:func:`metric_panels`), with the chance levels of k options."""
+    k_options = int(swap.outcomes["n_options"].max())
+    return metric_panels(
+        swap, labels, 150, source,
+        f"{k_options} options; mean over seeds, {100 * confidence:g}% bootstrap bands; chance: grade {1 / k_options:.2f}, "
+        f"Brier {1 - 1 / k_options:.2f}",
+        title="The same option likelihoods under two metrics, per task",
+    )
+
+
+# Exact match against target length, and against p^L (Sec. 2 on the stored outputs)
+
+
+def addition_labels(mixture: Mixture) -> list[str]:
+    """The mixture's addition tasks, whose answers differ in digit count and so in target length."""
+    return [label for label in mixture.labels if getattr(component(mixture, label), "op", None) == "+"]
 
 
 def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tuple[str, ...]) -> pd.DataFrame:
@@ -304,17 +619,18 @@ def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tup
     different digit counts) and groups them by ``target_len`` (answer tokens, EOS included): the
     data behind Schaeffer et al.'s Fig. 3, where exact match falls about geometrically with target
     length and token edit distance rises about linearly. ``correct_tokens`` counts teacher-forced
-    hits (``tf_correct``), the per-token accuracy whose L-th power predicts exact match. Columns: ``d_model, n_params, flops, seed,
-    target_len, em, edit_distance, correct_tokens, tokens, n_examples``.
+    hits (``tf_correct``), the per-token accuracy whose L-th power predicts exact match. Seeds that
+    diverged in training are left out (``n_diverged`` counts them). Columns: ``d_model, n_params,
+    flops, seed, target_len, em, edit_distance, correct_tokens, tokens, n_examples, n_diverged``.
     """
     rows = []
     for spec, result in zip(sweep.runs, results):
-        sizes = _size_columns(spec, result, "records")
-        task_labels = spec.build_task().labels
+        table, n_diverged = _without_diverged(_stored(spec, result, "records").table, result)
+        task_labels = _labels(spec)
         unknown = [label for label in labels if label not in task_labels]
         if unknown:
             raise ValueError(f"labels: {unknown} are not components of {spec.sweep}; it has {list(task_labels)}")
-        picked = result.table[result.table["component"].isin([task_labels.index(label) for label in labels])]
+        picked = table[table["component"].isin([task_labels.index(label) for label in labels])]
         scored = pd.concat(
             [picked[["seed", "target_len"]].reset_index(drop=True),
              emergence.record_scores(picked, ["em", "edit_distance", "token_accuracy"]).reset_index(drop=True)], axis=1)
@@ -322,11 +638,12 @@ def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tup
         per_seed = scored.groupby(["seed", "target_len"], as_index=False).agg(
             em=("em", "mean"), edit_distance=("edit_distance", "mean"), correct_tokens=("hits", "sum"),
             n_examples=("em", "size"))
-        rows.append(per_seed.assign(tokens=per_seed["target_len"].astype(np.int64) * per_seed["n_examples"], **sizes))
+        rows.append(per_seed.assign(tokens=per_seed["target_len"].astype(np.int64) * per_seed["n_examples"],
+                                    **emergence.size_columns(spec), n_diverged=n_diverged))
     frame = pd.concat(rows, ignore_index=True)
     frame["target_len"] = frame["target_len"].astype(np.int64)
     return frame[["d_model", "n_params", "flops", "seed", "target_len", "em", "edit_distance", "correct_tokens",
-                  "tokens", "n_examples"]]
+                  "tokens", "n_examples", "n_diverged"]]
 
 
 def token_accuracy_by_size(lengths: pd.DataFrame) -> pd.DataFrame:
@@ -358,6 +675,95 @@ def length_curves(lengths: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["n_params", "target_len"], ignore_index=True)
 
 
+def evenly_spaced(values: list[float] | np.ndarray, k: int) -> list[float]:
+    """``k`` of the sorted distinct ``values``, spread evenly by rank, the smallest and largest included.
+
+    Picks the few model sizes a chart draws out of a family (all of them when ``k`` is at least
+    their number).
+    """
+    distinct = np.unique(np.asarray(values))
+    if k < 1:
+        raise ValueError(f"k: expected at least one value to pick, got {k}")
+    if distinct.size == 0:
+        raise ValueError("values: expected at least one value")
+    ranks = np.unique(np.rint(np.linspace(0, distinct.size - 1, min(k, distinct.size))).astype(int))
+    return distinct[ranks].tolist()
+
+
+def length_chart(lengths: pd.DataFrame, k_sizes: int, labels: list[str], source: str) -> alt.TopLevelMixin:
+    """Exact match and edit distance against target length for ``k_sizes`` sizes spread over the family
+    (:func:`evenly_spaced`): measured points beside the independent-token model's dashed lines."""
+    by_length = length_curves(lengths)
+    shown = by_length[by_length["n_params"].isin(evenly_spaced(by_length["n_params"], k_sizes))]
+    base = alt.Chart(shown).encode(
+        x=alt.X("target_len:Q", title="target length L (tokens, EOS included)", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("n_params:O", title="parameters", scale=alt.Scale(scheme="viridis")),
+    )
+
+    def measured_and_model(measured: str, predicted: str, title: str) -> alt.LayerChart:
+        return alt.LayerChart(layer=[
+            base.mark_line(strokeDash=[4, 3], strokeWidth=1.5).encode(y=f"{predicted}:Q"),
+            base.mark_point(filled=True, size=60).encode(
+                y=alt.Y(f"{measured}:Q", title=title),
+                tooltip=[alt.Tooltip("n_params:Q", format=","), "target_len:Q", alt.Tooltip(f"{measured}:Q", format=".3f"),
+                         alt.Tooltip(f"{predicted}:Q", format=".3f"), alt.Tooltip("p_token:Q", format=".3f"),
+                         "n_examples:Q"],
+            ),
+        ])
+
+    return charts.with_source(
+        alt.hconcat(
+            measured_and_model("em", "em_model", "exact match").properties(title="Exact match (model: p^L)"),
+            measured_and_model("edit_distance", "edit_distance_model", "token edit distance").properties(
+                title="Token edit distance (model: L(1 - p))"),
+        ),
+        source,
+        f"addition tasks {', '.join(labels)} pooled; points measured, dashed lines the independent-token model with measured p",
+        title="Against target length, for a few model sizes",
+    )
+
+
+def _power_law_sentence(p_by_size: pd.DataFrame) -> str:
+    """Whether the measured per-token accuracy falls as the model's power law, and its fitted constants."""
+    try:
+        fit_c, fit_alpha = fit_cross_entropy_power_law(p_by_size["n_params"], p_by_size["p_token"])
+    except ValueError:
+        return ("Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha gives "
+                "no usable exponent), so the mathematical model's smooth loss is not what these models show.")
+    if fit_alpha < 0:
+        return (f"A power law fitted to the measured per-token accuracy, -ln p = (N/c)^alpha, gives alpha = "
+                f"{fit_alpha:.3f} and c = {fit_c:.3g}.")
+    return (f"Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha gives "
+            f"alpha = {fit_alpha:.3f}, not negative), so the mathematical model's smooth loss is not what these "
+            "models show.")
+
+
+def lengths_text(lengths: pd.DataFrame, profile: str) -> str:
+    """What :func:`length_outcomes` shows: p from the smallest to the largest size, exact match and edit
+    distance against their independent-token values at the largest, at how many sizes each moves with
+    length as the model says, the fitted power law of p, and which seeds were left out."""
+    by_length = length_curves(lengths)
+    p_by_size = token_accuracy_by_size(lengths)
+    largest = by_length[by_length["n_params"] == by_length["n_params"].max()].sort_values("target_len")
+    per_size = [curve.sort_values("target_len") for _, curve in by_length.groupby("n_params")]
+    falls = sum(bool(np.all(np.diff(curve["em"]) <= 0)) for curve in per_size)
+    rises = sum(bool(np.all(np.diff(curve["edit_distance"]) >= 0)) for curve in per_size)
+    gap = float(np.mean(np.abs(by_length["em"] - by_length["em_model"])))
+    target_lengths = ", ".join(str(n) for n in sorted(by_length["target_len"].unique()))
+    return (
+        f"**What the lengths show** ({profile} profile; target lengths {target_lengths}). Measured per-token accuracy "
+        f"goes from {p_by_size['p_token'].iloc[0]:.2f} at the smallest size to {p_by_size['p_token'].iloc[-1]:.2f} at "
+        f"the largest. At the largest size exact match reads "
+        + ", ".join(f"{r.em:.3f} at L = {r.target_len} (p^L = {r.em_model:.3f})" for r in largest.itertuples())
+        + ", and edit distance "
+        + ", ".join(f"{r.edit_distance:.2f} (L(1-p) = {r.edit_distance_model:.2f})" for r in largest.itertuples())
+        + f". Across the {by_length['n_params'].nunique()} sizes, exact match never rises with length for {falls} and "
+        f"edit distance never falls with length for {rises}; the mean gap between measured exact match and p^L is "
+        f"{gap:.3f}. " + _power_law_sentence(p_by_size)
+        + (f" {QUICK_CAVEAT}" if profile == "quick" else "") + " " + divergence_text(lengths)
+    )
+
+
 def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFrame:
     """Measured exact match beside what per-token accuracy predicts, per (task, size, seed).
 
@@ -367,14 +773,15 @@ def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFr
     p^L over its prompts, L each prompt's answer length (EOS included). Greedy exact match is the
     product of the same hits, so ``em`` above ``em_model`` means errors come together within an
     answer; below it, that positions differ in difficulty (p pools an easy end-of-sequence token with
-    hard digits) or that errors spread over more answers than independence would. Columns: ``task, d_model, n_params, flops,
-    seed, em, p_token, em_model``.
+    hard digits) or that errors spread over more answers than independence would. Seeds that
+    diverged in training are left out. Columns: ``task, d_model, n_params, flops, seed, em, p_token,
+    em_model, n_diverged``.
     """
     rows = []
     for spec, result in zip(sweep.runs, results):
-        sizes = _size_columns(spec, result, "records")
-        labels = spec.build_task().labels
-        table = result.table
+        table, n_diverged = _without_diverged(_stored(spec, result, "records").table, result)
+        sizes = emergence.size_columns(spec)
+        labels = _labels(spec)
         scored = pd.DataFrame({
             "component": table["component"].to_numpy(), "seed": table["seed"].to_numpy(),
             "target_len": table["target_len"].to_numpy().astype(np.int64),
@@ -384,7 +791,7 @@ def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFr
         for (c, seed), group in scored.groupby(["component", "seed"]):
             p = group["hits"].sum() / group["target_len"].sum()
             rows.append({"task": labels[c], **sizes, "seed": seed, "em": group["em"].mean(), "p_token": p,
-                         "em_model": float(np.mean(p ** group["target_len"].to_numpy()))})
+                         "em_model": float(np.mean(p ** group["target_len"].to_numpy())), "n_diverged": n_diverged})
     return pd.DataFrame(rows)
 
 
@@ -407,6 +814,27 @@ def independence_table(outcomes: pd.DataFrame, n_resamples: int, confidence: flo
     return pd.DataFrame(rows)
 
 
+def independence_chart(table: pd.DataFrame, labels: tuple[str, ...], source: str) -> alt.TopLevelMixin:
+    """Per task, measured exact match (points, with p^L plus the gap's paired interval as bars) against
+    the p^L that teacher-forced p predicts (lines), over the family's sizes (:func:`independence_table`)."""
+    by_task = alt.Chart(table.assign(em_lo=table["em_model"] + table["low"], em_hi=table["em_model"] + table["high"])
+                        ).encode(x=_params_x())
+    return charts.with_source(
+        alt.layer(
+            by_task.mark_line(color=charts.PALETTE[1]).encode(y=alt.Y("em_model:Q", title="exact match")),
+            by_task.mark_rule(color=charts.PALETTE[0]).encode(y="em_lo:Q", y2="em_hi:Q"),
+            by_task.mark_point(filled=True, size=40, color=charts.PALETTE[0]).encode(
+                y="em:Q", tooltip=["task:N", alt.Tooltip("n_params:Q", format=","), alt.Tooltip("em:Q", format=".3f"),
+                                   alt.Tooltip("em_model:Q", format=".3f", title="p^L"),
+                                   alt.Tooltip("gap:Q", format="+.3f"), alt.Tooltip("low:Q", format="+.3f"),
+                                   alt.Tooltip("high:Q", format="+.3f")]),
+        ).properties(width=170, height=120).facet(facet=alt.Facet("task:N", title=None, sort=list(labels)), columns=3),
+        source,
+        "points: measured exact match (bars: p^L plus the paired interval of the gap); lines: p^L from teacher-forced p",
+        title="Measured exact match against the independent-token prediction p^L, per task",
+    )
+
+
 def independence_summary(table: pd.DataFrame, confidence: float) -> str:
     """What the p^L comparison says, per task: at how many sizes measured exact match lies clearly
     above or below the independent-token prediction, and the two at the largest size."""
@@ -421,56 +849,29 @@ def independence_summary(table: pd.DataFrame, confidence: float) -> str:
     return "\n".join(lines)
 
 
-def sharpness_summary(sharp: pd.DataFrame, reference: str) -> str:
-    """Per task, which metrics the ``reference`` is clearly more step-like than (:func:`sharpness`),
-    which clearly less, and which curves are flat; then how many tasks have at least one clearly
-    smoother continuous metric, the count Schaeffer et al.'s thesis predicts to be all of them."""
-    title = METRICS[reference].title
-    lines, smoother_somewhere = [], 0
-    for task, rows in sharp.groupby("task", sort=False):
-        named = {v: ", ".join(METRICS[m].title for m in rows.loc[rows["verdict"] == v, "metric"])
-                 for v in ("sharper", "smoother", "no clear difference", "flat")}
-        smoother_somewhere += bool(named["sharper"])
-        compared = "; ".join(p for p in (
-            f"clearly higher than under {named['sharper']}" if named["sharper"] else "",
-            f"clearly lower than under {named['smoother']}" if named["smoother"] else "",
-            f"not clearly different from {named['no clear difference']}" if named["no clear difference"] else "") if p)
-        parts = [f"B under {title} is {compared}" if compared else "",
-                 f"no B to compare with {named['flat']} (a flat curve)" if named["flat"] else ""]
-        lines.append(f"- **`{task}`**: " + "; ".join(p for p in parts if p) + ".")
-    return ("\n".join(lines) + f"\n\nIn all, {smoother_somewhere} of {sharp['task'].nunique()} tasks have a continuous "
-            f"metric whose B is clearly below that of {title}.")
+def independence_text(outcomes: pd.DataFrame, table: pd.DataFrame, confidence: float, profile: str) -> str:
+    """The p^L comparison's heading, per-task summary (:func:`independence_summary`) and the seeds left out."""
+    return (f"**Measured against p^L** ({profile} profile):\n\n" + independence_summary(table, confidence)
+            + "\n\n" + divergence_text(outcomes))
 
 
-def large_text(summary: pd.DataFrame, chance: float, label: str) -> str:
-    """The large test set's verdict per size (:func:`large_summary`), in one paragraph."""
-    counts = summary["verdict"].value_counts()
-    above = summary[summary["verdict"] == "above chance"]
-    zero = summary[summary["successes"] == 0]
-    return (
-        f"On `{label}` (chance {chance:.2g}) the large test set puts {counts.get('above chance', 0)} of {len(summary)} "
-        f"sizes above chance, {counts.get('below chance', 0)} below it and "
-        f"{counts.get('not distinguishable from chance', 0)} indistinguishable from it (both intervals must agree). "
-        + (f"The smallest size above chance has {above['n_params'].iloc[0]:,} parameters, at exact match "
-           f"{above['em'].iloc[0]:.4f}. " if len(above) else "")
-        + (f"{len(zero)} size(s) answer no prompt of the {zero['trials'].iloc[0]:,} exactly; there the test set only "
-           f"bounds exact match below {zero['cp_high'].max():.4f}." if len(zero) else
-           "Every size answers some prompts exactly, so a test set this large resolves exact match at every size.")
-    )
+# A larger test set at small scale (Fig. 4)
 
 
-def large_outcomes(sweep: Sweep, tables: list[Result | None]) -> pd.DataFrame:
+def large_outcomes(sweep: Sweep, records: list[Result], tables: list[Result | None]) -> pd.DataFrame:
     """Exact matches on the large test set per (size, seed): ``task, d_model, n_params, flops, seed,
-    successes, trials, em`` (Schaeffer et al. 2023, Fig. 4; runs without the table are skipped)."""
+    successes, trials, em, n_diverged`` (Schaeffer et al. 2023, Fig. 4; runs without the table are
+    skipped, seeds that diverged in training left out)."""
     rows = []
-    for spec, result in zip(sweep.runs, tables):
+    for spec, run, result in zip(sweep.runs, records, tables):
         if result is None:
             continue
+        table, n_diverged = _without_diverged(result.table, run)
         label = spec.eval["large_component"]
-        per_seed = result.table.groupby("seed")["exact_match"].agg(["sum", "size"])
+        per_seed = table.groupby("seed")["exact_match"].agg(["sum", "size"])
         for seed, (hits, n) in per_seed.iterrows():
             rows.append({"task": label, **emergence.size_columns(spec), "seed": seed, "successes": int(hits),
-                         "trials": int(n), "em": hits / n})
+                         "trials": int(n), "em": hits / n, "n_diverged": n_diverged})
     return pd.DataFrame(rows)
 
 
@@ -541,19 +942,98 @@ def exact_match_by_test_size(table: pd.DataFrame, sizes: list[int], confidence: 
     return pd.DataFrame(rows)
 
 
-def evenly_spaced(values: list[float] | np.ndarray, k: int) -> list[float]:
-    """``k`` of the sorted distinct ``values``, spread evenly by rank, the smallest and largest included.
+@dataclass(frozen=True)
+class LargeTestSet:
+    """The large test set of one task: its ``chance`` exact match, per (size, seed) ``outcomes``
+    (:func:`large_outcomes`), per-size ``summary`` (:func:`large_summary`) and ``by_prompts``, the
+    two smallest sizes measured on growing prefixes of it (:func:`exact_match_by_test_size`)."""
 
-    Picks the few model sizes a chart draws out of a family (all of them when ``k`` is at least
-    their number).
-    """
-    distinct = np.unique(np.asarray(values))
-    if k < 1:
-        raise ValueError(f"k: expected at least one value to pick, got {k}")
-    if distinct.size == 0:
-        raise ValueError("values: expected at least one value")
-    ranks = np.unique(np.rint(np.linspace(0, distinct.size - 1, min(k, distinct.size))).astype(int))
-    return distinct[ranks].tolist()
+    label: str
+    chance: float
+    outcomes: pd.DataFrame
+    summary: pd.DataFrame
+    by_prompts: pd.DataFrame
+
+
+def large_test_set(family: Family, n_resamples: int, confidence: float) -> LargeTestSet:
+    """Everything the chapter shows of the family's large test set, diverged seeds left out."""
+    stored = [(spec, run, table) for spec, run, table in zip(family.sweep.runs, family.records, family.large)
+              if table is not None]
+    if not stored:
+        raise ValueError("large: no run of the family has a stored large test set; train the sweep first")
+    label = stored[0][0].eval["large_component"]
+    task = component(family.mixture, label)
+    if not isinstance(task, (FewShotArithmetic, WordUnscramble)):
+        raise ValueError(f"large: {label} is a {type(task).__name__}, which has no chance level of exact match")
+    chance = task.chance_exact_match()
+    outcomes = large_outcomes(family.sweep, family.records, family.large)
+    prefixes = []
+    for spec, run, table in stored[:2]:
+        kept, _ = _without_diverged(table.table, run)
+        prefixes.append(exact_match_by_test_size(kept, subset_sizes(kept["example"].nunique()), confidence).assign(
+            n_params=emergence.size_columns(spec)["n_params"]))
+    return LargeTestSet(label, chance, outcomes, large_summary(outcomes, chance, n_resamples, confidence, 0),
+                        pd.concat(prefixes, ignore_index=True))
+
+
+def large_prompts_chart(large: LargeTestSet, confidence: float, source: str) -> alt.TopLevelMixin:
+    """Exact match of the two smallest sizes on the first 100, 1,000, ... prompts, with Clopper-Pearson
+    intervals, the chance line (dashed) and the resolution of the pool (dotted)."""
+    resolved = large.by_prompts
+    # The two sizes' marks sit slightly apart at each test-set size, so neither hides the other.
+    shifted = resolved.assign(shifted=resolved["prompts"] * np.where(
+        resolved["n_params"] == resolved["n_params"].min(), 0.93, 1.07))
+    prompts_x = alt.X("shifted:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s", values=DECADES),
+                      title="test prompts used")
+    colour = alt.Color("n_params:O", title="parameters", scale=alt.Scale(range=charts.PALETTE[:2]))
+    return charts.with_source(
+        alt.layer(
+            alt.Chart(shifted).mark_rule(strokeWidth=2).encode(
+                x=prompts_x, y=alt.Y("low:Q", title=f"exact match, {large.label}"), y2="high:Q", color=colour),
+            alt.Chart(shifted).mark_point(filled=True, size=60).encode(
+                x=prompts_x, y="em:Q", color=colour,
+                tooltip=[alt.Tooltip("n_params:Q", format=","), "prompts:Q", "successes:Q", "trials:Q",
+                         alt.Tooltip("em:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"),
+                         alt.Tooltip("high:Q", format=".4f")],
+            ),
+            alt.Chart(shifted).mark_line(strokeDash=[1, 3], color="#666").encode(
+                x=alt.X("prompts:Q", title="test prompts used"), y="mean(resolution):Q"),
+            alt.Chart(pd.DataFrame({"chance": [large.chance]})).mark_rule(
+                strokeDash=[5, 4], color=charts.PALETTE[3]).encode(y="chance:Q"),
+        ),
+        source,
+        f"{100 * confidence:g}% Clopper-Pearson intervals on the count pooled over seeds; dashed: chance "
+        f"{large.chance:.4f}; dotted: one exact match in the pool",
+        title="Exact match of the two smallest models as the test set grows",
+    )
+
+
+def large_table(large: LargeTestSet, caption: str) -> Styler:
+    """The per-size verdicts of :func:`large_summary` as the chapter shows them."""
+    return large.summary.style.format(
+        {"n_params": "{:,}", "flops": "{:.2e}", "trials": "{:,}", "em": "{:.4f}", "cp_low": "{:.4f}",
+         "cp_high": "{:.4f}", "seed_low": "{:.4f}", "seed_high": "{:.4f}"}
+    ).hide(axis="index").set_caption(caption)
+
+
+def large_text(large: LargeTestSet, profile: str) -> str:
+    """The large test set's verdict per size (:func:`large_summary`) in one paragraph, with the seeds left out."""
+    summary = large.summary
+    counts = summary["verdict"].value_counts()
+    above = summary[summary["verdict"] == "above chance"]
+    zero = summary[summary["successes"] == 0]
+    return (
+        f"**What more data shows** ({profile} profile): On `{large.label}` (chance {large.chance:.2g}) the large test "
+        f"set puts {counts.get('above chance', 0)} of {len(summary)} sizes above chance, "
+        f"{counts.get('below chance', 0)} below it and {counts.get('not distinguishable from chance', 0)} "
+        "indistinguishable from it (both intervals must agree). "
+        + (f"The smallest size above chance has {above['n_params'].iloc[0]:,} parameters, at exact match "
+           f"{above['em'].iloc[0]:.4f}. " if len(above) else "")
+        + (f"{len(zero)} size(s) answer no prompt of the {zero['trials'].iloc[0]:,} exactly; there the test set only "
+           f"bounds exact match below {zero['cp_high'].max():.4f}." if len(zero) else
+           "Every size answers some prompts exactly, so a test set this large resolves exact match at every size.")
+        + (f" {QUICK_CAVEAT}" if profile == "quick" else "") + " " + divergence_text(large.outcomes)
+    )
 
 
 # Induced emergence in vision (Sec. 5)
@@ -724,3 +1204,240 @@ def b_difference(a: pd.DataFrame, b: pd.DataFrame, value: str, confidence: float
     scores = [breakthroughness_by_seed(frame, value, clip=clip).set_index("seed")["B"] for frame in (a, b)]
     differences = (scores[0] - scores[1]).dropna()
     return stats.bootstrap_ci(differences.to_numpy(), np.median, confidence=confidence)
+
+
+def vision_populations(profile: str, widths: list[int], seeds: int, device: str) -> tuple[Result, Result]:
+    """The autoencoder and classifier populations of ``profile``, read from the results store, trained
+    first only if these exact populations are not stored (:func:`scalingbook.lab.vision.population_result`)."""
+    autoencoders, classifiers = (
+        vision.population_result(vision.profile_config(task, profile, widths, seeds), profile, device)
+        for task in ("autoencoder", "classifier")
+    )
+    return autoencoders, classifiers
+
+
+@dataclass(frozen=True)
+class VisionCurves:
+    """Both vision families under their smooth and thresholded metrics.
+
+    Per (width, seed): ``recon`` (:func:`reconstruction_curves`) and ``subsets``
+    (:func:`subset_accuracy_curves`, on ``n_sets`` sampled sets). Per width, means over seeds with
+    bootstrap intervals (:func:`seed_intervals`): ``mse``, ``reconstruction`` (per c), ``accuracy``,
+    ``expected`` and ``measured`` (per K). ``scores``: how emergent each looks (:func:`vision_emergence_scores`).
+    """
+
+    recon: pd.DataFrame
+    subsets: pd.DataFrame
+    n_sets: int
+    mse: pd.DataFrame
+    reconstruction: pd.DataFrame
+    accuracy: pd.DataFrame
+    expected: pd.DataFrame
+    measured: pd.DataFrame
+    scores: pd.DataFrame
+
+
+def vision_curves(
+    autoencoders: pd.DataFrame, classifiers: pd.DataFrame, thresholds: list[float], sizes: list[int], n_sets: int
+) -> VisionCurves:
+    """Score the per-image tables of both populations under every threshold c and set size K."""
+    recon = reconstruction_curves(autoencoders, thresholds)
+    subsets = subset_accuracy_curves(classifiers, sizes, n_sets)
+    return VisionCurves(
+        recon, subsets, n_sets,
+        mse=seed_intervals(recon[recon["c"] == recon["c"].iloc[0]], "mse", ["width"]),
+        reconstruction=seed_intervals(recon, "reconstruction", ["width", "c"]),
+        accuracy=seed_intervals(subsets[subsets["k"] == subsets["k"].min()], "accuracy", ["width"]),
+        expected=seed_intervals(subsets, "expected", ["width", "k"]),
+        measured=seed_intervals(subsets, "measured", ["width", "k"]),
+        scores=vision_emergence_scores(recon, subsets),
+    )
+
+
+def _width_x(widths: pd.Series) -> alt.X:
+    """The vision charts' x axis: hidden width on a log scale spanning exactly the widths trained."""
+    return alt.X("width:Q", scale=alt.Scale(type="log", domain=[int(widths.min()), int(widths.max())], nice=False),
+                 title="hidden width (bottleneck units)")
+
+
+def _black_band(summary: pd.DataFrame, x: alt.X, y: alt.Y, value_title: str) -> list[alt.Chart]:
+    """A seed-mean curve in black over its shaded bootstrap band."""
+    return [
+        alt.Chart(summary).mark_area(opacity=0.2, color="#000").encode(x=x, y=y, y2="high:Q"),
+        alt.Chart(summary).mark_line(point=alt.OverlayMarkDef(color="#000"), color="#000").encode(
+            x=x, y="mean:Q", tooltip=["width:Q", alt.Tooltip("mean:Q", format=".3f", title=value_title)]),
+    ]
+
+
+def reconstruction_chart(curves: VisionCurves, source: str) -> alt.TopLevelMixin:
+    """The autoencoders' mean squared error with the thresholds drawn on it, beside Reconstruction_c
+    for each threshold (Fig. 7); a threshold picked out by clicking the legend."""
+    width_x = _width_x(curves.recon["width"])
+    pick_c = alt.selection_point(fields=["c"], bind="legend")
+    c_colour = alt.Color("c:O", title="threshold c", scale=alt.Scale(range=charts.PALETTE))
+    c_opacity = alt.condition(pick_c, alt.value(1.0), alt.value(0.12))
+    error_y = alt.Y("low:Q", scale=alt.Scale(type="log"), title="mean squared error ||x - x̂||²")
+    mse_chart = alt.layer(
+        *_black_band(curves.mse, width_x, error_y, "mean squared error"),
+        alt.Chart(pd.DataFrame({"c": curves.recon["c"].unique()})).mark_rule(strokeDash=[4, 4]).encode(
+            y="c:Q", color=c_colour, opacity=c_opacity),
+    ).properties(title="Mean squared error")
+    recon_base = alt.Chart(curves.reconstruction).encode(x=width_x, color=c_colour, opacity=c_opacity)
+    recon_chart = alt.layer(
+        recon_base.mark_line(point=True).encode(
+            y=alt.Y("mean:Q", title="Reconstruction_c", scale=alt.Scale(domain=[0, 1])),
+            tooltip=["width:Q", "c:Q", alt.Tooltip("mean:Q", format=".3f", title="Reconstruction_c")],
+        ).add_params(pick_c),
+        recon_base.mark_rule().encode(y="low:Q", y2="high:Q"),
+    ).properties(title="Reconstruction_c, one line per threshold c")
+    return charts.with_source(alt.hconcat(mse_chart, recon_chart), source,
+                              title="The same autoencoders under two metrics")
+
+
+def subset_chart(curves: VisionCurves, source: str) -> alt.TopLevelMixin:
+    """The classifiers' per-image accuracy beside subset accuracy for each K: expected acc^K (lines)
+    and measured on sampled sets (points with intervals), App. B, Fig. 10."""
+    width_x = _width_x(curves.subsets["width"])
+    pick_k = alt.selection_point(fields=["k"], bind="legend")
+    k_colour = alt.Color("k:O", title="set size K", scale=alt.Scale(range=charts.PALETTE))
+    k_opacity = alt.condition(pick_k, alt.value(1.0), alt.value(0.12))
+    unit_y = alt.Scale(domain=[0, 1])
+    accuracy_chart = alt.layer(
+        *_black_band(curves.accuracy, width_x, alt.Y("low:Q", title="per-image test accuracy", scale=unit_y), "accuracy"),
+    ).properties(title="Per-image accuracy")
+    subsets_chart = alt.layer(
+        alt.Chart(curves.expected).mark_line().encode(
+            x=width_x, y=alt.Y("mean:Q", title="all K correct (subset accuracy)", scale=unit_y),
+            color=k_colour, opacity=k_opacity,
+        ).add_params(pick_k),
+        alt.Chart(curves.measured).mark_point(filled=True).encode(
+            x=width_x, y="mean:Q", color=k_colour, opacity=k_opacity,
+            tooltip=["width:Q", "k:O", alt.Tooltip("mean:Q", format=".3f", title="measured on sampled sets")],
+        ),
+        alt.Chart(curves.measured).mark_rule().encode(x=width_x, y="low:Q", y2="high:Q", color=k_colour,
+                                                      opacity=k_opacity),
+    ).properties(title="All K of K correct, one colour per K")
+    return charts.with_source(
+        alt.hconcat(accuracy_chart, subsets_chart), source,
+        f"lines: expected accuracy^K; points: {curves.n_sets} sampled K-sets per K",
+        title="The same classifiers under two metrics",
+    )
+
+
+def vision_scores_table(curves: VisionCurves) -> Styler:
+    """B (median over seeds, with its interval) and the 10%-to-90% width growth of every vision metric."""
+    return curves.scores.rename(columns={
+        "B": "B (median over seeds)", "B_low": "low", "B_high": "high", "width_growth": "width growth 10% -> 90%",
+    }).style.format(precision=1, na_rep="-").hide(axis="index")
+
+
+def difference_words(interval: stats.Interval) -> str:
+    """How an interval on a difference stands against zero: clearly above, clearly below, or not clearly different."""
+    if interval.low > 0:
+        return "clearly above zero"
+    return "clearly below zero" if interval.high < 0 else "not clearly different from zero"
+
+
+def compared_with_line(b: float, low: float, high: float, n_points: int) -> str:
+    """Where a B and its interval stand against ``n_points - 1``, the B of a straight line through the points."""
+    line = n_points - 1
+    if high < line:
+        verdict = f"clearly below the {line} of a straight line through the {n_points} widths: no jump"
+    elif low > line:
+        verdict = f"clearly above the {line} of a straight line through the {n_points} widths: more step-like than a line"
+    else:
+        verdict = f"an interval that holds the {line} of a straight line through the {n_points} widths: no jump"
+    return f"its B is {b:.1f} [{low:.1f}, {high:.1f}], {verdict}"
+
+
+def _score(scores: pd.DataFrame, metric: str, setting: str) -> pd.Series:
+    """One row of :func:`vision_emergence_scores`."""
+    return scores.set_index(["metric", "setting"]).loc[(metric, setting)]
+
+
+def reconstruction_summary(curves: VisionCurves) -> str:
+    """What the autoencoders show: the error's B against a straight line's, where the strictest
+    threshold takes its largest step, and whether that threshold makes the same models look
+    clearly more step-like than their error does (paired over seeds, :func:`b_difference`)."""
+    mse, recon, scores = curves.mse, curves.recon, curves.scores
+    c_low, c_high = recon["c"].min(), recon["c"].max()
+    error = _score(scores, "mean squared error (negated)", "")
+    strict_b = _score(scores, "Reconstruction_c", f"c = {c_low:g}")["B"]
+    strict_curve = curves.reconstruction[curves.reconstruction["c"] == c_low]
+    generous = curves.reconstruction[curves.reconstruction["c"] == c_high].sort_values("width")
+    step = largest_step(strict_curve)
+    one_c = recon[recon["c"] == c_low]
+    against_error = b_difference(one_c.assign(v=one_c["reconstruction"]), one_c.assign(v=-one_c["mse"]), "v")
+    made_by_c = against_error.low > 0
+    return (
+        f"**Reconstruction.** The mean squared error is {mse['mean'].iloc[0]:.2f} at width {mse['width'].iloc[0]} and "
+        f"{mse['mean'].iloc[-1]:.2f} at width {mse['width'].iloc[-1]}; "
+        + compared_with_line(error["B"], error["B_low"], error["B_high"], len(mse))
+        + f". With the strictest threshold, c = {c_low:g}, Reconstruction_c takes its largest step between widths "
+        f"{step['before']:g} and {step['after']:g}: it reads at most {step['highest_before']:.2f} up to width "
+        f"{step['before']:g} and {step['at_after']:.2f} at width {step['after']:g}, "
+        f"{strict_curve.sort_values('width')['mean'].iloc[-1]:.2f} at the largest (B {strict_b:.0f}); with the most "
+        f"generous, c = {c_high:g}, it starts at {generous['mean'].iloc[0]:.2f}. Seed by seed, B under the strictest "
+        f"threshold minus B of the error has median {against_error.estimate:+.1f} [{against_error.low:+.1f}, "
+        f"{against_error.high:+.1f}], {difference_words(against_error)}. "
+        + ("Where the jump happens, and whether there is one to see at all, is set by c, not by anything that "
+           "happens inside the models." if made_by_c else
+           "So on these runs the threshold does not make the same models clearly more step-like than their error.")
+    )
+
+
+def _moved(what: str, before: float, after: float) -> str:
+    """Says where one point of a rise went when a curve was replaced by another."""
+    if before == after:
+        return f"leaves {what} at width {before:g}"
+    return f"moves {what} from width {before:g} to width {after:g}"
+
+
+def _k_power_verdict(curves: VisionCurves, sharper: bool, steeper: bool, k_high: int) -> str:
+    """Whether raising accuracy to the K-th power made the curve more step-like: by both measures,
+    by neither (then what it did to the rise instead, read off the curves), or the measures disagree."""
+    if sharper and steeper:
+        return "By both measures the K-th power makes the curve more step-like."
+    if sharper or steeper:
+        return "The two measures disagree, so the K-th power's effect on the shape is not clear on these runs."
+    accuracy = transition_growth(curves.accuracy).iloc[0]
+    powered = transition_growth(curves.expected[curves.expected["k"] == k_high]).iloc[0]
+    smallest = curves.expected[curves.expected["k"] == k_high]["mean"].iloc[0]
+    return (
+        f"By neither measure is the K-th power clearly more step-like here: per-image accuracy climbs from 10% to 90% "
+        f"of its range within a {accuracy['growth']:.1f}-fold growth in width, and raising it to the power K = {k_high} "
+        f"{_moved('the start of the rise (10% of its range)', accuracy['reaches_low'], powered['reaches_low'])}, "
+        f"{_moved('its end (90%)', accuracy['reaches_high'], powered['reaches_high'])}, and takes the smallest model "
+        f"from {curves.accuracy['mean'].iloc[0]:.2f} to {smallest:.4f}."
+    )
+
+
+def classification_summary(curves: VisionCurves) -> str:
+    """What the classifiers show: accuracy and subset accuracy at both ends, and whether the largest K
+    is more step-like than the smallest by B (paired over seeds) and by the width growth of its rise."""
+    subsets, scores = curves.subsets, curves.scores
+    k_low, k_high = int(subsets["k"].min()), int(subsets["k"].max())
+    expected_high = curves.expected[curves.expected["k"] == k_high]
+    measured_high = curves.measured[curves.measured["k"] == k_high]
+    b_k = {k: _score(scores, "all K correct, expected acc^K", f"K = {k}")["B"] for k in (k_low, k_high)}
+    growth = transition_growth(curves.expected, by="k").set_index("k")["growth"]
+    k_diff = b_difference(subsets[subsets["k"] == k_high], subsets[subsets["k"] == k_low], "expected")
+    steeper = bool(growth[k_high] < growth[k_low])
+    return (
+        f"**Classification.** Per-image accuracy goes from {curves.accuracy['mean'].iloc[0]:.2f} to "
+        f"{curves.accuracy['mean'].iloc[-1]:.2f} across the widths. For sets of K = {k_high} the expectation goes from "
+        f"{expected_high['mean'].iloc[0]:.4f} to {expected_high['mean'].iloc[-1]:.2f}, and a benchmark of "
+        f"{curves.n_sets} sampled sets measures {measured_high['mean'].iloc[0]:.3f} for the smallest model. Is the "
+        f"K-th power sharper? Its B (median over seeds) is {b_k[k_high]:.0f} for K = {k_high} against "
+        f"{b_k[k_low]:.0f} for K = {k_low}; the median over seeds of each seed's difference is "
+        f"{k_diff.estimate:+.1f} [{k_diff.low:+.1f}, {k_diff.high:+.1f}], {difference_words(k_diff)}. "
+        f"Carrying the mean from 10% to 90% of its range takes a {growth[k_high]:.1f}-fold growth in width for "
+        f"K = {k_high} against {growth[k_low]:.1f}-fold for K = {k_low}, so by that measure it is "
+        f"{'steeper' if steeper else 'not steeper'}. "
+        + _k_power_verdict(curves, k_diff.low > 0, steeper, k_high)
+    )
+
+
+def vision_summary(curves: VisionCurves) -> str:
+    """What came out of both vision experiments (:func:`reconstruction_summary`, :func:`classification_summary`)."""
+    return reconstruction_summary(curves) + "\n\n" + classification_summary(curves)
