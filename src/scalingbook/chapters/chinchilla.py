@@ -12,6 +12,10 @@ module is the experiment behind the book's Chinchilla chapter:
   results store, keyed by the design, so a rerun reads them back.
 * :func:`analyse` fits the three approaches of :mod:`scalingbook.analysis.fits` and sets the fitted E beside
   the training language's exact loss floor (:meth:`MarkovSource.irreducible_loss`).
+* The chapter's page is built here too, so that the notebook stays prose and every sentence it states
+  is tested: :func:`sweep_summary`, the charts of Figures 2-4, :func:`floor_report`, :func:`table2`
+  and :func:`exponents_note`, :func:`projection`, and :func:`refit_published` (Epoch's refit of the
+  published points, Besiroglu et al. 2024).
 
 The training language is a random Markov source (:mod:`scalingbook.lab.languages`; the quick profile), the
 Zipf facts source (the full and paper profiles: its loss follows power laws in N and D over an exact
@@ -1080,6 +1084,7 @@ def projection(analysis: Analysis, design: Design) -> pd.DataFrame:
 
 
 def projection_table(table: pd.DataFrame) -> Styler:
+    """Table 3 as the chapter shows it: budgets and tokens to three digits, sizes in full."""
     return table.style.format({"parameters": "{:,.0f}", "flops": "{:.3g}", "gopher_units": "{:.2g}",
                                "tokens": "{:.3g}", "tokens_per_parameter": "{:.1f}"}).hide(axis="index")
 
@@ -1119,6 +1124,7 @@ class PublishedRefit:
         return pd.DataFrame(rows)
 
     def styled_table(self) -> Styler:
+        """The table with A, B and the frontier columns to one decimal, the rest to four."""
         return self.table().style.format(precision=4).format(
             {"A": "{:.1f}", "B": "{:.1f}", "N_opt at Gopher (B)": "{:.1f}", "D/N at Chinchilla's C": "{:.1f}"}
         ).hide(axis="index")
@@ -1167,6 +1173,7 @@ class PublishedRefit:
         ])
 
     def residual_chart(self) -> alt.TopLevelMixin:
+        """The residuals against compute, where a misfit shows as a trend away from zero."""
         return charts.with_source(
             alt.Chart(self.residuals()).mark_point(size=15).encode(
                 x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="training FLOPs"),
