@@ -21,6 +21,9 @@
 # Figure 4 and found Hoffmann's published fit inconsistent with it. This chapter runs all three
 # approaches on a sweep of our own, trained on a language whose irreducible loss is known exactly,
 # and then repeats Epoch's refit on the published data.
+#
+# The page shows the committed full sweep when it is stored, and never trains it here; otherwise the
+# quick profile, trained in a few CPU-minutes the first time and read back afterwards.
 
 # %% tags=["parameters"]
 profile = "quick"  # which results to show: tiny CPU runs, or the committed full sweep (quick if none is stored) [quick|full]
@@ -40,9 +43,7 @@ exercise_seed = 0  # exercises 1 and 3: seed that draws each student budget with
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice; the sweep shows no bar
-import altair as alt
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 from scalingbook.analysis import fits
@@ -51,18 +52,10 @@ from scalingbook.chapters.page import chapter_header, pick_device
 from scalingbook.lab.epoch_data import EpochDataUnavailable, drop_highest_losses, load_epoch_data
 
 charts.enable()
-# The full profile reads the committed sweeps (never training); quick trains here if not stored.
-loaded = chinchilla.load_or_train(
-    profile, pick_device(device), budgets=[b for b in budgets if b > 0], corpus_path=corpus_path,
-    vocab_size=vocab_size, order=order, concentration=concentration, source_seed=source_seed,
-)
-design, shown = loaded.design, loaded.profile
-iso_result, env_result = loaded.sources[0], loaded.sources[-1]
-analysis = chinchilla.analyse(loaded.isoflop, loaded.envelope, design, n_boot=n_boot)
-chapter_header("chinchilla", globals(), sources=loaded.sources)
-display(Markdown(f"**Results shown: the `{shown}` profile**" + (
-    f" ({loaded.pending} sweep runs not stored yet)" if loaded.pending else "")
-    + (" (no full sweep is stored, so the quick profile is shown)" if shown != profile else "") + "."))
+loaded = chinchilla.load_or_train(profile, pick_device(device), budgets=chinchilla.given_budgets(budgets), corpus_path=corpus_path,
+                                  vocab_size=vocab_size, order=order, concentration=concentration, source_seed=source_seed)
+analysis = chinchilla.analyse(loaded.isoflop, loaded.envelope, loaded.design, n_boot=n_boot)
+display(chapter_header("chinchilla", globals(), sources=loaded.sources), Markdown(chinchilla.profile_note(loaded, profile)))
 
 # %% [markdown]
 # ## The sweep
@@ -87,22 +80,7 @@ display(Markdown(f"**Results shown: the `{shown}` profile**" + (
 # Every run's cosine schedule decays 10x over exactly its own tokens (App. B).
 
 # %% tags=["remove-input"]
-iso_runs, env_runs = chinchilla.isoflop_runs(design), chinchilla.envelope_runs(design)
-floor_text = (
-    f"its exact loss floor over a {design.context}-token context is **{analysis.floor:.4f} nats**"
-    if analysis.floor is not None else "its loss floor is unknown (a text corpus)"
-)
-Markdown(
-    f"Training language: `{design.source()!r}`; {floor_text}. "
-    f"IsoFLOP: {len(design.budgets)} budgets from {min(design.budgets):.3g} to {max(design.budgets):.3g} FLOPs "
-    f"({np.log10(max(design.budgets) / min(design.budgets)):.2f} decades), {design.sizes_per_budget} sizes each, "
-    f"{iso_runs.n_params.nunique()} distinct sizes from {iso_runs.n_params.min():,.0f} to {iso_runs.n_params.max():,.0f} "
-    f"parameters ({len(iso_runs)} runs). Approach 1: {chinchilla.envelope_plan(design)} ({len(env_runs)} runs). "
-    f"Compute: {iso_runs.flops.sum() + env_runs.flops.sum():.3g} FLOPs counted as "
-    f"`{design.flops_count}`, {iso_runs.flops_6nd.sum() + env_runs.flops_6nd.sum():.3g} as 6ND "
-    "(per run, {:.2f}-{:.2f}x 6ND).".format(*chinchilla.compute_ratio(pd.concat([iso_runs, env_runs])))
-    + chinchilla.budget_note(design, given=any(b > 0 for b in budgets))
-)
+Markdown(chinchilla.sweep_summary(loaded.design, analysis.floor, budgets_given=bool(chinchilla.given_budgets(budgets))))
 
 # %% [markdown]
 # ## Approach 1: the envelope of training curves (Figure 2)
@@ -119,26 +97,7 @@ Markdown(
 # somewhat higher than a cosine cycle matched to its tokens would (App. B).
 
 # %% tags=["remove-input"]
-per_token = chinchilla.flops_per_token_fn(design)
-env_curves = loaded.envelope.assign(flops=lambda t: per_token(t.n_params) * t.step * t.tokens / t.steps)
-envelope = analysis.envelope
-winners = pd.DataFrame({"flops": envelope.flops, "n_opt": envelope.n_opt, "loss": envelope.loss})
-log_c = alt.Scale(type="log")
-curves_chart = alt.Chart(env_curves).mark_line(opacity=0.7).encode(
-    x=alt.X("flops:Q", scale=log_c, axis=alt.Axis(format=".0e"), title=f"FLOPs ({design.flops_count})"),
-    y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="training loss (nats)"),
-    color=alt.Color("n_params:O", title="parameters N"), detail="run:N",
-)
-frontier_points = winners.iloc[:: max(1, len(winners) // 60)]
-envelope_chart = alt.Chart(frontier_points).mark_point(color="black", size=12).encode(x="flops:Q", y="loss:Q")
-n_opt_chart = alt.Chart(frontier_points).mark_point().encode(
-    x=alt.X("flops:Q", scale=log_c, axis=alt.Axis(format=".0e"), title="FLOPs"),
-    y=alt.Y("n_opt:Q", scale=log_c, title="N_opt (envelope)"),
-) + alt.Chart(frontier_points.assign(fit=envelope.n_fit(frontier_points.flops))).mark_line().encode(x="flops:Q", y="fit:Q")
-charts.with_source(
-    alt.hconcat(curves_chart + envelope_chart, n_opt_chart), env_result.describe(),
-    title=f"Approach 1: N_opt ∝ C^{envelope.frontier.a:.2f}",
-)
+chinchilla.envelope_chart(loaded, analysis)
 
 # %% [markdown]
 # ## Approach 2: IsoFLOP profiles (Figure 3)
@@ -149,39 +108,7 @@ charts.with_source(
 # interior budgets left, Approach 2 is not fitted and the page says so.
 
 # %% tags=["remove-input"]
-iso = analysis.isoflop  # None when too few budgets have an interior minimum (said below)
-iso_final = chinchilla._finals(loaded.isoflop)
-interior = {p.flops: p.interior for p in analysis.profiles}
-iso_final["interior"] = iso_final.budget.map(interior)
-parabolas = pd.concat(
-    [
-        pd.DataFrame({"n_params": (n := np.geomspace(p.n_min, p.n_max, 40)), "budget": p.flops, "interior": p.interior,
-                      "loss": np.polyval(p.coefficients[::-1], np.log(n))})
-        for p in analysis.profiles
-    ]
-)
-budget_colour = alt.Color("budget:O", title="budget C (FLOPs)", legend=alt.Legend(format=".1e"))
-profile_chart = alt.Chart(iso_final).mark_point(filled=True).encode(
-    x=alt.X("n_params:Q", scale=log_c, title="parameters N"), y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="final loss"),
-    color=budget_colour, shape=alt.Shape("interior:N", title="interior minimum"),
-) + alt.Chart(parabolas).mark_line().encode(
-    x="n_params:Q", y="loss:Q", color=budget_colour, detail="budget:N",
-    strokeDash=alt.condition("datum.interior", alt.value([1, 0]), alt.value([4, 3])),
-)
-optima = pd.DataFrame([{"flops": p.flops, "n_opt": p.n_opt, "interior": p.interior} for p in analysis.profiles])
-optimum_chart = alt.Chart(optima).mark_point(filled=True, size=60).encode(
-    x=alt.X("flops:Q", scale=log_c, axis=alt.Axis(format=".0e"), title="budget C"),
-    y=alt.Y("n_opt:Q", scale=log_c, title="N_opt (parabola vertex)"), shape="interior:N",
-)
-if iso:
-    optimum_chart += alt.Chart(optima.assign(fit=iso.n_fit(optima.flops))).mark_line().encode(x="flops:Q", y="fit:Q")
-charts.with_source(
-    alt.hconcat(profile_chart, optimum_chart), iso_result.describe(),
-    title=f"Approach 2: N_opt ∝ C^{iso.frontier.a:.2f}" if iso else "Approach 2: not fitted",
-)
-
-# %% tags=["remove-input"]
-Markdown(chinchilla.edge_summary(analysis.profiles))
+display(chinchilla.isoflop_chart(loaded, analysis), Markdown(chinchilla.edge_summary(analysis.profiles)))
 
 # %% [markdown]
 # ## Approach 3: the parametric loss (Figure 4)
@@ -193,46 +120,8 @@ Markdown(chinchilla.edge_summary(analysis.profiles))
 # loss, iso-loss contours of the fit, and the three approaches' frontiers.
 
 # %% tags=["remove-input"]
-p = analysis.parametric.params
-c_grid = np.geomspace(analysis.finals.flops.min() / 2, analysis.finals.flops.max() * 10, 60)
-n_grid = np.geomspace(analysis.finals.n_params.min() / 2, analysis.finals.n_params.max() * 4, 200)
-levels = np.quantile(analysis.finals.loss, [0.1, 0.3, 0.5, 0.7, 0.9])
-contours = []
-for level in levels:
-    room = level - p.E - p.A / n_grid**p.alpha
-    ok = room > 0
-    d = (p.B / room[ok]) ** (1 / p.beta)
-    contours.append(pd.DataFrame({"n_params": n_grid[ok], "flops": per_token(n_grid[ok]) * d, "level": f"{level:.3f}"}))
-contours = pd.concat(contours)
-contours = contours[contours.flops.between(c_grid[0], c_grid[-1])]
-lines = pd.concat(
-    [pd.DataFrame({"flops": c_grid, "n_params": f.n_opt(c_grid), "approach": name}) for name, f in (
-        ("1 envelope", analysis.envelope.frontier), ("2 IsoFLOP", iso and iso.frontier), ("3 parametric", p.frontier()))
-     if f]
-)
-runs_chart = alt.Chart(analysis.finals).mark_point(filled=True).encode(
-    x=alt.X("flops:Q", scale=log_c, axis=alt.Axis(format=".0e"), title="FLOPs"),
-    y=alt.Y("n_params:Q", scale=log_c, title="parameters N"),
-    color=alt.Color("loss:Q", scale=alt.Scale(scheme="viridis"), title="final loss"),
-)
-contour_chart = alt.Chart(contours).mark_line(strokeDash=[2, 2], color="#999").encode(
-    x="flops:Q", y="n_params:Q", detail="level:N", order="n_params:Q"
-)
-frontier_chart = alt.Chart(lines).mark_line().encode(
-    x="flops:Q", y="n_params:Q", strokeDash=alt.StrokeDash("approach:N", title="efficient frontier")
-)
-charts.with_source(
-    alt.layer(runs_chart, contour_chart, frontier_chart).resolve_scale(color="independent"),
-    iso_result.describe(), env_result.describe(), title="Approach 3: iso-loss contours and the efficient frontiers",
-)
-
-# %% tags=["remove-input"]
-floor = analysis.floor
-fit_table = pd.DataFrame(
-    {"E": [p.E], "A": [p.A], "B": [p.B], "alpha": [p.alpha], "beta": [p.beta], "true floor": [floor]}
-)
-display(fit_table.style.format(precision=4, na_rep="unknown").hide(axis="index"))
-display(Markdown(chinchilla.floor_report(analysis)))
+display(chinchilla.parametric_chart(loaded, analysis), chinchilla.fit_table(analysis))
+Markdown(chinchilla.floor_report(analysis))
 
 # %% [markdown]
 # ## Table 2: the exponents
@@ -243,13 +132,8 @@ display(Markdown(chinchilla.floor_report(analysis)))
 # understates: an 80% subsample varies about half as much as the estimate itself.
 
 # %% tags=["remove-input"]
-exponents = chinchilla.table2(analysis, loaded.isoflop, loaded.envelope, design, n_boot=100)
-display(exponents.table().style.hide(axis="index"))
-a3_numeric = chinchilla.numeric_frontier(p, chinchilla.flops_per_token_fn(design), analysis.finals.flops.to_numpy())
-Markdown(
-    exponents.verdict() + f" Approach 3's a = β/(α+β) = {p.a:.3f} assumes C = 6ND; minimising the fitted loss under the "
-    f"`{design.flops_count}` count instead gives a = {a3_numeric.exponent:.3f}. Kaplan et al.'s a is 0.73."
-)
+exponents = chinchilla.table2(analysis, loaded.isoflop, loaded.envelope, loaded.design, n_boot=100)
+display(exponents.table().style.hide(axis="index"), Markdown(chinchilla.exponents_note(exponents, analysis, loaded.design)))
 
 # %% [markdown]
 # ## Table 3: projections
@@ -259,16 +143,8 @@ Markdown(
 # Hoffmann's published row values.
 
 # %% tags=["remove-input"]
-sizes = np.geomspace(iso_runs.n_params.min(), iso_runs.n_params.max() * 100, 6)
-projection = fits.projection_table(analysis.envelope.frontier, sizes)
-display(projection.style.format({"parameters": "{:,.0f}", "flops": "{:.3g}", "gopher_units": "{:.2g}",
-                                 "tokens": "{:.3g}", "tokens_per_parameter": "{:.1f}"}).hide(axis="index"))
-Markdown(
-    f"Our Approach 1 frontier implies {projection.tokens_per_parameter.min():.1f} to "
-    f"{projection.tokens_per_parameter.max():.1f} tokens per parameter over these sizes; Hoffmann's Table 3 "
-    "implies about 20 throughout (400M parameters on 8.0B tokens at 1.92e19 FLOPs, up to 10T on 216.2T). The "
-    "number is a property of the language and the architecture, not a universal constant."
-)
+projection = chinchilla.projection(analysis, loaded.design)
+display(chinchilla.projection_table(projection), Markdown(chinchilla.projection_note(projection)))
 
 # %% [markdown]
 # ## Replicating the replication: Epoch's refit on the published data
@@ -282,75 +158,11 @@ Markdown(
 
 # %% tags=["remove-input"]
 try:
-    epoch = drop_highest_losses(load_epoch_data())
+    epoch = chinchilla.refit_published(drop_highest_losses(load_epoch_data()), n_boot=epoch_n_boot)
 except EpochDataUnavailable as err:
-    epoch = None
     display(Markdown(f"**The published data is not available here, so this section is skipped.** {err}"))
-
-# %% tags=["remove-input"]
-if epoch is not None:
-    e_n, e_d, e_l = epoch.n_params.to_numpy(), epoch.tokens.to_numpy(), epoch.loss.to_numpy()
-    refit = fits.fit_parametric(e_n, e_d, e_l)
-    mean_fit = fits.fit_parametric(e_n, e_d, e_l, init=fits.HOFFMANN_UNROUNDED.theta, reduction="mean")
-    epoch_boot = fits.bootstrap_parametric(e_n, e_d, e_l, n_boot=epoch_n_boot, fit=refit) if epoch_n_boot else None
-    chinchilla_c = 6 * 70e9 * 1.4e12
-    rows = []
-    for name, q in (
-        ("Hoffmann (rounded)", fits.HOFFMANN_ROUNDED), ("Hoffmann (unrounded, TeX)", fits.HOFFMANN_UNROUNDED),
-        ("Epoch main estimate", fits.EPOCH_ESTIMATE), ("our refit, summed Huber", refit.params),
-        ("our refit, averaged Huber", mean_fit.params),
-    ):
-        f = q.frontier()
-        rows.append({
-            "parameters": name, "E": q.E, "A": q.A, "B": q.B, "alpha": q.alpha, "beta": q.beta, "a": q.a,
-            "N_opt at Gopher (B)": f.n_opt(fits.GOPHER_FLOPS) / 1e9,
-            "D/N at Chinchilla's C": f.tokens_per_parameter(chinchilla_c),
-        })
-    display(pd.DataFrame(rows).style.format(precision=4).format(
-        {"A": "{:.1f}", "B": "{:.1f}", "N_opt at Gopher (B)": "{:.1f}", "D/N at Chinchilla's C": "{:.1f}"}
-    ).hide(axis="index"))
-    inside_ci = {k: fits.EPOCH_CI95[k][0] <= getattr(refit.params, k) <= fits.EPOCH_CI95[k][1] for k in fits.EPOCH_CI95}
-    moved = np.abs(mean_fit.params.theta - fits.HOFFMANN_UNROUNDED.theta).max()
-    text = (
-        f"On {len(epoch)} points our summed-Huber refit gives E = {refit.params.E:.3f}, α = {refit.params.alpha:.4f}, "
-        f"β = {refit.params.beta:.4f}; {sum(inside_ci.values())} of its 5 parameters lie inside Epoch's 95% intervals"
-        + ("" if all(inside_ci.values()) else f" (outside: {', '.join(k for k, v in inside_ci.items() if not v)})")
-        + f". It implies {refit.params.frontier().tokens_per_parameter(chinchilla_c):.1f} tokens per parameter at "
-        f"Chinchilla's budget, against {fits.HOFFMANN_UNROUNDED.frontier().tokens_per_parameter(chinchilla_c):.0f} "
-        f"(unrounded) and {fits.HOFFMANN_ROUNDED.frontier().tokens_per_parameter(chinchilla_c):.0f} (rounded) from "
-        f"Hoffmann's parameters. Averaging the Huber loss instead and starting from Hoffmann's unrounded values, "
-        f"L-BFGS stops after {mean_fit.n_iter} iterations, its largest parameter change being {moved:.3g}: "
-        + ("it barely leaves its start, Epoch's explanation of Hoffmann's fit." if moved < 0.05 else "it does move away from its start here.")
-    )
-    lr_stat, lr_p = chinchilla.likelihood_ratio_test(fits.HOFFMANN_UNROUNDED, refit.params, e_n, e_d, e_l, df=5)
-    text += (f" Epoch's likelihood-ratio test of Hoffmann's unrounded estimate against the refit, recomputed: "
-             f"{lr_stat:.1f} (df 5, p = {lr_p:.2g}); Epoch report 84.0, p = 1.2e-16.")
-    if epoch_boot is not None:
-        a80 = chinchilla.percentile_range(epoch_boot.samples.a)
-        needed = chinchilla.runs_needed(len(epoch), a80[1] - a80[0], 0.455 - 0.454)
-        text += (f" Hoffmann's 80% range for a is 0.001 wide; ours on {len(epoch)} points is {a80[1] - a80[0]:.3f}, "
-                 f"so at the 1/√n rate it would take about {needed:,.0f} runs (Epoch: over 600,000).")
-        a_low, a_high = epoch_boot.interval("a")
-        text += (
-            f" Our {epoch_n_boot}-resample bootstrap puts a = β/(α+β) in ({a_low:.3f}, {a_high:.3f}) at 95%, "
-            f"{a_high - a_low:.3f} wide, against Hoffmann's 80% range (0.454, 0.455)."
-        )
-    display(Markdown(text))
-    residuals = epoch.assign(
-        predicted=refit.params.predict(e_n, e_d),
-        hoffmann=fits.HOFFMANN_UNROUNDED.predict(e_n, e_d),
-    )
-    residuals = pd.concat([
-        residuals.assign(residual=np.log(residuals.loss) - np.log(residuals.predicted), fit="our refit"),
-        residuals.assign(residual=np.log(residuals.loss) - np.log(residuals.hoffmann), fit="Hoffmann unrounded"),
-    ])
-    display(charts.with_source(
-        alt.Chart(residuals).mark_point(size=15).encode(
-            x=alt.X("flops:Q", scale=log_c, axis=alt.Axis(format=".0e"), title="training FLOPs"),
-            y=alt.Y("residual:Q", title="log loss − log prediction"), color="fit:N",
-        ) + alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#888").encode(y="zero:Q"),
-        f"Epoch's extracted Figure 4 data ({len(epoch)} points)", title="Residuals on the published data",
-    ))
+else:
+    display(epoch.styled_table(), Markdown(epoch.report()), epoch.residual_chart())
 
 # %% [markdown]
 # ## Profiles and how to rerun the full sweep

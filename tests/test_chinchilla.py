@@ -402,3 +402,268 @@ def test_too_few_interior_minima_skip_approach_2_with_the_reason(interior):
     t2 = chinchilla.table2(got, iso, curves, design, n_boot=4)
     assert t2.point["2"] is None and (t2.table().iloc[1, 1:4] == "not fitted").all()
     assert t2.verdict().endswith("Approach 2 is not fitted (too few IsoFLOP budgets have an interior minimum).")
+
+
+# ------------------------------------------------------------------ the chapter's page (issue 16)
+
+
+def test_the_budgets_parameter_gives_only_positive_budgets():
+    assert chinchilla.given_budgets([0.0]) == []
+    assert chinchilla.given_budgets([0.0, 2e9, -1.0, 5e8]) == [2e9, 5e8]
+
+
+def _loaded(profile="full", pending=0):
+    class Source:
+        def __init__(self, name):
+            self.name = name
+
+        def describe(self):
+            return self.name
+
+    design = chinchilla.make_design("quick")
+    return chinchilla.Loaded(profile, design, pd.DataFrame(), pd.DataFrame(), [Source("iso"), Source("env")], pending)
+
+
+def test_the_profile_note_names_the_profile_shown_the_runs_missing_and_why_quick_stands_in():
+    assert chinchilla.profile_note(_loaded("full", 3), "full") == (
+        "**Results shown: the `full` profile** (3 sweep runs not stored yet).")
+    assert chinchilla.profile_note(_loaded("full", 0), "full") == "**Results shown: the `full` profile**."
+    assert chinchilla.profile_note(_loaded("quick", 0), "full") == (
+        "**Results shown: the `quick` profile** (no full sweep is stored, so the quick profile is shown).")
+
+
+def test_the_sweep_summary_states_the_designs_numbers(tmp_path):
+    text = chinchilla.sweep_summary(chinchilla.make_design("quick"), 0.5, budgets_given=False)
+    assert text == (
+        "Training language: `MarkovSource(vocab_size=64, order=1, concentration=0.2, seed=0)`; its exact loss floor "
+        "over a 32-token context is **0.5000 nats**. IsoFLOP: 5 budgets from 5e+08 to 1.58e+10 FLOPs (1.50 decades), "
+        "7 sizes each, 11 distinct sizes from 1,304 to 30,864 parameters (35 runs). Approach 1: 5 sizes x 4 cosine "
+        "horizons over 16x in tokens (20 runs). Compute: 3.1e+11 FLOPs counted as `6nd`, 3.1e+11 as 6ND "
+        "(per run, 1.00-1.00x 6ND).")
+    full = chinchilla.sweep_summary(chinchilla.make_design("full"), 0.7322, budgets_given=False)
+    assert "9 budgets from 1e+11 to 1e+13 FLOPs (2.00 decades), 9 sizes each, 14 distinct sizes" in full
+    assert "(81 runs). Approach 1: 11 sizes, each trained once to 80 tokens per parameter" in full
+    assert full.endswith("(per run, 1.05-1.91x 6ND).")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(b"Some ordinary English text, repeated to a few hundred kilobytes.\n" * 4600)
+    design = chinchilla.make_design("quick", corpus_path=str(corpus))
+    text = chinchilla.sweep_summary(design, None, budgets_given=False)
+    assert "its loss floor is unknown (a text corpus)" in text and text.endswith(chinchilla.budget_note(design, False))
+    assert chinchilla.sweep_summary(design, None, budgets_given=True).endswith("x 6ND).")
+
+
+def test_envelope_winners_are_thinned_to_about_sixty_points():
+    envelope = fits.EnvelopeFit(flops=np.arange(130.0), n_opt=np.arange(130.0) * 10, d_opt=np.ones(130),
+                                loss=np.ones(130), n_fit=None, d_fit=None, frontier=None)
+    winners = chinchilla.envelope_winners(envelope)
+    assert list(winners.flops) == list(np.arange(0.0, 130.0, 2)) and list(winners.n_opt) == list(winners.flops * 10)
+    few = fits.EnvelopeFit(flops=np.arange(59.0), n_opt=np.ones(59), d_opt=np.ones(59), loss=np.ones(59),
+                           n_fit=None, d_fit=None, frontier=None)
+    assert len(chinchilla.envelope_winners(few)) == 59
+
+
+def _profile(flops, interior, coefficients=(1.0, -0.2, 0.01)):
+    return fits.IsoFlopProfile(flops=flops, n_opt=np.exp(10.0), d_opt=1.0, loss_opt=0.0, coefficients=coefficients,
+                               n_min=np.exp(8.0), n_max=np.exp(12.0), interior=interior)
+
+
+def test_parabolas_and_optima_draw_each_budgets_fit():
+    profiles = (_profile(1e11, True), _profile(1e12, False, (2.0, 0.0, 0.5)))
+    curves = chinchilla.parabolas(profiles)
+    assert len(curves) == 80 and list(curves.groupby("budget").interior.first()) == [True, False]
+    first, second = curves[curves.budget == 1e11], curves[curves.budget == 1e12]
+    assert first.n_params.iloc[[0, -1]].tolist() == pytest.approx([np.exp(8.0), np.exp(12.0)])
+    # 1 - 0.2 x + 0.01 x^2 at x = ln N = 8 and 12; 2 + 0.5 x^2 at 8
+    assert first.loss.iloc[[0, -1]].tolist() == pytest.approx([1 - 1.6 + 0.64, 1 - 2.4 + 1.44])
+    assert second.loss.iloc[0] == pytest.approx(34.0)
+    optima = chinchilla.isoflop_optima(profiles)
+    assert optima.to_dict("list") == {"flops": [1e11, 1e12], "n_opt": [np.exp(10.0)] * 2, "interior": [True, False]}
+    runs = pd.DataFrame({"run": [0, 1, 2], "budget": [1e11, 1e12, 1e12], "step": [10, 10, 10],
+                         "loss": [3.0, 2.0, 1.0], "test_loss": [2.5, 1.5, 0.5]})
+    finals = chinchilla.isoflop_finals(runs, profiles)
+    assert finals.interior.tolist() == [True, False, False] and finals.loss.tolist() == [2.5, 1.5, 0.5]
+
+
+def test_iso_loss_contours_lie_on_the_fitted_surface():
+    params = fits.LossParams(E=1.0, A=10.0, B=20.0, alpha=0.5, beta=0.4)
+    finals = pd.DataFrame({"n_params": [100.0, 1e4], "flops": [1e8, 1e10], "loss": [1.5, 2.5]})
+    contours = chinchilla.iso_loss_contours(params, lambda n: 6.0 * np.asarray(n), finals)
+    levels = np.quantile([1.5, 2.5], [0.1, 0.3, 0.5, 0.7, 0.9])
+    assert sorted(contours.level.unique()) == [f"{x:.3f}" for x in levels]
+    level = contours.level.astype(float).map(dict(zip([round(x, 3) for x in levels], levels)))
+    predicted = params.predict(contours.n_params, contours.flops / (6 * contours.n_params))
+    assert np.allclose(predicted, level)
+    # a size whose A / N^alpha alone exceeds the level - E has no point on that contour
+    lowest = contours[contours.level == f"{levels[0]:.3f}"]
+    assert (params.A / lowest.n_params**params.alpha < levels[0] - params.E).all()
+    assert contours.flops.between(1e8 / 2, 1e11).all() and contours.n_params.between(50, 4e4).all()
+
+
+def test_frontier_lines_leave_out_an_approach_not_fitted():
+    lines = chinchilla.frontier_lines({"1": fits.Frontier(G=2.0, a=0.5, b=0.5), "2": None}, np.array([6e4, 6e6]))
+    assert lines.to_dict("list") == {"flops": [6e4, 6e6], "n_params": [200.0, 2000.0], "approach": ["1", "1"]}
+
+
+def _frontiers_drawn(spec):
+    """The approaches whose frontier lines a chart's data holds (rows of flops, n_params, approach alone)."""
+    return {row["approach"] for rows in spec["datasets"].values() for row in rows if set(row) == {"flops", "n_params", "approach"}}
+
+
+def test_the_charts_state_the_fitted_exponents_and_their_sources():
+    design, iso, curves, analysis = _small_noisy_analysis(n_boot=0)
+    loaded = chinchilla.Loaded("full", design, iso, curves, _loaded().sources, 0)
+    envelope = chinchilla.envelope_chart(loaded, analysis).to_dict()
+    assert envelope["title"] == {"text": f"Approach 1: N_opt ∝ C^{analysis.envelope.frontier.a:.2f}",
+                                 "subtitle": ["Source: env"]}
+    isoflop = chinchilla.isoflop_chart(loaded, analysis).to_dict()
+    assert isoflop["title"]["text"] == f"Approach 2: N_opt ∝ C^{analysis.isoflop.frontier.a:.2f}"
+    parametric = chinchilla.parametric_chart(loaded, analysis).to_dict()
+    assert parametric["title"]["subtitle"] == ["Source: iso", "Source: env"]
+    assert _frontiers_drawn(parametric) == {"1 envelope", "2 IsoFLOP", "3 parametric"}
+    unfitted = chinchilla.Analysis(None, analysis.profiles, analysis.envelope, analysis.parametric, None,
+                                   analysis.floor, analysis.finals)
+    assert chinchilla.isoflop_chart(loaded, unfitted).to_dict()["title"]["text"] == "Approach 2: not fitted"
+    assert _frontiers_drawn(chinchilla.parametric_chart(loaded, unfitted).to_dict()) == {"1 envelope", "3 parametric"}
+
+
+def test_the_fit_table_shows_the_floor_or_says_it_is_unknown():
+    params = fits.LossParams(E=0.75, A=30.0, B=60.0, alpha=0.5, beta=0.35)
+    analysis = chinchilla.Analysis(None, (), None, _fit_of(params), None, 0.7322, None)
+    table = chinchilla.fit_table(analysis)
+    assert table.data.iloc[0].tolist() == pytest.approx([0.75, 30.0, 60.0, 0.5, 0.35, 0.7322])
+    assert ">0.7322<" in table.to_html()
+    unknown = chinchilla.Analysis(None, (), None, _fit_of(params), None, None, None)
+    assert ">unknown<" in chinchilla.fit_table(unknown).to_html()
+
+
+def _fit_of(params):
+    """A ParametricFit holding ``params``, its optimiser's record left empty."""
+    return fits.ParametricFit(params, 0.0, "sum", fits.HUBER_DELTA, 0, 0, 0, 0, 0, np.array([]), np.array([]),
+                              np.array([]))
+
+
+def test_table2_and_its_note_state_our_exponents_beside_hoffmanns():
+    nan = (np.nan, np.nan)
+    ranges = {
+        "subsample": {"1": {"a": (0.45, 0.55), "b": (0.45, 0.55)}, "2": {"a": nan, "b": nan},
+                      "3": {"a": (0.44, 0.46), "b": (0.54, 0.56)}},
+        "resample": {"1": {"a": (0.4, 0.6), "b": nan}, "2": {"a": nan, "b": nan}, "3": {"a": (0.5, 0.7), "b": nan}},
+    }
+    exponents = chinchilla.Table2({"1": fits.Frontier(1.0, 0.5, 0.5), "2": None, "3": fits.Frontier(1.0, 0.45, 0.55)},
+                                  ranges, {})
+    rows = exponents.table().to_dict("records")
+    assert rows[0] == {"approach": "1", "a (ours, subsampled 10-90%)": "0.500 (0.450, 0.550)",
+                       "b (ours, subsampled 10-90%)": "0.500 (0.450, 0.550)", "a, resampled 10-90%": "(0.400, 0.600)",
+                       "a (Hoffmann)": "0.50 (0.488, 0.502)", "b (Hoffmann)": "0.50 (0.501, 0.512)"}
+    assert rows[1]["a (ours, subsampled 10-90%)"] == "not fitted"
+    assert rows[2]["a (ours, subsampled 10-90%)"] == "0.450 (0.440, 0.460)"
+    # N_opt is small here (a few thousand at 1e11 FLOPs), where App. F's count exceeds 6ND the most
+    params = fits.LossParams(E=0.73, A=50.0, B=300.0, alpha=0.5, beta=0.35)
+    analysis = chinchilla.Analysis(None, (), None, _fit_of(params), None, None,
+                                   pd.DataFrame({"flops": np.logspace(11, 13, 5)}))
+    verdict = ("The estimates of a span 0.050. Ranges overlap for Approaches 1 and 3. Approach 2 is not fitted (too few "
+               "IsoFLOP budgets have an interior minimum).")
+    assert chinchilla.exponents_note(exponents, analysis, chinchilla.make_design("quick")) == verdict + (
+        " Approach 3's a = β/(α+β) = 0.412 assumes C = 6ND; minimising the fitted loss under the `6nd` count instead "
+        "gives a = 0.412. Kaplan et al.'s a is 0.73.")
+    assert chinchilla.exponents_note(exponents, analysis, chinchilla.make_design("full")).endswith(
+        "under the `chinchilla` count instead gives a = 0.425. Kaplan et al.'s a is 0.73.")
+
+
+def test_table3_projects_our_frontier_over_the_sweeps_sizes():
+    design = chinchilla.make_design("quick")
+    frontier = fits.Frontier(G=1.0, a=0.5, b=0.5)  # D_opt = N_opt: one token per parameter at every budget
+    analysis = chinchilla.Analysis(None, (), fits.EnvelopeFit(*(None,) * 6, frontier=frontier), None, None, None, None)
+    table = chinchilla.projection(analysis, design)
+    assert table.parameters.tolist() == pytest.approx(np.geomspace(1304, 30864 * 100, 6))
+    assert table.tokens_per_parameter.tolist() == pytest.approx([1.0] * 6)
+    assert table.flops.tolist() == pytest.approx((6 * table.parameters**2).tolist())
+    assert ">1,304<" in chinchilla.projection_table(table).to_html()
+    assert chinchilla.projection_note(pd.DataFrame({"tokens_per_parameter": [64.31, 16138.64, 900.0]})) == (
+        "Our Approach 1 frontier implies 64.3 to 16138.6 tokens per parameter over these sizes; Hoffmann's Table 3 "
+        "implies about 20 throughout (400M parameters on 8.0B tokens at 1.92e19 FLOPs, up to 10T on 216.2T). The "
+        "number is a property of the language and the architecture, not a universal constant.")
+
+
+def _points(n=10, factor=1.0):
+    """Points on Hoffmann's unrounded surface, their losses times ``factor``."""
+    n_params = np.geomspace(1e8, 1e10, n)
+    tokens = np.geomspace(1e10, 1e11, n)
+    loss = fits.HOFFMANN_UNROUNDED.predict(n_params, tokens) * factor
+    return pd.DataFrame({"n_params": n_params, "tokens": tokens, "loss": loss, "flops": 6 * n_params * tokens})
+
+
+def _refit(summed=fits.EPOCH_ESTIMATE, averaged=fits.HOFFMANN_UNROUNDED, bootstrap=None, points=None):
+    return chinchilla.PublishedRefit(_points() if points is None else points, summed, averaged, 3, 83.6, 1.5e-16,
+                                     bootstrap)
+
+
+def test_the_published_refit_report_follows_the_numbers():
+    common = ("It implies 18.4 tokens per parameter at Chinchilla's budget, against 59 (unrounded) and 93 (rounded) "
+              "from Hoffmann's parameters. Averaging the Huber loss instead and starting from Hoffmann's unrounded "
+              "values, L-BFGS stops after 3 iterations, its largest parameter change being ")
+    lr = (" Epoch's likelihood-ratio test of Hoffmann's unrounded estimate against the refit, recomputed: 83.6 (df 5, "
+          "p = 1.5e-16); Epoch report 84.0, p = 1.2e-16.")
+    assert _refit().report() == (
+        "On 10 points our summed-Huber refit gives E = 1.817, α = 0.3478, β = 0.3658; 5 of its 5 parameters lie "
+        f"inside Epoch's 95% intervals. {common}0: it barely leaves its start, Epoch's explanation of Hoffmann's fit."
+        + lr)
+    outside = fits.LossParams(E=2.0, A=482.01, B=2085.43, alpha=0.3478, beta=0.5)
+    moved = fits.LossParams.from_theta(fits.HOFFMANN_UNROUNDED.theta + [0, 0, 0, 0.1, 0])
+    text = _refit(summed=outside, averaged=moved).report()
+    assert "3 of its 5 parameters lie inside Epoch's 95% intervals (outside: E, beta). It implies" in text
+    assert "its largest parameter change being 0.1: it does move away from its start here." in text
+    # a in 0.40, 0.44, ..., 0.80: 10th-90th percentiles 0.44-0.76, 0.32 wide; 2.5th-97.5th 0.41-0.79
+    bootstrap = fits.BootstrapResult(None, pd.DataFrame({"a": np.linspace(0.4, 0.8, 11)}), 0.95, 0)
+    assert _refit(bootstrap=bootstrap).report() == _refit().report() + (
+        " Hoffmann's 80% range for a is 0.001 wide; ours on 10 points is 0.320, so at the 1/√n rate it would take "
+        "about 1,024,000 runs (Epoch: over 600,000). Our 11-resample bootstrap puts a = β/(α+β) in (0.410, 0.790) at "
+        "95%, 0.380 wide, against Hoffmann's 80% range (0.454, 0.455).")
+
+
+def test_the_published_refit_table_and_residuals():
+    refit = _refit(summed=fits.HOFFMANN_UNROUNDED, points=_points(factor=np.exp(0.1)))
+    table = refit.table()
+    assert table.parameters.tolist() == ["Hoffmann (rounded)", "Hoffmann (unrounded, TeX)", "Epoch main estimate",
+                                         "our refit, summed Huber", "our refit, averaged Huber"]
+    assert table["D/N at Chinchilla's C"].round(1).tolist() == [92.8, 59.0, 18.4, 59.0, 59.0]
+    assert table.E.iloc[2] == 1.817 and table.a.iloc[0] == pytest.approx(0.28 / 0.62)
+    assert ">2085.4<" in refit.styled_table().to_html()
+    residuals = refit.residuals()
+    assert residuals.groupby("fit").size().to_dict() == {"Hoffmann unrounded": 10, "our refit": 10}
+    assert np.allclose(residuals.residual, 0.1)
+    chart = refit.residual_chart().to_dict()
+    assert chart["title"]["subtitle"] == ["Source: Epoch's extracted Figure 4 data (10 points)"]
+
+
+def test_refit_published_recovers_a_known_surface_and_rejects_hoffmanns():
+    truth = fits.EPOCH_ESTIMATE
+    rng = np.random.default_rng(0)
+    n_params = np.exp(rng.uniform(np.log(4e7), np.log(1.6e10), 120))
+    tokens = np.exp(rng.uniform(np.log(5e9), np.log(5e11), 120))
+    loss = truth.predict(n_params, tokens) * np.exp(rng.normal(0, 0.003, 120))
+    points = pd.DataFrame({"n_params": n_params, "tokens": tokens, "loss": loss, "flops": 6 * n_params * tokens})
+    refit = chinchilla.refit_published(points, n_boot=0)
+    assert refit.bootstrap is None and refit.summed.E == pytest.approx(truth.E, abs=0.05)
+    assert refit.summed.a == pytest.approx(truth.a, abs=0.02)
+    assert refit.lr_statistic > 50 and refit.lr_p < 1e-10
+
+
+def test_our_refit_of_the_published_points_matches_epochs():
+    """On Epoch's 240 points: their estimate within its intervals, their likelihood-ratio statistic (84.0),
+    and the averaged Huber loss stopping near Hoffmann's unrounded start (the premature stop)."""
+    from scalingbook.lab.epoch_data import EpochDataUnavailable, drop_highest_losses, load_epoch_data
+
+    try:
+        points = drop_highest_losses(load_epoch_data(download=False))
+    except EpochDataUnavailable:
+        pytest.skip("published points not available")
+    refit = chinchilla.refit_published(points, n_boot=0)
+    assert refit.summed.E == pytest.approx(fits.EPOCH_ESTIMATE.E, abs=0.005)
+    assert refit.summed.alpha == pytest.approx(fits.EPOCH_ESTIMATE.alpha, abs=0.002)
+    assert refit.summed.beta == pytest.approx(fits.EPOCH_ESTIMATE.beta, abs=0.002)
+    assert refit.lr_statistic == pytest.approx(84.0, abs=1.0) and refit.lr_p < 1e-15
+    assert np.abs(refit.averaged.theta - fits.HOFFMANN_UNROUNDED.theta).max() < chinchilla.AVERAGED_FIT_MOVE
+    report = refit.report()
+    assert "5 of its 5 parameters lie inside Epoch's 95% intervals. It implies 17.9 tokens per parameter" in report
+    assert "it barely leaves its start" in report

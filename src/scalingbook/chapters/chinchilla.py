@@ -12,6 +12,10 @@ module is the experiment behind the book's Chinchilla chapter:
   results store, keyed by the design, so a rerun reads them back.
 * :func:`analyse` fits the three approaches of :mod:`scalingbook.analysis.fits` and sets the fitted E beside
   the training language's exact loss floor (:meth:`MarkovSource.irreducible_loss`).
+* The chapter's page is built here too, so that the notebook stays prose and every sentence it states
+  is tested: :func:`sweep_summary`, the charts of Figures 2-4, :func:`floor_report`, :func:`table2`
+  and :func:`exponents_note`, :func:`projection`, and :func:`refit_published` (Epoch's refit of the
+  published points, Besiroglu et al. 2024).
 
 The training language is a random Markov source (:mod:`scalingbook.lab.languages`; the quick profile), the
 Zipf facts source (the full and paper profiles: its loss follows power laws in N and D over an exact
@@ -33,10 +37,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from scalingbook.analysis import fits
+from scalingbook.chapters import charts
 from scalingbook.lab.cpu import torch_threads
 from scalingbook.lab.languages import CorpusSource, MarkovSource, ZipfFactsSource
 from scalingbook.lab.model import ModelConfig, flops_chinchilla, param_count
@@ -884,3 +891,303 @@ def compute_ratio(runs: pd.DataFrame) -> tuple[float, float]:
     """The smallest and largest ratio of the runs' compute (the design's count) to 6ND."""
     ratio = runs["flops"] / runs["flops_6nd"]
     return float(ratio.min()), float(ratio.max())
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's page: what the notebook shows, built here so that the notebook stays prose
+# ---------------------------------------------------------------------------------------------
+
+CHINCHILLA_FLOPS = 6 * 70e9 * 1.4e12
+"""Chinchilla's own budget (70B parameters on 1.4T tokens), where the chapter compares tokens per parameter."""
+AVERAGED_FIT_MOVE = 0.05
+"""A fit whose parameters (log A, log B, log E, alpha, beta) all move less than this from their start
+has barely left it: Epoch's explanation of Hoffmann's estimate (an averaged Huber loss stops early)."""
+_LOG = alt.Scale(type="log")
+
+
+def given_budgets(budgets: list[float]) -> list[float]:
+    """The IsoFLOP budgets the reader gave: the parameter's non-positive entries ([0.0]) mean none."""
+    return [b for b in budgets if b > 0]
+
+
+def profile_note(loaded: Loaded, asked: str) -> str:
+    """Which profile the page shows, how many sweep runs are not stored yet, and why it is not the one
+    asked for when none of that profile is stored."""
+    text = f"**Results shown: the `{loaded.profile}` profile**"
+    if loaded.pending:
+        text += f" ({loaded.pending} sweep runs not stored yet)"
+    if loaded.profile != asked:
+        text += " (no full sweep is stored, so the quick profile is shown)"
+    return text + "."
+
+
+def sweep_summary(design: Design, floor: float | None, budgets_given: bool) -> str:
+    """The sweep in numbers: the language and its floor, the budgets and sizes, and the compute by both counts."""
+    iso_runs, env_runs = isoflop_runs(design), envelope_runs(design)
+    floor_text = (f"its exact loss floor over a {design.context}-token context is **{floor:.4f} nats**"
+                  if floor is not None else "its loss floor is unknown (a text corpus)")
+    low, high = compute_ratio(pd.concat([iso_runs, env_runs]))
+    return (
+        f"Training language: `{design.source()!r}`; {floor_text}. "
+        f"IsoFLOP: {len(design.budgets)} budgets from {min(design.budgets):.3g} to {max(design.budgets):.3g} FLOPs "
+        f"({np.log10(max(design.budgets) / min(design.budgets)):.2f} decades), {design.sizes_per_budget} sizes each, "
+        f"{iso_runs.n_params.nunique()} distinct sizes from {iso_runs.n_params.min():,.0f} to "
+        f"{iso_runs.n_params.max():,.0f} parameters ({len(iso_runs)} runs). Approach 1: {envelope_plan(design)} "
+        f"({len(env_runs)} runs). Compute: {iso_runs.flops.sum() + env_runs.flops.sum():.3g} FLOPs counted as "
+        f"`{design.flops_count}`, {iso_runs.flops_6nd.sum() + env_runs.flops_6nd.sum():.3g} as 6ND "
+        f"(per run, {low:.2f}-{high:.2f}x 6ND)." + budget_note(design, given=budgets_given)
+    )
+
+
+def curves_by_compute(curves: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """Training curves with ``flops``: the compute spent by each logged step, by the design's count."""
+    per_token = flops_per_token_fn(design)
+    return curves.assign(flops=lambda t: per_token(t.n_params) * t.step * t.tokens / t.steps)
+
+
+def envelope_winners(envelope: fits.EnvelopeFit, most: int = 60) -> pd.DataFrame:
+    """The envelope's winning size and loss at every ``len // most``-th compute value, enough to draw."""
+    winners = pd.DataFrame({"flops": envelope.flops, "n_opt": envelope.n_opt, "loss": envelope.loss})
+    return winners.iloc[:: max(1, len(winners) // most)]
+
+
+def envelope_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
+    """Figure 2: the training curves with their envelope, and the winners' sizes with the fitted power law."""
+    envelope = analysis.envelope
+    curves = alt.Chart(curves_by_compute(loaded.envelope, loaded.design)).mark_line(opacity=0.7).encode(
+        x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title=f"FLOPs ({loaded.design.flops_count})"),
+        y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="training loss (nats)"),
+        color=alt.Color("n_params:O", title="parameters N"), detail="run:N",
+    )
+    winners = envelope_winners(envelope)
+    frontier = alt.Chart(winners).mark_point(color="black", size=12).encode(x="flops:Q", y="loss:Q")
+    n_opt = alt.Chart(winners).mark_point().encode(
+        x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="FLOPs"),
+        y=alt.Y("n_opt:Q", scale=_LOG, title="N_opt (envelope)"),
+    ) + alt.Chart(winners.assign(fit=envelope.n_fit(winners.flops))).mark_line().encode(x="flops:Q", y="fit:Q")
+    return charts.with_source(alt.hconcat(curves + frontier, n_opt), loaded.sources[-1].describe(),
+                              title=f"Approach 1: N_opt ∝ C^{envelope.frontier.a:.2f}")
+
+
+def isoflop_finals(isoflop: pd.DataFrame, profiles: tuple[fits.IsoFlopProfile, ...]) -> pd.DataFrame:
+    """The IsoFLOP runs' final losses, each marked by whether its budget's minimum is interior."""
+    interior = {p.flops: p.interior for p in profiles}
+    return _finals(isoflop).assign(interior=lambda t: t.budget.map(interior))
+
+
+def parabolas(profiles: tuple[fits.IsoFlopProfile, ...], points: int = 40) -> pd.DataFrame:
+    """Each budget's fitted parabola in log N, drawn at ``points`` sizes across its sampled range."""
+    return pd.concat([
+        pd.DataFrame({"n_params": (n := np.geomspace(p.n_min, p.n_max, points)), "budget": p.flops,
+                      "interior": p.interior, "loss": np.polyval(p.coefficients[::-1], np.log(n))})
+        for p in profiles
+    ])
+
+
+def isoflop_optima(profiles: tuple[fits.IsoFlopProfile, ...]) -> pd.DataFrame:
+    """Each budget's parabola vertex, marked by whether it lies inside the sampled sizes."""
+    return pd.DataFrame([{"flops": p.flops, "n_opt": p.n_opt, "interior": p.interior} for p in profiles])
+
+
+def isoflop_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
+    """Figure 3: the final losses per budget with their parabolas (dashed at an edge minimum), and the
+    vertices with Approach 2's power law when it is fitted."""
+    colour = alt.Color("budget:O", title="budget C (FLOPs)", legend=alt.Legend(format=".1e"))
+    profiles = alt.Chart(isoflop_finals(loaded.isoflop, analysis.profiles)).mark_point(filled=True).encode(
+        x=alt.X("n_params:Q", scale=_LOG, title="parameters N"),
+        y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="final loss"),
+        color=colour, shape=alt.Shape("interior:N", title="interior minimum"),
+    ) + alt.Chart(parabolas(analysis.profiles)).mark_line().encode(
+        x="n_params:Q", y="loss:Q", color=colour, detail="budget:N",
+        strokeDash=alt.condition("datum.interior", alt.value([1, 0]), alt.value([4, 3])),
+    )
+    optima = isoflop_optima(analysis.profiles)
+    vertices = alt.Chart(optima).mark_point(filled=True, size=60).encode(
+        x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="budget C"),
+        y=alt.Y("n_opt:Q", scale=_LOG, title="N_opt (parabola vertex)"), shape="interior:N",
+    )
+    iso = analysis.isoflop
+    if iso:
+        vertices += alt.Chart(optima.assign(fit=iso.n_fit(optima.flops))).mark_line().encode(x="flops:Q", y="fit:Q")
+    return charts.with_source(alt.hconcat(profiles, vertices), loaded.sources[0].describe(),
+                              title=f"Approach 2: N_opt ∝ C^{iso.frontier.a:.2f}" if iso else "Approach 2: not fitted")
+
+
+def iso_loss_contours(params: fits.LossParams, per_token: Callable, finals: pd.DataFrame) -> pd.DataFrame:
+    """Curves of equal fitted loss in the (C, N) plane at the 10th-90th percentiles of the final losses,
+    within the budgets the chart spans (half the smallest to ten times the largest)."""
+    n_grid = np.geomspace(finals.n_params.min() / 2, finals.n_params.max() * 4, 200)
+    parts = []
+    for level in np.quantile(finals.loss, [0.1, 0.3, 0.5, 0.7, 0.9]):
+        room = level - params.E - params.A / n_grid**params.alpha
+        ok = room > 0  # sizes too small to reach this loss with any number of tokens have no point
+        tokens = (params.B / room[ok]) ** (1 / params.beta)
+        parts.append(pd.DataFrame({"n_params": n_grid[ok], "flops": per_token(n_grid[ok]) * tokens,
+                                   "level": f"{level:.3f}"}))
+    contours = pd.concat(parts)
+    return contours[contours.flops.between(finals.flops.min() / 2, finals.flops.max() * 10)]
+
+
+def frontier_lines(frontiers: dict[str, fits.Frontier | None], flops: np.ndarray) -> pd.DataFrame:
+    """N_opt(C) of every fitted frontier over ``flops``, one line per approach (None: not fitted)."""
+    return pd.concat([pd.DataFrame({"flops": flops, "n_params": f.n_opt(flops), "approach": name})
+                      for name, f in frontiers.items() if f])
+
+
+def parametric_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
+    """Figure 4: the runs in the (C, N) plane coloured by loss, iso-loss contours of the fit, and the
+    three approaches' efficient frontiers."""
+    finals, p = analysis.finals, analysis.parametric.params
+    lines = frontier_lines(
+        {"1 envelope": analysis.envelope.frontier, "2 IsoFLOP": analysis.isoflop.frontier if analysis.isoflop else None,
+         "3 parametric": p.frontier()},
+        np.geomspace(finals.flops.min() / 2, finals.flops.max() * 10, 60),
+    )
+    runs = alt.Chart(finals).mark_point(filled=True).encode(
+        x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="FLOPs"),
+        y=alt.Y("n_params:Q", scale=_LOG, title="parameters N"),
+        color=alt.Color("loss:Q", scale=alt.Scale(scheme="viridis"), title="final loss"),
+    )
+    contours = alt.Chart(iso_loss_contours(p, flops_per_token_fn(loaded.design), finals)).mark_line(
+        strokeDash=[2, 2], color="#999").encode(x="flops:Q", y="n_params:Q", detail="level:N", order="n_params:Q")
+    frontiers = alt.Chart(lines).mark_line().encode(
+        x="flops:Q", y="n_params:Q", strokeDash=alt.StrokeDash("approach:N", title="efficient frontier"))
+    return charts.with_source(
+        alt.layer(runs, contours, frontiers).resolve_scale(color="independent"),
+        loaded.sources[0].describe(), loaded.sources[-1].describe(),
+        title="Approach 3: iso-loss contours and the efficient frontiers",
+    )
+
+
+def fit_table(analysis: Analysis) -> Styler:
+    """Approach 3's fitted parameters beside the source's exact floor ("unknown" for a corpus)."""
+    p = analysis.parametric.params
+    table = pd.DataFrame({"E": [p.E], "A": [p.A], "B": [p.B], "alpha": [p.alpha], "beta": [p.beta],
+                          "true floor": [analysis.floor]})
+    return table.style.format(precision=4, na_rep="unknown").hide(axis="index")
+
+
+def exponents_note(exponents: Table2, analysis: Analysis, design: Design) -> str:
+    """Table 2's verdict, and Approach 3's a under the design's compute count beside Eq. 4's 6ND one."""
+    p = analysis.parametric.params
+    numeric = numeric_frontier(p, flops_per_token_fn(design), analysis.finals.flops.to_numpy())
+    return (exponents.verdict() + f" Approach 3's a = β/(α+β) = {p.a:.3f} assumes C = 6ND; minimising the fitted "
+            f"loss under the `{design.flops_count}` count instead gives a = {numeric.exponent:.3f}. "
+            "Kaplan et al.'s a is 0.73.")
+
+
+def projection(analysis: Analysis, design: Design) -> pd.DataFrame:
+    """Table 3 from our Approach 1 frontier, for six sizes from the sweep's smallest to 100 times its largest."""
+    sizes = isoflop_runs(design).n_params
+    return fits.projection_table(analysis.envelope.frontier, np.geomspace(sizes.min(), sizes.max() * 100, 6).tolist())
+
+
+def projection_table(table: pd.DataFrame) -> Styler:
+    """Table 3 as the chapter shows it: budgets and tokens to three digits, sizes in full."""
+    return table.style.format({"parameters": "{:,.0f}", "flops": "{:.3g}", "gopher_units": "{:.2g}",
+                               "tokens": "{:.3g}", "tokens_per_parameter": "{:.1f}"}).hide(axis="index")
+
+
+def projection_note(table: pd.DataFrame) -> str:
+    """The tokens per parameter our projection implies, beside Hoffmann's Table 3."""
+    return (f"Our Approach 1 frontier implies {table.tokens_per_parameter.min():.1f} to "
+            f"{table.tokens_per_parameter.max():.1f} tokens per parameter over these sizes; Hoffmann's Table 3 "
+            "implies about 20 throughout (400M parameters on 8.0B tokens at 1.92e19 FLOPs, up to 10T on 216.2T). The "
+            "number is a property of the language and the architecture, not a universal constant.")
+
+
+@dataclass(frozen=True, eq=False)
+class PublishedRefit:
+    """Epoch's refit repeated on the points read back from Hoffmann's Figure 4: Approach 3 with the Huber
+    loss summed (Epoch's fit) and averaged from Hoffmann's unrounded estimate (the premature stop
+    Epoch blame), the likelihood-ratio test of Hoffmann's estimate, and the refit's bootstrap."""
+
+    points: pd.DataFrame
+    summed: fits.LossParams
+    averaged: fits.LossParams
+    averaged_iterations: int
+    lr_statistic: float
+    lr_p: float
+    bootstrap: fits.BootstrapResult | None
+
+    def table(self) -> pd.DataFrame:
+        """Hoffmann's, Epoch's and our parameters, each with its frontier at Gopher's and Chinchilla's budgets."""
+        rows = []
+        for name, q in (("Hoffmann (rounded)", fits.HOFFMANN_ROUNDED), ("Hoffmann (unrounded, TeX)", fits.HOFFMANN_UNROUNDED),
+                        ("Epoch main estimate", fits.EPOCH_ESTIMATE), ("our refit, summed Huber", self.summed),
+                        ("our refit, averaged Huber", self.averaged)):
+            f = q.frontier()
+            rows.append({"parameters": name, "E": q.E, "A": q.A, "B": q.B, "alpha": q.alpha, "beta": q.beta, "a": q.a,
+                         "N_opt at Gopher (B)": f.n_opt(fits.GOPHER_FLOPS) / 1e9,
+                         "D/N at Chinchilla's C": f.tokens_per_parameter(CHINCHILLA_FLOPS)})
+        return pd.DataFrame(rows)
+
+    def styled_table(self) -> Styler:
+        """The table with A, B and the frontier columns to one decimal, the rest to four."""
+        return self.table().style.format(precision=4).format(
+            {"A": "{:.1f}", "B": "{:.1f}", "N_opt at Gopher (B)": "{:.1f}", "D/N at Chinchilla's C": "{:.1f}"}
+        ).hide(axis="index")
+
+    def report(self) -> str:
+        """What the refit finds, from its numbers: Epoch's intervals, tokens per parameter, the premature
+        stop, the likelihood-ratio test and (with a bootstrap) how wide Hoffmann's range should have been."""
+        q, n = self.summed, len(self.points)
+        outside = [k for k, (low, high) in fits.EPOCH_CI95.items() if not low <= getattr(q, k) <= high]
+        moved = float(np.abs(self.averaged.theta - fits.HOFFMANN_UNROUNDED.theta).max())
+        text = (
+            f"On {n} points our summed-Huber refit gives E = {q.E:.3f}, α = {q.alpha:.4f}, β = {q.beta:.4f}; "
+            f"{len(fits.EPOCH_CI95) - len(outside)} of its 5 parameters lie inside Epoch's 95% intervals"
+            + (f" (outside: {', '.join(outside)})" if outside else "")
+            + f". It implies {q.frontier().tokens_per_parameter(CHINCHILLA_FLOPS):.1f} tokens per parameter at "
+            f"Chinchilla's budget, against {fits.HOFFMANN_UNROUNDED.frontier().tokens_per_parameter(CHINCHILLA_FLOPS):.0f} "
+            f"(unrounded) and {fits.HOFFMANN_ROUNDED.frontier().tokens_per_parameter(CHINCHILLA_FLOPS):.0f} (rounded) "
+            "from Hoffmann's parameters. Averaging the Huber loss instead and starting from Hoffmann's unrounded "
+            f"values, L-BFGS stops after {self.averaged_iterations} iterations, its largest parameter change being "
+            f"{moved:.3g}: "
+            + ("it barely leaves its start, Epoch's explanation of Hoffmann's fit." if moved < AVERAGED_FIT_MOVE
+               else "it does move away from its start here.")
+            + " Epoch's likelihood-ratio test of Hoffmann's unrounded estimate against the refit, recomputed: "
+            f"{self.lr_statistic:.1f} (df 5, p = {self.lr_p:.2g}); Epoch report 84.0, p = 1.2e-16."
+        )
+        if self.bootstrap is None:
+            return text
+        a80 = percentile_range(self.bootstrap.samples.a)
+        hoffmann_low, hoffmann_high = HOFFMANN_TABLE2["3"][0][1:]
+        needed = runs_needed(n, a80[1] - a80[0], hoffmann_high - hoffmann_low)
+        a_low, a_high = self.bootstrap.interval("a")
+        return text + (
+            f" Hoffmann's 80% range for a is 0.001 wide; ours on {n} points is {a80[1] - a80[0]:.3f}, so at the "
+            f"1/√n rate it would take about {needed:,.0f} runs (Epoch: over 600,000). Our "
+            f"{len(self.bootstrap.samples)}-resample bootstrap puts a = β/(α+β) in ({a_low:.3f}, {a_high:.3f}) at "
+            f"{self.bootstrap.level:.0%}, {a_high - a_low:.3f} wide, against Hoffmann's 80% range "
+            f"({hoffmann_low}, {hoffmann_high})."
+        )
+
+    def residuals(self) -> pd.DataFrame:
+        """Log loss minus log prediction at every point, for our refit and for Hoffmann's unrounded estimate."""
+        n, d, loss = (self.points[c].to_numpy() for c in ("n_params", "tokens", "loss"))
+        return pd.concat([
+            self.points.assign(residual=np.log(loss) - np.log(q.predict(n, d)), fit=name)
+            for name, q in (("our refit", self.summed), ("Hoffmann unrounded", fits.HOFFMANN_UNROUNDED))
+        ])
+
+    def residual_chart(self) -> alt.TopLevelMixin:
+        """The residuals against compute, where a misfit shows as a trend away from zero."""
+        return charts.with_source(
+            alt.Chart(self.residuals()).mark_point(size=15).encode(
+                x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="training FLOPs"),
+                y=alt.Y("residual:Q", title="log loss − log prediction"), color="fit:N",
+            ) + alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#888").encode(y="zero:Q"),
+            f"Epoch's extracted Figure 4 data ({len(self.points)} points)", title="Residuals on the published data",
+        )
+
+
+def refit_published(points: pd.DataFrame, n_boot: int = 200) -> PublishedRefit:
+    """Epoch's analysis of ``points`` (n_params, tokens, loss, flops): the summed-Huber refit, the averaged
+    fit from Hoffmann's unrounded values, the likelihood-ratio test (df 5) and ``n_boot`` resamples (0: none)."""
+    n, d, loss = points.n_params.to_numpy(), points.tokens.to_numpy(), points.loss.to_numpy()
+    summed = fits.fit_parametric(n, d, loss)
+    averaged = fits.fit_parametric(n, d, loss, init=fits.HOFFMANN_UNROUNDED.theta, reduction="mean")
+    boot = fits.bootstrap_parametric(n, d, loss, n_boot=n_boot, fit=summed) if n_boot else None
+    statistic, p_value = likelihood_ratio_test(fits.HOFFMANN_UNROUNDED, summed.params, n, d, loss, df=5)
+    return PublishedRefit(points, summed.params, averaged.params, averaged.n_iter, statistic, p_value, boot)
