@@ -127,3 +127,17 @@ def test_paired_bootstrap_resamples_the_same_seeds_for_every_curve():
     assert np.isfinite(stats.paired_bootstrap([with_gap], lambda x: x[:, 2], 200, 0.9, 0).estimate)
     with pytest.raises(ValueError, match="same seeds"):
         stats.paired_bootstrap([a, b[:5]], lambda x, y: x[:, 0], 10, 0.9, 0)
+
+
+def test_seed_means_band_each_group_with_its_own_bootstrap():
+    frame = pd.DataFrame({"width": [8, 1, 2, 4] * 2, "c": ["a"] * 8, "seed": [0] * 4 + [1] * 4,
+                          "score": [1.0, 0.0, 0.0, 0.0, 3.0, 0.0, 1.0, 2.0]})
+    band = stats.seed_means(frame, "score", ["width", "c"], n_resamples=200, name="mean")
+    assert list(band.columns) == ["width", "c", "mean", "low", "high", "n_seeds"]
+    assert band["width"].tolist() == [1, 2, 4, 8] and band["mean"].tolist() == [0.0, 0.5, 1.0, 2.0]
+    assert band["n_seeds"].tolist() == [2, 2, 2, 2]
+    assert band["low"].tolist() == [0.0, 0.0, 0.0, 1.0] and band["high"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    alone = stats.seed_means(frame[frame["width"] == 4], "score", ["width", "c"], n_resamples=200, name="mean")
+    assert alone.iloc[0].tolist() == band.iloc[2].tolist(), "a group's interval ignores the other groups"
+    with pytest.raises(KeyError, match="missing column"):
+        stats.seed_means(frame, "em", ["width"])

@@ -76,9 +76,6 @@ def test_breakthroughness_is_high_for_a_step_and_n_minus_1_for_a_line():
                           "score": [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 3.0]})
     scores = mirage.breakthroughness_by_seed(frame, "score", clip=50.0)
     assert scores["B"].tolist() == [50.0, 3.0]
-    intervals = mirage.seed_intervals(frame, "score", ["width"])
-    assert intervals["width"].tolist() == [1, 2, 4, 8] and intervals["mean"].tolist() == [0.0, 0.5, 1.0, 2.0]
-    assert (intervals["low"] <= intervals["mean"]).all() and (intervals["mean"] <= intervals["high"]).all()
 
 
 def test_results_are_stored_then_read_back_without_retraining(tmp_path, monkeypatch):

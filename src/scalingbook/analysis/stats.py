@@ -82,6 +82,26 @@ def bootstrap_ci(
     return Interval(estimate, float(low), float(high))
 
 
+def seed_means(
+    frame: pd.DataFrame, value: str, by: list[str], n_resamples: int = 1000, confidence: float = 0.95,
+    rng_seed: int = 0, name: str | None = None,
+) -> pd.DataFrame:
+    """Mean of ``value`` over the seeds of each group of ``by``, with its :func:`bootstrap_ci` interval.
+
+    The seed band of every chapter's curves. Columns: ``*by``, the mean (named ``name``, default
+    ``value``), ``low``, ``high``, ``n_seeds``; one row per group, in sorted order. Every group
+    resamples from the same ``rng_seed``, so a group's interval does not depend on the others.
+    """
+    missing = [c for c in [*by, value] if c not in frame.columns]
+    if missing:
+        raise KeyError(f"missing column(s) {missing}; has {list(frame.columns)}")
+    rows = []
+    for key, group in frame.groupby(by, sort=True, observed=True):
+        interval = bootstrap_ci(group[value].to_numpy(), np.mean, n_resamples, confidence, rng_seed)
+        rows.append({**dict(zip(by, key)), name or value: interval.estimate, "low": interval.low,
+                     "high": interval.high, "n_seeds": len(group)})
+    return pd.DataFrame(rows, columns=[*by, name or value, "low", "high", "n_seeds"])
+
 def paired_bootstrap(
     curves: list[np.ndarray],
     statistic: Callable[..., np.ndarray],

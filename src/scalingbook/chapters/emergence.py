@@ -249,15 +249,8 @@ def mean_curves(
     as the metric of a long table of several metrics.
     """
     keys = [*by, "task", "d_model", "n_params", "flops"]
-    missing = [c for c in [*keys, value] if c not in outcomes.columns]
-    if missing:
-        raise KeyError(f"outcomes: missing column(s) {missing}; has {list(outcomes.columns)}")
-    rows = []
-    for key, group in outcomes.groupby(keys, sort=False, observed=True):
-        interval = stats.bootstrap_ci(group[value], np.mean, n_resamples, confidence, rng_seed)
-        rows.append({**dict(zip(keys, key)), value: interval.estimate, "low": interval.low, "high": interval.high,
-                     "n_seeds": len(group)})
-    return pd.DataFrame(rows).sort_values([*by, "task", "n_params"], ignore_index=True)
+    curves = stats.seed_means(outcomes, value, keys, n_resamples, confidence, rng_seed)
+    return curves.sort_values([*by, "task", "n_params"], ignore_index=True)
 
 
 def is_flat(curve: pd.DataFrame, scale: str = "n_params") -> bool:

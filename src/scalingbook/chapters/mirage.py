@@ -284,17 +284,9 @@ QUICK_CAVEAT = ("The quick profile's models train for minutes on a CPU, so read 
                 "the full profile is the experiment.")
 
 
-def _mixture(spec: RunSpec) -> Mixture:
-    """A run's task, which must be a mixture (the Emergence family's is)."""
-    task = spec.build_task()
-    if not isinstance(task, Mixture):
-        raise ValueError(f"{spec.sweep}: expected a mixture of tasks, got {type(task).__name__}")
-    return task
-
-
 def _labels(spec: RunSpec) -> tuple[str, ...]:
     """The task names of a run, by component index."""
-    return _mixture(spec).labels
+    return emergence.mixture_of(spec).labels
 
 
 def _stored(spec: RunSpec, result: Result | None, table: str) -> Result:
@@ -332,7 +324,7 @@ class Family:
 
     @property
     def mixture(self) -> Mixture:
-        return _mixture(self.sweep.runs[0])
+        return emergence.mixture_of(self.sweep.runs[0])
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -1106,19 +1098,6 @@ def subset_accuracy_curves(
     return pd.DataFrame(rows)
 
 
-def seed_intervals(frame: pd.DataFrame, value: str, by: list[str], confidence: float = 0.95) -> pd.DataFrame:
-    """Mean of ``value`` over seeds with a bootstrap interval (seeds resampled), per group of ``by``.
-
-    Uses :func:`scalingbook.analysis.stats.bootstrap_ci`, so intervals are reproducible; one row per group.
-    """
-    rows = []
-    for key, group in frame.groupby(by, sort=True):
-        interval = stats.bootstrap_ci(group[value].to_numpy(), confidence=confidence)
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
-                     "mean": interval.estimate, "low": interval.low, "high": interval.high})
-    return pd.DataFrame(rows)
-
-
 def breakthroughness_by_seed(frame: pd.DataFrame, value: str, by: list[str] | None = None, clip: float = 100.0) -> pd.DataFrame:
     """BIG-bench B (Schaeffer Eq. 1, :func:`scalingbook.analysis.metrics.breakthroughness`) of each seed's curve over width.
 
@@ -1161,7 +1140,7 @@ def vision_emergence_scores(recon: pd.DataFrame, subsets: pd.DataFrame, clip: fl
 def transition_growth(summary: pd.DataFrame, by: str | None = None, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
     """How many-fold the width must grow to carry each seed-mean curve from ``low`` to ``high`` of its own range.
 
-    ``summary`` is a :func:`seed_intervals` table (``width`` and ``mean``, plus the column ``by``
+    ``summary`` is a :func:`scalingbook.analysis.stats.seed_means` table (``width`` and ``mean``, plus the column ``by``
     that separates curves). Progress is measured from the curve's worst value to its best, in the
     direction it improves, so error and score curves compare alike, and a metric that saturates below
     1 is not penalised for it. A small factor is a jump, a large one a gradual rise; NaN for a flat curve.
@@ -1183,7 +1162,7 @@ def transition_growth(summary: pd.DataFrame, by: str | None = None, low: float =
 
 
 def largest_step(summary: pd.DataFrame) -> dict[str, float]:
-    """Where a seed-mean curve (:func:`seed_intervals`: ``width``, ``mean``) takes its largest step up
+    """Where a seed-mean curve (:func:`scalingbook.analysis.stats.seed_means`: ``width``, ``mean``) takes its largest step up
     between neighbouring widths: ``before`` and ``after`` (the widths), ``highest_before`` (the
     curve's highest value up to ``before``) and ``at_after``. Read off the data, so a summary never
     assumes where the jump is."""
@@ -1222,7 +1201,7 @@ class VisionCurves:
 
     Per (width, seed): ``recon`` (:func:`reconstruction_curves`) and ``subsets``
     (:func:`subset_accuracy_curves`, on ``n_sets`` sampled sets). Per width, means over seeds with
-    bootstrap intervals (:func:`seed_intervals`): ``mse``, ``reconstruction`` (per c), ``accuracy``,
+    bootstrap intervals (:func:`scalingbook.analysis.stats.seed_means`): ``mse``, ``reconstruction`` (per c), ``accuracy``,
     ``expected`` and ``measured`` (per K). ``scores``: how emergent each looks (:func:`vision_emergence_scores`).
     """
 
@@ -1245,11 +1224,11 @@ def vision_curves(
     subsets = subset_accuracy_curves(classifiers, sizes, n_sets)
     return VisionCurves(
         recon, subsets, n_sets,
-        mse=seed_intervals(recon[recon["c"] == recon["c"].iloc[0]], "mse", ["width"]),
-        reconstruction=seed_intervals(recon, "reconstruction", ["width", "c"]),
-        accuracy=seed_intervals(subsets[subsets["k"] == subsets["k"].min()], "accuracy", ["width"]),
-        expected=seed_intervals(subsets, "expected", ["width", "k"]),
-        measured=seed_intervals(subsets, "measured", ["width", "k"]),
+        mse=stats.seed_means(recon[recon["c"] == recon["c"].iloc[0]], "mse", ["width"], name="mean"),
+        reconstruction=stats.seed_means(recon, "reconstruction", ["width", "c"], name="mean"),
+        accuracy=stats.seed_means(subsets[subsets["k"] == subsets["k"].min()], "accuracy", ["width"], name="mean"),
+        expected=stats.seed_means(subsets, "expected", ["width", "k"], name="mean"),
+        measured=stats.seed_means(subsets, "measured", ["width", "k"], name="mean"),
         scores=vision_emergence_scores(recon, subsets),
     )
 
