@@ -408,18 +408,3 @@ def with_source(chart: alt.TopLevelMixin, *sources: str, title: str | None = Non
     """Say under the chart's title which results it was drawn from."""
     lines = [f"Source: {s}" for s in sources] or ["Source: computed in this chapter"]
     return chart.properties(title=alt.TitleParams(text=title or "", subtitle=lines))
-
-
-def save(chart: alt.TopLevelMixin, path: Path, scale: float = 2.0) -> Path:
-    """Export a static PNG or SVG (by the suffix of ``path``) with vl-convert, offline."""
-    import vl_convert
-
-    path = Path(path)
-    spec = chart.to_dict()
-    if path.suffix == ".svg":
-        path.write_text(vl_convert.vegalite_to_svg(spec))
-    elif path.suffix == ".png":
-        path.write_bytes(vl_convert.vegalite_to_png(spec, scale=scale))
-    else:
-        raise ValueError(f"chart export path must end in .png or .svg, got {path}")
-    return path
