@@ -571,7 +571,7 @@ def run_submission(notebook: Any, names: list[str], limits: Limits) -> Execution
         sandbox.kill_all()  # what an interrupted grading may have left
         started = time.monotonic()
         worker = subprocess.Popen(
-            [sys.executable, "-c", "from scalingbook import teaching; teaching.sandboxed_execute()"],
+            [sys.executable, "-c", "from scalingbook.site import teaching; teaching.sandboxed_execute()"],
             stdin=job, stdout=channel, stderr=log, env=sandbox.environment(), cwd="/", start_new_session=True,
         )
         try:
