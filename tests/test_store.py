@@ -13,7 +13,7 @@ import yaml
 
 from scalingbook.lab import store
 from scalingbook.lab.store import REPO_ROOT, ResultError, ResultStore, load_result, param_hash
-from scalingbook.lab.sweeps import Sweep
+from scalingbook.lab.sweeps import Sweep, SweepError
 from scalingbook.site import cli
 
 PARAMS = {"width": 64, "depth": 2, "seeds": [0, 1, 2]}
@@ -219,3 +219,36 @@ def test_cached_computes_once_then_reads_the_stored_table(tmp_path):
     assert again.table["x"].tolist() == [1.5, 2.5] and again.manifest["param_hash"] == first.manifest["param_hash"]
     store.cached("demo/table", {"n": 3}, compute, profile="quick", device="cpu")
     assert calls == [1, 1], "other parameters are another result"
+
+
+def test_every_committed_result_is_found_under_the_key_the_code_makes_today():
+    """Issue 16: a refactor that changes no computation must not change a stored run's key, or the
+    book would retrain (or silently drop) committed results. Every committed sweep result must be one
+    of today's runs of its config, and the committed vision populations those of the chapter's defaults."""
+    from scalingbook.chapters.params import read_params
+    from scalingbook.lab import vision
+
+    data = REPO_ROOT / "data"
+    expected: dict[str, set[str]] = {}
+    for path in sorted((REPO_ROOT / "sweeps").glob("*.yaml")):
+        for profile in ("full", "paper"):
+            try:
+                sweep = Sweep.load(path, profile)
+            except SweepError:  # a config without this profile
+                continue
+            for spec in sweep.runs:
+                expected.setdefault(spec.sweep, set()).add(param_hash(spec.params()))
+    defaults = {name: p.default for name, p in read_params(REPO_ROOT / "notebooks" / "mirage.py").items()}
+    for task in vision.VISION_TASKS:
+        config = vision.profile_config(task, "full", defaults["vision_widths"], defaults["vision_seeds"])
+        expected.setdefault(vision.RESULT_NAMES[task], set()).add(param_hash(config.params()))
+    found = 0
+    for manifest in sorted(data.rglob("manifest.json")):
+        folder = manifest.parent
+        result = load_result(folder)
+        name = result.manifest["name"]
+        sweep_name = name.rsplit("/", 1)[0] if name.rsplit("/", 1)[-1] in ("records", "training", "large", "choices") \
+            else name
+        assert folder.name in expected.get(sweep_name, set()), f"{folder}: no run of today's code has this key"
+        found += 1
+    assert found >= 64, f"only {found} committed results found under {data}"
