@@ -47,8 +47,8 @@ train_on = pick_device(device)
 shown = {"direct": emergence.read_family("direct", profile, train_on)}
 
 # %% tags=["remove-input"]
-shown["scratchpad"] = emergence.read_family("scratchpad", profile, train_on)
 shown_profile = shown["direct"].profile  # what this page shows: full when stored, else quick
+shown.update(emergence.read_scratchpad(shown_profile, train_on))  # compared at the same profile, or not at all
 outcomes = emergence.family_outcomes(shown)  # one row per (prompting, task, size, seed)
 direct = outcomes[outcomes["prompting"] == "direct"]
 spec = shown["direct"].sweep.runs[0]
@@ -163,9 +163,9 @@ emergence.table1_styled(emergence.table1_beside_ours(scales, shown_profile, sour
 # FLOPs at every size; the chart plots each family against its own FLOPs.
 
 # %% tags=["remove-input"]
-added = emergence.scratchpad_tasks(mixture, emergence.mixture_of(shown["scratchpad"].sweep.runs[0]))
+added = emergence.scratchpad_tasks(mixture, shown)
 paired = emergence.paired_curves(outcomes, added, n_resamples, confidence, exercise_seed)
-emergence.scratchpad_chart(paired, list(sources.values()))
+emergence.scratchpad_chart(paired, list(sources.values())) if added else None
 
 # %% [markdown]
 # Does it help, and from which size? For each task and width, the gain is the scratchpad family's
@@ -175,10 +175,10 @@ emergence.scratchpad_chart(paired, list(sources.values()))
 
 # %% tags=["remove-input"]
 gains = emergence.prompting_gains(outcomes[outcomes["task"].isin(added)], n_resamples, confidence, exercise_seed)
-emergence.gains_table(gains, list(sources.values()))
+emergence.gains_table(gains, list(sources.values())) if len(gains) else None
 
 # %% tags=["remove-input"]
-Markdown(emergence.scratchpad_summary(gains, confidence, shown["scratchpad"].profile))
+Markdown(emergence.scratchpad_summary(gains, confidence, shown_profile))
 
 # %% [markdown]
 # ## Per-example outputs, stored for the Mirage chapter

@@ -10,7 +10,7 @@ from scalingbook.analysis import metrics
 from scalingbook.chapters import emergence
 from scalingbook.lab import sweeps
 from scalingbook.lab.store import REPO_ROOT
-from scalingbook.lab.sweeps import Sweep, SweepError, load_tables, run_sweep
+from scalingbook.lab.sweeps import Shown, Sweep, SweepError, load_tables, run_sweep
 from scalingbook.lab.tasks import encode
 
 COMPONENTS = [
@@ -354,12 +354,28 @@ def test_table1_puts_our_scales_and_their_intervals_under_weis():
 
 
 def test_the_scratchpad_is_compared_only_on_the_tasks_that_write_working():
-    scratch = emergence.mixture_of(Sweep.from_dict(CONFIG).runs[0])
+    scratch = Sweep.from_dict(CONFIG)
     plain = {**CONFIG, "task": {"name": "mixture", "components": [{k: v for k, v in c.items() if k != "scratchpad"}
                                                                    for c in COMPONENTS]}}
-    direct = emergence.mixture_of(Sweep.from_dict(plain).runs[0])
-    assert emergence.scratchpad_tasks(direct, scratch) == ["add-2"]
-    assert emergence.scratchpad_tasks(direct, direct) == []
+    direct = Sweep.from_dict(plain)
+    mixture = emergence.mixture_of(direct.runs[0])
+    assert emergence.scratchpad_tasks(mixture, {"scratchpad": Shown(scratch, "quick", [], ())}) == ["add-2"]
+    assert emergence.scratchpad_tasks(mixture, {"scratchpad": Shown(direct, "quick", [], ())}) == []
+    assert emergence.scratchpad_tasks(mixture, {}) == [], "no scratchpad family stored: nothing compared"
+
+
+def test_without_a_stored_scratchpad_family_the_comparison_says_so():
+    """A full direct family stored before the scratchpad one (two sittings): nothing is compared, and the
+    summary says why, instead of failing or comparing the full direct family with the quick scratchpad one."""
+    outcomes = pd.DataFrame({"prompting": "direct", "task": "add-2", "d_model": [8, 8], "n_params": 900,
+                             "flops": 1e9, "seed": [0, 1], "em": [0.1, 0.2]})
+    gains = emergence.prompting_gains(outcomes, 50, 0.9, 0)
+    assert gains.empty and "low" in gains.columns
+    assert emergence.paired_curves(outcomes, [], 50, 0.9, 0).empty
+    assert emergence.scratchpad_summary(gains, 0.9, "full") == (
+        "**What the two families show** (full profile): nothing yet. The scratchpad family has no run stored at "
+        "this profile that shares a width with the direct one; it trains in a later sitting "
+        "(`scalingbook sweep sweeps/emergence-scratchpad.yaml --profile full`).")
 
 
 def test_paired_curves_are_each_familys_mean_curves_of_the_compared_tasks():

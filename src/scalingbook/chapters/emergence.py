@@ -146,6 +146,17 @@ def read_family(kind: str, profile: str, device: str) -> Shown:
     return read_or_train(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile, device, log=lambda _: None)
 
 
+def read_scratchpad(profile: str, device: str) -> dict[str, Shown]:
+    """``{"scratchpad": family}`` at ``profile``, the profile the direct family is shown at, or ``{}`` when
+    none of its runs is stored at that profile yet: a full direct family is never compared with a quick
+    scratchpad one (other tasks, sizes and steps), and a book build never trains a family it lacks."""
+    if profile != "quick":
+        sweep = Sweep.load(REPO_ROOT / "sweeps" / "emergence-scratchpad.yaml", profile)
+        if all(table is None for table in load_tables(sweep, "records", profile)):
+            return {}
+    return {"scratchpad": read_family("scratchpad", profile, device)}
+
+
 def family_outcomes(shown: dict[str, Shown]) -> pd.DataFrame:
     """:func:`run_outcomes` of every family, one row per (prompting, task, size, seed): the families
     differ only in how they prompt, so one table with a ``prompting`` column compares them."""
@@ -343,8 +354,11 @@ def emergence_table(
             return means[:, -1] - means[:, :half].max(axis=1)
 
         scale = stats.paired_bootstrap([matrix], scale_of, n_resamples, confidence, rng_seed, method="nearest")
-        near = stats.paired_bootstrap([matrix], early, n_resamples, confidence, rng_seed)
-        grew = stats.paired_bootstrap([matrix], rise, n_resamples, confidence, rng_seed)
+        if len(sizes) < 2:  # one stored size (a family still training): no smaller half to rise from
+            near = grew = stats.Interval(np.nan, np.nan, np.nan)
+        else:
+            near = stats.paired_bootstrap([matrix], early, n_resamples, confidence, rng_seed)
+            grew = stats.paired_bootstrap([matrix], rise, n_resamples, confidence, rng_seed)
         at_params = emergence_scale(curve, chance, margin)
         rows.append({
             "task": task, "chance": chance, "emergence_params": at_params, "params_low": scale.low,
@@ -373,6 +387,8 @@ def prompting_gains(outcomes: pd.DataFrame, n_resamples: int, confidence: float,
     for task in tasks:
         picked = {kind: side[side["task"] == task] for kind, side in sides.items()}
         widths = sorted(set(picked["direct"]["d_model"]) & set(picked["scratchpad"]["d_model"]))
+        if not widths:  # the families share no stored width yet
+            continue
         direct, scratch = (seed_matrix(p[p["d_model"].isin(widths)], "em", "d_model")[0] for p in picked.values())
         params = picked["direct"].groupby("d_model")["n_params"].first()
         found = []
@@ -386,7 +402,9 @@ def prompting_gains(outcomes: pd.DataFrame, n_resamples: int, confidence: float,
         frame["helps"], frame["hurts"] = frame["low"] > 0, frame["high"] < 0
         first = int(_first_from(frame["helps"].to_numpy()))
         rows.append(frame.assign(helps_from=float(widths[first]) if first < len(widths) else float("nan")))
-    return pd.concat(rows, ignore_index=True)
+    columns = ["task", "d_model", "n_params", "direct", "scratchpad", "gain", "low", "high", "helps", "hurts",
+               "helps_from"]
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
 def _interval(low: float, high: float) -> str:
@@ -484,9 +502,12 @@ def table1_styled(table: pd.DataFrame) -> Styler:
                               na_rep="not within the family").hide(axis="index")
 
 
-def scratchpad_tasks(direct: Mixture, scratchpad: Mixture) -> list[str]:
+def scratchpad_tasks(direct: Mixture, shown: dict[str, Shown]) -> list[str]:
     """The tasks the scratchpad family writes working for, in the direct mixture's order: the only
-    ones where the two families differ, so the only ones compared."""
+    ones where the two families differ, so the only ones compared (none when it is not stored)."""
+    if "scratchpad" not in shown:
+        return []
+    scratchpad = mixture_of(shown["scratchpad"].sweep.runs[0])
     return [label for label, task in zip(scratchpad.labels, scratchpad.tasks)
             if label in direct.labels and getattr(task, "scratchpad", False)]
 
@@ -495,6 +516,8 @@ def paired_curves(outcomes: pd.DataFrame, tasks: list[str], n_resamples: int, co
                   rng_seed: int) -> pd.DataFrame:
     """:func:`mean_curves` of ``tasks`` in each family of :func:`family_outcomes`, with a ``prompting`` column."""
     compared = outcomes[outcomes["task"].isin(tasks)]
+    if compared.empty:
+        return pd.DataFrame(columns=["task", "d_model", "n_params", "flops", "em", "low", "high", "n_seeds", "prompting"])
     return pd.concat(
         [mean_curves(rows, n_resamples, confidence, rng_seed).assign(prompting=kind)
          for kind, rows in compared.groupby("prompting", sort=False)],
@@ -533,6 +556,10 @@ def gains_table(gains: pd.DataFrame, sources: list[str]) -> Styler:
 def scratchpad_summary(gains: pd.DataFrame, confidence: float, profile: str) -> str:
     """Per task, where the scratchpad helps: at which widths the paired interval of the gain lies
     above zero, and whether that holds from some width on but not below (Wei's Fig. 3C shape)."""
+    if gains.empty:
+        return (f"**What the two families show** ({profile} profile): nothing yet. The scratchpad family has no run "
+                f"stored at this profile that shares a width with the direct one; it trains in a later sitting "
+                f"(`scalingbook sweep sweeps/emergence-scratchpad.yaml --profile {profile}`).")
     lines = [f"**What the two families show** ({profile} profile):", ""]
     for task, rows in gains.groupby("task", sort=False):
         start = rows["helps_from"].iloc[0]
