@@ -667,3 +667,19 @@ def test_our_refit_of_the_published_points_matches_epochs():
     report = refit.report()
     assert "5 of its 5 parameters lie inside Epoch's 95% intervals. It implies 17.9 tokens per parameter" in report
     assert "it barely leaves its start" in report
+
+
+def test_drawn_curves_are_thinned_in_log_step_and_keep_both_ends():
+    """The full sweep's three largest Approach-1 runs log 4,097 points each: drawn whole they broke
+    Altair's 5,000-row limit and the page. Each curve keeps at most 150 points, log-spaced."""
+    long_run = pd.DataFrame({"run": 0, "step": np.arange(10, 40_980, 10), "loss": np.linspace(3, 1, 4097)})
+    short_run = pd.DataFrame({"run": 1, "step": np.arange(10, 60, 10), "loss": [3.0, 2.5, 2.0, 1.8, 1.7]})
+    drawn = chinchilla.thinned_curves(pd.concat([long_run, short_run]))
+    long_drawn = drawn[drawn["run"] == 0]
+    assert len(long_drawn) <= 150 and long_drawn["step"].iloc[0] == 10 and long_drawn["step"].iloc[-1] == 40_970
+    assert long_drawn["step"].is_monotonic_increasing and long_drawn["step"].is_unique
+    steps = long_drawn["step"].to_numpy()
+    skipped = np.diff(steps) > 10  # consecutive drawn points that leave logged points out between them
+    spacing = np.log(40_970 / 10) / 149  # the even log spacing of 150 points
+    assert np.diff(np.log(steps))[skipped].max() <= 2 * spacing, "no long stretch of the curve left out"
+    assert drawn[drawn["run"] == 1]["step"].tolist() == [10, 20, 30, 40, 50], "a short curve is drawn whole"

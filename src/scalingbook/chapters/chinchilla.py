@@ -945,6 +945,17 @@ def curves_by_compute(curves: pd.DataFrame, design: Design) -> pd.DataFrame:
     return curves.assign(flops=lambda t: per_token(t.n_params) * t.step * t.tokens / t.steps)
 
 
+def thinned_curves(curves: pd.DataFrame, per_run: int = 150) -> pd.DataFrame:
+    """At most ``per_run`` points of each run's logged curve, evenly spaced in log step (the chart's log
+    axis), first and last kept: enough to draw, under Altair's 5,000-row limit and light on the page.
+    The fits use every point; only the drawing is thinned."""
+    kept = []
+    for _, run in curves.groupby("run", sort=False):
+        picks = np.unique(np.rint(np.geomspace(1, len(run), per_run)).astype(int) - 1)
+        kept.append(run if len(run) <= per_run else run.iloc[picks])
+    return pd.concat(kept, ignore_index=True)
+
+
 def envelope_winners(envelope: fits.EnvelopeFit, most: int = 60) -> pd.DataFrame:
     """The envelope's winning size and loss at every ``len // most``-th compute value, enough to draw."""
     winners = pd.DataFrame({"flops": envelope.flops, "n_opt": envelope.n_opt, "loss": envelope.loss})
@@ -954,7 +965,7 @@ def envelope_winners(envelope: fits.EnvelopeFit, most: int = 60) -> pd.DataFrame
 def envelope_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
     """Figure 2: the training curves with their envelope, and the winners' sizes with the fitted power law."""
     envelope = analysis.envelope
-    curves = alt.Chart(curves_by_compute(loaded.envelope, loaded.design)).mark_line(opacity=0.7).encode(
+    curves = alt.Chart(thinned_curves(curves_by_compute(loaded.envelope, loaded.design))).mark_line(opacity=0.7).encode(
         x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title=f"FLOPs ({loaded.design.flops_count})"),
         y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="training loss (nats)"),
         color=alt.Color("n_params:O", title="parameters N"), detail="run:N",
