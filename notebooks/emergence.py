@@ -92,8 +92,8 @@ chapter_header("emergence", globals(), sources=emergence.stored_results(shown))
 
 # %% tags=["remove-input"]
 family = emergence.family_table(direct, emergence.training_tokens(spec))
-Markdown(emergence.describe_family(family, spec, chances, emergence.distinct_test_items(spec), shown_profile)
-         + " " + stats.divergence_note(outcomes, ["prompting", "d_model"]))
+Markdown(emergence.describe_family(family, spec, chances, emergence.distinct_test_items(spec), shown_profile,
+                                   len(shown["direct"].pending)) + " " + stats.divergence_note(outcomes, ["prompting", "d_model"]))
 
 # %% tags=["remove-input"]
 family.style.format({"n_params": "{:,}", "flops": "{:.2e}", "tokens_per_param": "{:,.0f}"}).hide(axis="index")

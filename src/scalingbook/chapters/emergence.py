@@ -196,10 +196,10 @@ def family_table(direct: pd.DataFrame, tokens: int) -> pd.DataFrame:
 
 
 def describe_family(family: pd.DataFrame, spec: RunSpec, chances: dict[str, float], items: dict[str, int],
-                    profile: str) -> str:
+                    profile: str, pending: int = 0) -> str:
     """The sentence that introduces the family: its sizes and their span in decades, seeds, depth,
-    training budget, and each task with its chance level and its distinct test queries
-    (:func:`distinct_test_items`)."""
+    training budget, each task with its chance level and its distinct test queries
+    (:func:`distinct_test_items`), and how many sizes are not stored yet (``pending``)."""
     smallest, largest = family["n_params"].min(), family["n_params"].max()
     tokens = training_tokens(spec)
     tasks = ", ".join(f"`{label}` (chance {chance:.2g}, {items[label]} queries)" for label, chance in chances.items())
@@ -210,6 +210,8 @@ def describe_family(family: pd.DataFrame, spec: RunSpec, chances: dict[str, floa
         f"({tokens:,} tokens per model, {family['tokens_per_param'].iloc[-1]:,.0f} per parameter for the largest "
         f"and {family['tokens_per_param'].iloc[0]:,.0f} for the smallest). Tasks, with their chance level and the "
         f"distinct test queries of each: {tasks}."
+        + (f" {pending} larger {'size is' if pending == 1 else 'sizes are'} not stored yet (trained in a later "
+           f"sitting), so every verdict below is about the sizes above." if pending else "")
     )
 
 
