@@ -3,6 +3,7 @@ stored emergence outputs (Figs. 3-6), on hand-computed cases."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -445,3 +446,10 @@ def test_first_resolvable_is_the_smallest_model_above_one_over_n():
     assert table.loc[4, "p(token) there"] == pytest.approx(math.exp(-(10 ** -0.5)))
     with pytest.raises(ValueError, match="log10_params_min"):
         mirage.params_grid(3.0, 3.0)
+
+
+def test_a_family_still_training_names_its_missing_runs_in_every_source_line(tmp_path):
+    family = _stored_family(tmp_path)
+    assert "not stored yet" not in family.sources()["records"]
+    partial = dataclasses.replace(family, pending=2)
+    assert partial.sources()["records"].endswith("with 1 smaller runs; 2 larger not stored yet")

@@ -321,6 +321,8 @@ class Family:
     records: list[Result]
     choices: list[Result | None]
     large: list[Result | None]
+    pending: int = 0
+    """Larger runs of the family not stored yet (a full family trained over several sittings)."""
 
     @property
     def mixture(self) -> Mixture:
@@ -335,7 +337,8 @@ class Family:
         large = [t for t in self.large if t is not None]
         last_choices = self.choices[-1]
         return {
-            "records": f"{self.records[-1].describe()}, with {len(self.records) - 1} smaller runs",
+            "records": f"{self.records[-1].describe()}, with {len(self.records) - 1} smaller runs"
+                       + (f"; {self.pending} larger not stored yet" if self.pending else ""),
             "large": f"{large[-1].describe()}, with {len(large) - 1} smaller run(s)" if large else "",
             "choices": f"{last_choices.describe()}, with {len(self.choices) - 1} smaller runs" if last_choices else "",
         }
@@ -352,7 +355,7 @@ def read_family(emergence_profile: str, device: str) -> Family:
     shown = read_or_train(REPO_ROOT / "sweeps" / "emergence-direct.yaml",
                           "full" if emergence_profile == "auto" else emergence_profile, device, log=lambda _: None)
     return Family(shown.sweep, shown.profile, list(shown.results), load_tables(shown.sweep, "choices", shown.profile),
-                  load_tables(shown.sweep, "large", shown.profile))
+                  load_tables(shown.sweep, "large", shown.profile), len(shown.pending))
 
 
 def metric_curves(
