@@ -439,3 +439,10 @@ def test_a_chapter_depends_on_the_code_it_imports_and_not_on_the_command_line():
         assert f"chapters/{chapter.name}.py" in files, chapter.name
         assert "lab/store.py" in files, f"{chapter.name}: imported through its chapter module"
         assert not {f for f in files if f.startswith("site/")}, f"{chapter.name} imports the site layer"
+
+
+def test_a_notebook_that_is_not_plain_python_depends_on_the_whole_package():
+    """Magic or shell lines make a notebook's imports unreadable by ast: then every module counts, never none."""
+    source = "%matplotlib inline\nfrom scalingbook.chapters import (\n    charts,\n    mirage,\n)\n"
+    files = book.chapter_code(source)
+    assert files == sorted(book.PACKAGE_DIR.rglob("*.py")) and book.PACKAGE_DIR / "site" / "cli.py" in files

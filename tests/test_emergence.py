@@ -222,6 +222,16 @@ def test_prompting_gains_pair_seeds_across_the_two_families():
     assert not gains["hurts"].any()
 
 
+def test_prompting_gains_pair_seeds_by_id_when_a_seed_is_missing_from_one_family():
+    """A seed left out of one family (diverged there) must not shift the pairing of the others."""
+    direct = _family({"add-2": [[0.1] * 6, [0.2] * 6, [0.3] * 6]}).assign(prompting="direct")
+    scratch = _family({"add-2": [[0.5] * 6, [0.6] * 6, [0.9] * 6]}).assign(prompting="scratchpad")
+    scratch = scratch[scratch["seed"] != 1]  # seed 1 left out of the scratchpad family only
+    gains = emergence.prompting_gains(pd.concat([direct, scratch]), 200, 0.9, 0)
+    np.testing.assert_allclose(gains["gain"], 0.5)  # seeds 0 and 2: 0.4 and 0.6, never 0.6 - 0.2 or 0.9 - 0.2
+    np.testing.assert_allclose(gains["direct"], 0.2)  # the direct mean keeps its seed 1
+
+
 def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, checkpoints):
     """Issue 18, item 8: a member ending at loss 8.2 (healthy: 2.9) was not flagged and entered the analyses."""
     from scalingbook.analysis import stats
@@ -294,7 +304,7 @@ def test_the_family_sentence_states_its_sizes_budget_and_tasks():
         "smallest). Tasks, with their chance level and the distinct test queries of each: `add-1` (chance 0.053, "
         "19 queries), `unscramble-3` (chance 0.17, 6 queries).")  # 6 steps x 8 sequences x 31 padded tokens
     partial = emergence.describe_family(family, spec, {"add-1": 1 / 19}, {"add-1": 19}, "full", pending=1)
-    assert partial.endswith("1 larger size is not stored yet (trained in a later sitting), so every verdict below is "
+    assert partial.endswith("1 more size is not stored yet (trained in a later sitting), so every verdict below is "
                             "about the sizes above.")
 
 
@@ -417,15 +427,20 @@ def _gains(task: str, helps: list[bool], hurts: list[bool], helps_from: float) -
 
 def test_the_scratchpad_verdict_says_from_which_width_it_helps():
     gains = pd.concat([_gains("every", [True] * 3, [False] * 3, 8.0), _gains("late", [False, True, True], [True, False, False], 16.0),
-                       _gains("never", [True, False, False], [False] * 3, np.nan)], ignore_index=True)
+                       _gains("never", [True, False, False], [False] * 3, np.nan),
+                       _gains("twice", [True, False, True, True], [False] * 4, 24.0)], ignore_index=True)
     assert emergence.scratchpad_summary(gains, 0.95, "quick").split("\n") == [
         "**What the two families show** (quick profile):", "",
         "- **`every`**: the gain's 95% interval lies above zero at 3 of 3 widths and below it at 0; at the largest, "
         "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. It helps at every width: no threshold inside this family.",
         "- **`late`**: the gain's 95% interval lies above zero at 2 of 3 widths and below it at 1; at the largest, "
-        "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. It helps from width 16 on and not below, the shape of Wei's Fig. 3C.",
+        "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. It helps from width 16 on and at no width below, the shape of Wei's "
+        "Fig. 3C.",
         "- **`never`**: the gain's 95% interval lies above zero at 1 of 3 widths and below it at 0; at the largest, "
         "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. There is no width from which it helps at every larger width.",
+        "- **`twice`**: the gain's 95% interval lies above zero at 3 of 4 widths and below it at 0; at the largest, "
+        "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. It helps from width 24 on, and at some smaller widths too: no clean "
+        "threshold.",
     ]
 
 

@@ -425,8 +425,8 @@ def test_large_text_counts_verdicts_and_names_the_first_size_above_chance_and_th
     assert text == (
         "**What more data shows** (full profile): On `add-2` (chance 0.0056) the large test set puts 1 of 3 sizes "
         "above chance, 1 below it and 1 indistinguishable from it (both intervals must agree). The smallest size "
-        "above chance has 300,000 parameters, at exact match 0.0250. 1 size(s) answer no prompt of the 4,000 "
-        f"exactly; there the test set only bounds exact match below 0.0009. {NO_DIVERGENCE}")
+        "above chance has 300,000 parameters, at exact match 0.0250. 1 size(s) answer none of their 4,000 (prompt, "
+        f"seed) pairs exactly; there the test set only bounds exact match below 0.0009. {NO_DIVERGENCE}")
 
 
 def test_large_text_when_no_size_is_above_chance_and_none_is_at_zero():
@@ -452,4 +452,4 @@ def test_a_family_still_training_names_its_missing_runs_in_every_source_line(tmp
     family = _stored_family(tmp_path)
     assert "not stored yet" not in family.sources()["records"]
     partial = dataclasses.replace(family, pending=2)
-    assert partial.sources()["records"].endswith("with 1 smaller runs; 2 larger not stored yet")
+    assert partial.sources()["records"].endswith("with 1 smaller runs; 2 not stored yet")

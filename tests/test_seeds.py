@@ -211,7 +211,8 @@ def test_population_table_and_sources_say_where_each_population_comes_from(tmp_p
          "training steps": 10},
     ]
     assert seeds.source_lines(shown) == [
-        "seeds/count-width/records [full profile, w16] on cpu, commit unknown, finished 2026-01-01, with 1 smaller runs",
+        "seeds/count-width/records [full profile, w16] on cpu, commit unknown, finished 2026-01-01, with 1 smaller runs; "
+        "1 not stored yet",
         "seeds/count-depth/records [full profile, d2] on cpu, commit unknown, finished 2026-01-01, with 0 smaller runs",
     ]
     assert [r.manifest["param_hash"] for r in seeds.stored_results(shown)] == ["w8", "w16", "d2"]

@@ -355,13 +355,13 @@ def train_runs(name: str, design: Design, runs: pd.DataFrame, profile: str, devi
     store = ResultStore.for_profile(profile)
     key = {"design": design.key(), "runs": runs[["width", "steps"]].to_dict("list")}
 
-    def train() -> pd.DataFrame:
+    def compute() -> pd.DataFrame:
         task = design.task()
         with torch_threads(1 if device == "cpu" else None):
             tables = [_train_width(design, task, int(width), group, device) for width, group in runs.groupby("width")]
         return pd.concat(tables, ignore_index=True).sort_values(["run", "step"], ignore_index=True)
 
-    return store.cached(name, key, train, profile=profile, device=device)
+    return store.cached(name, key, compute, profile=profile, device=device)
 
 
 def _train_width(design: Design, task: LanguageModelling, width: int, group: pd.DataFrame, device: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from scalingbook.analysis import metrics, stats
 from scalingbook.chapters import charts
 from scalingbook.lab.model import flops_6nd, param_count
 from scalingbook.lab.store import REPO_ROOT, Result
-from scalingbook.lab.sweeps import RunSpec, Shown, Sweep, diverged_seeds, load_tables, read_or_train
+from scalingbook.lab.sweeps import RunSpec, Shown, Sweep, load_tables, read_or_train, without_diverged
 from scalingbook.lab.tasks import TOKEN, FewShotArithmetic, Mixture, WordUnscramble, sample
 
 SEPARATOR = TOKEN[">"]
@@ -128,14 +128,13 @@ def run_outcomes(sweep: Sweep, results: list[Result], names: tuple[str, ...] | l
     rows = []
     for spec, result in zip(sweep.runs, results):
         task = mixture_of(spec)
-        diverged = diverged_seeds(result)
-        table = result.table[~result.table["seed"].isin(diverged)]
+        table, n_diverged = without_diverged(result.table, result)
         records = pd.concat([table[["component", "seed"]], record_scores(table, names)], axis=1)
         per_seed = records.groupby(["component", "seed"], as_index=False).agg(
             **{name: (name, "mean") for name in names}, n_examples=(names[0], "size")
         )
         rows.append(per_seed.assign(
-            task=[task.labels[c] for c in per_seed["component"]], **size_columns(spec), n_diverged=len(diverged),
+            task=[task.labels[c] for c in per_seed["component"]], **size_columns(spec), n_diverged=n_diverged,
         ))
     return pd.concat(rows, ignore_index=True).drop(columns="component")
 
@@ -176,7 +175,7 @@ def chance_levels(mixture: Mixture) -> dict[str, float]:
 
 def source_lines(shown: dict[str, Shown]) -> dict[str, str]:
     """Per family, the caption line naming its largest stored run (the others are counted, not listed)."""
-    return {kind: f"{s.results[-1].describe()}, with {len(s.results) - 1} smaller runs" for kind, s in shown.items()}
+    return {kind: s.source_line() for kind, s in shown.items()}
 
 
 def stored_results(shown: dict[str, Shown]) -> list[Result]:
@@ -210,7 +209,7 @@ def describe_family(family: pd.DataFrame, spec: RunSpec, chances: dict[str, floa
         f"({tokens:,} tokens per model, {family['tokens_per_param'].iloc[-1]:,.0f} per parameter for the largest "
         f"and {family['tokens_per_param'].iloc[0]:,.0f} for the smallest). Tasks, with their chance level and the "
         f"distinct test queries of each: {tasks}."
-        + (f" {pending} larger {'size is' if pending == 1 else 'sizes are'} not stored yet (trained in a later "
+        + (f" {pending} more {'size is' if pending == 1 else 'sizes are'} not stored yet (trained in a later "
            f"sitting), so every verdict below is about the sizes above." if pending else "")
     )
 
@@ -290,10 +289,15 @@ def curve_breakthroughness(curve: pd.DataFrame, value: str, sign: float = 1.0, c
     return float(metrics.breakthroughness(sign * curve[value].to_numpy(), curve["n_params"].to_numpy(), clip=clip))
 
 
-def seed_matrix(outcomes: pd.DataFrame, value: str, scale: str = "n_params") -> tuple[np.ndarray, np.ndarray]:
+def seed_matrix(outcomes: pd.DataFrame, value: str, scale: str = "n_params",
+                seeds: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One curve's ``value`` per seed as a (seeds, scales) array, NaN where a seed was left out, and
-    the scales in increasing order: the input of :func:`scalingbook.analysis.stats.paired_bootstrap`."""
+    the scales in increasing order: the input of :func:`scalingbook.analysis.stats.paired_bootstrap`.
+    ``seeds`` fixes the rows (their order too), so that two matrices pair seed s with seed s even when
+    a seed was left out of one of them."""
     table = outcomes.pivot_table(index="seed", columns=scale, values=value, aggfunc="mean", dropna=False)
+    if seeds is not None:
+        table = table.reindex(seeds)
     return table.to_numpy(dtype=np.float64), table.columns.to_numpy()
 
 
@@ -391,7 +395,9 @@ def prompting_gains(outcomes: pd.DataFrame, n_resamples: int, confidence: float,
         widths = sorted(set(picked["direct"]["d_model"]) & set(picked["scratchpad"]["d_model"]))
         if not widths:  # the families share no stored width yet
             continue
-        direct, scratch = (seed_matrix(p[p["d_model"].isin(widths)], "em", "d_model")[0] for p in picked.values())
+        seeds = sorted(set(picked["direct"]["seed"]) | set(picked["scratchpad"]["seed"]))
+        direct, scratch = (seed_matrix(p[p["d_model"].isin(widths)], "em", "d_model", seeds)[0]
+                           for p in picked.values())
         params = picked["direct"].groupby("d_model")["n_params"].first()
         found = []
         for k, width in enumerate(widths):
@@ -565,9 +571,12 @@ def scratchpad_summary(gains: pd.DataFrame, confidence: float, profile: str) -> 
     lines = [f"**What the two families show** ({profile} profile):", ""]
     for task, rows in gains.groupby("task", sort=False):
         start = rows["helps_from"].iloc[0]
+        below = rows[rows["d_model"] < start]
         shape = ("It helps at every width: no threshold inside this family." if start == rows["d_model"].min() else
-                 f"It helps from width {start:.0f} on and not below, the shape of Wei's Fig. 3C." if np.isfinite(start)
-                 else "There is no width from which it helps at every larger width.")
+                 f"It helps from width {start:.0f} on and at no width below, the shape of Wei's Fig. 3C."
+                 if np.isfinite(start) and not below["helps"].any() else
+                 f"It helps from width {start:.0f} on, and at some smaller widths too: no clean threshold."
+                 if np.isfinite(start) else "There is no width from which it helps at every larger width.")
         largest = rows.iloc[-1]
         lines.append(
             f"- **`{task}`**: the gain's {100 * confidence:g}% interval lies above zero at {int(rows['helps'].sum())} of "

@@ -34,9 +34,9 @@ from pandas.io.formats.style import Styler
 from scalingbook.analysis import metrics, stats
 from scalingbook.chapters import charts, emergence
 from scalingbook.lab import vision
-from scalingbook.lab.store import REPO_ROOT, Result
-from scalingbook.lab.sweeps import RunSpec, Sweep, component, diverged_seeds, load_tables, read_or_train
-from scalingbook.lab.tasks import FewShotArithmetic, Mixture, WordUnscramble
+from scalingbook.lab.store import Result
+from scalingbook.lab.sweeps import RunSpec, Sweep, component, load_tables, runs_line, without_diverged
+from scalingbook.lab.tasks import Mixture
 
 # The mathematical model (Sec. 2)
 
@@ -296,16 +296,6 @@ def _stored(spec: RunSpec, result: Result | None, table: str) -> Result:
     return result
 
 
-def _without_diverged(table: pd.DataFrame, records: Result) -> tuple[pd.DataFrame, int]:
-    """``table`` without the seeds of the run that diverged in training, and how many those are.
-
-    The seeds are those :func:`emergence.run_outcomes` leaves out of the run's ``records``
-    (:func:`scalingbook.lab.sweeps.diverged_seeds`), so every table of a run drops the same members.
-    """
-    diverged = diverged_seeds(records)
-    return table[~table["seed"].isin(diverged)], len(diverged)
-
-
 def divergence_text(outcomes: pd.DataFrame) -> str:
     """How many diverged seeds were left out, per size (:func:`scalingbook.analysis.stats.divergence_note`)."""
     return stats.divergence_note(outcomes.assign(size="d_model " + outcomes["d_model"].astype(str)), ["size"])
@@ -337,10 +327,9 @@ class Family:
         large = [t for t in self.large if t is not None]
         last_choices = self.choices[-1]
         return {
-            "records": f"{self.records[-1].describe()}, with {len(self.records) - 1} smaller runs"
-                       + (f"; {self.pending} larger not stored yet" if self.pending else ""),
-            "large": f"{large[-1].describe()}, with {len(large) - 1} smaller run(s)" if large else "",
-            "choices": f"{last_choices.describe()}, with {len(self.choices) - 1} smaller runs" if last_choices else "",
+            "records": runs_line(self.records, self.pending),
+            "large": runs_line(large) if large else "",
+            "choices": runs_line([c for c in self.choices if c is not None]) if last_choices else "",
         }
 
     def stored_sources(self) -> list[str]:
@@ -352,8 +341,7 @@ def read_family(emergence_profile: str, device: str) -> Family:
     """The family the chapter rescores: the committed full one when ``emergence_profile`` is auto or
     full and it is stored (never retrained), else the quick one, read or trained here as in the
     Emergence chapter. Its profile is chosen on its own: the vision results may be full while it is not yet."""
-    shown = read_or_train(REPO_ROOT / "sweeps" / "emergence-direct.yaml",
-                          "full" if emergence_profile == "auto" else emergence_profile, device, log=lambda _: None)
+    shown = emergence.read_family("direct", "full" if emergence_profile == "auto" else emergence_profile, device)
     return Family(shown.sweep, shown.profile, list(shown.results), load_tables(shown.sweep, "choices", shown.profile),
                   load_tables(shown.sweep, "large", shown.profile), len(shown.pending))
 
@@ -475,7 +463,7 @@ def choice_outcomes(sweep: Sweep, records: list[Result], tables: list[Result | N
     """
     rows = []
     for spec, run, result in zip(sweep.runs, records, tables):
-        table, n_diverged = _without_diverged(_stored(spec, result, "choices").table, run)
+        table, n_diverged = without_diverged(_stored(spec, result, "choices").table, run)
         options = list(table["option_logprob"])
         correct = table["correct"].to_numpy().astype(np.int64)
         scored = pd.DataFrame({
@@ -620,7 +608,7 @@ def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tup
     """
     rows = []
     for spec, result in zip(sweep.runs, results):
-        table, n_diverged = _without_diverged(_stored(spec, result, "records").table, result)
+        table, n_diverged = without_diverged(_stored(spec, result, "records").table, result)
         task_labels = _labels(spec)
         unknown = [label for label in labels if label not in task_labels]
         if unknown:
@@ -774,7 +762,7 @@ def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFr
     """
     rows = []
     for spec, result in zip(sweep.runs, results):
-        table, n_diverged = _without_diverged(_stored(spec, result, "records").table, result)
+        table, n_diverged = without_diverged(_stored(spec, result, "records").table, result)
         sizes = emergence.size_columns(spec)
         labels = _labels(spec)
         scored = pd.DataFrame({
@@ -861,7 +849,7 @@ def large_outcomes(sweep: Sweep, records: list[Result], tables: list[Result | No
     for spec, run, result in zip(sweep.runs, records, tables):
         if result is None:
             continue
-        table, n_diverged = _without_diverged(result.table, run)
+        table, n_diverged = without_diverged(result.table, run)
         label = spec.eval["large_component"]
         per_seed = table.groupby("seed")["exact_match"].agg(["sum", "size"])
         for seed, (hits, n) in per_seed.iterrows():
@@ -957,14 +945,11 @@ def large_test_set(family: Family, n_resamples: int, confidence: float) -> Large
     if not stored:
         raise ValueError("large: no run of the family has a stored large test set; train the sweep first")
     label = stored[0][0].eval["large_component"]
-    task = component(family.mixture, label)
-    if not isinstance(task, (FewShotArithmetic, WordUnscramble)):
-        raise ValueError(f"large: {label} is a {type(task).__name__}, which has no chance level of exact match")
-    chance = task.chance_exact_match()
+    chance = emergence.chance_levels(family.mixture)[label]
     outcomes = large_outcomes(family.sweep, family.records, family.large)
     prefixes = []
     for spec, run, table in stored[:2]:
-        kept, _ = _without_diverged(table.table, run)
+        kept, _ = without_diverged(table.table, run)
         prefixes.append(exact_match_by_test_size(kept, subset_sizes(kept["example"].nunique()), confidence).assign(
             n_params=emergence.size_columns(spec)["n_params"]))
     return LargeTestSet(label, chance, outcomes, large_summary(outcomes, chance, n_resamples, confidence, 0),
@@ -1024,7 +1009,8 @@ def large_text(large: LargeTestSet, profile: str) -> str:
         "indistinguishable from it (both intervals must agree). "
         + (f"The smallest size above chance has {above['n_params'].iloc[0]:,} parameters, at exact match "
            f"{above['em'].iloc[0]:.4f}. " if len(above) else "")
-        + (f"{len(zero)} size(s) answer no prompt of the {zero['trials'].iloc[0]:,} exactly; there the test set only "
+        + (f"{len(zero)} size(s) answer none of their {zero['trials'].iloc[0]:,} (prompt, seed) pairs exactly; there the "
+           "test set only "
            f"bounds exact match below {zero['cp_high'].max():.4f}." if len(zero) else
            "Every size answers some prompts exactly, so a test set this large resolves exact match at every size.")
         + (f" {QUICK_CAVEAT}" if profile == "quick" else "") + " " + divergence_text(large.outcomes)

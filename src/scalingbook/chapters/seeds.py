@@ -349,7 +349,7 @@ def stored_results(shown: dict[PanelKey, Shown]) -> list[Result]:
 
 def source_lines(shown: dict[PanelKey, Shown]) -> list[str]:
     """A chart's sources: each population's largest run, and how many smaller runs it has."""
-    return [f"{p.results[-1].describe()}, with {len(p.results) - 1} smaller runs" for p in shown.values()]
+    return [p.source_line() for p in shown.values()]
 
 
 def profiles_of(shown: dict[PanelKey, Shown]) -> dict[PanelKey, str]:

@@ -578,6 +578,13 @@ def load_tables(sweep: Sweep, name: str, profile: str, store_root: Path | None =
             for s in sweep.runs]
 
 
+def without_diverged(table: pd.DataFrame, records: Result) -> tuple[pd.DataFrame, int]:
+    """``table`` (any per-seed table of a run: records, choices, large) without the seeds that diverged
+    in training (:func:`diverged_seeds` of the run's ``records``), and how many those are: every table
+    of a run drops the same members."""
+    diverged = diverged_seeds(records)
+    return table[~table["seed"].isin(diverged)], len(diverged)
+
 def diverged_seeds(records: Result) -> list[int]:
     """Seeds of a stored run that diverged (:func:`scalingbook.lab.train.diverged_from_losses`).
 
@@ -785,6 +792,17 @@ class Shown:
     profile: str
     results: list[Result]
     pending: tuple[RunSpec, ...]
+
+    def source_line(self) -> str:
+        """The caption line for its runs (:func:`runs_line`)."""
+        return runs_line(self.results, len(self.pending))
+
+
+def runs_line(results: list[Result], pending: int = 0) -> str:
+    """A chart's source line for stored runs of one sweep: the largest named, the smaller ones counted, and
+    those not stored yet (a full sweep trained over several sittings)."""
+    return (f"{results[-1].describe()}, with {len(results) - 1} smaller runs"
+            + (f"; {pending} not stored yet" if pending else ""))
 
 
 def read_or_train(path: Path, profile: str, device: str = "cpu", log: Callable[[str], None] = print) -> Shown:

@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -130,15 +129,11 @@ def _hash_file(digest: Any, path: Path, label: str) -> None:
 
 
 def _imported_modules(source: str) -> set[str]:
-    """Dotted names of the ``scalingbook`` modules (or names inside them) that ``source`` imports, anywhere in it."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # a notebook line of shell or magic: read its import statements one by one
-        statements = re.findall(r"^[ \t]*(?:from[ \t]+scalingbook\S*[ \t]+import[ \t]+\(?[\w ,\t]+|import[ \t]+scalingbook\S*)",
-                                source, flags=re.M)
-        tree = ast.parse("\n".join(s.strip() for s in statements))
+    """Dotted names of the ``scalingbook`` modules (or names inside them) that ``source`` imports, anywhere in it.
+
+    Raises SyntaxError for source that is not Python (a notebook with shell or magic lines)."""
     names = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names if alias.name.split(".")[0] == "scalingbook"}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "scalingbook":
@@ -168,7 +163,10 @@ def chapter_code(notebook_source: str) -> list[Path]:
     reruns no chapter, while editing a chapter module, or anything it imports, reruns that chapter.
     """
     seen: set[Path] = set()
-    todo = sorted(_imported_modules(notebook_source))
+    try:
+        todo = sorted(_imported_modules(notebook_source))
+    except SyntaxError:  # shell or magic lines: the imports cannot be read safely, so the whole package counts
+        return sorted(PACKAGE_DIR.rglob("*.py"))
     while todo:
         for path in _module_files(todo.pop()):
             if path not in seen:
