@@ -156,8 +156,8 @@ emergence.table1_styled(emergence.table1_beside_ours(scales, shown_profile, sour
 # ## Augmented prompting: does a scratchpad help only above a scale?
 #
 # Wei's Fig. 3C (after Nye et al.) shows a **scratchpad** for 8-digit addition helping only from about
-# 40M parameters. The second family has the same steps, seeds and mixture as the first (in the quick
-# profile, on half of its widths), except that every addition task writes its working before the
+# 40M parameters. The second family has the same steps, seeds and mixture as the first (on half of its
+# widths in the quick profile, on its 8 smallest, to width 64, in the full one), except that every addition task writes its working before the
 # answer: for each digit, least significant first, the digit of the sum and the carry, then `>` and
 # the answer (`47+38 = 5 1 8 0 > 85`). Exact match counts the final answer only. The scratchpad sequences are longer, so that family spends more
 # FLOPs at every size; the chart plots each family against its own FLOPs.
@@ -217,7 +217,9 @@ emergence.stored_tables(shown["direct"].sweep, shown_profile).style.hide(axis="i
 # least 200 distinct test queries, as every task has. Where the scratchpad starts to help is for the
 # full family to show. The cost is measured, not guessed: 5 members timed at four widths on one core
 # (`data/pilots/emergence-throughput.csv`) put both families at about 4.7 CPU-hours of training plus
-# about 0.3 of evaluation. (Three pilot runs were stopped once and resumed from their checkpoints, so
+# about 0.3 of evaluation. The direct family's own runs then took longer than that estimate (the
+# budget table in the README has the measured hours), so the scratchpad family stops at width 64:
+# its widths 96 and 128 alone would have cost about 1.7 CPU-hours more. (Three pilot runs were stopped once and resumed from their checkpoints, so
 # their CPU seconds below count their last sitting only: width 48 and 128 at lr 3e-3, width 128 at
 # 1e-3.)
 

@@ -201,6 +201,19 @@ def test_time_boxed_sittings_and_workers_give_the_same_results_as_one_run(tmp_pa
     assert sorted(reference[(sweep.runs[0].key, "records")]["member"].unique()) == [0, 1, 2, 3, 4]
 
 
+def test_a_run_resumed_across_sittings_records_the_cpu_time_of_every_sitting(tmp_path, checkpoints, monkeypatch):
+    spec = Sweep.from_dict(CONFIG).runs[0]
+    clock = iter(range(0, 10**6, 100))
+    monkeypatch.setattr(time, "process_time", lambda: float(next(clock)))  # every sitting measures 100 s
+    first = sweeps.run_chunk(spec, "quick", "cpu", 0, deadline=time.time() - 1)  # stops after a step
+    assert first == {"status": "stopped", "cpu_seconds": 100.0}
+    second = sweeps.run_chunk(spec, "quick", "cpu", 0)
+    assert second["status"] == "done" and second["cpu_seconds"] == 200.0
+    store = sweeps.ResultStore(tmp_path / "store")
+    assert sweeps.store_run(spec, "quick", "cpu", store).manifest["cpu_seconds"] == 200.0
+    assert not list(checkpoints.rglob("chunk-*")), "the work folder, spent-time note included, is cleared"
+
+
 def test_a_time_limit_too_short_for_a_checkpoint_is_refused(tmp_path, checkpoints):
     with pytest.raises(SweepError, match="shorter than the 60 s"):
         sweeps.run_sweeps([Sweep.from_dict(CONFIG)], "quick", time_limit=5, store_root=tmp_path)

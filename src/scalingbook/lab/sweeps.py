@@ -458,12 +458,17 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
     offset = index * size
     members = [Member(**m) for m in spec.members[offset : offset + size]]
     task = spec.build_task()
+    # CPU time of earlier sittings of this group, so a run resumed across sittings records all of it.
+    spent_file = checkpoint.with_name(f"chunk-{index:03d}-spent.json")
+    earlier = json.loads(spent_file.read_text())["cpu_seconds"] if spent_file.is_file() else 0.0
     cpu_start, wall_start = time.process_time(), time.time()
     with torch_threads(1 if device == "cpu" else None):
         try:
             result = train(spec.model_config(task), members, task, cfg, checkpoint, deadline)
         except TimeUp:
-            return {"status": "stopped", "cpu_seconds": time.process_time() - cpu_start}
+            sitting = time.process_time() - cpu_start
+            write_atomic(spent_file, json.dumps({"cpu_seconds": earlier + sitting}).encode())
+            return {"status": "stopped", "cpu_seconds": sitting}
         tables = {"training": result.losses(), **_extra_evaluations(spec, task, result.model)}
         examples = sample(task, spec.eval["n_examples"], "test", spec.eval["seed"])
         score = score_language if isinstance(task, LanguageModelling) else evaluate
@@ -473,11 +478,12 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
         table["member"] = (table["member"] + offset).astype(np.int16)
     for name, table in tables.items():
         write_atomic(checkpoint.with_name(f"chunk-{index:03d}-{name}.parquet"), table.to_parquet(index=False))
-    seconds = time.process_time() - cpu_start
+    seconds = earlier + time.process_time() - cpu_start
     done = {"status": "done", "cpu_seconds": seconds, "wall_seconds": time.time() - wall_start,
             "tables": sorted(tables), "summary": summary.to_dict(orient="records")}
     write_atomic(marker, json.dumps(done, default=float).encode())
     checkpoint.unlink(missing_ok=True)
+    spent_file.unlink(missing_ok=True)
     return done
 
 
