@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 
@@ -32,6 +33,18 @@ from scalingbook.site import cli
 pytestmark = pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")
 
 TINY = ModelConfig(d_model=32, n_layers=1, n_heads=2, seq_len=16)
+
+
+
+TICK = 0.25
+"""Seconds between two looks at the fake clock: every timed interval below is exactly one tick."""
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """The benchmarks' clock advances one tick per look, so each timing, and each rate, is known exactly."""
+    ticks = itertools.count()
+    monkeypatch.setattr(performance, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * TICK))
 
 
 def batch(members: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,7 +77,7 @@ def test_three_methods_give_the_same_losses_and_gradients(positional):
         torch.testing.assert_close(one, ref[1], atol=1e-6, rtol=1e-4, msg=name)
 
 
-def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path, monkeypatch):
+def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path, monkeypatch, fake_clock):
     monkeypatch.setenv("SCALINGBOOK_COMMAND", "scalingbook bench population --members 3")
     result = population_benchmark(
         d_model=32, n_layers=1, n_heads=2, members=3, seq_len=12, batch_size=4,
@@ -78,13 +91,16 @@ def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path, monke
     tokens_per_member_step = 4 * 12
     for name, rates in result["methods"].items():
         assert "error" not in rates, rates
-        assert rates["member_steps_per_s"] > 0 and len(rates["repeat_seconds"]) == 2, name
+        members = 2 if name == "naive" else 3  # the loop times a sample of naive_members
+        assert rates["repeat_seconds"] == [TICK, TICK], name
+        assert rates["member_steps_per_s"] == pytest.approx(members * 2 / TICK), name
         assert rates["tokens_per_s"] == pytest.approx(rates["member_steps_per_s"] * tokens_per_member_step)
         assert rates["model_flops_per_s"] == pytest.approx(
             rates["member_steps_per_s"] * result["config"]["flops_per_member_step"]
         )
         assert rates["mfu"] is None and rates["peak_memory_bytes"] is None
-    assert result["speedup"]["population"]["over_naive"] > 0
+    assert result["speedup"]["population"]["over_naive"] == pytest.approx(1.5)  # 3 members per tick against 2
+    assert result["matmul_flops_per_s"] == {str(torch.get_num_threads()): pytest.approx(2 * 1024**3 / TICK)}
     assert "population" in population_table([result])
     assert result["command"] == "scalingbook bench population --members 3", "what made it, not this machine's paths"
 
@@ -93,7 +109,7 @@ def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path, monke
     assert not list(path.parent.glob(".*.tmp"))
 
 
-def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_the_matmul_rate():
+def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_the_matmul_rate(fake_clock):
     result = population_benchmark(
         d_model=16, n_layers=1, n_heads=2, members=25, seq_len=8, batch_size=2,
         steps=1, warmup=1, repeats=1, naive_members=1, variants=(TrainerVariant(workers=2),),
@@ -107,12 +123,15 @@ def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_th
     assert 2 in rates and torch.get_num_threads() in rates
     assert grouped["matmul_fraction"] == pytest.approx(grouped["model_flops_per_s"] / rates[2])
     shapes = result["matmul_model_shapes_flops_per_s"]
-    assert set(shapes) == {"threads", "square_1024", "mlp_in", "mlp_out"} and min(shapes.values()) > 0
+    group, rows, width = 10, 2 * 8, 16  # a member group of 10 and batch 2 x 8 tokens at d_model 16
+    assert shapes == {"threads": 1, "square_1024": pytest.approx(2 * 1024**3 / TICK),
+                      "mlp_in": pytest.approx(2 * group * rows * width * 4 * width / TICK),
+                      "mlp_out": pytest.approx(2 * group * rows * 4 * width * width / TICK)}
     naive = result["methods"]["naive"]
     assert naive["matmul_fraction"] == pytest.approx(naive["model_flops_per_s"] / rates[naive["threads"]])
 
 
-def test_a_failing_method_is_recorded_not_raised():
+def test_a_failing_method_is_recorded_not_raised(fake_clock):
     # cuda_graph on a CPU is refused by TrainConfig; the benchmark records that and goes on
     result = population_benchmark(
         d_model=32, n_layers=1, n_heads=2, members=2, seq_len=8, batch_size=2, steps=1, warmup=3,
@@ -120,7 +139,7 @@ def test_a_failing_method_is_recorded_not_raised():
     )
     assert "needs a CUDA device" in result["methods"]["population_graphed"]["error"]
     assert result["speedup"]["population_graphed"]["over_naive"] is None
-    assert result["methods"]["naive"]["member_steps_per_s"] > 0
+    assert result["methods"]["naive"]["member_steps_per_s"] == pytest.approx(1 / TICK), "the others still ran"
 
 
 def test_peaks_by_device_name():
@@ -287,19 +306,19 @@ def test_population_notes_name_the_gpus_or_their_absence_and_each_equivalence_ch
         "Stored GPU measurements: 2 configuration(s) on NVIDIA A100, NVIDIA H200.")
 
 
-def test_repeat_timed_warms_up_then_times_each_repeat_between_syncs():
+def test_repeat_timed_warms_up_then_times_each_repeat_between_syncs(fake_clock):
     calls = []
     runs = performance.repeat_timed(lambda n: calls.append(("steps", n)), warmup=2, steps=5, repeats=3,
                                     sync=lambda: calls.append(("sync",)))
     assert calls == [("steps", 2)] + [("sync",), ("steps", 5), ("sync",)] * 3
-    assert len(runs) == 3 and all(r >= 0 for r in runs)
+    assert runs == [TICK] * 3
 
 
-def test_time_steps_rates_follow_from_the_timed_runs():
+def test_time_steps_rates_follow_from_the_timed_runs(fake_clock):
     model = ModelConfig(d_model=16, n_layers=2, n_heads=2, seq_len=12)
     cfg = TrainConfig(steps=10, batch_size=4, warmup_steps=1, progress=False)
     rates = performance.time_steps(model, members=3, cfg=cfg, seq_len=11, steps=2, warmup=1, repeats=3)
-    assert len(rates["repeat_seconds"]) == 3 and rates["seconds"] == pytest.approx(np.median(rates["repeat_seconds"]))
-    assert rates["member_steps_per_s"] == pytest.approx(3 * 2 / rates["seconds"])
-    assert rates["tokens_per_s"] == pytest.approx(3 * 4 * 11 * 2 / rates["seconds"])
+    assert rates["repeat_seconds"] == [TICK] * 3 and rates["seconds"] == TICK
+    assert rates["member_steps_per_s"] == pytest.approx(3 * 2 / TICK)
+    assert rates["tokens_per_s"] == pytest.approx(3 * 4 * 11 * 2 / TICK)
     assert math.isnan(rates["peak_memory_bytes"]), "no GPU memory to report on a CPU"
