@@ -308,3 +308,21 @@ def test_a_run_that_stops_answering_is_killed_at_the_time_limit(attack, monkeypa
     assert report.stopped == "time limit of 8 s reached; every process of the run was killed"
     assert not sandbox.processes()
     assert report.cells[-1].status == "not run" and report.score == 0
+
+
+def test_the_reference_run_is_not_held_to_the_students_time_limits(tmp_path, monkeypatch):
+    """On a fresh machine a reference chapter's cell trains a quick family, which can outlast a student's cell limit."""
+    seen = []
+
+    def fake_execute(notebook, names, limits, cwd):
+        seen.append(limits)
+        return teaching.Execution({n: 1.0 for n in names}, [teaching.CellRun(0, "ok")], 1.0, None, notebook)
+
+    monkeypatch.setattr(book, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(teaching, "execute", fake_execute)
+    chapter = book.get_chapter(CHAPTERS[0])
+    values = teaching.resolve(chapter.params(), {"profile": "quick"})
+    student = teaching.Limits(timeout=600, cell_timeout=30, memory=2**30)
+    assert teaching.reference_results(chapter, values, ["x"], student) == {"x": 1.0}
+    assert seen[0].timeout == seen[0].cell_timeout == teaching.REFERENCE_TIMEOUT_S
+    assert seen[0].memory == student.memory, "only the time limits are lifted"

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -470,6 +470,10 @@ def execute(
     return Execution(results, cells, round(time.monotonic() - started, 3), stopped, notebook, notes)
 
 
+REFERENCE_TIMEOUT_S = 3600.0
+"""Seconds the reference chapter may run, in all and per cell, when its quick results are not stored yet."""
+
+
 def reference_results(
     chapter: book.Chapter, values: dict[str, Any], names: list[str], limits: Limits
 ) -> dict[str, float]:
@@ -477,7 +481,9 @@ def reference_results(
 
     This is the instructor's own code, so it runs as the grader, in the checkout, and stores any
     quick-profile results it trains for the sandboxed runs to read. The cache is written 0600 in a
-    0700 folder: a student's run can neither read nor change it.
+    0700 folder: a student's run can neither read nor change it. The time limits guard against
+    students' code, so this run gets :data:`REFERENCE_TIMEOUT_S` in all and per cell: on a fresh
+    machine one of its cells trains a whole quick family, which a slow CPU can take past 300 s.
     """
     import jupytext
 
@@ -487,7 +493,9 @@ def reference_results(
     cache = _grading_dir() / f"{chapter.name}-{key}.json"
     if cache.is_file():
         return json.loads(cache.read_text())
-    run = execute(_parameterize(jupytext.read(chapter.notebook), values), names, limits, book.REPO_ROOT)
+    longest = max(limits.timeout, REFERENCE_TIMEOUT_S)
+    trusted = replace(limits, timeout=longest, cell_timeout=longest)
+    run = execute(_parameterize(jupytext.read(chapter.notebook), values), names, trusted, book.REPO_ROOT)
     failed = [c for c in run.cells if c.status != "ok"]
     bad = [n for n in names if not isinstance(run.results.get(n), float)]
     if failed or bad or run.stopped:
