@@ -33,9 +33,9 @@ from typing import Any
 
 import pandas as pd
 
+from scalingbook.lab.profiles import PROFILES
 from scalingbook.lab.project import find_root
 
-PROFILES = ("quick", "full", "paper")
 # The project folder the book is built in (see scalingbook.lab.project); tests point it at a scratch copy.
 REPO_ROOT = find_root()
 COMMAND_ENV_VAR = "SCALINGBOOK_COMMAND"

@@ -21,8 +21,9 @@ Config files are YAML::
 
 The top level is the ``paper`` profile (the paper's sizes, for a GPU or a cluster); ``profiles``
 holds the ``quick`` (CI, minutes on a CPU) and ``full`` (what the book shows, hours on a 2-core CPU)
-overrides. A profile the config does not define is refused rather than silently run at paper size;
-a config without ``profiles`` is the same at every profile.
+overrides, deep-merged into it by :mod:`scalingbook.lab.profiles`, the mechanism every chapter's
+settings share. A profile the config does not define is refused rather than silently run at paper
+size; a config without ``profiles`` is the same at every profile.
 
 A ``mixture`` task lists its components, each a task mapping with a ``label`` and a ``weight``::
 
@@ -47,7 +48,6 @@ run's identity, so adding one never changes the key of a stored run that does no
 
 from __future__ import annotations
 
-import copy
 import fcntl
 import json
 import multiprocessing
@@ -65,14 +65,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from tqdm.auto import tqdm
 
 from scalingbook.lab.cpu import torch_threads
 from scalingbook.lab.languages import MarkovSource, ZipfFactsSource
 from scalingbook.lab.model import ModelConfig, flops_chinchilla, param_count
+from scalingbook.lab.profiles import ProfileError, defined_profiles, read_settings, select_profile
 from scalingbook.lab.store import (
-    PROFILES,
     REPO_ROOT,
     Result,
     ResultStore,
@@ -99,7 +98,7 @@ TASKS: dict[str, type] = {
 }
 SOURCES: dict[str, type] = {"zipf-facts": ZipfFactsSource, "markov": MarkovSource}
 """Training languages a ``language`` task can name in ``source.kind``."""
-SECTIONS = ("name", "task", "model", "grid", "members", "train", "eval", "profiles")
+SECTIONS = ("name", "task", "model", "grid", "members", "train", "eval")
 EVAL_DEFAULTS = {
     "n_examples": 500, "seed": 1234, "batch_size": 256,
     # a larger test set of component large_component ("" for a plain task) for the smallest runs
@@ -124,14 +123,6 @@ def _check_keys(where: str, given: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(given) - allowed)
     if unknown:
         raise SweepError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge: nested dicts combine, anything else in ``override`` replaces."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 @dataclass(frozen=True)
@@ -256,14 +247,11 @@ class Sweep:
 
     @classmethod
     def from_dict(cls, config: dict[str, Any], profile: str = "quick", source: str = "sweep config") -> Sweep:
-        if not isinstance(config, dict):
-            raise SweepError(f"{source}: expected a mapping at the top level")
+        try:
+            config = select_profile(config, profile, source)
+        except ProfileError as err:
+            raise SweepError(str(err)) from None
         _check_keys(source, config, set(SECTIONS))
-        defined = profiles_of(config)
-        if profile not in defined:
-            raise SweepError(f"{source}: no {profile!r} profile (it defines {', '.join(defined)})")
-        overrides = (config.get("profiles") or {}).get(profile, {})
-        config = _merge({k: v for k, v in config.items() if k != "profiles"}, overrides)
         for required in ("name", "task", "grid", "members", "train"):
             if required not in config:
                 raise SweepError(f"{source}: missing required key {required!r}")
@@ -302,13 +290,10 @@ class Sweep:
 
     @classmethod
     def load(cls, path: Path, profile: str = "quick") -> Sweep:
-        path = Path(path)
-        if not path.is_file():
-            raise SweepError(f"sweep config {path} does not exist")
         try:
-            config = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise SweepError(f"sweep config {path} is not valid YAML: {err}") from None
+            config = read_settings(path)
+        except ProfileError as err:
+            raise SweepError(f"sweep config {err}") from None
         return cls.from_dict(config, profile, source=str(path))
 
 
@@ -815,8 +800,7 @@ def read_or_train(path: Path, profile: str, device: str = "cpu", log: Callable[[
     """The sweep config at ``path`` for a chapter: at ``full`` or ``paper``, only the runs already stored
     (a book build never trains for hours; the rest are listed as pending), falling back to ``quick``,
     trained here when needed, where the config defines no such profile or none of its runs is stored."""
-    config = yaml.safe_load(Path(path).read_text())
-    if profile != "quick" and profile in profiles_of(config):
+    if profile != "quick" and profile in defined_profiles(read_settings(path)):
         sweep = Sweep.load(path, profile)
         tables = load_tables(sweep, "records", profile)
         stored = [(s, t) for s, t in zip(sweep.runs, tables) if t is not None]
@@ -827,24 +811,14 @@ def read_or_train(path: Path, profile: str, device: str = "cpu", log: Callable[[
     return Shown(sweep, "quick", run_sweep(sweep, "quick", device, log=log), ())
 
 
-def profiles_of(config: dict[str, Any]) -> list[str]:
-    """The profiles a sweep config defines: paper (its top level) and each of its ``profiles``.
-
-    A config with no ``profiles`` section (a user's own one-off sweep) is the same at every profile.
-    """
-    if "profiles" not in config:
-        return list(PROFILES)
-    return [p for p in PROFILES if p == "paper" or p in (config.get("profiles") or {})]
-
-
 def sweep_status(folder: Path, device: str = "cpu") -> list[dict[str, Any]]:
     """For every sweep config in ``folder`` and each profile it defines: runs stored, runs partly
     trained (some member groups finished), runs not started, and the CPU-hours the stored ones took
     (as their manifests record them: the README's budget table)."""
     rows = []
     for path in sorted(Path(folder).glob("*.yaml")):
-        config = yaml.safe_load(path.read_text())
-        for profile in profiles_of(config):
+        config = read_settings(path)
+        for profile in defined_profiles(config):
             sweep = Sweep.from_dict(config, profile, source=str(path))
             store = ResultStore.for_profile(profile)
             stored = [store.exists(f"{s.sweep}/records", s.params()) for s in sweep.runs]

@@ -18,7 +18,8 @@ from pathlib import Path
 from scalingbook.chapters import page
 from scalingbook.chapters.params import ParameterError, check_text_file
 from scalingbook.lab import project
-from scalingbook.lab.store import COMMAND_ENV_VAR, PROFILES, REPO_ROOT, ResultError, repo_relative
+from scalingbook.lab.profiles import PROFILES
+from scalingbook.lab.store import COMMAND_ENV_VAR, REPO_ROOT, ResultError, repo_relative
 from scalingbook.site import book, sandbox, teaching
 
 EXIT_USAGE = 2
