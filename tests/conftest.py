@@ -12,7 +12,7 @@ import pytest
 
 from scalingbook.lab.store import REPO_ROOT, default_root
 
-BOOK_SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "data", "sweeps")
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "data", "sweeps", "profiles")
 
 
 def copy_book(target: Path) -> Path:

@@ -250,6 +250,22 @@ def test_the_page_reads_the_stored_files_and_names_them_from_the_project(tmp_pat
                                                   "timings made while running this page (measure is on)"]
 
 
+def test_measuring_times_the_sizes_profiles_performance_yaml_sets_for_the_profile(monkeypatch):
+    asked = {}
+    monkeypatch.setattr(performance, "fit_benchmark", lambda **kw: asked.setdefault("fit", kw))
+    monkeypatch.setattr(performance, "population_benchmark", lambda **kw: asked.setdefault("population", kw))
+    measured = performance.measure_now(performance.Measurements("data/bench", []), "quick", "cpu")
+    assert asked == {"fit": {"n_starts": 150},
+                     "population": {"d_model": 32, "n_layers": 1, "n_heads": 2, "members": 16, "seq_len": 32,
+                                    "batch_size": 8, "steps": 5, "repeats": 3, "naive_members": 2, "device": "cpu"}}
+    assert measured.live_fit == {"n_starts": 150}
+    asked.clear()
+    performance.measure_now(performance.Measurements("data/bench", []), "full", "cpu")
+    assert asked["fit"] == {"n_starts": None} and asked["population"]["members"] == 200
+    with pytest.raises(ValueError, match=r"profiles/performance\.yaml: no 'paper' profile \(it defines quick, full\)"):
+        performance.measure_now(performance.Measurements("data/bench", []), "paper", "cpu")
+
+
 def test_fit_verdicts_state_the_speedup_against_the_target_and_the_objectives_side():
     measurements = performance.Measurements("data/bench", [_fit("a.json", 25.0, -2e-9), _fit("b.json", 5.2, 1e-9)],
                                             live_fit=_fit("ignored", 19.96, 3e-9))

@@ -9,6 +9,7 @@ import yaml
 
 from scalingbook.analysis import fits
 from scalingbook.chapters import chinchilla
+from scalingbook.lab.store import param_hash
 from scalingbook.lab.sweeps import Sweep, run_sweeps
 
 
@@ -123,7 +124,27 @@ def test_a_corpus_of_a_few_hundred_kb_gets_budgets_it_can_train_at_the_default_p
     with pytest.raises(ValueError, match=r"12,000 bytes is too small for the quick profile's budgets"):
         chinchilla.make_design("quick", corpus_path=str(small))
     capped = chinchilla.corpus_budgets("quick", 150_000)
-    assert capped[-1] < chinchilla.CORPUS_BUDGETS["quick"][1] and capped[0] == pytest.approx(5e9)
+    assert capped[-1] < 8e10 and capped[0] == pytest.approx(5e9)
+
+
+@pytest.mark.parametrize(("profile", "key"), [("quick", "046eeb6ea5dadf6f"), ("full", "de01a913427d5d4d"),
+                                              ("paper", "84d0101f872d4bc2")])
+def test_each_profiles_design_is_the_one_make_design_built_in_code(profile, key):
+    """profiles/chinchilla.yaml took over the designs that make_design built in code: the keys were taken
+    from that code, so a budget one ulp apart, or an int where a float was, would show here. The
+    budgets are exactly the np.logspace values the code computed."""
+    design = chinchilla.make_design(profile)
+    assert param_hash(design.key()) == key
+    log10_first = {"quick": np.log10(5e8), "full": 11, "paper": 13.5}[profile]
+    log10_last = {"quick": np.log10(5e8) + 1.5, "full": 13, "paper": 15.5}[profile]
+    assert design.budgets == tuple(np.logspace(log10_first, log10_last, 5 if profile == "quick" else 9))
+
+
+@pytest.mark.parametrize(("profile", "low", "high"), [("quick", 5e9, 8e10), ("full", 1e11, 1e13),
+                                                      ("paper", 10**13.5, 10**15.5)])
+def test_corpus_budgets_span_each_profiles_range_as_the_code_did(profile, low, high):
+    expected = np.logspace(np.log10(low), np.log10(high), 5 if profile == "quick" else 9)
+    assert chinchilla.corpus_budgets(profile, 10**9) == tuple(expected)
 
 
 # ------------------------------------------------------------------ full and paper profiles (issue 15)

@@ -94,15 +94,15 @@ def test_results_are_stored_then_read_back_without_retraining(tmp_path, monkeypa
 
 
 def test_profiles_and_configs_are_validated():
-    quick = vision.profile_config("classifier", "quick", [4, 1, 2])
-    assert quick.widths == (1, 2, 4) and quick.seeds == vision.BUDGETS["quick"].seeds
+    assert vision.profile_config("classifier", "quick", [4, 1, 2]) == vision.PopulationConfig("classifier", (1, 2, 4), 3, 400)
+    assert vision.profile_config("autoencoder", "full", [2, 1]) == vision.PopulationConfig("autoencoder", (1, 2), 10, 6000)
     assert vision.profile_config("classifier", "full", [1], seeds=2).seeds == 2
     with pytest.raises(ValueError, match="widths"):
         vision.PopulationConfig("autoencoder", widths=(0, 2), seeds=1, steps=1)
     with pytest.raises(ValueError, match="task"):
         vision.PopulationConfig("segmenter", widths=(1,), seeds=1, steps=1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="profile"):
-        vision.profile_config("autoencoder", "huge", [1])
+    with pytest.raises(ValueError, match=r"profiles/mirage-vision\.yaml: no 'paper' profile \(it defines quick, full\)"):
+        vision.profile_config("autoencoder", "paper", [1])
 
 
 def test_largest_step_is_found_in_the_data_not_assumed():

@@ -21,8 +21,10 @@ The training language is a random Markov source (:mod:`scalingbook.lab.languages
 Zipf facts source (the full and paper profiles: its loss follows power laws in N and D over an exact
 floor), or a byte-level text file when ``corpus_path`` is set (then the floor is unknown).
 
-Profiles: ``quick`` trains here through :func:`train_runs` (minutes on a CPU). ``full`` (2 CPU cores,
-hours) and ``paper`` (a GPU) train through the sweeps engine (:mod:`scalingbook.lab.sweeps`): the configs
+Profiles: each profile's design is set in ``profiles/chinchilla.yaml`` (read through
+:mod:`scalingbook.lab.profiles`, like every chapter's settings). ``quick`` trains here through
+:func:`train_runs` (minutes on a CPU). ``full`` (2 CPU cores, hours) and ``paper`` (a GPU) train
+through the sweeps engine (:mod:`scalingbook.lab.sweeps`): the configs
 ``sweeps/chinchilla-isoflop.yaml`` and ``sweeps/chinchilla-envelope.yaml`` are written from
 :func:`make_design` by :func:`write_sweep_configs`, each model size one grid entry whose members are its
 runs, each with its own ``steps`` horizon; :func:`read_sweep` reads their stored results without training.
@@ -47,6 +49,7 @@ from scalingbook.chapters import charts
 from scalingbook.lab.cpu import torch_threads
 from scalingbook.lab.languages import CorpusSource, MarkovSource, ZipfFactsSource
 from scalingbook.lab.model import ModelConfig, flops_chinchilla, param_count
+from scalingbook.lab.profiles import from_settings, load_profile
 from scalingbook.lab.store import REPO_ROOT, Result, ResultStore
 from scalingbook.lab.tasks import LanguageModelling
 from scalingbook.lab.train import Member, TrainConfig, train
@@ -188,12 +191,19 @@ CORPUS_TOKENS_PER_PARAM = 50.0
 """Where a corpus design centres each budget's sizes: byte-level text (256 symbols, so embeddings weigh
 more) has its IsoFLOP minima at more tokens per parameter than the Markov source; 36-50 were measured
 on a 300 KB text corpus (this repository's pages and source) at 2e9-3e10 FLOPs."""
-CORPUS_BUDGETS = {"quick": (5e9, 8e10), "full": (1e11, 1e13), "paper": (10**13.5, 10**15.5)}
-"""IsoFLOP budgets of a corpus design per profile (5 quick, 9 otherwise, log-spaced; full and paper span
-their profile's own range), unless the corpus caps them."""
 CORPUS_MAX_EPOCHS = 4.0
 """The largest budget's centre run reads the corpus at most this many times (repeated text stops
 counting as new data beyond a few epochs, Muennighoff et al. 2023)."""
+SETTINGS = "chinchilla"
+"""The profiles' designs and corpus budget ranges: ``profiles/chinchilla.yaml`` (see :mod:`scalingbook.lab.profiles`)."""
+
+
+def _flops(value: float | str) -> float:
+    """A FLOP count from a settings file: a number, or a power of ten written ``10**X`` (which keeps
+    10**13.5 exact where a decimal would round it)."""
+    if isinstance(value, str) and value.startswith("10**"):
+        return 10.0 ** float(value[4:])
+    return float(value)
 
 
 def corpus_budgets(profile: str, n_bytes: int) -> tuple[float, ...]:
@@ -202,8 +212,10 @@ def corpus_budgets(profile: str, n_bytes: int) -> tuple[float, ...]:
     A budget C centres its sizes on N = sqrt(C / (6 k)) with D = k N tokens, k =
     :data:`CORPUS_TOKENS_PER_PARAM`; the largest budget is cut to the C whose D is
     :data:`CORPUS_MAX_EPOCHS` passes over the corpus. Raises if that leaves less than half a decade.
+    The range and the number of budgets are the profile's ``corpus_budgets`` (5 quick, 9 otherwise).
     """
-    low, high = CORPUS_BUDGETS[profile]
+    spec = load_profile(SETTINGS, profile)["corpus_budgets"]
+    low, high = _flops(spec["first"]), _flops(spec["last"])
     cap = 6.0 * (CORPUS_MAX_EPOCHS * n_bytes) ** 2 / CORPUS_TOKENS_PER_PARAM
     top = min(high, cap)
     if top < low * 10**0.5:
@@ -212,12 +224,12 @@ def corpus_budgets(profile: str, n_bytes: int) -> tuple[float, ...]:
             f"corpus_path: {n_bytes:,} bytes is too small for the {profile} profile's budgets (from {low:.2g} FLOPs); "
             f"it needs at least {need:,} bytes, or give smaller budgets"
         )
-    return tuple(float(c) for c in np.logspace(np.log10(low), np.log10(top), 5 if profile == "quick" else 9))
+    return tuple(float(c) for c in np.logspace(np.log10(low), np.log10(top), spec["count"]))
 
 
 def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path: str = "", **source) -> Design:
-    """The sweep of ``profile``: ``quick`` trains on a CPU in a minute or two, ``full`` on 2 CPU cores in
-    hours (through the sweeps engine), ``paper`` is for a GPU.
+    """The sweep of ``profile``, as ``profiles/chinchilla.yaml`` sets it: ``quick`` trains on a CPU in a
+    minute or two, ``full`` on 2 CPU cores in hours (through the sweeps engine), ``paper`` is for a GPU.
 
     Quick: 5 budgets over 1.5 decades (5e8 to 1.6e10 FLOPs, 6ND), 7 sizes each from 1.3k to 31k
     parameters (one layer) on the order-1 Markov source, 4 Approach-1 horizons for 5 sizes: about
@@ -233,34 +245,11 @@ def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path
     ``corpus_path``, sizes are centred on :data:`CORPUS_TOKENS_PER_PARAM` tokens per parameter and,
     unless ``budgets`` are given, the budgets come from :func:`corpus_budgets`.
     """
-    if profile == "quick":
-        design = Design(
-            budgets=tuple(float(c) for c in np.logspace(np.log10(5e8), np.log10(5e8) + 1.5, 5)),
-            widths=(8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48),
-            sizes_per_budget=7,
-            envelope_widths=(8, 12, 16, 24, 32),
-        )
-    elif profile == "full":
-        design = Design(
-            budgets=tuple(float(c) for c in np.logspace(11, 13, 9)),
-            widths=(8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256),
-            sizes_per_budget=9,
-            envelope_widths=(16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 112),
-            n_layers=2, context=39, batch_size=16, lr=5e-3, warmup_steps=20, log_every=10, min_steps=60,
-            tokens_per_param=30.0, envelope_tokens_per_param=80.0, envelope_token_ratios=(1.0,),
-            language="zipf-facts", flops_count="chinchilla", envelope_seed_offset=50_000,
-        )
-    elif profile == "paper":
-        design = Design(
-            budgets=tuple(float(c) for c in np.logspace(13.5, 15.5, 9)),
-            widths=(48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024),
-            sizes_per_budget=9,
-            envelope_widths=(64, 96, 128, 192, 256, 384),
-            n_layers=4, context=128, batch_size=64, lr=3e-3, warmup_steps=20, log_every=10, min_steps=50,
-            language="zipf-facts", flops_count="chinchilla", envelope_seed_offset=50_000,
-        )
-    else:
-        raise ValueError(f"profile must be 'quick', 'full' or 'paper', got {profile!r}")
+    settings = load_profile(SETTINGS, profile)["design"]
+    spread = settings["budgets"]
+    start = np.log10(_flops(spread["first"]))
+    settings["budgets"] = [float(c) for c in np.logspace(start, start + spread["decades"], spread["count"])]
+    design = from_settings(Design, settings, SETTINGS, profile)
     changes: dict = {"corpus_path": corpus_path, **source}
     if corpus_path:
         ratio = CORPUS_TOKENS_PER_PARAM / design.tokens_per_param

@@ -52,6 +52,7 @@ from scalingbook.lab.model import (
     param_count,
     rotary,
 )
+from scalingbook.lab.profiles import load_profile
 from scalingbook.lab.store import REPO_ROOT, command_line, device_name, git_state, repo_relative, write_atomic
 from scalingbook.lab.train import (
     Stepper,
@@ -799,13 +800,8 @@ def load_benchmarks(folder: str | Path) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 # The Performance page: the stored measurements, and those made while it runs when asked
 
-MEASURE_SIZES: dict[str, dict[str, Any]] = {
-    "quick": {"fit_starts": 150, "population": dict(d_model=32, n_layers=1, n_heads=2, members=16, seq_len=32,
-                                                    batch_size=8, steps=5, repeats=3, naive_members=2)},
-    "full": {"fit_starts": None, "population": dict(d_model=64, n_layers=2, n_heads=4, members=200, seq_len=96,
-                                                    batch_size=64, steps=20, repeats=3, naive_members=4)},
-}
-"""What the page times when asked to, by profile: small sizes a CPU does in seconds, or the issue's."""
+SETTINGS = "performance"
+"""What the page times when asked to, by profile: ``profiles/performance.yaml`` (quick and full; no paper profile)."""
 
 FIT_TARGET = 20.0
 """The speed-up over the scipy loop that the batched Approach 3 fit is meant to reach."""
@@ -836,8 +832,9 @@ def read_measurements(folder: Path) -> Measurements:
 
 
 def measure_now(measurements: Measurements, profile: str, device: str) -> Measurements:
-    """``measurements`` with both benchmarks timed on this machine at the sizes of ``profile``."""
-    sizes = MEASURE_SIZES[profile]
+    """``measurements`` with both benchmarks timed on this machine at the sizes of ``profile``
+    (:data:`SETTINGS`)."""
+    sizes = load_profile(SETTINGS, profile)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There is a performance drop")  # torch's vmap fallback on CPU
         warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice; the trainer shows no bar

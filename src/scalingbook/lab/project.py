@@ -1,8 +1,8 @@
 """Where the book lives: the project folder that every command reads from and writes into.
 
-A project folder holds the book's sources (``notebooks/``, ``sweeps/``, ``book/``, ``_config.yml``,
-``_toc.yml``, the committed ``data/``) and everything made from them (``.cache/``, ``book/chapters/``,
-``_build/``). It is, in this order:
+A project folder holds the book's sources (``notebooks/``, ``sweeps/``, ``profiles/``, ``book/``,
+``_config.yml``, ``_toc.yml``, the committed ``data/``) and everything made from them (``.cache/``,
+``book/chapters/``, ``_build/``). It is, in this order:
 
 1. ``$SCALINGBOOK_ROOT``, when set;
 2. the checkout this package runs from (``src/scalingbook`` inside a clone: an editable install, or
@@ -24,7 +24,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 """The installed ``scalingbook`` package (this module sits in its ``lab`` layer)."""
 SHIPPED_DIR = PACKAGE_DIR / "project"
 """The sources inside an installed wheel; absent in a checkout, where they are the checkout itself."""
-SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "sweeps", "data")
+SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "sweeps", "profiles", "data")
 """What a project folder needs from the book; ``setup.py`` ships the same list in the wheel."""
 ENV_VAR = "SCALINGBOOK_ROOT"
 

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from scalingbook.lab.cpu import torch_threads
+from scalingbook.lab.profiles import from_settings, load_profile
 from scalingbook.lab.store import Result, ResultStore
 
 VisionTask = Literal["autoencoder", "classifier"]
@@ -111,20 +112,20 @@ class Budget:
     classifier_steps: int
 
 
-# Quick: a CPU minute for both populations; full: more seeds and training run to near convergence.
-BUDGETS: dict[str, Budget] = {
-    "quick": Budget(seeds=3, autoencoder_steps=1500, classifier_steps=400),
-    "full": Budget(seeds=10, autoencoder_steps=6000, classifier_steps=1500),
-}
+SETTINGS = "mirage-vision"
+"""Each profile's :class:`Budget`: ``profiles/mirage-vision.yaml`` (quick and full; no paper profile)."""
+
+
+def budget(profile: str) -> Budget:
+    """The budget of ``profile``, from the chapter's settings file (see :mod:`scalingbook.lab.profiles`)."""
+    return from_settings(Budget, load_profile(SETTINGS, profile), SETTINGS, profile)
 
 
 def profile_config(task: VisionTask, profile: str, widths: list[int] | tuple[int, ...], seeds: int = 0) -> PopulationConfig:
     """The population a chapter trains for ``profile``; ``seeds=0`` takes the profile's seed count."""
-    if profile not in BUDGETS:
-        raise ValueError(f"profile: expected one of {tuple(BUDGETS)}, got {profile!r}")
-    budget = BUDGETS[profile]
-    steps = budget.autoencoder_steps if task == "autoencoder" else budget.classifier_steps
-    return PopulationConfig(task, tuple(sorted(widths)), seeds or budget.seeds, steps)
+    spend = budget(profile)
+    steps = spend.autoencoder_steps if task == "autoencoder" else spend.classifier_steps
+    return PopulationConfig(task, tuple(sorted(widths)), seeds or spend.seeds, steps)
 
 
 def _member_generator(task: VisionTask, width: int, seed: int, stream: int = 0) -> torch.Generator:
