@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 import logging
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -85,6 +88,43 @@ def test_staleness_key_follows_every_input(tiny, tmp_path, monkeypatch):
     assert key_env != key_data
     external.write_text("a\n2\n")
     assert book.staleness_key(tiny, values) != key_env
+
+
+def test_a_settings_file_named_as_an_input_is_part_of_the_key(tiny, tmp_path):
+    chapter = dataclasses.replace(tiny, inputs=("profiles/tiny.yaml",))
+    settings = tmp_path / "profiles" / "tiny.yaml"
+    settings.parent.mkdir()
+    settings.write_text("profiles: {quick: {steps: 10}}\n")
+    values = book.resolve_values(chapter, {})
+    key = book.staleness_key(chapter, values)
+    (tmp_path / "profiles" / "other.yaml").write_text("profiles: {quick: {steps: 10}}\n")
+    assert book.staleness_key(chapter, values) == key, "another chapter's settings file is not an input"
+    settings.write_text("profiles: {quick: {steps: 20}}\n")
+    assert book.staleness_key(chapter, values) != key
+
+
+def _settings_read(module: Path) -> set[str]:
+    """The settings files ``module`` loads: the names given to ``load_profile``, as a literal or a module constant."""
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    constants = {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                 and isinstance(node.value, ast.Constant) for target in node.targets if isinstance(target, ast.Name)}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "load_profile":
+            name = node.args[0]
+            names.add(name.value if isinstance(name, ast.Constant) else constants[name.id])  # type: ignore[attr-defined]
+    return {f"profiles/{name}.yaml" for name in names}
+
+
+def test_every_chapter_names_the_settings_files_its_code_reads_as_inputs():
+    """Editing profiles/NAME.yaml must rerun each chapter whose code reads it, and only those."""
+    read = {c.name: set().union(*map(_settings_read, book.chapter_code(c.notebook.read_text()))) for c in book.CHAPTERS}
+    assert read == {"chinchilla": {"profiles/chinchilla.yaml"}, "emergence": set(), "mirage": {"profiles/mirage-vision.yaml"},
+                    "seeds": set(), "performance": {"profiles/performance.yaml"}}
+    for chapter in book.CHAPTERS:
+        assert read[chapter.name] == {i for i in chapter.inputs if i.startswith("profiles/")}, chapter.name
+    every = {f"profiles/{p.name}" for p in (book.REPO_ROOT / "profiles").glob("*.yaml")}
+    assert every == set().union(*read.values()), "a settings file no chapter reads"
 
 
 def test_stored_results_are_found_where_scalingbook_data_points(tiny, tmp_path, monkeypatch):

@@ -4,11 +4,13 @@ A chapter is a jupytext percent-format notebook in ``notebooks/``. ``run`` turns
 ``.ipynb``, papermill executes it with validated parameters, and the executed notebook lands in
 ``book/chapters/`` where Jupyter Book reads it (Jupyter Book itself never executes). Beside it a
 stamp records a hash of everything the output depends on: the notebook source, the
-``scalingbook`` modules the notebook imports and everything they import (:func:`chapter_code`), the parameters, the content of every input file a parameter names and
-the chapter's input data. The hash is taken before execution, from the very notebook text that is
-executed, so an edit made while a chapter runs leaves it stale. A chapter whose stamp matches is
-not run again. Stored results are looked up under :func:`scalingbook.lab.store.default_root`
-(``data/``, or ``SCALINGBOOK_DATA``), where the chapters read them.
+``scalingbook`` modules the notebook imports and everything they import (:func:`chapter_code`),
+the parameters, the content of every input file a parameter names, the chapter's input data, and
+the sweep configs and profile settings (``profiles/*.yaml``) it reads. The hash is taken before
+execution, from the very notebook text that is executed, so an edit made while a chapter runs
+leaves it stale. A chapter whose stamp matches is not run again. Stored results are looked up
+under :func:`scalingbook.lab.store.default_root` (``data/``, or ``SCALINGBOOK_DATA``), where the
+chapters read them.
 
 The stamp also records the parameters the user set (``scalingbook run CHAPTER -p ...``). The
 build keeps them: a chapter last run with custom parameters is brought up to date with those same
@@ -66,7 +68,7 @@ class Chapter:
     name: str
     title: str
     data: tuple[str, ...] = ()  # folders of full-profile results it reads, under default_root("full")
-    inputs: tuple[str, ...] = ()  # other repo-relative folders it reads (sweep configs)
+    inputs: tuple[str, ...] = ()  # other repo-relative folders and files it reads (sweep configs, profile settings)
     env_inputs: tuple[str, ...] = ()  # environment variables that name input files
 
     @property
@@ -99,13 +101,15 @@ class Chapter:
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
-        "chinchilla", "Chinchilla: how big a model for a compute budget?", data=("chinchilla",), inputs=("sweeps",),
-        env_inputs=("SCALINGBOOK_EPOCH_CSV",),
+        "chinchilla", "Chinchilla: how big a model for a compute budget?", data=("chinchilla",),
+        inputs=("sweeps", "profiles/chinchilla.yaml"), env_inputs=("SCALINGBOOK_EPOCH_CSV",),
     ),
     Chapter("emergence", "Emergence: abilities that appear with scale", data=("emergence",), inputs=("sweeps",)),
-    Chapter("mirage", "Mirage: emergence in the eye of the metric", data=("mirage", "emergence"), inputs=("sweeps",)),
+    Chapter("mirage", "Mirage: emergence in the eye of the metric", data=("mirage", "emergence"),
+            inputs=("sweeps", "profiles/mirage-vision.yaml")),
     Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", data=("seeds", "pilots"), inputs=("sweeps",)),
-    Chapter("performance", "Performance: what the batched fit and the population trainer buy", data=("bench",)),
+    Chapter("performance", "Performance: what the batched fit and the population trainer buy", data=("bench",),
+            inputs=("profiles/performance.yaml",)),
 )
 
 
@@ -198,9 +202,12 @@ def staleness_key(chapter: Chapter, values: dict[str, Any], notebook_source: byt
                 digest.update(f"file-param:{name}:missing".encode() + b"\0")
     folders = [("data", folder) for folder in chapter.data_dirs()] + [("input", REPO_ROOT / f) for f in chapter.inputs]
     for label, root in folders:
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+        if root.is_file():
+            files = [root]
+        else:
+            files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
         for path in files:
-            _hash_file(digest, path, f"{label}:{root.name}/{path.relative_to(root)}")
+            _hash_file(digest, path, f"{label}:{path.relative_to(root.parent)}")
     for var in chapter.env_inputs:
         target = os.environ.get(var)
         digest.update(f"env:{var}={target}".encode() + b"\0")
