@@ -12,7 +12,15 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "sweeps", "profiles", "data")  # = scalingbook.lab.project.SOURCES
+SOURCES = (
+    "_config.yml",
+    "_toc.yml",
+    "book",
+    "notebooks",
+    "sweeps",
+    "profiles",
+    "data",
+)  # = scalingbook.lab.project.SOURCES
 IGNORE = shutil.ignore_patterns(".*", "chapters", "__pycache__", "vega-bundle.js")  # = scalingbook.lab.project.IGNORED
 
 

@@ -35,7 +35,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:There is a performance drop:User
 TINY = ModelConfig(d_model=32, n_layers=1, n_heads=2, seq_len=16)
 
 
-
 TICK = 0.25
 """Seconds between two looks at the fake clock: every timed interval below is exactly one tick."""
 
@@ -80,8 +79,17 @@ def test_three_methods_give_the_same_losses_and_gradients(positional):
 def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path, monkeypatch, fake_clock):
     monkeypatch.setenv("SCALINGBOOK_COMMAND", "scalingbook bench population --members 3")
     result = population_benchmark(
-        d_model=32, n_layers=1, n_heads=2, members=3, seq_len=12, batch_size=4,
-        steps=2, warmup=1, repeats=2, naive_members=2, variants=(TrainerVariant(),),
+        d_model=32,
+        n_layers=1,
+        n_heads=2,
+        members=3,
+        seq_len=12,
+        batch_size=4,
+        steps=2,
+        warmup=1,
+        repeats=2,
+        naive_members=2,
+        variants=(TrainerVariant(),),
     )
     assert result["device_type"] == "cpu" and result["peak_flops"] is None
     assert result["config"]["members"] == 3 and result["config"]["naive_members"] == 2
@@ -111,8 +119,17 @@ def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path, monke
 
 def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_the_matmul_rate(fake_clock):
     result = population_benchmark(
-        d_model=16, n_layers=1, n_heads=2, members=25, seq_len=8, batch_size=2,
-        steps=1, warmup=1, repeats=1, naive_members=1, variants=(TrainerVariant(workers=2),),
+        d_model=16,
+        n_layers=1,
+        n_heads=2,
+        members=25,
+        seq_len=8,
+        batch_size=2,
+        steps=1,
+        warmup=1,
+        repeats=1,
+        naive_members=1,
+        variants=(TrainerVariant(workers=2),),
     )
     grouped = result["methods"]["population_groups_2workers"]
     assert "error" not in grouped, grouped
@@ -124,9 +141,12 @@ def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_th
     assert grouped["matmul_fraction"] == pytest.approx(grouped["model_flops_per_s"] / rates[2])
     shapes = result["matmul_model_shapes_flops_per_s"]
     group, rows, width = 10, 2 * 8, 16  # a member group of 10 and batch 2 x 8 tokens at d_model 16
-    assert shapes == {"threads": 1, "square_1024": pytest.approx(2 * 1024**3 / TICK),
-                      "mlp_in": pytest.approx(2 * group * rows * width * 4 * width / TICK),
-                      "mlp_out": pytest.approx(2 * group * rows * 4 * width * width / TICK)}
+    assert shapes == {
+        "threads": 1,
+        "square_1024": pytest.approx(2 * 1024**3 / TICK),
+        "mlp_in": pytest.approx(2 * group * rows * width * 4 * width / TICK),
+        "mlp_out": pytest.approx(2 * group * rows * 4 * width * width / TICK),
+    }
     naive = result["methods"]["naive"]
     assert naive["matmul_fraction"] == pytest.approx(naive["model_flops_per_s"] / rates[naive["threads"]])
 
@@ -134,8 +154,17 @@ def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_th
 def test_a_failing_method_is_recorded_not_raised(fake_clock):
     # cuda_graph on a CPU is refused by TrainConfig; the benchmark records that and goes on
     result = population_benchmark(
-        d_model=32, n_layers=1, n_heads=2, members=2, seq_len=8, batch_size=2, steps=1, warmup=3,
-        repeats=1, naive_members=1, variants=(TrainerVariant(cuda_graph=True),),
+        d_model=32,
+        n_layers=1,
+        n_heads=2,
+        members=2,
+        seq_len=8,
+        batch_size=2,
+        steps=1,
+        warmup=3,
+        repeats=1,
+        naive_members=1,
+        variants=(TrainerVariant(cuda_graph=True),),
     )
     assert "needs a CUDA device" in result["methods"]["population_graphed"]["error"]
     assert result["speedup"]["population_graphed"]["over_naive"] is None
@@ -156,8 +185,28 @@ def test_peaks_by_device_name():
 
 def test_bench_command_writes_json_and_rejects_bad_sizes(tmp_path, capsys):
     out = tmp_path / "population.json"
-    args = ["bench", "population", "--d-model", "16", "--layers", "1", "--heads", "2", "--members", "2",
-            "--seq-len", "8", "--batch-size", "2", "--steps", "1", "--naive-members", "1", "--device", "cpu"]
+    args = [
+        "bench",
+        "population",
+        "--d-model",
+        "16",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--members",
+        "2",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "2",
+        "--steps",
+        "1",
+        "--naive-members",
+        "1",
+        "--device",
+        "cpu",
+    ]
     assert cli.main([*args, "--out", str(out)]) == 0
     assert "population" in capsys.readouterr().out
     assert load_benchmarks(tmp_path)[0]["config"]["members"] == 2
@@ -172,8 +221,17 @@ def test_bench_command_writes_json_and_rejects_bad_sizes(tmp_path, capsys):
 
 def test_population_rows_keep_failed_methods(tmp_path):
     result = population_benchmark(
-        d_model=16, n_layers=1, n_heads=2, members=2, seq_len=8, batch_size=2, steps=1, warmup=1,
-        repeats=1, naive_members=1, variants=(TrainerVariant(), TrainerVariant(cuda_graph=True)),
+        d_model=16,
+        n_layers=1,
+        n_heads=2,
+        members=2,
+        seq_len=8,
+        batch_size=2,
+        steps=1,
+        warmup=1,
+        repeats=1,
+        naive_members=1,
+        variants=(TrainerVariant(), TrainerVariant(cuda_graph=True)),
     )
     rows = population_rows([result]).set_index("method")
     assert list(rows.index) == ["naive", "vmap", "population", "population_graphed"]
@@ -216,23 +274,41 @@ def test_the_fit_benchmark_records_its_data_relative_to_the_project(tmp_path, mo
 
 # ----------------------------------------------------------------------------- the Performance page
 
+
 def _fit(file: str, speedup: float, difference: float) -> dict:
     """A stored fit benchmark as load_benchmarks returns it."""
-    return {"benchmark": "chinchilla_approach3_fit", "file": file, "git_commit": "0123456789abcdef",
-            "data": "data/reference/epoch.csv", "n_starts": 4500, "batched_seconds": 2.0, "scipy_seconds": 2.0 * speedup,
-            "speedup": speedup, "batched_objective": 1e-3 + difference, "scipy_objective": 1e-3,
-            "objective_difference": difference, "machine": {"cpu": "x86_64", "cpu_count": 2}}
+    return {
+        "benchmark": "chinchilla_approach3_fit",
+        "file": file,
+        "git_commit": "0123456789abcdef",
+        "data": "data/reference/epoch.csv",
+        "n_starts": 4500,
+        "batched_seconds": 2.0,
+        "scipy_seconds": 2.0 * speedup,
+        "speedup": speedup,
+        "batched_objective": 1e-3 + difference,
+        "scipy_objective": 1e-3,
+        "objective_difference": difference,
+        "machine": {"cpu": "x86_64", "cpu_count": 2},
+    }
 
 
 def _population(file: str | None, device_type: str = "cpu", device: str = "cpu (x86_64, 2 cores)") -> dict:
     """A population benchmark: two methods that ran and one that failed."""
-    result = {"benchmark": "population_training", "device": device, "device_type": device_type, "git_commit": None,
-              "config": {"d_model": 16, "n_layers": 2, "members": 200},
-              "methods": {"naive": {"member_steps_per_s": 10.0, "tokens_per_s": 500.0},
-                          "population": {"member_steps_per_s": 30.0, "tokens_per_s": 1500.0, "peak_memory_bytes": 2**30},
-                          "population_graphed": {"error": "needs a CUDA device"}},
-              "speedup": {"population": {"over_naive": 3.0, "over_vmap": 1.5}},
-              "equivalence": {"members_checked": 4, "max_abs_diff_naive": 1e-7, "max_abs_diff_vmap": 3e-7}}
+    result = {
+        "benchmark": "population_training",
+        "device": device,
+        "device_type": device_type,
+        "git_commit": None,
+        "config": {"d_model": 16, "n_layers": 2, "members": 200},
+        "methods": {
+            "naive": {"member_steps_per_s": 10.0, "tokens_per_s": 500.0},
+            "population": {"member_steps_per_s": 30.0, "tokens_per_s": 1500.0, "peak_memory_bytes": 2**30},
+            "population_graphed": {"error": "needs a CUDA device"},
+        },
+        "speedup": {"population": {"over_naive": 3.0, "over_vmap": 1.5}},
+        "equivalence": {"members_checked": 4, "max_abs_diff_naive": 1e-7, "max_abs_diff_vmap": 3e-7},
+    }
     return result if file is None else {**result, "file": file}
 
 
@@ -241,13 +317,17 @@ def test_the_page_reads_the_stored_files_and_names_them_from_the_project(tmp_pat
 
     committed = performance.read_measurements(REPO_ROOT / "data" / "bench")
     assert committed.shown == "data/bench"
-    assert [r["file"] for r in committed.stored] == sorted(p.name for p in (REPO_ROOT / "data" / "bench").glob("*.json"))
+    assert [r["file"] for r in committed.stored] == sorted(
+        p.name for p in (REPO_ROOT / "data" / "bench").glob("*.json")
+    )
     empty = performance.read_measurements(tmp_path / "none")
     assert empty == performance.Measurements(str(tmp_path / "none"), [])
     assert performance.page_sources(empty) == [f"no benchmark files in {tmp_path / 'none'}/"]
     measured = performance.Measurements("data/bench", [_fit("fits.json", 5.0, 0.0)], live_population=_population(None))
-    assert performance.page_sources(measured) == ["data/bench/fits.json (commit 0123456789)",
-                                                  "timings made while running this page (measure is on)"]
+    assert performance.page_sources(measured) == [
+        "data/bench/fits.json (commit 0123456789)",
+        "timings made while running this page (measure is on)",
+    ]
 
 
 def test_measuring_times_the_sizes_profiles_performance_yaml_sets_for_the_profile(monkeypatch):
@@ -255,9 +335,21 @@ def test_measuring_times_the_sizes_profiles_performance_yaml_sets_for_the_profil
     monkeypatch.setattr(performance, "fit_benchmark", lambda **kw: asked.setdefault("fit", kw))
     monkeypatch.setattr(performance, "population_benchmark", lambda **kw: asked.setdefault("population", kw))
     measured = performance.measure_now(performance.Measurements("data/bench", []), "quick", "cpu")
-    assert asked == {"fit": {"n_starts": 150},
-                     "population": {"d_model": 32, "n_layers": 1, "n_heads": 2, "members": 16, "seq_len": 32,
-                                    "batch_size": 8, "steps": 5, "repeats": 3, "naive_members": 2, "device": "cpu"}}
+    assert asked == {
+        "fit": {"n_starts": 150},
+        "population": {
+            "d_model": 32,
+            "n_layers": 1,
+            "n_heads": 2,
+            "members": 16,
+            "seq_len": 32,
+            "batch_size": 8,
+            "steps": 5,
+            "repeats": 3,
+            "naive_members": 2,
+            "device": "cpu",
+        },
+    }
     assert measured.live_fit == {"n_starts": 150}
     asked.clear()
     performance.measure_now(performance.Measurements("data/bench", []), "full", "cpu")
@@ -267,8 +359,9 @@ def test_measuring_times_the_sizes_profiles_performance_yaml_sets_for_the_profil
 
 
 def test_fit_verdicts_state_the_speedup_against_the_target_and_the_objectives_side():
-    measurements = performance.Measurements("data/bench", [_fit("a.json", 25.0, -2e-9), _fit("b.json", 5.2, 1e-9)],
-                                            live_fit=_fit("ignored", 19.96, 3e-9))
+    measurements = performance.Measurements(
+        "data/bench", [_fit("a.json", 25.0, -2e-9), _fit("b.json", 5.2, 1e-9)], live_fit=_fit("ignored", 19.96, 3e-9)
+    )
     rows = performance.fit_rows(measurements)
     assert rows["measured"].tolist() == ["stored: a.json", "stored: b.json", "while running this page"]
     assert rows.loc[0, "data"] == "epoch.csv" and rows.loc[0, "machine"] == "x86_64, 2 cores"
@@ -296,17 +389,22 @@ def test_population_tables_and_chart_say_where_each_method_was_measured():
     html = performance.population_display(measurements).to_html()
     assert ">3.0x<" in html and ">1.00<" in html and "needs a CUDA device" in html
     spec = performance.throughput_chart(measurements).to_dict()
-    assert spec["title"]["subtitle"] == ["Source: data/bench/p.json",
-                                         "Source: measured while running this page on cpu (x86_64, 2 cores)"]
+    assert spec["title"]["subtitle"] == [
+        "Source: data/bench/p.json",
+        "Source: measured while running this page on cpu (x86_64, 2 cores)",
+    ]
     data = spec["datasets"][spec["data"]["name"]]
     assert [(r["run"], r["method"]) for r in data] == [
         ("stored: p.json · cpu (x86_64, 2 cores) · d16 L2 M200", "naive"),
         ("stored: p.json · cpu (x86_64, 2 cores) · d16 L2 M200", "population"),
         ("while running this page · cpu (x86_64, 2 cores) · d16 L2 M200", "naive"),
-        ("while running this page · cpu (x86_64, 2 cores) · d16 L2 M200", "population")], "failed methods left out"
+        ("while running this page · cpu (x86_64, 2 cores) · d16 L2 M200", "population"),
+    ], "failed methods left out"
     nothing = performance.Measurements("data/bench", [])
     assert performance.throughput_chart(nothing) is None
-    assert performance.population_display(nothing).data.startswith("**No population benchmark is stored in `data/bench/`")
+    assert performance.population_display(nothing).data.startswith(
+        "**No population benchmark is stored in `data/bench/`"
+    )
 
 
 def test_population_notes_name_the_gpus_or_their_absence_and_each_equivalence_check():
@@ -315,17 +413,26 @@ def test_population_notes_name_the_gpus_or_their_absence_and_each_equivalence_ch
     assert notes[0].startswith("**No GPU measurement is stored yet.**") and "`scripts/bench-gpu data/bench`" in notes[0]
     assert notes[1:] == [
         "stored: p.json: before timing, the three methods agreed on the loss of 4 members to 3.0e-07.",
-        "while running this page: before timing, the three methods agreed on the loss of 4 members to 3.0e-07."]
-    gpus = performance.Measurements("data/bench", [_population("a.json", "cuda", "NVIDIA H200"),
-                                                   _population("b.json", "cuda", "NVIDIA A100"), _population("c.json")])
+        "while running this page: before timing, the three methods agreed on the loss of 4 members to 3.0e-07.",
+    ]
+    gpus = performance.Measurements(
+        "data/bench",
+        [
+            _population("a.json", "cuda", "NVIDIA H200"),
+            _population("b.json", "cuda", "NVIDIA A100"),
+            _population("c.json"),
+        ],
+    )
     assert performance.population_notes(gpus).split("\n\n")[0] == (
-        "Stored GPU measurements: 2 configuration(s) on NVIDIA A100, NVIDIA H200.")
+        "Stored GPU measurements: 2 configuration(s) on NVIDIA A100, NVIDIA H200."
+    )
 
 
 def test_repeat_timed_warms_up_then_times_each_repeat_between_syncs(fake_clock):
     calls = []
-    runs = performance.repeat_timed(lambda n: calls.append(("steps", n)), warmup=2, steps=5, repeats=3,
-                                    sync=lambda: calls.append(("sync",)))
+    runs = performance.repeat_timed(
+        lambda n: calls.append(("steps", n)), warmup=2, steps=5, repeats=3, sync=lambda: calls.append(("sync",))
+    )
     assert calls == [("steps", 2)] + [("sync",), ("steps", 5), ("sync",)] * 3
     assert runs == [TICK] * 3
 

@@ -17,7 +17,7 @@ import pytest
 
 from scalingbook.site import book, cli
 
-TINY = '''# %% [markdown]
+TINY = """# %% [markdown]
 # # Tiny chapter
 
 # %% tags=["parameters"]
@@ -33,7 +33,7 @@ if fail:
 if scale < 0:  # never runs: names the scratch package's module as code this chapter depends on
     from scalingbook import module
 print("answer", 21 * scale)
-'''
+"""
 
 
 @pytest.fixture
@@ -106,8 +106,13 @@ def test_a_settings_file_named_as_an_input_is_part_of_the_key(tiny, tmp_path):
 def _settings_read(module: Path) -> set[str]:
     """The settings files ``module`` loads: the names given to ``load_profile``, as a literal or a module constant."""
     tree = ast.parse(module.read_text(encoding="utf-8"))
-    constants = {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                 and isinstance(node.value, ast.Constant) for target in node.targets if isinstance(target, ast.Name)}
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "load_profile":
@@ -119,8 +124,13 @@ def _settings_read(module: Path) -> set[str]:
 def test_every_chapter_names_the_settings_files_its_code_reads_as_inputs():
     """Editing profiles/NAME.yaml must rerun each chapter whose code reads it, and only those."""
     read = {c.name: set().union(*map(_settings_read, book.chapter_code(c.notebook.read_text()))) for c in book.CHAPTERS}
-    assert read == {"chinchilla": {"profiles/chinchilla.yaml"}, "emergence": set(), "mirage": {"profiles/mirage-vision.yaml"},
-                    "seeds": set(), "performance": {"profiles/performance.yaml"}}
+    assert read == {
+        "chinchilla": {"profiles/chinchilla.yaml"},
+        "emergence": set(),
+        "mirage": {"profiles/mirage-vision.yaml"},
+        "seeds": set(),
+        "performance": {"profiles/performance.yaml"},
+    }
     for chapter in book.CHAPTERS:
         assert read[chapter.name] == {i for i in chapter.inputs if i.startswith("profiles/")}, chapter.name
     every = {f"profiles/{p.name}" for p in (book.REPO_ROOT / "profiles").glob("*.yaml")}
@@ -131,9 +141,11 @@ def test_stored_results_are_found_where_scalingbook_data_points(tiny, tmp_path, 
     elsewhere = tmp_path / "elsewhere"
     folder = elsewhere / "tiny" / "run" / "0123456789abcdef"
     folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(json.dumps(
-        {"name": "tiny/run", "profile": "full", "params": {}, "param_hash": "0123456789abcdef", "table_file": "t"}
-    ))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {"name": "tiny/run", "profile": "full", "params": {}, "param_hash": "0123456789abcdef", "table_file": "t"}
+        )
+    )
     values = book.resolve_values(tiny, {})
     key = book.staleness_key(tiny, values)
     assert not tiny.has_full_results()
@@ -192,7 +204,10 @@ def test_bad_input_exits_2_and_touches_nothing(tiny, capsys, argv, message):
     ("argv", "message"),
     [
         (["grade", "nb.ipynb", "--timeout", "-5"], "argument --timeout: expected a positive duration, got '-5'"),
-        (["grade", "nb.ipynb", "--cell-timeout", "0"], "argument --cell-timeout: expected a positive duration, got '0'"),
+        (
+            ["grade", "nb.ipynb", "--cell-timeout", "0"],
+            "argument --cell-timeout: expected a positive duration, got '0'",
+        ),
         (["grade", "nb.ipynb", "--timeout", "nan"], "argument --timeout: expected a positive duration, got 'nan'"),
         (["grade", "nb.ipynb", "--report", "TAKEN/sub"], "argument --report: TAKEN is a file, not a folder"),
         (["assignment", "mirage", "--out", "TAKEN"], "argument --out: TAKEN is a file, not a folder"),
@@ -319,7 +334,9 @@ WRITE_AT_KERNEL_EXIT = "import atexit, os\natexit.register(os.write, 2, b'kernel
 
 def test_what_the_kernel_process_writes_outside_cells_goes_to_its_log_not_the_terminal(tiny, capfd):
     """libzmq's teardown assertion ("pfd.revents & POLLIN") once reached the build's stderr this way."""
-    tiny.notebook.write_text(TINY + "\n# %%\n" + WRITE_AT_KERNEL_EXIT + "print('cell stderr', file=__import__('sys').stderr)\n")
+    tiny.notebook.write_text(
+        TINY + "\n# %%\n" + WRITE_AT_KERNEL_EXIT + "print('cell stderr', file=__import__('sys').stderr)\n"
+    )
     assert cli.main(["run", "tiny"]) == 0
     assert "cell stderr" in _output_text(tiny.executed), "a cell's stderr still reaches the notebook"
     assert capfd.readouterr().err == ""
@@ -334,7 +351,9 @@ def test_a_failed_chapter_names_the_kernel_log_when_the_kernel_wrote_to_it(tiny)
 
 
 def test_results_made_by_a_chapter_record_its_scalingbook_command(tiny):
-    tiny.notebook.write_text(TINY + "\n# %%\nfrom scalingbook.lab.store import command_line\nprint('made by', command_line())\n")
+    tiny.notebook.write_text(
+        TINY + "\n# %%\nfrom scalingbook.lab.store import command_line\nprint('made by', command_line())\n"
+    )
     assert cli.main(["run", "tiny", "-p", "scale", "3", "--device", "cpu"]) == 0
     assert "made by scalingbook run tiny --profile quick --device cpu -p scale 3.0" in _output_text(tiny.executed)
 
@@ -347,7 +366,9 @@ def test_build_says_which_chapter_runs_and_how_long_it_took_and_took_last_time(t
     assert re.fullmatch(r"tiny: executed in 0:\d\d \(quick profile\)", out[1]), out
     assert book.last_duration(tiny) is not None
     assert cli.main(["build", "--force"]) == 0
-    assert re.fullmatch(r"tiny: running \(quick profile; its last run took 0:\d\d\)", capsys.readouterr().out.splitlines()[0])
+    assert re.fullmatch(
+        r"tiny: running \(quick profile; its last run took 0:\d\d\)", capsys.readouterr().out.splitlines()[0]
+    )
     assert cli.main(["build"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "tiny: up to date (quick profile)"
 
@@ -360,7 +381,12 @@ def test_commands_need_a_project_folder_and_init_makes_one(tmp_path, monkeypatch
     assert "is not a scalingbook project" in capsys.readouterr().err
     assert cli.main(["init", str(tmp_path / "proj")]) == 0
     assert "files written" in capsys.readouterr().out
-    for name in ("notebooks/mirage.py", "sweeps/seeds-count-width.yaml", "_toc.yml", "data/reference/chinchilla-fig4-epoch.csv"):
+    for name in (
+        "notebooks/mirage.py",
+        "sweeps/seeds-count-width.yaml",
+        "_toc.yml",
+        "data/reference/chinchilla-fig4-epoch.csv",
+    ):
         assert (tmp_path / "proj" / name).is_file(), name
     assert not (tmp_path / "proj" / "book" / "chapters").exists()
     (tmp_path / "proj" / "_toc.yml").write_text("edited\n")
@@ -462,8 +488,10 @@ def test_the_key_is_taken_before_execution_from_the_notebook_executed(tiny, monk
 
 
 def test_readers_see_an_exercise_answer_folded_and_without_its_solution_markers(tiny):
-    answer = ('# %% grade={"exercise": "tiny-ex", "checks": {"ex1_x": {"atol": 0}}}\n'
-              "# BEGIN SOLUTION hint: add one\nex1_x = scale + 1\n# END SOLUTION\nprint(ex1_x)\n")
+    answer = (
+        '# %% grade={"exercise": "tiny-ex", "checks": {"ex1_x": {"atol": 0}}}\n'
+        "# BEGIN SOLUTION hint: add one\nex1_x = scale + 1\n# END SOLUTION\nprint(ex1_x)\n"
+    )
     tiny.notebook.write_text(TINY + "\n" + answer)
     assert cli.main(["run", "tiny"]) == 0
     cell = nbformat.read(tiny.executed, as_version=4).cells[-1]

@@ -105,8 +105,14 @@ def browser(tmp_path_factory):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
         # Every request off loopback (which Chromium never proxies) goes to a dead proxy and fails.
         "--proxy-server=http://127.0.0.1:9",
         f"--window-size={WINDOW[0]},{WINDOW[1]}",
@@ -173,9 +179,11 @@ def _visit(driver, server: str, page: str) -> Visit:
     driver.get(f"{server}/{page}.html")
     charts = CHART_PAGES.get(Path(page).name)
     if charts:
+
         def drawn(d):
             marks = d.execute_script(MEASURE)["marks"]
             return len(marks) >= charts[0] and all(marks)
+
         try:
             WebDriverWait(driver, 60).until(drawn)
         except TimeoutException:
@@ -186,7 +194,9 @@ def _visit(driver, server: str, page: str) -> Visit:
     measured = driver.execute_script(MEASURE)
     visit.marks, visit.chart_widths, visit.chart_overflow = measured["marks"], measured["widths"], measured["overflow"]
     visit.column_width, visit.maths = measured["column"], measured["maths"]
-    visit.console = [f"{e['level']}: {e['message']}" for e in driver.get_log("browser") if e["level"] in ("WARNING", "SEVERE")]
+    visit.console = [
+        f"{e['level']}: {e['message']}" for e in driver.get_log("browser") if e["level"] in ("WARNING", "SEVERE")
+    ]
     urls: dict[str, str] = {}
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
@@ -259,8 +269,10 @@ def test_no_request_leaves_the_site(page, visits, server):
 @pytest.mark.parametrize("page", PAGES)
 def test_page_weight(page, visits, site: Path):
     visit = visits[page]
-    compressed = {name: len(gzip.compress((site / name).read_bytes(), 6)) if (site / name).is_file() else size
-                  for name, size in visit.by_file.items()}
+    compressed = {
+        name: len(gzip.compress((site / name).read_bytes(), 6)) if (site / name).is_file() else size
+        for name, size in visit.by_file.items()
+    }
     heaviest = sorted(compressed.items(), key=lambda kv: -kv[1])[:6]
     assert sum(compressed.values()) <= PAGE_BUDGET, (
         f"{page} transfers {sum(compressed.values()) / 1e6:.2f} MB gzipped ({visit.transferred / 1e6:.2f} MB "
@@ -270,7 +282,9 @@ def test_page_weight(page, visits, site: Path):
 
 def test_site_size(site: Path):
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
-    biggest = sorted(((p.stat().st_size, str(p.relative_to(site))) for p in site.rglob("*") if p.is_file()), reverse=True)[:8]
+    biggest = sorted(
+        ((p.stat().st_size, str(p.relative_to(site))) for p in site.rglob("*") if p.is_file()), reverse=True
+    )[:8]
     assert total <= SITE_BUDGET, f"the site is {total / 1e6:.1f} MB (budget {SITE_BUDGET / 1e6} MB); biggest: {biggest}"
 
 

@@ -14,7 +14,16 @@ pytestmark = pytest.mark.slow
 
 
 def test_pages_exist(built_book: Path):
-    for page in ("index.html", "book/chapters/chinchilla.html", "book/chapters/emergence.html", "book/chapters/mirage.html", "book/chapters/seeds.html", "book/chapters/performance.html", "book/rerun.html", "book/references.html"):
+    for page in (
+        "index.html",
+        "book/chapters/chinchilla.html",
+        "book/chapters/emergence.html",
+        "book/chapters/mirage.html",
+        "book/chapters/seeds.html",
+        "book/chapters/performance.html",
+        "book/rerun.html",
+        "book/references.html",
+    ):
         assert (built_book / page).is_file(), page
     assert (built_book / "_static" / "vega-bundle.js").stat().st_size > 100_000
     assert (built_book / "_static" / "mathjax" / "startup.js").is_file()
@@ -25,9 +34,14 @@ def test_pages_exist(built_book: Path):
 def test_mirage_page_has_header_charts_and_citations(built_book: Path):
     html = (built_book / "book/chapters/mirage.html").read_text()
     profile = "full" if get_chapter("mirage").has_full_results() else "quick"
-    assert "How this page was made" in html and f"<strong>Profile:</strong> <code class=\"docutils literal notranslate\"><span class=\"pre\">{profile}" in html
+    assert (
+        "How this page was made" in html
+        and f'<strong>Profile:</strong> <code class="docutils literal notranslate"><span class="pre">{profile}' in html
+    )
     assert "Parameters of this run" in html and "test_set_size" in html
-    assert "emergence/direct/records" in html and "emergence/direct/large" in html and "emergence/direct/choices" in html
+    assert (
+        "emergence/direct/records" in html and "emergence/direct/large" in html and "emergence/direct/choices" in html
+    )
     assert len(re.findall(r'class="scalingbook-chart"', html)) == 10
     assert html.count("vegaEmbed(") == 10
     assert re.search(r'href="\.\./references\.html#id\d+" title="Rylan Schaeffer', html), "no citation link"
@@ -76,7 +90,8 @@ def test_no_stderr_reaches_a_page(built_book: Path):
         notebook = nbformat.read(executed, as_version=4)
         stderr = [
             output.get("text", "")[:200]
-            for cell in notebook.cells for output in cell.get("outputs", [])
+            for cell in notebook.cells
+            for output in cell.get("outputs", [])
             if output.get("name") == "stderr"
         ]
         assert not stderr, f"{executed.name} wrote to stderr: {stderr}"

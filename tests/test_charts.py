@@ -41,7 +41,9 @@ def test_count_axes_tick_at_whole_numbers_and_large_numbers_are_compact():
     spec = charts.prepare(_spec(alt.Chart(frame).mark_line().encode(x="layers:Q", y="loss:Q")))
     assert spec["encoding"]["x"]["axis"] == {"tickMinStep": 1, "format": "d"}
     assert "axis" not in spec["encoding"]["y"]
-    spec = charts.prepare(_spec(alt.Chart(frame).mark_line().encode(x=alt.X("flops:Q", scale=alt.Scale(type="log")), y="loss:Q")))
+    spec = charts.prepare(
+        _spec(alt.Chart(frame).mark_line().encode(x=alt.X("flops:Q", scale=alt.Scale(type="log")), y="loss:Q"))
+    )
     assert spec["encoding"]["x"]["axis"]["format"] == "~s"
     chosen = alt.X("flops:Q", axis=alt.Axis(format=".0e"))
     spec = charts.prepare(_spec(alt.Chart(frame).mark_line().encode(x=chosen, y="loss:Q")))
@@ -69,9 +71,20 @@ def test_empty_layers_are_left_out():
 
 def test_data_keeps_only_named_columns_rounded_and_travels_as_csv():
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.random(100), "y": rng.random(100), "unused": rng.random(100),
-                          "ok": rng.random(100) > 0.5, "task": ["a,b"] * 100})
-    chart = alt.Chart(frame).mark_point().encode(x="x:Q", y="y:Q", color="task:N", opacity=alt.condition("datum.ok", alt.value(1), alt.value(0.2)))
+    frame = pd.DataFrame(
+        {
+            "x": rng.random(100),
+            "y": rng.random(100),
+            "unused": rng.random(100),
+            "ok": rng.random(100) > 0.5,
+            "task": ["a,b"] * 100,
+        }
+    )
+    chart = (
+        alt.Chart(frame)
+        .mark_point()
+        .encode(x="x:Q", y="y:Q", color="task:N", opacity=alt.condition("datum.ok", alt.value(1), alt.value(0.2)))
+    )
     spec = charts.prepare(_spec(chart))
     rows = next(iter(spec["datasets"].values()))
     assert set(rows[0]) == {"x", "y", "ok", "task"}

@@ -43,8 +43,16 @@ def test_budgets_and_source_can_be_overridden():
 def test_a_tiny_sweep_trains_stores_and_is_read_back(tmp_path, monkeypatch):
     monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path))
     design = chinchilla.Design(
-        budgets=(3e7, 6e7), widths=(8, 12, 16), sizes_per_budget=3, envelope_widths=(8, 12),
-        context=8, batch_size=4, min_steps=5, log_every=5, warmup_steps=2, envelope_tokens_per_param=0.5,
+        budgets=(3e7, 6e7),
+        widths=(8, 12, 16),
+        sizes_per_budget=3,
+        envelope_widths=(8, 12),
+        context=8,
+        batch_size=4,
+        min_steps=5,
+        log_every=5,
+        warmup_steps=2,
+        envelope_tokens_per_param=0.5,
         vocab_size=8,
     )
     iso_runs, env_runs = chinchilla.isoflop_runs(design), chinchilla.envelope_runs(design)
@@ -63,11 +71,15 @@ def test_a_tiny_sweep_trains_stores_and_is_read_back(tmp_path, monkeypatch):
 # Keys of the stored Markov-source sweeps, pinned before corpora were keyed by content and before the
 # facts source's fields were added: they must not move. The former full design is now the paper geometry
 # on the Markov source it had (order 2, 128 symbols), counted as 6ND.
-PINNED_KEYS = {"quick": ("f60b99e9d9b59d08", "b5bc0e7123ec2e0b"), "former full": ("92dbc305505a3f6b", "f07a0dc812ec0358")}
+PINNED_KEYS = {
+    "quick": ("f60b99e9d9b59d08", "b5bc0e7123ec2e0b"),
+    "former full": ("92dbc305505a3f6b", "f07a0dc812ec0358"),
+}
 PINNED_DESIGNS = {
     "quick": lambda: chinchilla.make_design("quick"),
-    "former full": lambda: chinchilla.make_design("paper", language="markov", vocab_size=128, order=2,
-                                                  flops_count="6nd", envelope_seed_offset=0),
+    "former full": lambda: chinchilla.make_design(
+        "paper", language="markov", vocab_size=128, order=2, flops_count="6nd", envelope_seed_offset=0
+    ),
 }
 
 
@@ -91,8 +103,16 @@ def test_a_corpus_is_keyed_by_its_content_not_its_path(tmp_path, monkeypatch):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
     design = chinchilla.Design(
-        budgets=(3e7,), widths=(8, 12, 16), sizes_per_budget=3, envelope_widths=(8,), context=8, batch_size=4,
-        min_steps=5, log_every=5, warmup_steps=2, corpus_path=str(corpus),
+        budgets=(3e7,),
+        widths=(8, 12, 16),
+        sizes_per_budget=3,
+        envelope_widths=(8,),
+        context=8,
+        batch_size=4,
+        min_steps=5,
+        log_every=5,
+        warmup_steps=2,
+        corpus_path=str(corpus),
     )
     key = design.key()
     assert "corpus_path" not in key and key["corpus"]["bytes"] == corpus.stat().st_size
@@ -127,8 +147,9 @@ def test_a_corpus_of_a_few_hundred_kb_gets_budgets_it_can_train_at_the_default_p
     assert capped[-1] < 8e10 and capped[0] == pytest.approx(5e9)
 
 
-@pytest.mark.parametrize(("profile", "key"), [("quick", "046eeb6ea5dadf6f"), ("full", "de01a913427d5d4d"),
-                                              ("paper", "84d0101f872d4bc2")])
+@pytest.mark.parametrize(
+    ("profile", "key"), [("quick", "046eeb6ea5dadf6f"), ("full", "de01a913427d5d4d"), ("paper", "84d0101f872d4bc2")]
+)
 def test_each_profiles_design_is_the_one_make_design_built_in_code(profile, key):
     """profiles/chinchilla.yaml took over the designs that make_design built in code: the keys were taken
     from that code, so a budget one ulp apart, or an int where a float was, would show here. The
@@ -140,8 +161,9 @@ def test_each_profiles_design_is_the_one_make_design_built_in_code(profile, key)
     assert design.budgets == tuple(np.logspace(log10_first, log10_last, 5 if profile == "quick" else 9))
 
 
-@pytest.mark.parametrize(("profile", "low", "high"), [("quick", 5e9, 8e10), ("full", 1e11, 1e13),
-                                                      ("paper", 10**13.5, 10**15.5)])
+@pytest.mark.parametrize(
+    ("profile", "low", "high"), [("quick", 5e9, 8e10), ("full", 1e11, 1e13), ("paper", 10**13.5, 10**15.5)]
+)
 def test_corpus_budgets_span_each_profiles_range_as_the_code_did(profile, low, high):
     expected = np.logspace(np.log10(low), np.log10(high), 5 if profile == "quick" else 9)
     assert chinchilla.corpus_budgets(profile, 10**9) == tuple(expected)
@@ -172,16 +194,31 @@ def test_committed_sweep_configs_are_the_designs(tmp_path):
     written = chinchilla.write_sweep_configs(tmp_path)
     for path in written:
         committed = chinchilla.sweep_path(path.name.split("-")[1].split(".")[0])
-        assert yaml.safe_load(committed.read_text()) == yaml.safe_load(path.read_text()), f"rerun write_sweep_configs: {committed}"
+        assert yaml.safe_load(committed.read_text()) == yaml.safe_load(path.read_text()), (
+            f"rerun write_sweep_configs: {committed}"
+        )
         for profile in ("full", "paper"):
             Sweep.load(committed, profile)
 
 
 def test_a_tiny_facts_sweep_trains_through_the_engine_and_is_read_back(tmp_path):
     design = chinchilla.Design(
-        budgets=(2e8, 4e8), widths=(8, 12, 16), sizes_per_budget=3, envelope_widths=(8,), context=9, batch_size=4,
-        min_steps=5, log_every=5, warmup_steps=2, envelope_tokens_per_param=0.5, language="zipf-facts",
-        n_facts=500, key_length=2, key_symbols=32, flops_count="chinchilla", envelope_seed_offset=100,
+        budgets=(2e8, 4e8),
+        widths=(8, 12, 16),
+        sizes_per_budget=3,
+        envelope_widths=(8,),
+        context=9,
+        batch_size=4,
+        min_steps=5,
+        log_every=5,
+        warmup_steps=2,
+        envelope_tokens_per_param=0.5,
+        language="zipf-facts",
+        n_facts=500,
+        key_length=2,
+        key_symbols=32,
+        flops_count="chinchilla",
+        envelope_seed_offset=100,
     )
     config = {"name": "chinchilla/isoflop", **chinchilla.sweep_section(design, "isoflop")}
     config["eval"]["n_examples"] = 16
@@ -209,7 +246,11 @@ def test_fit_with_the_floor_fixed_recovers_the_other_parameters():
     truth = fits.LossParams(E=0.75, A=30.0, B=60.0, alpha=0.5, beta=0.35)
     n, d, loss = _synthetic(truth)
     fit = chinchilla.fit_fixed_floor(n, d, loss, 0.75)
-    assert fit.E == pytest.approx(0.75) and fit.alpha == pytest.approx(0.5, abs=0.05) and fit.beta == pytest.approx(0.35, abs=0.05)
+    assert (
+        fit.E == pytest.approx(0.75)
+        and fit.alpha == pytest.approx(0.5, abs=0.05)
+        and fit.beta == pytest.approx(0.35, abs=0.05)
+    )
 
 
 def test_likelihood_ratio_prefers_the_truth_and_runs_needed_scales_as_a_square():
@@ -243,23 +284,42 @@ def test_huber_likelihood_matches_epoch_on_the_published_points():
 def test_verdicts_follow_the_numbers():
     assert "covers" in chinchilla.floor_verdict(0.74, (0.70, 0.78), 0.75, "10-90%")
     assert "does not cover" in chinchilla.floor_verdict(0.60, (0.55, 0.65), 0.75, "10-90%")
-    text = chinchilla.agreement_verdict({"1": (0.4, 0.5), "2": (0.45, 0.55), "3": (0.6, 0.7)}, {"1": 0.45, "2": 0.5, "3": 0.65})
+    text = chinchilla.agreement_verdict(
+        {"1": (0.4, 0.5), "2": (0.45, 0.55), "3": (0.6, 0.7)}, {"1": 0.45, "2": 0.5, "3": 0.65}
+    )
     assert "overlap for Approaches 1 and 2" in text and "do not overlap for Approaches 1 and 3; 2 and 3" in text
     assert chinchilla.percentile_range(np.r_[np.arange(11.0), np.nan]) == pytest.approx((1.0, 9.0))
 
 
 def test_bootstrap_gives_all_three_approaches():
     truth = fits.LossParams(E=0.75, A=30.0, B=60.0, alpha=0.5, beta=0.35)
-    design = chinchilla.Design(budgets=(1e11, 1e12, 1e13), widths=(8, 16, 32, 64, 128, 256, 512), sizes_per_budget=5,
-                               envelope_widths=(16, 64, 256), n_layers=2, context=39, language="zipf-facts")
+    design = chinchilla.Design(
+        budgets=(1e11, 1e12, 1e13),
+        widths=(8, 16, 32, 64, 128, 256, 512),
+        sizes_per_budget=5,
+        envelope_widths=(16, 64, 256),
+        n_layers=2,
+        context=39,
+        language="zipf-facts",
+    )
     iso = chinchilla.isoflop_runs(design)
     iso["loss"] = truth.predict(iso.n_params, iso.tokens)
     env = chinchilla.envelope_runs(design)
     curves = []
     for _, r in env.iterrows():
         step = np.arange(1, 11) * r.steps / 10
-        curves.append(pd.DataFrame({"run": r.run, "n_params": r.n_params, "steps": r.steps, "tokens": r.tokens,
-                                    "step": step, "loss": truth.predict(r.n_params, step * design.tokens_per_step)}))
+        curves.append(
+            pd.DataFrame(
+                {
+                    "run": r.run,
+                    "n_params": r.n_params,
+                    "steps": r.steps,
+                    "tokens": r.tokens,
+                    "step": step,
+                    "loss": truth.predict(r.n_params, step * design.tokens_per_step),
+                }
+            )
+        )
     curves = pd.concat(curves, ignore_index=True)
     finals = pd.concat([iso, chinchilla.final_losses(curves)], ignore_index=True)
     out = chinchilla.bootstrap_exponents(iso, curves, finals, design, n_boot=4)
@@ -275,11 +335,24 @@ def _synthetic_sweep(design, truth, points=40):
     iso = iso.assign(step=iso.steps, loss=truth.predict(iso.n_params, iso.tokens))
     curves = []
     for _, r in chinchilla.design_runs(design, "envelope").iterrows():
-        step = (np.arange(design.log_every, r.steps + 1, design.log_every) if points is None
-                else np.arange(1, points + 1) * r.steps / points)
-        curves.append(pd.DataFrame({"run": r.run, "width": r.width, "n_params": r.n_params, "steps": r.steps,
-                                    "tokens": r.tokens, "step": step,
-                                    "loss": truth.predict(r.n_params, step * design.tokens_per_step)}))
+        step = (
+            np.arange(design.log_every, r.steps + 1, design.log_every)
+            if points is None
+            else np.arange(1, points + 1) * r.steps / points
+        )
+        curves.append(
+            pd.DataFrame(
+                {
+                    "run": r.run,
+                    "width": r.width,
+                    "n_params": r.n_params,
+                    "steps": r.steps,
+                    "tokens": r.tokens,
+                    "step": step,
+                    "loss": truth.predict(r.n_params, step * design.tokens_per_step),
+                }
+            )
+        )
     return iso, pd.concat(curves, ignore_index=True)
 
 
@@ -289,9 +362,15 @@ def test_analyse_recovers_known_exponents_and_the_floor(flops_count):
     approaches recover a = beta/(alpha+beta) (Hoffmann Eq. 4, or its numeric version under App. F) and
     the fitted E lands on the floor, its bootstrap range covering it."""
     design = chinchilla.Design(
-        budgets=tuple(np.logspace(11, 13, 5)), widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
-        sizes_per_budget=7, envelope_widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512), n_layers=2,
-        context=39, language="zipf-facts", flops_count=flops_count, envelope_tokens_per_param=10.0,
+        budgets=tuple(np.logspace(11, 13, 5)),
+        widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
+        sizes_per_budget=7,
+        envelope_widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
+        n_layers=2,
+        context=39,
+        language="zipf-facts",
+        flops_count=flops_count,
+        envelope_tokens_per_param=10.0,
     )
     floor = design.source().irreducible_loss(design.context + 1)
     # about 21 tokens per parameter at 1e12 FLOPs, inside both the IsoFLOP windows and Approach 1's horizons
@@ -326,8 +405,13 @@ def test_approach_1_recovers_a_on_the_full_designs_own_runs(alpha, beta):
     # the optimum at 30 tokens per parameter at 1e12 FLOPs (6ND), where the design centres its sizes
     a = beta / (alpha + beta)
     g = np.sqrt(1e12 / (6 * 30)) / (1e12 / 6) ** a
-    truth = fits.LossParams(E=design.source().irreducible_loss(design.context + 1), A=g ** (alpha + beta) * beta * 300 / alpha,
-                            B=300.0, alpha=alpha, beta=beta)
+    truth = fits.LossParams(
+        E=design.source().irreducible_loss(design.context + 1),
+        A=g ** (alpha + beta) * beta * 300 / alpha,
+        B=300.0,
+        alpha=alpha,
+        beta=beta,
+    )
     iso, curves = _synthetic_sweep(design, truth, points=None)
     got = chinchilla.analyse(iso, curves, design, n_boot=0)
     expected = chinchilla.numeric_frontier(truth, chinchilla.flops_per_token_fn(design), np.array(design.budgets))
@@ -339,8 +423,13 @@ def test_approach_1_recovers_a_on_the_full_designs_own_runs(alpha, beta):
 def test_analyse_prefers_the_held_out_loss():
     """Sweeps-engine runs carry ``test_loss``; Approaches 2 and 3 fit it, not the last training loss."""
     design = chinchilla.Design(
-        budgets=tuple(np.logspace(11, 13, 3)), widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256),
-        sizes_per_budget=7, envelope_widths=(16, 32, 64, 128), n_layers=2, context=39, language="zipf-facts",
+        budgets=tuple(np.logspace(11, 13, 3)),
+        widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256),
+        sizes_per_budget=7,
+        envelope_widths=(16, 32, 64, 128),
+        n_layers=2,
+        context=39,
+        language="zipf-facts",
     )
     truth = fits.LossParams(E=0.75, A=30.0, B=60.0, alpha=0.5, beta=0.35)
     iso, curves = _synthetic_sweep(design, truth)
@@ -354,9 +443,15 @@ def test_analyse_prefers_the_held_out_loss():
 def _small_noisy_analysis(e_shift=0.0, n_boot=20):
     """A small facts-source design whose losses follow a known L with E = floor + ``e_shift``, 0.3% noise."""
     design = chinchilla.Design(
-        budgets=tuple(np.logspace(11, 13, 4)), widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
-        sizes_per_budget=7, envelope_widths=(12, 16, 24, 32, 48, 64, 96), n_layers=2, context=39,
-        language="zipf-facts", envelope_tokens_per_param=10.0, flops_count="chinchilla",
+        budgets=tuple(np.logspace(11, 13, 4)),
+        widths=(8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
+        sizes_per_budget=7,
+        envelope_widths=(12, 16, 24, 32, 48, 64, 96),
+        n_layers=2,
+        context=39,
+        language="zipf-facts",
+        envelope_tokens_per_param=10.0,
+        flops_count="chinchilla",
     )
     floor = design.source().irreducible_loss(design.context + 1)
     truth = fits.LossParams(E=floor + e_shift, A=400.0, B=300.0, alpha=0.5, beta=0.35)
@@ -396,8 +491,12 @@ def test_table2_gives_ranges_for_every_approach_and_a_verdict():
 def test_edge_summary_and_compute_ratio():
     design, _, _, analysis = _small_noisy_analysis(n_boot=0)
     assert chinchilla.edge_summary(analysis.profiles) == "4 of 4 budgets have an interior minimum."
-    profiles = tuple(fits.IsoFlopProfile(flops=c, n_opt=1.0, d_opt=1.0, loss_opt=1.0, coefficients=(0, 0, 1), n_min=1,
-                                         n_max=2, interior=c != 2e11) for c in (1e11, 2e11, 4e11))
+    profiles = tuple(
+        fits.IsoFlopProfile(
+            flops=c, n_opt=1.0, d_opt=1.0, loss_opt=1.0, coefficients=(0, 0, 1), n_min=1, n_max=2, interior=c != 2e11
+        )
+        for c in (1e11, 2e11, 4e11)
+    )
     edge = chinchilla.edge_summary(profiles)
     assert edge == "2 of 3 budgets have an interior minimum; flagged and left out of Approach 2: C = 2e+11."
     lo, hi = chinchilla.compute_ratio(chinchilla.isoflop_runs(design))
@@ -412,11 +511,15 @@ def test_too_few_interior_minima_skip_approach_2_with_the_reason(interior):
     design, iso, curves, _ = _small_noisy_analysis(n_boot=0)
     keep = np.sort(iso.budget.unique())[:interior]
     edge = ~iso.budget.isin(keep)
-    iso.loc[edge, "loss"] = 5.0 + 0.05 * np.log(iso.n_params[edge] / iso.n_params.max()) ** 2  # lowest at the largest size
+    iso.loc[edge, "loss"] = (
+        5.0 + 0.05 * np.log(iso.n_params[edge] / iso.n_params.max()) ** 2
+    )  # lowest at the largest size
     got = chinchilla.analyse(iso, curves, design, n_boot=0)
     assert got.isoflop is None and sum(p.interior for p in got.profiles) == interior and len(got.profiles) == 4
     summary = chinchilla.edge_summary(got.profiles)
-    assert summary.startswith(f"{interior} of 4 budgets have an interior minimum; flagged and left out of Approach 2: C = ")
+    assert summary.startswith(
+        f"{interior} of 4 budgets have an interior minimum; flagged and left out of Approach 2: C = "
+    )
     assert "Approach 2 is not fitted: its power law needs the minima of at least 2 budgets" in summary
     rows = got.exponents()
     assert np.isnan(rows.a.iloc[1]) and np.isfinite(rows.a.iloc[[0, 2]]).all()
@@ -447,10 +550,12 @@ def _loaded(profile="full", pending=0):
 
 def test_the_profile_note_names_the_profile_shown_the_runs_missing_and_why_quick_stands_in():
     assert chinchilla.profile_note(_loaded("full", 3), "full") == (
-        "**Results shown: the `full` profile** (3 sweep runs not stored yet).")
+        "**Results shown: the `full` profile** (3 sweep runs not stored yet)."
+    )
     assert chinchilla.profile_note(_loaded("full", 0), "full") == "**Results shown: the `full` profile**."
     assert chinchilla.profile_note(_loaded("quick", 0), "full") == (
-        "**Results shown: the `quick` profile** (no full sweep is stored, so the quick profile is shown).")
+        "**Results shown: the `quick` profile** (no full sweep is stored, so the quick profile is shown)."
+    )
 
 
 def test_the_sweep_summary_states_the_designs_numbers(tmp_path):
@@ -460,7 +565,8 @@ def test_the_sweep_summary_states_the_designs_numbers(tmp_path):
         "over a 32-token context is **0.5000 nats**. IsoFLOP: 5 budgets from 5e+08 to 1.58e+10 FLOPs (1.50 decades), "
         "7 sizes each, 11 distinct sizes from 1,304 to 30,864 parameters (35 runs). Approach 1: 5 sizes x 4 cosine "
         "horizons over 16x in tokens (20 runs). Compute: 3.1e+11 FLOPs counted as `6nd`, 3.1e+11 as 6ND "
-        "(per run, 1.00-1.00x 6ND).")
+        "(per run, 1.00-1.00x 6ND)."
+    )
     full = chinchilla.sweep_summary(chinchilla.make_design("full"), 0.7322, budgets_given=False)
     assert "9 budgets from 1e+11 to 1e+13 FLOPs (2.00 decades), 9 sizes each, 14 distinct sizes" in full
     assert "(81 runs). Approach 1: 11 sizes, each trained once to 80 tokens per parameter" in full
@@ -474,18 +580,40 @@ def test_the_sweep_summary_states_the_designs_numbers(tmp_path):
 
 
 def test_envelope_winners_are_thinned_to_about_sixty_points():
-    envelope = fits.EnvelopeFit(flops=np.arange(130.0), n_opt=np.arange(130.0) * 10, d_opt=np.ones(130),
-                                loss=np.ones(130), n_fit=None, d_fit=None, frontier=None)
+    envelope = fits.EnvelopeFit(
+        flops=np.arange(130.0),
+        n_opt=np.arange(130.0) * 10,
+        d_opt=np.ones(130),
+        loss=np.ones(130),
+        n_fit=None,
+        d_fit=None,
+        frontier=None,
+    )
     winners = chinchilla.envelope_winners(envelope)
     assert list(winners.flops) == list(np.arange(0.0, 130.0, 2)) and list(winners.n_opt) == list(winners.flops * 10)
-    few = fits.EnvelopeFit(flops=np.arange(59.0), n_opt=np.ones(59), d_opt=np.ones(59), loss=np.ones(59),
-                           n_fit=None, d_fit=None, frontier=None)
+    few = fits.EnvelopeFit(
+        flops=np.arange(59.0),
+        n_opt=np.ones(59),
+        d_opt=np.ones(59),
+        loss=np.ones(59),
+        n_fit=None,
+        d_fit=None,
+        frontier=None,
+    )
     assert len(chinchilla.envelope_winners(few)) == 59
 
 
 def _profile(flops, interior, coefficients=(1.0, -0.2, 0.01)):
-    return fits.IsoFlopProfile(flops=flops, n_opt=np.exp(10.0), d_opt=1.0, loss_opt=0.0, coefficients=coefficients,
-                               n_min=np.exp(8.0), n_max=np.exp(12.0), interior=interior)
+    return fits.IsoFlopProfile(
+        flops=flops,
+        n_opt=np.exp(10.0),
+        d_opt=1.0,
+        loss_opt=0.0,
+        coefficients=coefficients,
+        n_min=np.exp(8.0),
+        n_max=np.exp(12.0),
+        interior=interior,
+    )
 
 
 def test_parabolas_and_optima_draw_each_budgets_fit():
@@ -499,8 +627,15 @@ def test_parabolas_and_optima_draw_each_budgets_fit():
     assert second.loss.iloc[0] == pytest.approx(34.0)
     optima = chinchilla.isoflop_optima(profiles)
     assert optima.to_dict("list") == {"flops": [1e11, 1e12], "n_opt": [np.exp(10.0)] * 2, "interior": [True, False]}
-    runs = pd.DataFrame({"run": [0, 1, 2], "budget": [1e11, 1e12, 1e12], "step": [10, 10, 10],
-                         "loss": [3.0, 2.0, 1.0], "test_loss": [2.5, 1.5, 0.5]})
+    runs = pd.DataFrame(
+        {
+            "run": [0, 1, 2],
+            "budget": [1e11, 1e12, 1e12],
+            "step": [10, 10, 10],
+            "loss": [3.0, 2.0, 1.0],
+            "test_loss": [2.5, 1.5, 0.5],
+        }
+    )
     finals = chinchilla.isoflop_finals(runs, profiles)
     assert finals.interior.tolist() == [True, False, False] and finals.loss.tolist() == [2.5, 1.5, 0.5]
 
@@ -527,22 +662,30 @@ def test_frontier_lines_leave_out_an_approach_not_fitted():
 
 def _frontiers_drawn(spec):
     """The approaches whose frontier lines a chart's data holds (rows of flops, n_params, approach alone)."""
-    return {row["approach"] for rows in spec["datasets"].values() for row in rows if set(row) == {"flops", "n_params", "approach"}}
+    return {
+        row["approach"]
+        for rows in spec["datasets"].values()
+        for row in rows
+        if set(row) == {"flops", "n_params", "approach"}
+    }
 
 
 def test_the_charts_state_the_fitted_exponents_and_their_sources():
     design, iso, curves, analysis = _small_noisy_analysis(n_boot=0)
     loaded = chinchilla.Loaded("full", design, iso, curves, _loaded().sources, 0)
     envelope = chinchilla.envelope_chart(loaded, analysis).to_dict()
-    assert envelope["title"] == {"text": f"Approach 1: N_opt ∝ C^{analysis.envelope.frontier.a:.2f}",
-                                 "subtitle": ["Source: env"]}
+    assert envelope["title"] == {
+        "text": f"Approach 1: N_opt ∝ C^{analysis.envelope.frontier.a:.2f}",
+        "subtitle": ["Source: env"],
+    }
     isoflop = chinchilla.isoflop_chart(loaded, analysis).to_dict()
     assert isoflop["title"]["text"] == f"Approach 2: N_opt ∝ C^{analysis.isoflop.frontier.a:.2f}"
     parametric = chinchilla.parametric_chart(loaded, analysis).to_dict()
     assert parametric["title"]["subtitle"] == ["Source: iso", "Source: env"]
     assert _frontiers_drawn(parametric) == {"1 envelope", "2 IsoFLOP", "3 parametric"}
-    unfitted = chinchilla.Analysis(None, analysis.profiles, analysis.envelope, analysis.parametric, None,
-                                   analysis.floor, analysis.finals)
+    unfitted = chinchilla.Analysis(
+        None, analysis.profiles, analysis.envelope, analysis.parametric, None, analysis.floor, analysis.finals
+    )
     assert chinchilla.isoflop_chart(loaded, unfitted).to_dict()["title"]["text"] == "Approach 2: not fitted"
     assert _frontiers_drawn(chinchilla.parametric_chart(loaded, unfitted).to_dict()) == {"1 envelope", "3 parametric"}
 
@@ -559,36 +702,51 @@ def test_the_fit_table_shows_the_floor_or_says_it_is_unknown():
 
 def _fit_of(params):
     """A ParametricFit holding ``params``, its optimiser's record left empty."""
-    return fits.ParametricFit(params, 0.0, "sum", fits.HUBER_DELTA, 0, 0, 0, 0, 0, np.array([]), np.array([]),
-                              np.array([]))
+    return fits.ParametricFit(
+        params, 0.0, "sum", fits.HUBER_DELTA, 0, 0, 0, 0, 0, np.array([]), np.array([]), np.array([])
+    )
 
 
 def test_table2_and_its_note_state_our_exponents_beside_hoffmanns():
     nan = (np.nan, np.nan)
     ranges = {
-        "subsample": {"1": {"a": (0.45, 0.55), "b": (0.45, 0.55)}, "2": {"a": nan, "b": nan},
-                      "3": {"a": (0.44, 0.46), "b": (0.54, 0.56)}},
+        "subsample": {
+            "1": {"a": (0.45, 0.55), "b": (0.45, 0.55)},
+            "2": {"a": nan, "b": nan},
+            "3": {"a": (0.44, 0.46), "b": (0.54, 0.56)},
+        },
         "resample": {"1": {"a": (0.4, 0.6), "b": nan}, "2": {"a": nan, "b": nan}, "3": {"a": (0.5, 0.7), "b": nan}},
     }
-    exponents = chinchilla.Table2({"1": fits.Frontier(1.0, 0.5, 0.5), "2": None, "3": fits.Frontier(1.0, 0.45, 0.55)},
-                                  ranges, {})
+    exponents = chinchilla.Table2(
+        {"1": fits.Frontier(1.0, 0.5, 0.5), "2": None, "3": fits.Frontier(1.0, 0.45, 0.55)}, ranges, {}
+    )
     rows = exponents.table().to_dict("records")
-    assert rows[0] == {"approach": "1", "a (ours, subsampled 10-90%)": "0.500 (0.450, 0.550)",
-                       "b (ours, subsampled 10-90%)": "0.500 (0.450, 0.550)", "a, resampled 10-90%": "(0.400, 0.600)",
-                       "a (Hoffmann)": "0.50 (0.488, 0.502)", "b (Hoffmann)": "0.50 (0.501, 0.512)"}
+    assert rows[0] == {
+        "approach": "1",
+        "a (ours, subsampled 10-90%)": "0.500 (0.450, 0.550)",
+        "b (ours, subsampled 10-90%)": "0.500 (0.450, 0.550)",
+        "a, resampled 10-90%": "(0.400, 0.600)",
+        "a (Hoffmann)": "0.50 (0.488, 0.502)",
+        "b (Hoffmann)": "0.50 (0.501, 0.512)",
+    }
     assert rows[1]["a (ours, subsampled 10-90%)"] == "not fitted"
     assert rows[2]["a (ours, subsampled 10-90%)"] == "0.450 (0.440, 0.460)"
     # N_opt is small here (a few thousand at 1e11 FLOPs), where App. F's count exceeds 6ND the most
     params = fits.LossParams(E=0.73, A=50.0, B=300.0, alpha=0.5, beta=0.35)
-    analysis = chinchilla.Analysis(None, (), None, _fit_of(params), None, None,
-                                   pd.DataFrame({"flops": np.logspace(11, 13, 5)}))
-    verdict = ("The estimates of a span 0.050. Ranges overlap for Approaches 1 and 3. Approach 2 is not fitted (too few "
-               "IsoFLOP budgets have an interior minimum).")
+    analysis = chinchilla.Analysis(
+        None, (), None, _fit_of(params), None, None, pd.DataFrame({"flops": np.logspace(11, 13, 5)})
+    )
+    verdict = (
+        "The estimates of a span 0.050. Ranges overlap for Approaches 1 and 3. Approach 2 is not fitted (too few "
+        "IsoFLOP budgets have an interior minimum)."
+    )
     assert chinchilla.exponents_note(exponents, analysis, chinchilla.make_design("quick")) == verdict + (
         " Approach 3's a = β/(α+β) = 0.412 assumes C = 6ND; minimising the fitted loss under the `6nd` count instead "
-        "gives a = 0.412. Kaplan et al.'s a is 0.73.")
+        "gives a = 0.412. Kaplan et al.'s a is 0.73."
+    )
     assert chinchilla.exponents_note(exponents, analysis, chinchilla.make_design("full")).endswith(
-        "under the `chinchilla` count instead gives a = 0.425. Kaplan et al.'s a is 0.73.")
+        "under the `chinchilla` count instead gives a = 0.425. Kaplan et al.'s a is 0.73."
+    )
 
 
 def test_table3_projects_our_frontier_over_the_sweeps_sizes():
@@ -603,7 +761,8 @@ def test_table3_projects_our_frontier_over_the_sweeps_sizes():
     assert chinchilla.projection_note(pd.DataFrame({"tokens_per_parameter": [64.31, 16138.64, 900.0]})) == (
         "Our Approach 1 frontier implies 64.3 to 16138.6 tokens per parameter over these sizes; Hoffmann's Table 3 "
         "implies about 20 throughout (400M parameters on 8.0B tokens at 1.92e19 FLOPs, up to 10T on 216.2T). The "
-        "number is a property of the language and the architecture, not a universal constant.")
+        "number is a property of the language and the architecture, not a universal constant."
+    )
 
 
 def _points(n=10, factor=1.0):
@@ -615,20 +774,26 @@ def _points(n=10, factor=1.0):
 
 
 def _refit(summed=fits.EPOCH_ESTIMATE, averaged=fits.HOFFMANN_UNROUNDED, bootstrap=None, points=None):
-    return chinchilla.PublishedRefit(_points() if points is None else points, summed, averaged, 3, 83.6, 1.5e-16,
-                                     bootstrap)
+    return chinchilla.PublishedRefit(
+        _points() if points is None else points, summed, averaged, 3, 83.6, 1.5e-16, bootstrap
+    )
 
 
 def test_the_published_refit_report_follows_the_numbers():
-    common = ("It implies 18.4 tokens per parameter at Chinchilla's budget, against 59 (unrounded) and 93 (rounded) "
-              "from Hoffmann's parameters. Averaging the Huber loss instead and starting from Hoffmann's unrounded "
-              "values, L-BFGS stops after 3 iterations, its largest parameter change being ")
-    lr = (" Epoch's likelihood-ratio test of Hoffmann's unrounded estimate against the refit, recomputed: 83.6 (df 5, "
-          "p = 1.5e-16); Epoch report 84.0, p = 1.2e-16.")
+    common = (
+        "It implies 18.4 tokens per parameter at Chinchilla's budget, against 59 (unrounded) and 93 (rounded) "
+        "from Hoffmann's parameters. Averaging the Huber loss instead and starting from Hoffmann's unrounded "
+        "values, L-BFGS stops after 3 iterations, its largest parameter change being "
+    )
+    lr = (
+        " Epoch's likelihood-ratio test of Hoffmann's unrounded estimate against the refit, recomputed: 83.6 (df 5, "
+        "p = 1.5e-16); Epoch report 84.0, p = 1.2e-16."
+    )
     assert _refit().report() == (
         "On 10 points our summed-Huber refit gives E = 1.817, α = 0.3478, β = 0.3658; 5 of its 5 parameters lie "
         f"inside Epoch's 95% intervals. {common}0: it barely leaves its start, Epoch's explanation of Hoffmann's fit."
-        + lr)
+        + lr
+    )
     outside = fits.LossParams(E=2.0, A=482.01, B=2085.43, alpha=0.3478, beta=0.5)
     moved = fits.LossParams.from_theta(fits.HOFFMANN_UNROUNDED.theta + [0, 0, 0, 0.1, 0])
     text = _refit(summed=outside, averaged=moved).report()
@@ -639,14 +804,20 @@ def test_the_published_refit_report_follows_the_numbers():
     assert _refit(bootstrap=bootstrap).report() == _refit().report() + (
         " Hoffmann's 80% range for a is 0.001 wide; ours on 10 points is 0.320, so at the 1/√n rate it would take "
         "about 1,024,000 runs (Epoch: over 600,000). Our 11-resample bootstrap puts a = β/(α+β) in (0.410, 0.790) at "
-        "95%, 0.380 wide, against Hoffmann's 80% range (0.454, 0.455).")
+        "95%, 0.380 wide, against Hoffmann's 80% range (0.454, 0.455)."
+    )
 
 
 def test_the_published_refit_table_and_residuals():
     refit = _refit(summed=fits.HOFFMANN_UNROUNDED, points=_points(factor=np.exp(0.1)))
     table = refit.table()
-    assert table.parameters.tolist() == ["Hoffmann (rounded)", "Hoffmann (unrounded, TeX)", "Epoch main estimate",
-                                         "our refit, summed Huber", "our refit, averaged Huber"]
+    assert table.parameters.tolist() == [
+        "Hoffmann (rounded)",
+        "Hoffmann (unrounded, TeX)",
+        "Epoch main estimate",
+        "our refit, summed Huber",
+        "our refit, averaged Huber",
+    ]
     assert table["D/N at Chinchilla's C"].round(1).tolist() == [92.8, 59.0, 18.4, 59.0, 59.0]
     assert table.E.iloc[2] == 1.817 and table.a.iloc[0] == pytest.approx(0.28 / 0.62)
     assert ">2085.4<" in refit.styled_table().to_html()

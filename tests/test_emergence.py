@@ -15,8 +15,16 @@ from scalingbook.lab.tasks import encode
 
 COMPONENTS = [
     {"label": "add-1", "weight": 1, "name": "arithmetic", "op": "+", "train_length": 1, "test_length": 1, "shots": 1},
-    {"label": "add-2", "weight": 2, "name": "arithmetic", "op": "+", "train_length": 2, "test_length": 2, "shots": 1,
-     "scratchpad": True},
+    {
+        "label": "add-2",
+        "weight": 2,
+        "name": "arithmetic",
+        "op": "+",
+        "train_length": 2,
+        "test_length": 2,
+        "shots": 1,
+        "scratchpad": True,
+    },
     {"label": "unscramble-3", "weight": 1, "name": "unscramble", "train_length": 3, "test_length": 3, "n_words": 20},
 ]
 CONFIG = {
@@ -26,8 +34,15 @@ CONFIG = {
     "grid": [{"d_model": 16}, {"d_model": 8}, {"d_model": 12}],
     "members": {"seeds": 2, "lr": 3e-3},
     "train": {"steps": 6, "batch_size": 8, "warmup_steps": 1, "log_every": 3, "progress": False},
-    "eval": {"n_examples": 30, "large_component": "add-1", "large_n_examples": 50, "large_smallest": 2,
-             "choice_component": "add-1", "choice_options": 4, "choice_n_examples": 20},
+    "eval": {
+        "n_examples": 30,
+        "large_component": "add-1",
+        "large_n_examples": 50,
+        "large_smallest": 2,
+        "choice_component": "add-1",
+        "choice_options": 4,
+        "choice_n_examples": 20,
+    },
 }
 
 
@@ -60,7 +75,10 @@ def test_a_tiny_family_stores_records_large_tests_and_choices_that_load_back(tmp
 
     stored = emergence.stored_tables(sweep, "quick", tmp_path / "store")
     assert stored[["table", "runs", "rows"]].values.tolist() == [
-        ["tiny-emergence/records", 3, 3 * 60], ["tiny-emergence/large", 2, 2 * 100], ["tiny-emergence/choices", 3, 3 * 40]]
+        ["tiny-emergence/records", 3, 3 * 60],
+        ["tiny-emergence/large", 2, 2 * 100],
+        ["tiny-emergence/choices", 3, 3 * 40],
+    ]
     assert stored["columns"].tolist() == [", ".join(t.table.columns) for t in (records[0], large[1], choices[0])]
 
     outcomes = emergence.run_outcomes(sweep, records)
@@ -90,8 +108,10 @@ def test_bad_evaluation_options_are_named(change, message):
 
 
 def test_bad_mixture_configs_are_named():
-    bad = {**CONFIG, "task": {"name": "mixture", "components": [{"name": "arithmetic", "train_length": 1,
-                                                                  "test_length": 1}]}}
+    bad = {
+        **CONFIG,
+        "task": {"name": "mixture", "components": [{"name": "arithmetic", "train_length": 1, "test_length": 1}]},
+    }
     with pytest.raises(SweepError, match="needs a label and a weight"):
         Sweep.from_dict(bad, source="tiny.yaml")
     nested = {**CONFIG, "task": {"name": "mixture", "components": [{"name": "mixture", "label": "m", "weight": 1}]}}
@@ -103,8 +123,9 @@ def test_bad_mixture_configs_are_named():
 def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
     from scalingbook.lab.model import param_count
 
-    direct, scratchpad = (Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile)
-                          for kind in ("direct", "scratchpad"))
+    direct, scratchpad = (
+        Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", profile) for kind in ("direct", "scratchpad")
+    )
     task = direct.runs[0].build_task()
     sizes = [param_count(r.model_config(task)) for r in direct.runs]
     assert len(sizes) >= 8 and max(sizes) / min(sizes) >= 100 and len(direct.runs[0].members) >= 5
@@ -120,14 +141,17 @@ def test_the_chapters_sweeps_describe_the_family_the_issue_asks_for(profile):
 def test_the_full_family_is_the_one_issue_14_asks_for():
     from scalingbook.lab.model import param_count
 
-    direct, scratchpad = (Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", "full")
-                          for kind in ("direct", "scratchpad"))
+    direct, scratchpad = (
+        Sweep.load(REPO_ROOT / "sweeps" / f"emergence-{kind}.yaml", "full") for kind in ("direct", "scratchpad")
+    )
     task = direct.runs[0].build_task()
     sizes = [param_count(r.model_config(task)) for r in direct.runs]
     assert len(sizes) >= 9 and max(sizes) / min(sizes) >= 10**2.5, "9+ sizes over 2.5+ decades"
     for sweep in (direct, scratchpad):
         assert len({r.train["steps"] * r.train["batch_size"] for r in sweep.runs}) == 1, "fixed training tokens"
-        assert len(sweep.runs[0].members) >= 5 and all(m["seed"] < 10_000 for m in sweep.runs[0].members), "not pilot seeds"
+        assert len(sweep.runs[0].members) >= 5 and all(m["seed"] < 10_000 for m in sweep.runs[0].members), (
+            "not pilot seeds"
+        )
         assert min(emergence.distinct_test_items(sweep.runs[0]).values()) >= 200
     # Within the 6 CPU-hours the scratchpad family covers the direct family's smallest widths, to 64.
     widths = [r.model for r in scratchpad.runs]
@@ -138,10 +162,17 @@ def test_the_full_family_is_the_one_issue_14_asks_for():
 
 
 def test_final_answer_match_reads_past_the_scratchpad():
-    records = pd.DataFrame({
-        "prediction": [encode("5 1 8 0 > 8 5 EOS"), encode("5 0 8 0 > 8 5 EOS"), encode("8 5 EOS"), encode("8 4 EOS")],
-        "target": [encode("5 1 8 0 > 8 5 EOS")] * 2 + [encode("8 5 EOS")] * 2,
-    })
+    records = pd.DataFrame(
+        {
+            "prediction": [
+                encode("5 1 8 0 > 8 5 EOS"),
+                encode("5 0 8 0 > 8 5 EOS"),
+                encode("8 5 EOS"),
+                encode("8 4 EOS"),
+            ],
+            "target": [encode("5 1 8 0 > 8 5 EOS")] * 2 + [encode("8 5 EOS")] * 2,
+        }
+    )
     np.testing.assert_array_equal(emergence.final_answer_match(records), [True, True, True, False])
 
 
@@ -154,12 +185,14 @@ def test_emergence_scale_needs_the_mean_above_chance_from_there_on():
 
 
 def test_record_scores_rescore_the_same_outputs_under_four_metrics():
-    records = pd.DataFrame({
-        "prediction": [encode("8 5 EOS"), encode("8 4 EOS"), encode("8 EOS")],
-        "target": [encode("8 5 EOS")] * 3,
-        "logprob": [np.array([-0.5, -0.25, -0.25]), np.array([-1.0, -2.0, 0.0]), np.array([-0.5, -3.0, -1.0])],
-        "tf_correct": [np.ones(3, bool), np.array([True, False, True]), np.array([True, False, False])],
-    })
+    records = pd.DataFrame(
+        {
+            "prediction": [encode("8 5 EOS"), encode("8 4 EOS"), encode("8 EOS")],
+            "target": [encode("8 5 EOS")] * 3,
+            "logprob": [np.array([-0.5, -0.25, -0.25]), np.array([-1.0, -2.0, 0.0]), np.array([-0.5, -3.0, -1.0])],
+            "tf_correct": [np.ones(3, bool), np.array([True, False, True]), np.array([True, False, False])],
+        }
+    )
     scores = emergence.record_scores(records)
     assert list(scores.columns) == list(emergence.RECORD_METRICS)
     np.testing.assert_array_equal(scores["em"], [1, 0, 0])
@@ -173,10 +206,17 @@ def test_record_scores_rescore_the_same_outputs_under_four_metrics():
 
 
 def test_mean_curves_keep_extra_columns_apart_and_name_the_value():
-    outcomes = pd.DataFrame({
-        "metric": ["a"] * 4 + ["b"] * 4, "task": "t", "d_model": [1, 1, 2, 2] * 2, "n_params": [10, 10, 20, 20] * 2,
-        "flops": 1.0, "seed": [0, 1] * 4, "score": [0.0, 1.0, 2.0, 2.0, 5.0, 5.0, 6.0, 8.0],
-    })
+    outcomes = pd.DataFrame(
+        {
+            "metric": ["a"] * 4 + ["b"] * 4,
+            "task": "t",
+            "d_model": [1, 1, 2, 2] * 2,
+            "n_params": [10, 10, 20, 20] * 2,
+            "flops": 1.0,
+            "seed": [0, 1] * 4,
+            "score": [0.0, 1.0, 2.0, 2.0, 5.0, 5.0, 6.0, 8.0],
+        }
+    )
     curves = emergence.mean_curves(outcomes, 50, 0.9, 0, value="score", by=["metric"])
     assert list(curves.columns[:6]) == ["metric", "task", "d_model", "n_params", "flops", "score"]
     np.testing.assert_allclose(curves["score"], [0.5, 2.0, 5.0, 7.0])
@@ -190,24 +230,30 @@ def _family(curves_by_task: dict[str, list[list[float]]]) -> pd.DataFrame:
     rows = []
     for task, seeds in curves_by_task.items():
         for seed, ems in enumerate(seeds):
-            rows += [{"task": task, "d_model": k, "n_params": 10 * (k + 1), "flops": 60.0 * (k + 1), "seed": seed, "em": em}
-                     for k, em in enumerate(ems)]
+            rows += [
+                {"task": task, "d_model": k, "n_params": 10 * (k + 1), "flops": 60.0 * (k + 1), "seed": seed, "em": em}
+                for k, em in enumerate(ems)
+            ]
     return pd.DataFrame(rows)
 
 
 def test_emergence_table_gives_scales_intervals_and_wei_verdicts():
-    outcomes = _family({
-        "jumps": [[0, 0, 0, 0, 0.5, 0.9], [0, 0, 0, 0.1, 0.6, 0.95], [0, 0, 0, 0, 0.4, 0.85]],
-        "early": [[0.3, 0.4, 0.5, 0.6, 0.7, 0.8]] * 3,
-        "never": [[0, 0, 0, 0, 0, 0], [0, 0, 0.002, 0, 0, 0], [0, 0, 0, 0, 0, 0]],
-    })
+    outcomes = _family(
+        {
+            "jumps": [[0, 0, 0, 0, 0.5, 0.9], [0, 0, 0, 0.1, 0.6, 0.95], [0, 0, 0, 0, 0.4, 0.85]],
+            "early": [[0.3, 0.4, 0.5, 0.6, 0.7, 0.8]] * 3,
+            "never": [[0, 0, 0, 0, 0, 0], [0, 0, 0.002, 0, 0, 0], [0, 0, 0, 0, 0, 0]],
+        }
+    )
     curves = emergence.mean_curves(outcomes, 200, 0.9, 0)
     table = emergence.emergence_table(outcomes, curves, {"jumps": 0.0, "early": 0.0, "never": 0.0}, 0.05, 200, 0.9, 0)
     table = table.set_index("task")
     assert table.loc["jumps", "looks_emergent"] and table.loc["jumps", "emergence_params"] == 50
     assert table.loc["jumps", "params_low"] <= 50 <= table.loc["jumps", "params_high"] <= 60
     assert table.loc["jumps", "emergence_flops"] == 300.0 and table.loc["jumps", "rise_low"] > 0.05
-    assert not table.loc["early", "looks_emergent"] and table.loc["early", "emergence_params"] == 10, "above chance from the start"
+    assert not table.loc["early", "looks_emergent"] and table.loc["early", "emergence_params"] == 10, (
+        "above chance from the start"
+    )
     assert not table.loc["never", "looks_emergent"] and np.isnan(table.loc["never", "emergence_params"])
     assert table.loc["never", "params_high"] == np.inf, "no resample emerges inside the family"
     assert table.loc["never", "flat"] and np.isnan(table.loc["never", "B"]), "a flat curve gets no B (issue 14)"
@@ -215,8 +261,9 @@ def test_emergence_table_gives_scales_intervals_and_wei_verdicts():
 
 def test_prompting_gains_pair_seeds_across_the_two_families():
     direct = _family({"add-2": [[0, 0, 0.1, 0.2, 0.3, 0.4], [0, 0, 0.2, 0.3, 0.4, 0.5]]}).assign(prompting="direct")
-    scratch = _family({"add-2": [[0, 0, 0.1, 0.6, 0.8, 0.9], [0, 0, 0.2, 0.7, 0.9, 1.0]],
-                       "sub-2": [[0] * 6, [0] * 6]}).assign(prompting="scratchpad")
+    scratch = _family(
+        {"add-2": [[0, 0, 0.1, 0.6, 0.8, 0.9], [0, 0, 0.2, 0.7, 0.9, 1.0]], "sub-2": [[0] * 6, [0] * 6]}
+    ).assign(prompting="scratchpad")
     gains = emergence.prompting_gains(pd.concat([direct, scratch]), 200, 0.9, 0)
     assert set(gains["task"]) == {"add-2"}, "only tasks of both families"
     np.testing.assert_allclose(gains["gain"], [0, 0, 0, 0.4, 0.5, 0.5])
@@ -239,8 +286,9 @@ def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, che
     from scalingbook.analysis import stats
     from scalingbook.lab.store import ResultStore
 
-    sweep = Sweep.from_dict({**CONFIG, "grid": [{"d_model": 8}], "members": {"seeds": 3, "lr": 3e-3},
-                             "eval": {"n_examples": 30}})
+    sweep = Sweep.from_dict(
+        {**CONFIG, "grid": [{"d_model": 8}], "members": {"seeds": 3, "lr": 3e-3}, "eval": {"n_examples": 30}}
+    )
     store = ResultStore(tmp_path / "store")
     run_sweep(sweep, "quick", store_root=store.root, log=lambda _: None)
     spec = sweep.runs[0]
@@ -253,8 +301,14 @@ def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, che
     curves = training.table.copy()
     last = curves["step"] == curves["step"].max()
     curves.loc[(curves["seed"] == 1) & last, "loss"] = 8.2
-    store.write(f"{spec.sweep}/training", spec.params(), curves, profile="quick", device="cpu",
-                started=pd.Timestamp.now(tz="UTC").to_pydatetime())
+    store.write(
+        f"{spec.sweep}/training",
+        spec.params(),
+        curves,
+        profile="quick",
+        device="cpu",
+        started=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+    )
     records = load_tables(sweep, "records", "quick", store.root)[0]
     assert records.path == store.path_for(f"{spec.sweep}/records", spec.params()), "no stored key changed"
     assert sweeps.diverged_seeds(records) == [1]
@@ -271,9 +325,15 @@ def test_diverged_seeds_are_left_out_of_the_statistics_and_counted(tmp_path, che
 
 def test_pilot_table_has_a_row_per_pilot_size_and_a_column_per_task(tmp_path):
     path = tmp_path / "pilots.csv"
-    pd.DataFrame({"label": ["a"] * 4 + ["b"] * 2, "n_params": [10, 10, 20, 20, 20, 20],
-                  "cpu_seconds": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0], "task": ["x", "y"] * 3,
-                  "mean_em": [0.0, 0.1, 0.5, 0.6, 0.7, 0.8]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "label": ["a"] * 4 + ["b"] * 2,
+            "n_params": [10, 10, 20, 20, 20, 20],
+            "cpu_seconds": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
+            "task": ["x", "y"] * 3,
+            "mean_em": [0.0, 0.1, 0.5, 0.6, 0.7, 0.8],
+        }
+    ).to_csv(path, index=False)
     table = emergence.pilot_table(path)
     assert list(table.columns) == ["label", "n_params", "cpu_seconds", "x", "y"]
     assert table["label"].tolist() == ["a", "a", "b"] and table["y"].tolist() == [0.1, 0.6, 0.8]
@@ -287,41 +347,80 @@ def test_chance_levels_are_uniform_guesses_over_each_tasks_answers():
 
 
 def test_the_family_is_one_row_per_size_with_its_tokens_per_parameter():
-    direct = pd.DataFrame({"task": ["a", "b"] * 4, "d_model": [8] * 4 + [16] * 4, "n_params": [100] * 4 + [400] * 4,
-                           "flops": [6e5] * 4 + [2.4e6] * 4, "seed": [0, 0, 1, 1] * 2,
-                           "n_examples": [30, 25, 30, 25, 31, 40, 31, 40]})
+    direct = pd.DataFrame(
+        {
+            "task": ["a", "b"] * 4,
+            "d_model": [8] * 4 + [16] * 4,
+            "n_params": [100] * 4 + [400] * 4,
+            "flops": [6e5] * 4 + [2.4e6] * 4,
+            "seed": [0, 0, 1, 1] * 2,
+            "n_examples": [30, 25, 30, 25, 31, 40, 31, 40],
+        }
+    )
     family = emergence.family_table(direct, tokens=2000)
-    assert family.to_dict("list") == {"size": [1, 2], "d_model": [8, 16], "n_params": [100, 400], "flops": [6e5, 2.4e6],
-                                      "seeds": [2, 2], "test_prompts_per_task": [25, 31], "tokens_per_param": [20.0, 5.0]}
+    assert family.to_dict("list") == {
+        "size": [1, 2],
+        "d_model": [8, 16],
+        "n_params": [100, 400],
+        "flops": [6e5, 2.4e6],
+        "seeds": [2, 2],
+        "test_prompts_per_task": [25, 31],
+        "tokens_per_param": [20.0, 5.0],
+    }
 
 
 def test_the_family_sentence_states_its_sizes_budget_and_tasks():
     spec = Sweep.from_dict(CONFIG).runs[0]
     family = pd.DataFrame({"n_params": [1_000, 100_000], "seeds": [3, 2], "tokens_per_param": [1.488, 0.01488]})
-    text = emergence.describe_family(family, spec, {"add-1": 1 / 19, "unscramble-3": 1 / 6}, {"add-1": 19, "unscramble-3": 6},
-                                     "quick")
+    text = emergence.describe_family(
+        family, spec, {"add-1": 1 / 19, "unscramble-3": 1 / 6}, {"add-1": 19, "unscramble-3": 6}, "quick"
+    )
     assert text == (
         "**This family** (quick profile): 2 sizes from 1,000 to 100,000 parameters (2.0 decades), 2 seeds each, "
         "depth 1, 6 steps of 8 sequences (1,488 tokens per model, 0 per parameter for the largest and 1 for the "
         "smallest). Tasks, with their chance level and the distinct test queries of each: `add-1` (chance 0.053, "
-        "19 queries), `unscramble-3` (chance 0.17, 6 queries).")  # 6 steps x 8 sequences x 31 padded tokens
+        "19 queries), `unscramble-3` (chance 0.17, 6 queries)."
+    )  # 6 steps x 8 sequences x 31 padded tokens
     partial = emergence.describe_family(family, spec, {"add-1": 1 / 19}, {"add-1": 19}, "full", pending=1)
-    assert partial.endswith("1 more size is not stored yet (trained in a later sitting), so every verdict below is "
-                            "about the sizes above.")
+    assert partial.endswith(
+        "1 more size is not stored yet (trained in a later sitting), so every verdict below is about the sizes above."
+    )
 
 
 def _scales(**tasks: dict) -> pd.DataFrame:
     """Rows of emergence_table for a family_summary: each task's verdict columns, the rest defaulted."""
-    default = {"chance": 0.0, "emergence_params": np.nan, "params_low": np.nan, "params_high": np.inf, "B": np.nan,
-               "flat": False, "early_high": 0.0, "rise": 0.0, "rise_low": 0.0, "rise_high": 0.0, "looks_emergent": False}
+    default = {
+        "chance": 0.0,
+        "emergence_params": np.nan,
+        "params_low": np.nan,
+        "params_high": np.inf,
+        "B": np.nan,
+        "flat": False,
+        "early_high": 0.0,
+        "rise": 0.0,
+        "rise_low": 0.0,
+        "rise_high": 0.0,
+        "looks_emergent": False,
+    }
     return pd.DataFrame([{"task": task, **default, **values} for task, values in tasks.items()])
 
 
 def test_the_family_verdict_names_each_kind_of_task_with_its_numbers():
     scales = _scales(
-        jumps={"looks_emergent": True, "rise": 0.8, "rise_low": 0.7, "rise_high": 0.9, "emergence_params": 5000.0,
-               "params_low": 2000.0, "params_high": np.inf, "B": 12.34},
-        zero={"flat": True}, easy={"early_high": 0.3}, drifts={"early_high": 0.01, "rise_low": 0.02})
+        jumps={
+            "looks_emergent": True,
+            "rise": 0.8,
+            "rise_low": 0.7,
+            "rise_high": 0.9,
+            "emergence_params": 5000.0,
+            "params_low": 2000.0,
+            "params_high": np.inf,
+            "B": 12.34,
+        },
+        zero={"flat": True},
+        easy={"early_high": 0.3},
+        drifts={"early_high": 0.01, "rise_low": 0.02},
+    )
     text = emergence.family_summary(scales, margin=0.05, confidence=0.9, profile="full")
     assert text == (
         "**In this family** (full profile): 1 of 4 tasks look emergent in Wei's sense: near chance over the smaller "
@@ -330,22 +429,29 @@ def test_the_family_verdict_names_each_kind_of_task_with_its_numbers():
         "emergence scale 5,000 parameters [2,000, beyond the family], B = 12.3. Flat, never leaving where they start "
         "(no B): `zero`; for them a transition, if there is one, lies beyond the largest model trained here. Already "
         "above chance within the smaller half: `easy`; they improve from small sizes on and are not emergent by the "
-        "definition. Moving but without a clear verdict: `drifts` (the rise interval reaches below 0.05).")
+        "definition. Moving but without a clear verdict: `drifts` (the rise interval reaches below 0.05)."
+    )
 
 
 def test_without_an_emergent_task_the_verdict_says_so_and_quick_says_it_is_no_finding():
     text = emergence.family_summary(_scales(a={"flat": True}, b={"flat": True}), 0.05, 0.95, "quick")
-    assert text.startswith("**In this family** (quick profile): None of the 2 tasks is both near chance over the "
-                           "smaller half of the sizes and clearly above it at the largest. Flat, never leaving where "
-                           "they start (no B): `a`, `b`;")
+    assert text.startswith(
+        "**In this family** (quick profile): None of the 2 tasks is both near chance over the "
+        "smaller half of the sizes and clearly above it at the largest. Flat, never leaving where "
+        "they start (no B): `a`, `b`;"
+    )
     assert "Already above" not in text and "Moving but" not in text
-    assert text.endswith("The quick profile trains for seconds per model; its curves show what the machinery measures, "
-                         "not how these tasks scale. The full profile is the experiment.")
+    assert text.endswith(
+        "The quick profile trains for seconds per model; its curves show what the machinery measures, "
+        "not how these tasks scale. The full profile is the experiment."
+    )
 
 
 def test_the_scales_table_marks_never_and_flat():
-    scales = _scales(zero={"flat": True, "emergence_flops": np.nan},
-                     jumps={"emergence_params": 5000.0, "params_low": 2000.0, "emergence_flops": 3e9, "B": 4.26})
+    scales = _scales(
+        zero={"flat": True, "emergence_flops": np.nan},
+        jumps={"emergence_params": 5000.0, "params_low": 2000.0, "emergence_flops": 3e9, "B": 4.26},
+    )
     html = emergence.scales_table(scales, "run X", "quick").to_html()
     assert "Source: run X (quick profile). -: never (scale) or flat (B)" in html
     assert ">5,000<" in html and ">2,000<" in html and ">3.00e+09<" in html and ">4.3<" in html and ">inf<" in html
@@ -353,15 +459,24 @@ def test_the_scales_table_marks_never_and_flat():
 
 
 def test_table1_puts_our_scales_and_their_intervals_under_weis():
-    scales = _scales(jumps={"emergence_params": 5000.0, "params_low": 2000.0, "params_high": np.inf, "emergence_flops": 3e9},
-                     zero={"emergence_flops": np.nan})
+    scales = _scales(
+        jumps={"emergence_params": 5000.0, "params_low": 2000.0, "params_high": np.inf, "emergence_flops": 3e9},
+        zero={"emergence_flops": np.nan},
+    )
     table = emergence.table1_beside_ours(scales, "quick", "run X")
     assert len(table) == len(emergence.WEI_TABLE1) + 2
-    assert table.iloc[0].tolist() == ["Addition/subtraction (3 digit)", 2.3e22, 13e9, "GPT-3", "Wei et al. 2022, Table 1"]
+    assert table.iloc[0].tolist() == [
+        "Addition/subtraction (3 digit)",
+        2.3e22,
+        13e9,
+        "GPT-3",
+        "Wei et al. 2022, Table 1",
+    ]
     ours = table.iloc[-2:]
     assert ours["ability"].tolist() == [
         "jumps (this chapter, quick profile; interval over seeds 2,000 to beyond the family parameters)",
-        "zero (this chapter, quick profile; interval over seeds never to beyond the family parameters)"]
+        "zero (this chapter, quick profile; interval over seeds never to beyond the family parameters)",
+    ]
     assert ours["parameters"].tolist()[0] == 5000.0 and np.isnan(ours["parameters"].tolist()[1])
     assert ours["train FLOPs"].tolist()[0] == 3e9 and (ours["source"] == "run X").all()
     assert (ours["model"] == "this chapter's family").all()
@@ -370,8 +485,13 @@ def test_table1_puts_our_scales_and_their_intervals_under_weis():
 
 def test_the_scratchpad_is_compared_only_on_the_tasks_that_write_working():
     scratch = Sweep.from_dict(CONFIG)
-    plain = {**CONFIG, "task": {"name": "mixture", "components": [{k: v for k, v in c.items() if k != "scratchpad"}
-                                                                   for c in COMPONENTS]}}
+    plain = {
+        **CONFIG,
+        "task": {
+            "name": "mixture",
+            "components": [{k: v for k, v in c.items() if k != "scratchpad"} for c in COMPONENTS],
+        },
+    }
     direct = Sweep.from_dict(plain)
     mixture = emergence.mixture_of(direct.runs[0])
     assert emergence.scratchpad_tasks(mixture, {"scratchpad": Shown(scratch, "quick", [], ())}) == ["add-2"]
@@ -382,21 +502,34 @@ def test_the_scratchpad_is_compared_only_on_the_tasks_that_write_working():
 def test_without_a_stored_scratchpad_family_the_comparison_says_so():
     """A full direct family stored before the scratchpad one (two sittings): nothing is compared, and the
     summary says why, instead of failing or comparing the full direct family with the quick scratchpad one."""
-    outcomes = pd.DataFrame({"prompting": "direct", "task": "add-2", "d_model": [8, 8], "n_params": 900,
-                             "flops": 1e9, "seed": [0, 1], "em": [0.1, 0.2]})
+    outcomes = pd.DataFrame(
+        {
+            "prompting": "direct",
+            "task": "add-2",
+            "d_model": [8, 8],
+            "n_params": 900,
+            "flops": 1e9,
+            "seed": [0, 1],
+            "em": [0.1, 0.2],
+        }
+    )
     gains = emergence.prompting_gains(outcomes, 50, 0.9, 0)
     assert gains.empty and "low" in gains.columns
     assert emergence.paired_curves(outcomes, [], 50, 0.9, 0).empty
     assert emergence.scratchpad_summary(gains, 0.9, "full") == (
         "**What the two families show** (full profile): nothing yet. The scratchpad family has no run stored at "
         "this profile that shares a width with the direct one; it trains in a later sitting "
-        "(`scalingbook sweep sweeps/emergence-scratchpad.yaml --profile full`).")
+        "(`scalingbook sweep sweeps/emergence-scratchpad.yaml --profile full`)."
+    )
 
 
 def test_paired_curves_are_each_familys_mean_curves_of_the_compared_tasks():
-    direct = _family({"add-2": [[0, 0, 0.1, 0.2, 0.3, 0.4], [0, 0, 0.2, 0.3, 0.4, 0.5]],
-                      "sub-2": [[0.5] * 6] * 2}).assign(prompting="direct")
-    scratch = _family({"add-2": [[0, 0, 0.1, 0.6, 0.8, 0.9], [0, 0, 0.2, 0.7, 0.9, 1.0]]}).assign(prompting="scratchpad")
+    direct = _family(
+        {"add-2": [[0, 0, 0.1, 0.2, 0.3, 0.4], [0, 0, 0.2, 0.3, 0.4, 0.5]], "sub-2": [[0.5] * 6] * 2}
+    ).assign(prompting="direct")
+    scratch = _family({"add-2": [[0, 0, 0.1, 0.6, 0.8, 0.9], [0, 0, 0.2, 0.7, 0.9, 1.0]]}).assign(
+        prompting="scratchpad"
+    )
     paired = emergence.paired_curves(pd.concat([direct, scratch]), ["add-2"], 100, 0.9, 0)
     assert paired["prompting"].tolist() == ["direct"] * 6 + ["scratchpad"] * 6 and set(paired["task"]) == {"add-2"}
     np.testing.assert_allclose(paired["em"], [0, 0, 0.15, 0.25, 0.35, 0.45, 0, 0, 0.15, 0.65, 0.85, 0.95])
@@ -411,11 +544,18 @@ def test_the_charts_draw_seeds_means_bands_and_chance_per_task_in_the_mixtures_o
     assert top["facet"]["sort"] == ["b", "a"] and top["spec"]["layer"][0]["encoding"]["x"]["field"] == "flops"
     assert bottom["spec"]["layer"][0]["encoding"]["x"]["field"] == "n_params"
     marks = [(layer["mark"]["type"], layer["transform"][0]["filter"]) for layer in top["spec"]["layer"]]
-    assert marks == [("line", "(datum.layer === 'seed')"), ("area", "(datum.layer === 'mean')"),
-                     ("line", "(datum.layer === 'mean')"), ("rule", "(datum.layer === 'chance')")]
-    scratch = emergence.scratchpad_chart(emergence.paired_curves(
-        pd.concat([outcomes.assign(prompting="direct"), outcomes.assign(prompting="scratchpad")]), ["a"], 50, 0.9, 0),
-        ["run X", "run Y"]).to_dict()
+    assert marks == [
+        ("line", "(datum.layer === 'seed')"),
+        ("area", "(datum.layer === 'mean')"),
+        ("line", "(datum.layer === 'mean')"),
+        ("rule", "(datum.layer === 'chance')"),
+    ]
+    scratch = emergence.scratchpad_chart(
+        emergence.paired_curves(
+            pd.concat([outcomes.assign(prompting="direct"), outcomes.assign(prompting="scratchpad")]), ["a"], 50, 0.9, 0
+        ),
+        ["run X", "run Y"],
+    ).to_dict()
     assert scratch["title"]["subtitle"] == ["Source: run X", "Source: run Y"]
     assert scratch["spec"]["layer"][1]["encoding"]["color"]["scale"]["domain"] == ["direct", "scratchpad"]
 
@@ -423,16 +563,35 @@ def test_the_charts_draw_seeds_means_bands_and_chance_per_task_in_the_mixtures_o
 def _gains(task: str, helps: list[bool], hurts: list[bool], helps_from: float) -> pd.DataFrame:
     """prompting_gains rows of one task at widths 8, 16, ...; the largest width's numbers fixed."""
     n = len(helps)
-    return pd.DataFrame({"task": task, "d_model": [8 * (k + 1) for k in range(n)], "direct": 0.2, "scratchpad": 0.5,
-                         "gain": 0.3, "low": 0.1, "high": 0.45, "helps": helps, "hurts": hurts, "helps_from": helps_from})
+    return pd.DataFrame(
+        {
+            "task": task,
+            "d_model": [8 * (k + 1) for k in range(n)],
+            "direct": 0.2,
+            "scratchpad": 0.5,
+            "gain": 0.3,
+            "low": 0.1,
+            "high": 0.45,
+            "helps": helps,
+            "hurts": hurts,
+            "helps_from": helps_from,
+        }
+    )
 
 
 def test_the_scratchpad_verdict_says_from_which_width_it_helps():
-    gains = pd.concat([_gains("every", [True] * 3, [False] * 3, 8.0), _gains("late", [False, True, True], [True, False, False], 16.0),
-                       _gains("never", [True, False, False], [False] * 3, np.nan),
-                       _gains("twice", [True, False, True, True], [False] * 4, 24.0)], ignore_index=True)
+    gains = pd.concat(
+        [
+            _gains("every", [True] * 3, [False] * 3, 8.0),
+            _gains("late", [False, True, True], [True, False, False], 16.0),
+            _gains("never", [True, False, False], [False] * 3, np.nan),
+            _gains("twice", [True, False, True, True], [False] * 4, 24.0),
+        ],
+        ignore_index=True,
+    )
     assert emergence.scratchpad_summary(gains, 0.95, "quick").split("\n") == [
-        "**What the two families show** (quick profile):", "",
+        "**What the two families show** (quick profile):",
+        "",
         "- **`every`**: the gain's 95% interval lies above zero at 3 of 3 widths and below it at 0; at the largest, "
         "0.20 -> 0.50, gain +0.30 [0.10, 0.45]. It helps at every width: no threshold inside this family.",
         "- **`late`**: the gain's 95% interval lies above zero at 2 of 3 widths and below it at 1; at the largest, "
@@ -447,8 +606,12 @@ def test_the_scratchpad_verdict_says_from_which_width_it_helps():
 
 
 def test_the_scratchpad_helps_where_the_paired_interval_clears_zero_and_hurts_where_it_falls_below():
-    direct = _family({"add-2": [[0.5, 0.5, 0.5, 0.1, 0.1, 0.1], [0.5, 0.5, 0.5, 0.2, 0.2, 0.2]]}).assign(prompting="direct")
-    scratch = _family({"add-2": [[0.5, 0.1, 0.1, 0.1, 0.6, 0.7], [0.5, 0.2, 0.2, 0.2, 0.7, 0.8]]}).assign(prompting="scratchpad")
+    direct = _family({"add-2": [[0.5, 0.5, 0.5, 0.1, 0.1, 0.1], [0.5, 0.5, 0.5, 0.2, 0.2, 0.2]]}).assign(
+        prompting="direct"
+    )
+    scratch = _family({"add-2": [[0.5, 0.1, 0.1, 0.1, 0.6, 0.7], [0.5, 0.2, 0.2, 0.2, 0.7, 0.8]]}).assign(
+        prompting="scratchpad"
+    )
     gains = emergence.prompting_gains(pd.concat([direct, scratch]), 200, 0.9, 0)
     assert gains["helps"].tolist() == [False, False, False, False, True, True]
     assert gains["hurts"].tolist() == [False, True, True, False, False, False]
@@ -458,21 +621,28 @@ def test_the_scratchpad_helps_where_the_paired_interval_clears_zero_and_hurts_wh
 
 
 def test_pilot_findings_state_what_the_pilots_showed():
-    table = pd.DataFrame({
-        "label": ["fast"] * 3 + ["slow"] * 3 + ["pad"], "n_params": [10, 50, 200] * 2 + [52], "cpu_seconds": 1.0,
-        "x": [0.1, 0.5, 0.2, 0.1, 0.3, 0.9, 0.8], "y": [0.0, 0.1, 0.2, 0.0, 0.1, 0.15, 0.12],
-    })
+    table = pd.DataFrame(
+        {
+            "label": ["fast"] * 3 + ["slow"] * 3 + ["pad"],
+            "n_params": [10, 50, 200] * 2 + [52],
+            "cpu_seconds": 1.0,
+            "x": [0.1, 0.5, 0.2, 0.1, 0.3, 0.9, 0.8],
+            "y": [0.0, 0.1, 0.2, 0.0, 0.1, 0.15, 0.12],
+        }
+    )
     assert emergence.pilot_findings(table, "fast", "slow", "pad") == (
         "In the `fast` pilot the largest size (200 parameters) scored below the next size down (50) on 1 of 2 tasks "
         "(`x`). In the `slow` pilot it was the best of the 3 sizes on 2 of 2 tasks, and every task rose between the two "
         "largest sizes; least `y`, `x` (+0.050, +0.600). The `pad` pilot (52 parameters) beat `slow` at 50 by more "
-        "than 0.1 exact match on `x` (0.30 -> 0.80).")
+        "than 0.1 exact match on `x` (0.30 -> 0.80)."
+    )
     flat = table.assign(y=[0.0, 0.1, 0.2, 0.0, 0.2, 0.2, 0.1])
     assert emergence.pilot_findings(flat, "slow", "fast", "pad", lift=0.5) == (
         "In the `slow` pilot the largest size (200 parameters) scored below the next size down (50) on 0 of 2 tasks. "
         "In the `fast` pilot it was the best of the 3 sizes on 1 of 2 tasks, and 1 of 2 tasks rose between the two "
         "largest sizes; least `x`, `y` (-0.300, +0.100). The `pad` pilot (52 parameters) beat `fast` at 50 by more "
-        "than 0.5 exact match on no task.")
+        "than 0.5 exact match on no task."
+    )
     with pytest.raises(KeyError, match="no pilot 'lr'"):
         emergence.pilot_findings(table, "lr", "slow", "pad")
 
@@ -492,5 +662,8 @@ def test_captions_name_each_familys_largest_run_and_the_header_lists_every_run()
 
     runs = [_Run("small"), _Run("large"), _Run("pad")]
     shown = {"direct": Shown(None, "full", runs[:2], ()), "scratchpad": Shown(None, "full", runs[2:], ())}
-    assert emergence.source_lines(shown) == {"direct": "large, with 1 smaller runs", "scratchpad": "pad, with 0 smaller runs"}
+    assert emergence.source_lines(shown) == {
+        "direct": "large, with 1 smaller runs",
+        "scratchpad": "pad, with 0 smaller runs",
+    }
     assert emergence.stored_results(shown) == runs

@@ -86,7 +86,8 @@ def test_the_shipped_copy_is_the_reduction_of_the_original(original_csv, monkeyp
     pd.testing.assert_frame_equal(reduced, pd.read_csv(epoch_data.SHIPPED_CSV, dtype=str, keep_default_na=False))
     # the command data/reference/README.md gives to rebuild and check the file, on the code under test
     done = subprocess.run(
-        [sys.executable, "-m", "scalingbook.lab.epoch_data", str(original_csv)], capture_output=True,
+        [sys.executable, "-m", "scalingbook.lab.epoch_data", str(original_csv)],
+        capture_output=True,
         env=dict(os.environ, PYTHONPATH=str(Path(epoch_data.__file__).parents[1])),
     )
     assert done.returncode == 0, done.stderr.decode()
@@ -112,7 +113,9 @@ def test_an_altered_shipped_copy_is_refused(tmp_path, monkeypatch):
     text = copy.read_text()
     assert text.count(",5.005581996196243\n") == 1
     copy.write_text(text.replace(",5.005581996196243\n", ",5.005581996196248\n"))  # one digit of one loss
-    with pytest.raises(epoch_data.EpochDataError, match=r"shipped file .*chinchilla-fig4-epoch.csv has SHA-256 .*altered"):
+    with pytest.raises(
+        epoch_data.EpochDataError, match=r"shipped file .*chinchilla-fig4-epoch.csv has SHA-256 .*altered"
+    ):
         epoch_data.load_epoch_data(download=False)
 
 
@@ -179,7 +182,10 @@ def test_download_checks_the_hash_and_lands_in_the_cache(tmp_path):
     ("text", "pattern"),
     [
         ("x,y,color,Training FLOP,loss\n1,2,#0,1e19,3.0\n", r"missing column\(s\) \['Model Size'\]"),
-        (HEADER + GOOD_ROWS[0] + "\n1,2,#0,big,1e19,#0,3.0\n", r"'Model Size', data row 2: value 'big' is not a finite number"),
+        (
+            HEADER + GOOD_ROWS[0] + "\n1,2,#0,big,1e19,#0,3.0\n",
+            r"'Model Size', data row 2: value 'big' is not a finite number",
+        ),
         (HEADER + GOOD_ROWS[0] + "\n1,2,#0,5e8,1e19,#0,-3.0\n", r"'loss', data row 2: value '-3.0' is not positive"),
         (HEADER + "1,2,#0,5e8,-1e19,#0,3.0\n", r"'Training FLOP', data row 1: value '-1e\+19' is not positive"),
         (HEADER + "1,2,#0,5e8,1e19,#0,\n", r"'loss', data row 1: value 'nan' is not a finite number"),

@@ -44,7 +44,9 @@ def test_initial_grid_is_hoffmanns_4500_points():
     grid = fits.initial_grid()
     assert grid.shape == (4500, 5)
     assert len(np.unique(grid, axis=0)) == 4500
-    for column, values in zip(grid.T, ([0, 5, 10, 15, 20, 25],) * 2 + ([-1, -0.5, 0, 0.5, 1],) + ([0, 0.5, 1, 1.5, 2],) * 2):
+    for column, values in zip(
+        grid.T, ([0, 5, 10, 15, 20, 25],) * 2 + ([-1, -0.5, 0, 0.5, 1],) + ([0, 0.5, 1, 1.5, 2],) * 2
+    ):
         np.testing.assert_array_equal(np.unique(column), values)
 
 
@@ -59,7 +61,10 @@ def test_objective_gradient_matches_finite_differences_and_numpy():
     assert value == pytest.approx(float(value_t[0]), rel=1e-12)
     np.testing.assert_allclose(grad, grad_t[0].numpy(), rtol=1e-10, atol=1e-15)
     step = 1e-6 * np.eye(5)
-    numeric = [(fits.huber_objective_np(theta + h, *logs)[0] - fits.huber_objective_np(theta - h, *logs)[0]) / 2e-6 for h in step]
+    numeric = [
+        (fits.huber_objective_np(theta + h, *logs)[0] - fits.huber_objective_np(theta - h, *logs)[0]) / 2e-6
+        for h in step
+    ]
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
 
 
@@ -86,11 +91,19 @@ def test_batched_lbfgs_matches_scipy_on_a_few_starts():
     batched = fits.fit_parametric(n, d, loss, init=starts, ftol=0.0, gtol=1e-9)
     result = fits.batched_lbfgs(
         fits._objective(*(torch.tensor(v) for v in logs), torch.ones(120, dtype=torch.float64), fits.HUBER_DELTA),
-        torch.tensor(starts), ftol=0.0, gtol=1e-9,
+        torch.tensor(starts),
+        ftol=0.0,
+        gtol=1e-9,
     )
     for x0, x, f in zip(starts, result.x, result.f):
-        ref = minimize(fits.huber_objective_np, x0, args=logs, jac=True, method="L-BFGS-B",
-                       options={"ftol": 0.0, "gtol": 1e-9, "maxiter": 5000})
+        ref = minimize(
+            fits.huber_objective_np,
+            x0,
+            args=logs,
+            jac=True,
+            method="L-BFGS-B",
+            options={"ftol": 0.0, "gtol": 1e-9, "maxiter": 5000},
+        )
         assert f == pytest.approx(ref.fun, rel=1e-7)
         np.testing.assert_allclose(x, ref.x, atol=2e-3)
     assert batched.objective == pytest.approx(result.f.min(), rel=1e-12)
@@ -212,7 +225,9 @@ OFFSETS = np.linspace(-1.0, 1.0, 9)  # sizes around N_opt, in ln N
 
 def _parabola_runs(budgets, offsets=OFFSETS, curvature=0.05):
     """Exact parabolas in log N with their minimum at the planted N_opt(C), two decades wide."""
-    rows = [(c, TRUE.n_opt(c) * np.exp(o), 2.0 + curvature * o * o + 0.1 * np.log10(c)) for c in budgets for o in offsets]
+    rows = [
+        (c, TRUE.n_opt(c) * np.exp(o), 2.0 + curvature * o * o + 0.1 * np.log10(c)) for c in budgets for o in offsets
+    ]
     return tuple(np.array(column) for column in zip(*rows))
 
 

@@ -28,11 +28,18 @@ def test_the_gpu_session_trains_the_largest_pending_paper_sweep_and_packs_its_re
     large = {**TINY, "name": "gpu-session-test/large", "grid": [{"d_model": 16}, {"d_model": 24}]}
     (folder / "small.yaml").write_text(yaml.safe_dump(small))
     (folder / "large.yaml").write_text(yaml.safe_dump(large))
-    env = {**os.environ, "DEVICE": "cpu", "SWEEPS_DIR": str(folder), "GPU_SESSION_SECONDS": "300",
-           "SCALINGBOOK_DATA": str(tmp_path / "data"), "PYTHON": sys.executable}
+    env = {
+        **os.environ,
+        "DEVICE": "cpu",
+        "SWEEPS_DIR": str(folder),
+        "GPU_SESSION_SECONDS": "300",
+        "SCALINGBOOK_DATA": str(tmp_path / "data"),
+        "PYTHON": sys.executable,
+    }
     out = tmp_path / "out"
-    done = subprocess.run([REPO_ROOT / "scripts" / "gpu-session", out, "abc123"], env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [REPO_ROOT / "scripts" / "gpu-session", out, "abc123"], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "session.txt").read_text().startswith("large.yaml on cpu: finished: 2 of 2 runs stored")
     with tarfile.open(out / "results.tar.gz") as packed:

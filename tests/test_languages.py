@@ -96,8 +96,12 @@ def test_samples_have_the_computed_entropy():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"vocab_size": 1}, "vocab_size"), ({"order": 0}, "order"), ({"concentration": 0.0}, "concentration"),
-     ({"vocab_size": 64, "order": 4}, "contexts exceeds")],
+    [
+        ({"vocab_size": 1}, "vocab_size"),
+        ({"order": 0}, "order"),
+        ({"concentration": 0.0}, "concentration"),
+        ({"vocab_size": 64, "order": 4}, "contexts exceeds"),
+    ],
 )
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

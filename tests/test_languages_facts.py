@@ -23,8 +23,12 @@ def _plug_in_entropy(columns: np.ndarray) -> float:
 
 
 def test_tables_are_deterministic_and_keys_distinct(small):
-    again = ZipfFactsSource(**{f: getattr(small, f) for f in ("n_facts", "zipf_exponent", "key_length", "key_symbols",
-                                                               "value_symbols", "noise")})
+    again = ZipfFactsSource(
+        **{
+            f: getattr(small, f)
+            for f in ("n_facts", "zipf_exponent", "key_length", "key_symbols", "value_symbols", "noise")
+        }
+    )
     assert np.array_equal(small.codes, again.codes) and np.array_equal(small.values, again.values)
     assert len(np.unique(small.codes)) == small.n_facts
     assert np.isclose(small.probabilities.sum(), 1.0) and np.all(np.diff(small.probabilities) < 0)
@@ -65,8 +69,10 @@ def test_monte_carlo_log_likelihood_of_the_true_model_is_the_floor():
 def test_value_entropy_and_noise_free_floor():
     quiet = ZipfFactsSource(n_facts=100, key_length=2, key_symbols=10, noise=0.0)
     assert quiet.value_entropy() == 0.0
-    assert np.isclose(ZipfFactsSource(n_facts=100, key_length=2, key_symbols=10, value_symbols=4, noise=1.0)
-                      .value_entropy(), np.log(4))
+    assert np.isclose(
+        ZipfFactsSource(n_facts=100, key_length=2, key_symbols=10, value_symbols=4, noise=1.0).value_entropy(),
+        np.log(4),
+    )
 
 
 def test_task_streams_are_keyed_and_reproducible():
@@ -78,8 +84,12 @@ def test_task_streams_are_keyed_and_reproducible():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"n_facts": 1000, "key_length": 1, "key_symbols": 10}, "distinct keys"), ({"zipf_exponent": 0}, "zipf"),
-     ({"noise": 2.0}, "noise"), ({"n_facts": 1}, "n_facts")],
+    [
+        ({"n_facts": 1000, "key_length": 1, "key_symbols": 10}, "distinct keys"),
+        ({"zipf_exponent": 0}, "zipf"),
+        ({"noise": 2.0}, "noise"),
+        ({"n_facts": 1}, "n_facts"),
+    ],
 )
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -20,8 +20,16 @@ from tests.test_emergence import CONFIG
 
 def _outcomes(values: dict[str, list[float]]) -> pd.DataFrame:
     """Two sizes x two seeds of one task, with the given metric columns (size-major, then seed)."""
-    return pd.DataFrame({"task": "t", "d_model": [4, 4, 8, 8], "n_params": [100, 100, 400, 400], "flops": [1.0, 1.0, 4.0, 4.0],
-                         "seed": [0, 1, 0, 1], **values})
+    return pd.DataFrame(
+        {
+            "task": "t",
+            "d_model": [4, 4, 8, 8],
+            "n_params": [100, 100, 400, 400],
+            "flops": [1.0, 1.0, 4.0, 4.0],
+            "seed": [0, 1, 0, 1],
+            **values,
+        }
+    )
 
 
 def test_metric_curves_are_long_with_one_curve_per_metric_in_the_given_order():
@@ -34,14 +42,18 @@ def test_metric_curves_are_long_with_one_curve_per_metric_in_the_given_order():
 
 
 def test_emergence_scores_negate_metrics_where_lower_is_better_and_leave_flat_curves_unscored():
-    curves = pd.DataFrame({
-        "task": "t", "metric": ["em"] * 4 + ["edit_distance"] * 4 + ["token_accuracy"] * 4, "n_params": [1, 2, 3, 4] * 3,
-        # em: flat, flat, jump -> steps (0, 0, 1), median 0, B infinite -> clipped; edit distance falls linearly;
-        # token accuracy: one noisy blip whose interval still overlaps the start: flat, no B (issue 14).
-        "mean": [0.0, 0.0, 0.0, 1.0, 3.0, 2.0, 1.0, 0.0, 0.0, 0.002, 0.0, 0.0],
-        "low": [0.0, 0.0, 0.0, 0.9, 2.9, 1.9, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0],
-        "high": [0.0, 0.0, 0.0, 1.0, 3.1, 2.1, 1.1, 0.1, 0.0, 0.004, 0.0, 0.0],
-    })
+    curves = pd.DataFrame(
+        {
+            "task": "t",
+            "metric": ["em"] * 4 + ["edit_distance"] * 4 + ["token_accuracy"] * 4,
+            "n_params": [1, 2, 3, 4] * 3,
+            # em: flat, flat, jump -> steps (0, 0, 1), median 0, B infinite -> clipped; edit distance falls linearly;
+            # token accuracy: one noisy blip whose interval still overlaps the start: flat, no B (issue 14).
+            "mean": [0.0, 0.0, 0.0, 1.0, 3.0, 2.0, 1.0, 0.0, 0.0, 0.002, 0.0, 0.0],
+            "low": [0.0, 0.0, 0.0, 0.9, 2.9, 1.9, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "high": [0.0, 0.0, 0.0, 1.0, 3.1, 2.1, 1.1, 0.1, 0.0, 0.004, 0.0, 0.0],
+        }
+    )
     scores = mirage.metric_emergence_scores(curves, clip=100.0).set_index("metric")
     assert scores.loc["em", "B"] == 100.0 and not scores.loc["em", "flat"]
     assert scores.loc["edit_distance", "B"] == pytest.approx(3.0), "a falling straight line of 4 points scores +3"
@@ -56,14 +68,25 @@ def test_sharpness_puts_a_paired_interval_on_the_difference_of_b():
         noise = 0.01 * seed
         # exact match steps at the last size; token accuracy rises in equal steps: same seeds, two metrics.
         for k, n in enumerate(sizes):
-            rows.append({"task": "t", "d_model": n, "n_params": n, "flops": 1.0, "seed": seed,
-                         "em": (0.9 if k == 4 else 0.0) + noise, "token_accuracy": 0.2 * k + noise,
-                         "log_likelihood": -1.0 + noise})
+            rows.append(
+                {
+                    "task": "t",
+                    "d_model": n,
+                    "n_params": n,
+                    "flops": 1.0,
+                    "seed": seed,
+                    "em": (0.9 if k == 4 else 0.0) + noise,
+                    "token_accuracy": 0.2 * k + noise,
+                    "log_likelihood": -1.0 + noise,
+                }
+            )
     outcomes = pd.DataFrame(rows)
     names = ["em", "token_accuracy", "log_likelihood"]
     curves = mirage.metric_curves(outcomes, names, 200, 0.9, 0)
     scores = mirage.metric_emergence_scores(curves)
-    out = mirage.sharpness(outcomes, scores, "em", ["token_accuracy", "log_likelihood"], 200, 0.9, 0).set_index("metric")
+    out = mirage.sharpness(outcomes, scores, "em", ["token_accuracy", "log_likelihood"], 200, 0.9, 0).set_index(
+        "metric"
+    )
     assert out.loc["token_accuracy", "verdict"] == "sharper" and out.loc["token_accuracy", "low"] > 0
     assert out.loc["token_accuracy", "B_metric"] == pytest.approx(4.0)
     assert out.loc["log_likelihood", "verdict"] == "flat", "a curve that never moves is not compared"
@@ -80,8 +103,14 @@ def _result(table: pd.DataFrame) -> Result:
 def test_choice_outcomes_grade_and_brier_per_seed():
     sweep = _tiny_sweep()
     uniform, sure_right, sure_wrong = [0.0, 0.0], [0.0, -np.inf], [-np.inf, 0.0]
-    table = pd.DataFrame({"seed": [0, 0, 1, 1], "component": 0, "correct": [0, 0, 0, 0],
-                          "option_logprob": [np.array(sure_right), np.array(uniform), np.array(sure_wrong), np.array(sure_right)]})
+    table = pd.DataFrame(
+        {
+            "seed": [0, 0, 1, 1],
+            "component": 0,
+            "correct": [0, 0, 0, 0],
+            "option_logprob": [np.array(sure_right), np.array(uniform), np.array(sure_wrong), np.array(sure_right)],
+        }
+    )
     # softmax of -inf is an exact 0, so Brier is 0 (right), 0.5 (uniform over 2), 2 (wrong).
     records = [_result(_length_records())] * 2  # their manifests record no diverged seed
     out = mirage.choice_outcomes(sweep, records, [_result(table), _result(table)])
@@ -96,14 +125,23 @@ def test_choice_outcomes_grade_and_brier_per_seed():
 
 def _length_records() -> pd.DataFrame:
     """add-1 (component 0) answers of 2 and 3 tokens, and one unscramble record that must be ignored."""
-    return pd.DataFrame({
-        "seed": [0, 0, 0, 0], "component": [0, 0, 0, 2], "target_len": [2, 2, 3, 4],
-        "prediction": [encode("7 EOS"), encode("6 EOS"), encode("1 2 EOS"), encode("3 2 1 EOS")],
-        "target": [encode("7 EOS"), encode("7 EOS"), encode("1 4 EOS"), encode("3 2 1 EOS")],
-        "logprob": [np.zeros(2), np.zeros(2), np.zeros(3), np.zeros(4)],
-        # teacher-forced hits: the second add-1 answer's first token is wrong, the third's middle one
-        "tf_correct": [np.array([True, True]), np.array([False, True]), np.array([True, False, True]), np.ones(4, bool)],
-    })
+    return pd.DataFrame(
+        {
+            "seed": [0, 0, 0, 0],
+            "component": [0, 0, 0, 2],
+            "target_len": [2, 2, 3, 4],
+            "prediction": [encode("7 EOS"), encode("6 EOS"), encode("1 2 EOS"), encode("3 2 1 EOS")],
+            "target": [encode("7 EOS"), encode("7 EOS"), encode("1 4 EOS"), encode("3 2 1 EOS")],
+            "logprob": [np.zeros(2), np.zeros(2), np.zeros(3), np.zeros(4)],
+            # teacher-forced hits: the second add-1 answer's first token is wrong, the third's middle one
+            "tf_correct": [
+                np.array([True, True]),
+                np.array([False, True]),
+                np.array([True, False, True]),
+                np.ones(4, bool),
+            ],
+        }
+    )
 
 
 def test_length_outcomes_group_the_chosen_components_by_target_length():
@@ -120,9 +158,20 @@ def test_length_outcomes_group_the_chosen_components_by_target_length():
 
 
 def test_length_curves_put_the_independent_token_model_beside_the_measurement():
-    lengths = pd.DataFrame({"d_model": 8, "n_params": 50, "flops": 1.0, "seed": [0, 0], "target_len": [2, 4],
-                            "em": [0.5, 0.1], "edit_distance": [0.5, 1.0], "correct_tokens": [3, 5], "tokens": [4, 8],
-                            "n_examples": [2, 2]})
+    lengths = pd.DataFrame(
+        {
+            "d_model": 8,
+            "n_params": 50,
+            "flops": 1.0,
+            "seed": [0, 0],
+            "target_len": [2, 4],
+            "em": [0.5, 0.1],
+            "edit_distance": [0.5, 1.0],
+            "correct_tokens": [3, 5],
+            "tokens": [4, 8],
+            "n_examples": [2, 2],
+        }
+    )
     p = mirage.token_accuracy_by_size(lengths)["p_token"].iloc[0]
     assert p == pytest.approx(8 / 12)
     curves = mirage.length_curves(lengths)
@@ -141,9 +190,17 @@ def test_independent_token_outcomes_compare_exact_match_with_p_to_the_l():
 
 
 def test_large_summary_needs_both_intervals_to_call_a_size_above_chance():
-    large = pd.DataFrame({"task": "add-3", "d_model": [4] * 3 + [8] * 3, "n_params": [10] * 3 + [20] * 3,
-                          "flops": [1.0] * 3 + [2.0] * 3, "seed": [0, 1, 2] * 2,
-                          "successes": [0, 0, 1, 40, 50, 60], "trials": 1000})
+    large = pd.DataFrame(
+        {
+            "task": "add-3",
+            "d_model": [4] * 3 + [8] * 3,
+            "n_params": [10] * 3 + [20] * 3,
+            "flops": [1.0] * 3 + [2.0] * 3,
+            "seed": [0, 1, 2] * 2,
+            "successes": [0, 0, 1, 40, 50, 60],
+            "trials": 1000,
+        }
+    )
     large["em"] = large["successes"] / large["trials"]
     out = mirage.large_summary(large, chance=0.01, n_resamples=200, confidence=0.95, rng_seed=0).set_index("d_model")
     assert out.loc[8, "verdict"] == "above chance" and out.loc[8, "successes"] == 150 and out.loc[8, "trials"] == 3000
@@ -160,8 +217,13 @@ def test_subset_sizes_are_powers_of_ten_then_the_whole_set():
 
 
 def test_exact_match_by_test_size_pools_seeds_on_the_first_prompts():
-    table = pd.DataFrame({"seed": [0] * 4 + [1] * 4, "example": [0, 1, 2, 3] * 2,
-                          "exact_match": [False, False, True, True, False, False, False, True]})
+    table = pd.DataFrame(
+        {
+            "seed": [0] * 4 + [1] * 4,
+            "example": [0, 1, 2, 3] * 2,
+            "exact_match": [False, False, True, True, False, False, False, True],
+        }
+    )
     out = mirage.exact_match_by_test_size(table, [2, 4], 0.95).set_index("prompts")
     assert out.loc[2, "successes"] == 0 and out.loc[2, "trials"] == 4 and out.loc[2, "low"] == 0.0
     assert out.loc[2, "high"] == pytest.approx(1 - 0.025 ** (1 / 4))
@@ -189,8 +251,8 @@ def test_size_columns_agree_with_run_outcomes():
 def test_cross_entropy_and_token_probability():
     # (1e9 / 1e8) ** -0.5 = 10 ** -0.5
     ce = mirage.per_token_cross_entropy(np.array([1e8, 1e9]), c=1e8, alpha=-0.5)
-    assert ce == pytest.approx([1.0, 10 ** -0.5])
-    assert mirage.per_token_correct(ce) == pytest.approx([math.exp(-1.0), math.exp(-(10 ** -0.5))])
+    assert ce == pytest.approx([1.0, 10**-0.5])
+    assert mirage.per_token_correct(ce) == pytest.approx([math.exp(-1.0), math.exp(-(10**-0.5))])
 
 
 def test_exact_match_is_geometric_and_edit_distance_linear_in_length():
@@ -261,8 +323,10 @@ NO_DIVERGENCE = "No seed diverged in training (rule: `scalingbook.lab.train.dive
 
 
 def _left_out(parts: str) -> str:
-    return ("Seeds that diverged in training (a non-finite loss, or a last loss over 1.5 times the first; "
-            f"`scalingbook.lab.train.diverged_from_losses`) are left out of every statistic: {parts}.")
+    return (
+        "Seeds that diverged in training (a non-finite loss, or a last loss over 1.5 times the first; "
+        f"`scalingbook.lab.train.diverged_from_losses`) are left out of every statistic: {parts}."
+    )
 
 
 def _stored_family(root: Path) -> mirage.Family:
@@ -280,13 +344,38 @@ def _stored_family(root: Path) -> mirage.Family:
             training.loc[(training["seed"] == 1) & (training["step"] == 6), "loss"] = 8.2
         write = {"profile": "quick", "device": "cpu", "started": started}
         store.write(f"{spec.sweep}/training", spec.params(), training, **write)
-        records.append(store.write(f"{spec.sweep}/records", spec.params(),
-                                   pd.concat([_length_records().assign(seed=s) for s in seeds], ignore_index=True), **write))
-        choices.append(store.write(f"{spec.sweep}/choices", spec.params(), pd.DataFrame(
-            {"seed": np.repeat(seeds, 2), "component": 0, "correct": 0, "option_logprob": options * 3}), **write))
-        large.append(store.write(f"{spec.sweep}/large", spec.params(), pd.DataFrame(
-            {"seed": np.repeat(seeds, 4), "example": [0, 1, 2, 3] * 3, "exact_match": [True, False, False, False] * 3}),
-            **write))
+        records.append(
+            store.write(
+                f"{spec.sweep}/records",
+                spec.params(),
+                pd.concat([_length_records().assign(seed=s) for s in seeds], ignore_index=True),
+                **write,
+            )
+        )
+        choices.append(
+            store.write(
+                f"{spec.sweep}/choices",
+                spec.params(),
+                pd.DataFrame(
+                    {"seed": np.repeat(seeds, 2), "component": 0, "correct": 0, "option_logprob": options * 3}
+                ),
+                **write,
+            )
+        )
+        large.append(
+            store.write(
+                f"{spec.sweep}/large",
+                spec.params(),
+                pd.DataFrame(
+                    {
+                        "seed": np.repeat(seeds, 4),
+                        "example": [0, 1, 2, 3] * 3,
+                        "exact_match": [True, False, False, False] * 3,
+                    }
+                ),
+                **write,
+            )
+        )
     return mirage.Family(sweep, "quick", records, choices, large)
 
 
@@ -326,18 +415,24 @@ def _sharpness(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 
 
 def test_sharpness_summary_names_the_metrics_of_every_verdict_and_counts_the_tasks():
-    sharp = _sharpness([
-        ("a", "edit_distance", "sharper"), ("a", "token_accuracy", "sharper"), ("a", "log_likelihood", "smoother"),
-        ("b", "edit_distance", "no clear difference"), ("b", "token_accuracy", "flat"),
-        ("c", "edit_distance", "flat"),
-    ])
+    sharp = _sharpness(
+        [
+            ("a", "edit_distance", "sharper"),
+            ("a", "token_accuracy", "sharper"),
+            ("a", "log_likelihood", "smoother"),
+            ("b", "edit_distance", "no clear difference"),
+            ("b", "token_accuracy", "flat"),
+            ("c", "edit_distance", "flat"),
+        ]
+    )
     assert mirage.sharpness_summary(sharp, "em") == (
         "- **`a`**: B under exact match is clearly higher than under token edit distance, per-token accuracy; "
         "clearly lower than under target log-likelihood (nats).\n"
         "- **`b`**: B under exact match is not clearly different from token edit distance; no B to compare with "
         "per-token accuracy (a flat curve).\n"
         "- **`c`**: no B to compare with token edit distance (a flat curve).\n\n"
-        "In all, 1 of 3 tasks have a continuous metric whose B is clearly below that of exact match.")
+        "In all, 1 of 3 tasks have a continuous metric whose B is clearly below that of exact match."
+    )
 
 
 def _swap(profile_sizes: int = 3) -> mirage.Swap:
@@ -354,38 +449,64 @@ def test_rescoring_text_states_the_straight_line_b_the_verdicts_and_the_seeds_le
         f"**What the rescoring shows** ({profile} profile, 3 sizes, so a straight line scores B = 2):\n\n"
         "- **`a`**: B under exact match is clearly higher than under token edit distance.\n\n"
         "In all, 1 of 1 tasks have a continuous metric whose B is clearly below that of exact match."
-        f"{caveat}\n\n{_left_out('d_model 8: 1 of 2')}")
+        f"{caveat}\n\n{_left_out('d_model 8: 1 of 2')}"
+    )
 
 
 def test_choices_text_compares_grade_with_brier():
-    swap = mirage.Swap(_swap().outcomes, ("grade", "brier"), pd.DataFrame(), pd.DataFrame(),
-                       _sharpness([("a", "brier", "no clear difference")]))
+    swap = mirage.Swap(
+        _swap().outcomes,
+        ("grade", "brier"),
+        pd.DataFrame(),
+        pd.DataFrame(),
+        _sharpness([("a", "brier", "no clear difference")]),
+    )
     assert mirage.choices_text(swap, "full") == (
         "**What multiple choice shows** (full profile):\n\n"
         "- **`a`**: B under multiple-choice grade is not clearly different from Brier score.\n\n"
         "In all, 0 of 1 tasks have a continuous metric whose B is clearly below that of multiple-choice grade.\n\n"
-        + _left_out("d_model 8: 1 of 2"))
+        + _left_out("d_model 8: 1 of 2")
+    )
 
 
 def test_independence_summary_counts_sizes_clearly_above_and_below_p_to_the_l():
-    table = pd.DataFrame({"task": ["x"] * 3 + ["y"] * 2, "n_params": [10, 20, 30, 10, 20],
-                          "em": [0.1, 0.2, 0.5, 0.0, 0.3], "em_model": [0.2, 0.25, 0.4, 0.0, 0.3],
-                          "low": [-0.2, -0.1, 0.05, 0.0, -0.1], "high": [-0.01, 0.02, 0.2, 0.0, 0.1]})
+    table = pd.DataFrame(
+        {
+            "task": ["x"] * 3 + ["y"] * 2,
+            "n_params": [10, 20, 30, 10, 20],
+            "em": [0.1, 0.2, 0.5, 0.0, 0.3],
+            "em_model": [0.2, 0.25, 0.4, 0.0, 0.3],
+            "low": [-0.2, -0.1, 0.05, 0.0, -0.1],
+            "high": [-0.01, 0.02, 0.2, 0.0, 0.1],
+        }
+    )
     outcomes = pd.DataFrame({"d_model": [4, 8], "seed": [0, 0], "n_diverged": [0, 0]})
     assert mirage.independence_text(outcomes, table, 0.9, "quick") == (
         "**Measured against p^L** (quick profile):\n\n"
         "- **`x`**: measured exact match is clearly above p^L at 1 of 3 sizes and clearly below at 1 (90% paired "
         "intervals); at the largest, 0.500 measured against 0.400 predicted.\n"
         "- **`y`**: measured exact match is clearly above p^L at 0 of 2 sizes and clearly below at 0 (90% paired "
-        "intervals); at the largest, 0.300 measured against 0.300 predicted.\n\n" + NO_DIVERGENCE)
+        "intervals); at the largest, 0.300 measured against 0.300 predicted.\n\n" + NO_DIVERGENCE
+    )
 
 
 def _lengths(correct_small: list[int], correct_large: list[int]) -> pd.DataFrame:
     """One seed of two sizes answering two prompts of 2 tokens and two of 3 (4 and 6 answer tokens)."""
-    return pd.DataFrame({
-        "d_model": [4, 4, 8, 8], "n_params": [100, 100, 400, 400], "flops": 1.0, "seed": 0, "target_len": [2, 3, 2, 3],
-        "em": [0.5, 0.0, 0.5, 0.5], "edit_distance": [0.5, 1.0, 0.25, 0.5],
-        "correct_tokens": [*correct_small, *correct_large], "tokens": [4, 6, 4, 6], "n_examples": 2, "n_diverged": 0})
+    return pd.DataFrame(
+        {
+            "d_model": [4, 4, 8, 8],
+            "n_params": [100, 100, 400, 400],
+            "flops": 1.0,
+            "seed": 0,
+            "target_len": [2, 3, 2, 3],
+            "em": [0.5, 0.0, 0.5, 0.5],
+            "edit_distance": [0.5, 1.0, 0.25, 0.5],
+            "correct_tokens": [*correct_small, *correct_large],
+            "tokens": [4, 6, 4, 6],
+            "n_examples": 2,
+            "n_diverged": 0,
+        }
+    )
 
 
 def test_lengths_text_reads_the_largest_size_and_counts_sizes_that_follow_the_model():
@@ -397,36 +518,57 @@ def test_lengths_text_reads_the_largest_size_and_counts_sizes_that_follow_the_mo
         "(p^L = 0.640), 0.500 at L = 3 (p^L = 0.512), and edit distance 0.25 (L(1-p) = 0.40), 0.50 (L(1-p) = 0.60). "
         "Across the 2 sizes, exact match never rises with length for 2 and edit distance never falls with length "
         "for 2; the mean gap between measured exact match and p^L is 0.127. A power law fitted to the measured "
-        "per-token accuracy, -ln p = (N/c)^alpha, gives alpha = -0.597 and c = 32.5. " + NO_DIVERGENCE)
+        "per-token accuracy, -ln p = (N/c)^alpha, gives alpha = -0.597 and c = 32.5. " + NO_DIVERGENCE
+    )
 
 
-@pytest.mark.parametrize(("small", "large", "sentence"), [
-    ([3, 5], [2, 4], "Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha "
-     "gives alpha = 0.597, not negative), so the mathematical model's smooth loss is not what these models show."),
-    ([4, 6], [2, 4], "Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha "
-     "gives no usable exponent), so the mathematical model's smooth loss is not what these models show."),
-])
+@pytest.mark.parametrize(
+    ("small", "large", "sentence"),
+    [
+        (
+            [3, 5],
+            [2, 4],
+            "Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha "
+            "gives alpha = 0.597, not negative), so the mathematical model's smooth loss is not what these models show.",
+        ),
+        (
+            [4, 6],
+            [2, 4],
+            "Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha "
+            "gives no usable exponent), so the mathematical model's smooth loss is not what these models show.",
+        ),
+    ],
+)
 def test_lengths_text_says_when_per_token_accuracy_is_no_power_law(small, large, sentence):
     text = mirage.lengths_text(_lengths(small, large), "quick")
     assert text.endswith(f"{sentence} {mirage.QUICK_CAVEAT} {NO_DIVERGENCE}")
 
 
 def _large(verdicts: list[str], successes: list[int]) -> mirage.LargeTestSet:
-    summary = pd.DataFrame({"n_params": [1000, 20000, 300000][: len(verdicts)], "verdict": verdicts,
-                            "successes": successes, "trials": 4000, "em": [s / 4000 for s in successes],
-                            "cp_high": [0.0009, 0.002, 0.03][: len(verdicts)]})
+    summary = pd.DataFrame(
+        {
+            "n_params": [1000, 20000, 300000][: len(verdicts)],
+            "verdict": verdicts,
+            "successes": successes,
+            "trials": 4000,
+            "em": [s / 4000 for s in successes],
+            "cp_high": [0.0009, 0.002, 0.03][: len(verdicts)],
+        }
+    )
     outcomes = pd.DataFrame({"d_model": 4, "seed": [0, 1], "n_diverged": 0})
     return mirage.LargeTestSet("add-2", 0.0056, outcomes, summary, pd.DataFrame())
 
 
 def test_large_text_counts_verdicts_and_names_the_first_size_above_chance_and_the_sizes_at_zero():
-    text = mirage.large_text(_large(["below chance", "not distinguishable from chance", "above chance"], [0, 20, 100]),
-                             "full")
+    text = mirage.large_text(
+        _large(["below chance", "not distinguishable from chance", "above chance"], [0, 20, 100]), "full"
+    )
     assert text == (
         "**What more data shows** (full profile): On `add-2` (chance 0.0056) the large test set puts 1 of 3 sizes "
         "above chance, 1 below it and 1 indistinguishable from it (both intervals must agree). The smallest size "
         "above chance has 300,000 parameters, at exact match 0.0250. 1 size(s) answer none of their 4,000 (prompt, "
-        f"seed) pairs exactly; there the test set only bounds exact match below 0.0009. {NO_DIVERGENCE}")
+        f"seed) pairs exactly; there the test set only bounds exact match below 0.0009. {NO_DIVERGENCE}"
+    )
 
 
 def test_large_text_when_no_size_is_above_chance_and_none_is_at_zero():
@@ -435,7 +577,8 @@ def test_large_text_when_no_size_is_above_chance_and_none_is_at_zero():
         "**What more data shows** (quick profile): On `add-2` (chance 0.0056) the large test set puts 0 of 2 sizes "
         "above chance, 1 below it and 1 indistinguishable from it (both intervals must agree). Every size answers "
         "some prompts exactly, so a test set this large resolves exact match at every size. "
-        f"{mirage.QUICK_CAVEAT} {NO_DIVERGENCE}")
+        f"{mirage.QUICK_CAVEAT} {NO_DIVERGENCE}"
+    )
 
 
 def test_first_resolvable_is_the_smallest_model_above_one_over_n():
@@ -443,7 +586,7 @@ def test_first_resolvable_is_the_smallest_model_above_one_over_n():
     table = mirage.first_resolvable(model).data.set_index("length")
     # exact match of L = 4 is exp(-4) = 0.018 < 1/10 at 1e8 and exp(-4 / sqrt(10)) = 0.28 at 1e9
     assert table["smallest resolvable N"].to_dict() == {1: 1e8, 4: 1e9}
-    assert table.loc[4, "p(token) there"] == pytest.approx(math.exp(-(10 ** -0.5)))
+    assert table.loc[4, "p(token) there"] == pytest.approx(math.exp(-(10**-0.5)))
     with pytest.raises(ValueError, match="log10_params_min"):
         mirage.params_grid(3.0, 3.0)
 

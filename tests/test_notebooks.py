@@ -69,7 +69,9 @@ def test_a_chapter_leaves_loops_and_charts_to_its_module(path):
 
 def test_the_measure_counts_what_it_should(tmp_path):
     notebook = tmp_path / "n.py"
-    notebook.write_text('# %% [markdown]\n# one\n# two\n\n# three\n\n# %%\nx = [i for i in range(3)]\n\n'
-                        '# %% grade={"exercise": "e"}\nfor i in range(9):\n    pass\n')
+    notebook.write_text(
+        "# %% [markdown]\n# one\n# two\n\n# three\n\n# %%\nx = [i for i in range(3)]\n\n"
+        '# %% grade={"exercise": "e"}\nfor i in range(9):\n    pass\n'
+    )
     assert code_share(notebook) == 0.25
     assert heavy_code(notebook) == ["ListComp: x = [i for i in range(3)]"]

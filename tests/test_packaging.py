@@ -51,8 +51,11 @@ def test_the_lock_file_pins_every_declared_dependency_inside_its_range():
 
 def test_the_wheel_ships_what_a_project_folder_needs():
     tree = ast.parse((CHECKOUT / "setup.py").read_text())
-    (shipped,) = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
-                  and [getattr(t, "id", None) for t in node.targets] == ["SOURCES"]]
+    (shipped,) = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["SOURCES"]
+    ]
     assert shipped == project.SOURCES, "setup.py and scalingbook.lab.project name different book sources"
 
 
@@ -71,23 +74,54 @@ def test_an_installed_wheel_runs_a_chapter_outside_the_clone(tmp_path):
     env["SCALINGBOOK_CACHE"] = str(default_root("quick"))
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(CHECKOUT)],
-        check=True, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(CHECKOUT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     (wheel,) = wheels.glob("scalingbook-*.whl")
     env_dir = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300, env=env)
     python = env_dir / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", wheel],
-                   check=True, timeout=300, env=env)
-    fresh_site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                     check=True, capture_output=True, text=True, env=env).stdout.strip())
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", wheel],
+        check=True,
+        timeout=300,
+        env=env,
+    )
+    fresh_site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout.strip()
+    )
     (fresh_site / "zz-borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     installed = sorted(p for p in (fresh_site / "scalingbook").rglob("*") if "__pycache__" not in p.parts)
 
     scalingbook = str(env_dir / "bin" / "scalingbook")
-    where = subprocess.run([python, "-c", "import scalingbook.lab.store as r; print(r.__file__)"],
-                           cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
+    where = subprocess.run(
+        [python, "-c", "import scalingbook.lab.store as r; print(r.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert where.startswith(str(fresh_site)), f"scalingbook imported from {where}, not from the wheel"
 
     outside = tmp_path / "elsewhere"
@@ -98,8 +132,9 @@ def test_an_installed_wheel_runs_a_chapter_outside_the_clone(tmp_path):
     done = subprocess.run([scalingbook, "init", "mybook"], cwd=outside, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     book_dir = outside / "mybook"
-    done = subprocess.run([scalingbook, "run", "mirage"], cwd=book_dir, env=env, capture_output=True, text=True,
-                          timeout=1800)
+    done = subprocess.run(
+        [scalingbook, "run", "mirage"], cwd=book_dir, env=env, capture_output=True, text=True, timeout=1800
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == "", "no warnings"
     assert (book_dir / "book" / "chapters" / "mirage.ipynb").is_file()

@@ -8,7 +8,7 @@ import pytest
 
 from scalingbook.chapters.params import MAX_INPUT_BYTES, Param, ParameterError, parameters_cell, read_params, resolve
 
-NOTEBOOK = '''# %% [markdown]
+NOTEBOOK = """# %% [markdown]
 # # A chapter
 
 # %% tags=["parameters"]
@@ -21,7 +21,7 @@ name = "count"  # task name
 
 # %%
 print(alpha)
-'''
+"""
 
 
 @pytest.fixture
@@ -43,7 +43,12 @@ def test_reads_defaults_types_help_and_constraints(params):
 
 def test_defaults_when_nothing_is_given(params):
     assert resolve(params, {}) == {
-        "profile": "quick", "alpha": -0.35, "steps": 100, "lengths": [1, 2, 3], "verbose": False, "name": "count",
+        "profile": "quick",
+        "alpha": -0.35,
+        "steps": 100,
+        "lengths": [1, 2, 3],
+        "verbose": False,
+        "name": "count",
     }
 
 

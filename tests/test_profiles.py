@@ -19,7 +19,8 @@ SETTINGS = {
 def test_overrides_merge_deeply_into_the_top_level_and_lists_replace():
     assert select_profile(SETTINGS, "paper", "s.yaml") == {k: v for k, v in SETTINGS.items() if k != "profiles"}
     assert select_profile(SETTINGS, "full", "s.yaml") == {
-        "design": {"layers": 2, "widths": [8], "optimiser": {"lr": 5e-3, "warmup": 20}}}
+        "design": {"layers": 2, "widths": [8], "optimiser": {"lr": 5e-3, "warmup": 20}}
+    }
     assert select_profile(SETTINGS, "quick", "s.yaml")["design"]["layers"] == 4
     assert merge({"a": {"b": 1}}, {"a": 2}) == {"a": 2}, "a value that is not a mapping replaces the mapping"
 
@@ -32,7 +33,9 @@ def test_merging_leaves_the_settings_it_read_untouched():
 
 def test_which_profiles_a_file_defines():
     assert defined_profiles(SETTINGS) == ["quick", "full", "paper"]
-    assert defined_profiles({"profiles": {"quick": {}, "full": {}}}) == ["quick", "full"], "an empty top level: no paper"
+    assert defined_profiles({"profiles": {"quick": {}, "full": {}}}) == ["quick", "full"], (
+        "an empty top level: no paper"
+    )
     assert defined_profiles({"name": "x", "profiles": {"full": {}}}) == ["full", "paper"]
     assert defined_profiles({"name": "x"}) == ["quick", "full", "paper"], "no profiles section: the same at every one"
 
@@ -42,8 +45,16 @@ def test_which_profiles_a_file_defines():
     [
         ({"profiles": {"quick": {}, "full": {}}}, "paper", "s.yaml: no 'paper' profile (it defines quick, full)"),
         ({"a": 1, "profiles": {"quick": {}}}, "full", "s.yaml: no 'full' profile (it defines quick, paper)"),
-        ({"a": 1, "profiles": {"ful": {}}}, "paper", "s.yaml: profiles: unknown profile(s) ['ful']; allowed: quick, full"),
-        ({"a": 1, "profiles": {"paper": {}}}, "paper", "unknown profile(s) ['paper']; allowed: quick, full (the top level"),
+        (
+            {"a": 1, "profiles": {"ful": {}}},
+            "paper",
+            "s.yaml: profiles: unknown profile(s) ['ful']; allowed: quick, full",
+        ),
+        (
+            {"a": 1, "profiles": {"paper": {}}},
+            "paper",
+            "unknown profile(s) ['paper']; allowed: quick, full (the top level",
+        ),
         ({"a": 1, "profiles": {"quick": 3}}, "quick", "s.yaml: profiles must map a profile's name to a mapping"),
         ([1, 2], "quick", "s.yaml: expected a mapping at the top level"),
     ],

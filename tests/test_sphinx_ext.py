@@ -40,7 +40,8 @@ def test_repeated_inline_scripts_are_dropped_in_place():
     sphinx_ext._drop_repeated_scripts(None, "page", "page.html", context, None)
     assert context["script_files"] is scripts
     assert [(s.filename or None, s.attributes.get("body")) for s in scripts] == [
-        (None, "const THEBE_JS_URL = 1"), ("a.js", None)
+        (None, "const THEBE_JS_URL = 1"),
+        ("a.js", None),
     ]
 
 
@@ -54,8 +55,16 @@ def test_exercises_are_numbered_from_one_on_every_page(tmp_path):
     for page in ("one", "two"):
         exercises = "".join(f".. exercise:: {page} {i}\n   :label: {page}-{i}\n\n   Do {i}.\n\n" for i in (1, 2))
         (source / f"{page}.rst").write_text(f"{page.title()}\n===\n\n{exercises}")
-    app = Sphinx(str(source), str(source), str(tmp_path / "html"), str(tmp_path / "doctrees"), "html",
-                 status=None, warning=None, freshenv=True)
+    app = Sphinx(
+        str(source),
+        str(source),
+        str(tmp_path / "html"),
+        str(tmp_path / "doctrees"),
+        "html",
+        status=None,
+        warning=None,
+        freshenv=True,
+    )
     app.build()
     for page in ("one", "two"):
         html = (tmp_path / "html" / f"{page}.html").read_text()

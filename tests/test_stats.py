@@ -15,8 +15,6 @@ from scalingbook.analysis import stats
 samples = st.lists(st.floats(-100, 100, allow_nan=False), min_size=1, max_size=40).map(np.array)
 
 
-
-
 def test_bootstrap_is_reproducible_and_about_the_right_width() -> None:
     x = np.random.default_rng(1).normal(size=400)
     first = stats.bootstrap_ci(x, rng_seed=7)
@@ -71,17 +69,15 @@ def test_dip_test_known_cases() -> None:
         stats.dip_test(np.array([1.0, 2.0, 3.0]))
 
 
-
-
-
-
 def test_seed_outcomes_average_exact_match_and_per_token_nll_per_seed():
-    records = pd.DataFrame({
-        "seed": [3, 3, 1, 1],
-        "exact_match": [True, False, True, True],
-        "sum_logprob": [-2.0, -6.0, -1.0, -3.0],
-        "target_len": [2, 3, 1, 3],
-    })
+    records = pd.DataFrame(
+        {
+            "seed": [3, 3, 1, 1],
+            "exact_match": [True, False, True, True],
+            "sum_logprob": [-2.0, -6.0, -1.0, -3.0],
+            "target_len": [2, 3, 1, 3],
+        }
+    )
     out = stats.seed_outcomes(records)
     assert out["seed"].tolist() == [1, 3]
     np.testing.assert_allclose(out["em"], [1.0, 0.5])
@@ -130,8 +126,14 @@ def test_paired_bootstrap_resamples_the_same_seeds_for_every_curve():
 
 
 def test_seed_means_band_each_group_with_its_own_bootstrap():
-    frame = pd.DataFrame({"width": [8, 1, 2, 4] * 2, "c": ["a"] * 8, "seed": [0] * 4 + [1] * 4,
-                          "score": [1.0, 0.0, 0.0, 0.0, 3.0, 0.0, 1.0, 2.0]})
+    frame = pd.DataFrame(
+        {
+            "width": [8, 1, 2, 4] * 2,
+            "c": ["a"] * 8,
+            "seed": [0] * 4 + [1] * 4,
+            "score": [1.0, 0.0, 0.0, 0.0, 3.0, 0.0, 1.0, 2.0],
+        }
+    )
     band = stats.seed_means(frame, "score", ["width", "c"], n_resamples=200, name="mean")
     assert list(band.columns) == ["width", "c", "mean", "low", "high", "n_seeds"]
     assert band["width"].tolist() == [1, 2, 4, 8] and band["mean"].tolist() == [0.0, 0.5, 1.0, 2.0]

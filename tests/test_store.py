@@ -122,7 +122,10 @@ def test_a_flipped_bit_in_a_table_is_an_error_naming_the_file_and_the_fix(tmp_pa
 @pytest.mark.parametrize(
     ("command", "rerun"),
     [
-        ("/venv/bin/scalingbook sweep sweeps/seeds-count-width.yaml", "/venv/bin/scalingbook sweep sweeps/seeds-count-width.yaml"),
+        (
+            "/venv/bin/scalingbook sweep sweeps/seeds-count-width.yaml",
+            "/venv/bin/scalingbook sweep sweeps/seeds-count-width.yaml",
+        ),
         ("/venv/lib/site-packages/ipykernel_launcher.py -f /tmp/k.json", "scalingbook run sweep"),
     ],
 )
@@ -148,15 +151,26 @@ def test_old_temporaries_of_killed_writers_are_removed_on_the_next_write(tmp_pat
 
 def test_a_damaged_result_stops_a_sweep_in_one_line(tmp_path, monkeypatch, capsys):
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "tiny", "task": {"name": "count", "train_length": 4, "test_length": 5},
-        "model": {"n_layers": 1, "n_heads": 2}, "grid": [{"d_model": 16}], "members": {"seeds": 1},
-        "train": {"steps": 2, "batch_size": 2, "warmup_steps": 1, "log_every": 1, "progress": False},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny",
+                "task": {"name": "count", "train_length": 4, "test_length": 5},
+                "model": {"n_layers": 1, "n_heads": 2},
+                "grid": [{"d_model": 16}],
+                "members": {"seeds": 1},
+                "train": {"steps": 2, "batch_size": 2, "warmup_steps": 1, "log_every": 1, "progress": False},
+            }
+        )
+    )
     monkeypatch.setenv("SCALINGBOOK_CACHE", str(tmp_path / "store"))
     run = Sweep.load(config, "quick").runs[0]
     stored = ResultStore(tmp_path / "store").write(
-        "tiny/records", run.params(), pd.DataFrame({"x": [1]}), profile="quick", device="cpu",
+        "tiny/records",
+        run.params(),
+        pd.DataFrame({"x": [1]}),
+        profile="quick",
+        device="cpu",
         started=datetime.now(UTC),
     )
     (stored.path / stored.manifest["table_file"]).write_bytes(b"rotten")
@@ -178,7 +192,9 @@ def test_manifests_record_the_command_with_paths_relative_to_the_project(tmp_pat
     assert store.repo_relative(tmp_path / "data" / "x.csv") == "data/x.csv"
     assert store.repo_relative("/elsewhere/on/this/machine/x.csv") == "x.csv"
     monkeypatch.setenv(store.COMMAND_ENV_VAR, "scalingbook sweep sweeps/a.yaml")
-    assert _write(ResultStore(tmp_path), pd.DataFrame({"x": [1]})).manifest["command"] == "scalingbook sweep sweeps/a.yaml"
+    assert (
+        _write(ResultStore(tmp_path), pd.DataFrame({"x": [1]})).manifest["command"] == "scalingbook sweep sweeps/a.yaml"
+    )
     monkeypatch.delenv(store.COMMAND_ENV_VAR)
     monkeypatch.setattr("sys.argv", [str(tmp_path / "scripts" / "pilot"), "/tmp/out.csv", "label"])
     assert store.command_line() == "scripts/pilot out.csv label"
@@ -247,8 +263,9 @@ def test_every_committed_result_is_found_under_the_key_the_code_makes_today():
         folder = manifest.parent
         result = load_result(folder)
         name = result.manifest["name"]
-        sweep_name = name.rsplit("/", 1)[0] if name.rsplit("/", 1)[-1] in ("records", "training", "large", "choices") \
-            else name
+        sweep_name = (
+            name.rsplit("/", 1)[0] if name.rsplit("/", 1)[-1] in ("records", "training", "large", "choices") else name
+        )
         assert folder.name in expected.get(sweep_name, set()), f"{folder}: no run of today's code has this key"
         found += 1
     assert found >= 64, f"only {found} committed results found under {data}"

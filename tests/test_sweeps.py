@@ -109,14 +109,25 @@ def test_member_train_and_eval_fields_are_checked_when_the_yaml_is_loaded(tmp_pa
 def test_yaml_number_forms_are_accepted_and_stored_keys_kept(tmp_path):
     """``lr: 1e-3`` is a string to PyYAML (no dot); it is read as the number, like ``1.0e-3``."""
     config = tmp_path / "forms.yaml"
-    config.write_text(yaml.safe_dump(CONFIG) + "members: {seeds: 2, lr: 1e-3, steps: 1e1}\ntrain: {steps: 12, "
-                      "batch_size: 8, warmup_steps: 2, log_every: 4, progress: false, min_lr_ratio: 1e-1}\n")
+    config.write_text(
+        yaml.safe_dump(CONFIG) + "members: {seeds: 2, lr: 1e-3, steps: 1e1}\ntrain: {steps: 12, "
+        "batch_size: 8, warmup_steps: 2, log_every: 4, progress: false, min_lr_ratio: 1e-1}\n"
+    )
     run = Sweep.load(config).runs[0]
     assert run.members[0] == {"seed": 0, "lr": 0.001, "steps": 10}
     assert run.train["min_lr_ratio"] == 0.1 and isinstance(run.train["steps"], int)
-    assert run.key == Sweep.from_dict({
-        **CONFIG, "members": {"seeds": 2, "lr": 1.0e-3, "steps": 10}, "train": {**CONFIG["train"], "min_lr_ratio": 0.1}
-    }).runs[0].key
+    assert (
+        run.key
+        == Sweep.from_dict(
+            {
+                **CONFIG,
+                "members": {"seeds": 2, "lr": 1.0e-3, "steps": 10},
+                "train": {**CONFIG["train"], "min_lr_ratio": 0.1},
+            }
+        )
+        .runs[0]
+        .key
+    )
     # A config that was already valid keeps the key it was stored under (pinned before this check existed).
     assert Sweep.from_dict(CONFIG).runs[0].key == PINNED_KEY
 
@@ -166,13 +177,19 @@ def test_a_killed_sweep_resumes_without_repeating_finished_runs(tmp_path, checkp
 
 
 # Five members in groups of two: three groups per run, the last one short.
-GROUPED = {**CONFIG, "members": {"seeds": 5, "lr": 3e-3},
-           "train": {**CONFIG["train"], "steps": 40, "member_chunk": 2, "checkpoint_every": 1000}}
+GROUPED = {
+    **CONFIG,
+    "members": {"seeds": 5, "lr": 3e-3},
+    "train": {**CONFIG["train"], "steps": 40, "member_chunk": 2, "checkpoint_every": 1000},
+}
 
 
 def _tables(store, sweep):
-    return {(s.key, name): store.read(f"tiny/{name}", s.params()).table for s in sweep.runs
-            for name in ("records", "training")}
+    return {
+        (s.key, name): store.read(f"tiny/{name}", s.params()).table
+        for s in sweep.runs
+        for name in ("records", "training")
+    }
 
 
 def test_time_boxed_sittings_and_workers_give_the_same_results_as_one_run(tmp_path, checkpoints, monkeypatch):
@@ -187,8 +204,9 @@ def test_time_boxed_sittings_and_workers_give_the_same_results_as_one_run(tmp_pa
     clock, real_time = iter(range(10**6)), time.time
     monkeypatch.setattr(time, "time", lambda: next(clock) * 0.5)  # each look at the clock is 0.5 s later
     while stopped and sittings < 3:
-        stopped = sweeps.run_sweeps([sweep], "quick", time_limit=20.0, store_root=tmp_path / "boxed",
-                                    log=lambda _: None).stopped
+        stopped = sweeps.run_sweeps(
+            [sweep], "quick", time_limit=20.0, store_root=tmp_path / "boxed", log=lambda _: None
+        ).stopped
         sittings += 1
     assert stopped and sittings == 3, "the time limit must have stopped every sitting"
     assert list(checkpoints.rglob("chunk-*.pt")), "a stopped group keeps its checkpoint"

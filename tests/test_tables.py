@@ -8,7 +8,9 @@ from scalingbook.chapters import tables
 
 
 def test_plain_frames_get_human_names_aligned_numbers_and_per_column_digits():
-    frame = pd.DataFrame({"n_params": [1000, 20000], "loss": [2.093712, 17.70151], "flops": [3.1e12, 4e13], "task": ["a", "b"]})
+    frame = pd.DataFrame(
+        {"n_params": [1000, 20000], "loss": [2.093712, 17.70151], "flops": [3.1e12, 4e13], "task": ["a", "b"]}
+    )
     html = tables.style(frame).to_html()
     for shown in (">parameters<", ">FLOPs<", "1,000", "20,000", ">2.09<", ">17.70<", "3.100e+12"):
         assert shown in html, shown

@@ -44,8 +44,10 @@ def additions(draw: st.DrawFn) -> IndexHintAddition:
 @st.composite
 def arithmetic(draw: st.DrawFn) -> FewShotArithmetic:
     return FewShotArithmetic(
-        draw(st.integers(1, 4)), draw(st.integers(1, 5)),
-        op=draw(st.sampled_from(["+", "-", "*"])), shots=draw(st.integers(0, 3)),
+        draw(st.integers(1, 4)),
+        draw(st.integers(1, 5)),
+        op=draw(st.sampled_from(["+", "-", "*"])),
+        shots=draw(st.integers(0, 3)),
     )
 
 
@@ -138,6 +140,7 @@ def test_no_test_query_occurs_in_training(task, train_seed, test_seed):
     seen = {tuple(row) for row in train.tokens}
     assert not seen & {tuple(row) for row in test.tokens}
     if isinstance(task, FewShotArithmetic):  # not even as a solved shot
+
         def problems(ex: Examples) -> list[str]:
             return [p.split("=")[0] for r in ex.tokens for p in decode(r)[4:].replace(" ", "").split(";")]
 
@@ -235,8 +238,14 @@ def test_language_modelling_follows_the_markov_transitions():
 @st.composite
 def unscrambles(draw: st.DrawFn) -> WordUnscramble:
     # at least 3 letters and 20 words, so every length has problems to hold out (6 orders x 20 words)
-    return WordUnscramble(draw(st.integers(3, 6)), draw(st.integers(3, 7)), shots=draw(st.integers(0, 2)),
-                          n_words=draw(st.integers(20, 60)), lexicon_seed=draw(st.integers(0, 9)), min_length=3)
+    return WordUnscramble(
+        draw(st.integers(3, 6)),
+        draw(st.integers(3, 7)),
+        shots=draw(st.integers(0, 2)),
+        n_words=draw(st.integers(20, 60)),
+        lexicon_seed=draw(st.integers(0, 9)),
+        min_length=3,
+    )
 
 
 def check_unscramble(task: WordUnscramble, ex: Examples) -> None:

@@ -24,7 +24,9 @@ from scalingbook.site import book, cli, sandbox, teaching
 
 CHAPTERS = [c.name for c in book.CHAPTERS if teaching.chapter_exercises(c)]
 LOOP = "while True:\n    pass"
-STUBBORN_LOOP = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+STUBBORN_LOOP = (
+    "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+)
 
 
 def test_some_chapter_has_exercises():
@@ -244,11 +246,16 @@ def attack():
         key = _grade(made, out / f"{name}-solutions.ipynb")
         root = out.parent
         cache = next((root / ".cache" / "grading").glob(f"{name}-*.json"))
-        targets = {"cache": str(cache), "roster": str(root / ".cache" / "grading" / "roster.json"),
-                   "report": str(root / "reports" / f"handout.{name}.grade.json")}
+        targets = {
+            "cache": str(cache),
+            "roster": str(root / ".cache" / "grading" / "roster.json"),
+            "report": str(root / "reports" / f"handout.{name}.grade.json"),
+        }
         first = "\n".join(_attack(label, code.format(**targets)) for label, code in ATTACKS.items())
-        escape = ("import subprocess, sys\n"
-                  "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)")
+        escape = (
+            "import subprocess, sys\n"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)"
+        )
         flood_and_hog = "print('x' * 3_000_000)\nhog = bytearray(6 * 2**30)"
         path = _fill(made, key, {0: "\n".join([first, escape, flood_and_hog])}, "mallory")
         notebook = nbformat.read(path, as_version=4)
@@ -294,7 +301,9 @@ def test_the_roster_parameters_are_used_not_the_notebook_s(attack):
     report = attack.report
     assert report.parameters["exercise_seed"] == 7
     assert any("exercise_seed = 0 (roster 7)" in note for note in report.notes), report.notes
-    assert report.exercises[0].score == 0 and all(ex.score == ex.points for ex in report.exercises[1:]), report.summary()
+    assert report.exercises[0].score == 0 and all(ex.score == ex.points for ex in report.exercises[1:]), (
+        report.summary()
+    )
 
 
 @pytest.mark.slow  # executes whole chapters

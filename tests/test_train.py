@@ -25,9 +25,7 @@ from scalingbook.lab.train import (
 
 TASK = Count(6, 6, n_values=20)
 MODEL = ModelConfig(d_model=16, n_layers=2, n_heads=2, seq_len=12)
-CFG = TrainConfig(
-    steps=12, batch_size=8, warmup_steps=3, log_every=1, checkpoint_every=4, progress=False
-)
+CFG = TrainConfig(steps=12, batch_size=8, warmup_steps=3, log_every=1, checkpoint_every=4, progress=False)
 
 
 def weights(result, member: int) -> dict[str, torch.Tensor]:
@@ -119,7 +117,9 @@ def test_a_damaged_or_foreign_checkpoint_is_moved_aside_and_training_starts_afre
         train(MODEL, members, TASK, CFG, checkpoint=path)
         data = path.read_bytes()
         path.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\0" * 100, "empty": b""}[damage])
-    with pytest.warns(UserWarning, match=rf"checkpoint {path} .*; moved to run\.pt\.bad-\S+, training starts from scratch"):
+    with pytest.warns(
+        UserWarning, match=rf"checkpoint {path} .*; moved to run\.pt\.bad-\S+, training starts from scratch"
+    ):
         again = train(MODEL, members, TASK, CFG, checkpoint=path)
     np.testing.assert_array_equal(again.history, train(MODEL, members, TASK, CFG).history)
     assert len(list(tmp_path.glob("run.pt.bad-*"))) == 1
@@ -167,12 +167,14 @@ def test_divergence_is_read_from_the_loss_history_without_changing_training():
     def curve(member, losses):
         return pd.DataFrame({"member": member, "step": np.arange(1, len(losses) + 1) * 10, "loss": losses})
 
-    synthetic = pd.concat([
-        curve(0, [3.6, 3.0, 2.9]),  # healthy
-        curve(1, [3.6, 6.0, 8.2]),  # the member: ends at 8.2
-        curve(2, [3.6, 3.6, 3.5]),  # never learns: a failed seed, not a divergence
-        curve(3, [3.6, 5.0, 2.8]),  # a spike below 1.5x the early loss, recovered
-        curve(4, [3.6, np.nan, np.nan]),  # non-finite
-        curve(5, [40.0, 9.0, 3.0]),  # blew up in its first interval, judged against log V
-    ])
+    synthetic = pd.concat(
+        [
+            curve(0, [3.6, 3.0, 2.9]),  # healthy
+            curve(1, [3.6, 6.0, 8.2]),  # the member: ends at 8.2
+            curve(2, [3.6, 3.6, 3.5]),  # never learns: a failed seed, not a divergence
+            curve(3, [3.6, 5.0, 2.8]),  # a spike below 1.5x the early loss, recovered
+            curve(4, [3.6, np.nan, np.nan]),  # non-finite
+            curve(5, [40.0, 9.0, 3.0]),  # blew up in its first interval, judged against log V
+        ]
+    )
     assert diverged_from_losses(synthetic, vocab_size=32).tolist() == [False, True, False, False, True, True]

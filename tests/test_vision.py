@@ -35,8 +35,9 @@ def test_reconstruction_c_counts_errors_strictly_below_c():
 
 
 def test_reconstruction_curves_have_one_row_per_width_seed_and_c():
-    table = pd.DataFrame({"width": [1, 1, 2, 2], "seed": [0, 0, 0, 0], "image": [3, 4, 3, 4],
-                          "sq_error": [2.0, 4.0, 0.5, 1.5]})
+    table = pd.DataFrame(
+        {"width": [1, 1, 2, 2], "seed": [0, 0, 0, 0], "image": [3, 4, 3, 4], "sq_error": [2.0, 4.0, 0.5, 1.5]}
+    )
     curves = mirage.reconstruction_curves(table, [1.0, 3.0])
     assert curves[["width", "c"]].values.tolist() == [[1, 1.0], [1, 3.0], [2, 1.0], [2, 3.0]]
     np.testing.assert_allclose(curves["mse"], [3.0, 3.0, 1.0, 1.0])
@@ -72,8 +73,9 @@ def test_expected_subset_accuracy_is_accuracy_to_the_k_and_matches_sampling():
 
 
 def test_breakthroughness_is_high_for_a_step_and_n_minus_1_for_a_line():
-    frame = pd.DataFrame({"width": [1, 2, 4, 8] * 2, "seed": [0] * 4 + [1] * 4,
-                          "score": [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 3.0]})
+    frame = pd.DataFrame(
+        {"width": [1, 2, 4, 8] * 2, "seed": [0] * 4 + [1] * 4, "score": [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 3.0]}
+    )
     scores = mirage.breakthroughness_by_seed(frame, "score", clip=50.0)
     assert scores["B"].tolist() == [50.0, 3.0]
 
@@ -94,14 +96,20 @@ def test_results_are_stored_then_read_back_without_retraining(tmp_path, monkeypa
 
 
 def test_profiles_and_configs_are_validated():
-    assert vision.profile_config("classifier", "quick", [4, 1, 2]) == vision.PopulationConfig("classifier", (1, 2, 4), 3, 400)
-    assert vision.profile_config("autoencoder", "full", [2, 1]) == vision.PopulationConfig("autoencoder", (1, 2), 10, 6000)
+    assert vision.profile_config("classifier", "quick", [4, 1, 2]) == vision.PopulationConfig(
+        "classifier", (1, 2, 4), 3, 400
+    )
+    assert vision.profile_config("autoencoder", "full", [2, 1]) == vision.PopulationConfig(
+        "autoencoder", (1, 2), 10, 6000
+    )
     assert vision.profile_config("classifier", "full", [1], seeds=2).seeds == 2
     with pytest.raises(ValueError, match="widths"):
         vision.PopulationConfig("autoencoder", widths=(0, 2), seeds=1, steps=1)
     with pytest.raises(ValueError, match="task"):
         vision.PopulationConfig("segmenter", widths=(1,), seeds=1, steps=1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"profiles/mirage-vision\.yaml: no 'paper' profile \(it defines quick, full\)"):
+    with pytest.raises(
+        ValueError, match=r"profiles/mirage-vision\.yaml: no 'paper' profile \(it defines quick, full\)"
+    ):
         vision.profile_config("autoencoder", "paper", [1])
 
 
@@ -114,7 +122,9 @@ def test_largest_step_is_found_in_the_data_not_assumed():
 
 def test_b_difference_pairs_each_seeds_two_curves():
     widths = [1, 2, 4, 8]
-    rows = [{"seed": s, "width": w, "step": float(w == 8), "line": i / 3} for s in range(4) for i, w in enumerate(widths)]
+    rows = [
+        {"seed": s, "width": w, "step": float(w == 8), "line": i / 3} for s in range(4) for i, w in enumerate(widths)
+    ]
     frame = pd.DataFrame(rows)
     out = mirage.b_difference(frame, frame, "step")
     assert out.estimate == 0 and out.low == 0 and out.high == 0
@@ -134,10 +144,17 @@ def _vision(accuracy_counts: list[int], sizes: list[int], thresholds: list[float
     """
     widths = [1, 2, 4, 8]
     errors = {1: [4.0, 4.0], 2: [3.0, 3.0], 4: [3.5, 0.5], 8: [1.5, 0.5]}
-    autoencoders = pd.DataFrame([{"width": w, "seed": s, "image": i, "sq_error": errors[w][i]}
-                                 for w in widths for s in (0, 1) for i in (0, 1)])
-    classifiers = pd.DataFrame([{"width": w, "seed": s, "image": i, "correct": i < n}
-                                for w, n in zip(widths, accuracy_counts) for s in (0, 1) for i in range(8)])
+    autoencoders = pd.DataFrame(
+        [{"width": w, "seed": s, "image": i, "sq_error": errors[w][i]} for w in widths for s in (0, 1) for i in (0, 1)]
+    )
+    classifiers = pd.DataFrame(
+        [
+            {"width": w, "seed": s, "image": i, "correct": i < n}
+            for w, n in zip(widths, accuracy_counts)
+            for s in (0, 1)
+            for i in range(8)
+        ]
+    )
     return mirage.vision_curves(autoencoders, classifiers, thresholds, sizes, n_sets=50)
 
 
@@ -151,23 +168,29 @@ def test_reconstruction_summary_finds_the_jump_the_threshold_makes():
         "to width 2 and 0.50 at width 4, 0.50 at the largest (B 100); with the most generous, c = 5, it starts at "
         "1.00. Seed by seed, B under the strictest threshold minus B of the error has median +97.0 [+97.0, +97.0], "
         "clearly above zero. Where the jump happens, and whether there is one to see at all, is set by c, not "
-        "by anything that happens inside the models.")
+        "by anything that happens inside the models."
+    )
 
 
 def test_reconstruction_summary_when_the_threshold_makes_no_jump():
     # Reconstruction_5 never moves (B 0), below the error's straight line (B 3).
     text = mirage.reconstruction_summary(_vision([0, 2, 4, 8], [1, 2], [5.0]))
-    assert text.endswith("has median -3.0 [-3.0, -3.0], clearly below zero. So on these runs the threshold "
-                         "does not make the same models clearly more step-like than their error.")
+    assert text.endswith(
+        "has median -3.0 [-3.0, -3.0], clearly below zero. So on these runs the threshold "
+        "does not make the same models clearly more step-like than their error."
+    )
 
 
 def test_compared_with_line_places_b_against_n_minus_1():
     assert mirage.compared_with_line(8.7, 8.5, 9.1, 10) == (
-        "its B is 8.7 [8.5, 9.1], an interval that holds the 9 of a straight line through the 10 widths: no jump")
+        "its B is 8.7 [8.5, 9.1], an interval that holds the 9 of a straight line through the 10 widths: no jump"
+    )
     assert mirage.compared_with_line(20.0, 15.0, 30.0, 10).endswith(
-        "clearly above the 9 of a straight line through the 10 widths: more step-like than a line")
+        "clearly above the 9 of a straight line through the 10 widths: more step-like than a line"
+    )
     assert mirage.compared_with_line(4.0, 3.0, 5.0, 10).endswith(
-        "clearly below the 9 of a straight line through the 10 widths: no jump")
+        "clearly below the 9 of a straight line through the 10 widths: no jump"
+    )
 
 
 def test_difference_words_read_the_interval_against_zero():
@@ -185,7 +208,8 @@ def test_classification_summary_when_both_measures_find_the_power_sharper():
         "model. Is the K-th power sharper? Its B (median over seeds) is 5 for K = 2 against 4 for K = 1; the median "
         "over seeds of each seed's difference is +1.3 [+1.3, +1.3], clearly above zero. Carrying the mean "
         "from 10% to 90% of its range takes a 2.0-fold growth in width for K = 2 against 4.0-fold for K = 1, so by "
-        "that measure it is steeper. By both measures the K-th power makes the curve more step-like.")
+        "that measure it is steeper. By both measures the K-th power makes the curve more step-like."
+    )
 
 
 def test_classification_summary_when_neither_measure_does():
@@ -197,13 +221,16 @@ def test_classification_summary_when_neither_measure_does():
         "measure is the K-th power clearly more step-like here: per-image accuracy climbs from 10% to 90% of its "
         "range within a 4.0-fold growth in width, and raising it to the power K = 2 leaves the start of the rise "
         "(10% of its range) at width 2, leaves its end (90%) at width 8, and takes the smallest model from 0.00 to "
-        "0.0000.")
+        "0.0000."
+    )
     assert mirage._moved("its end (90%)", 4.0, 8.0) == "moves its end (90%) from width 4 to width 8"
 
 
 def test_classification_summary_when_the_measures_disagree():
     # accuracy 0, 0.5, 0.5, 1 (B 2); squared 0, 0.25, 0.25, 1 (B 4): sharper, yet both rise from width 2 to 8.
     text = mirage.classification_summary(_vision([0, 4, 4, 8], [1, 2], [1.0]))
-    assert text.endswith("so by that measure it is not steeper. The two measures disagree, so the K-th power's "
-                         "effect on the shape is not clear on these runs.")
+    assert text.endswith(
+        "so by that measure it is not steeper. The two measures disagree, so the K-th power's "
+        "effect on the shape is not clear on these runs."
+    )
     assert "[+2.0, +2.0], clearly above zero" in text

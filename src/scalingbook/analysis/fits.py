@@ -279,9 +279,7 @@ class LBFGSResult:
         return (self.status == _GTOL) | (self.status == _FTOL)
 
 
-def _two_loop(
-    grad: torch.Tensor, s_hist: torch.Tensor, y_hist: torch.Tensor, rho: torch.Tensor
-) -> torch.Tensor:
+def _two_loop(grad: torch.Tensor, s_hist: torch.Tensor, y_hist: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
     """H_k grad by the L-BFGS two-loop recursion (Nocedal & Wright Alg. 7.4), batched over starts.
 
     Histories are (k, m, d), newest pair last; unused slots have rho = 0 and drop out. H_0 is
@@ -428,7 +426,9 @@ def _lbfgs_loop(
     k, dim = x.shape
     f, g = fun(x, torch.arange(k))
     state = _LBFGSState(
-        x=x, f=f, g=g,
+        x=x,
+        f=f,
+        g=g,
         s_hist=torch.zeros(k, history, dim, dtype=x.dtype),
         y_hist=torch.zeros(k, history, dim, dtype=x.dtype),
         rho=torch.zeros(k, history, dtype=x.dtype),
@@ -442,8 +442,12 @@ def _lbfgs_loop(
             break
         evals += _lbfgs_step(fun, rows, state, tests, max_line_search, max_step)
     return LBFGSResult(
-        x=state.x.numpy(), f=state.f.numpy(), grad_max=state.g.abs().amax(1).numpy(),
-        n_iter=state.n_iter.numpy(), status=state.status.numpy(), n_evals=evals,
+        x=state.x.numpy(),
+        f=state.f.numpy(),
+        grad_max=state.g.abs().amax(1).numpy(),
+        n_iter=state.n_iter.numpy(),
+        status=state.status.numpy(),
+        n_evals=evals,
     )
 
 
@@ -654,8 +658,7 @@ class BootstrapResult:
         p = self.estimate.params
         point = {"E": p.E, "A": p.A, "B": p.B, "alpha": p.alpha, "beta": p.beta, "a": p.a, "b": p.b}
         rows = [
-            (name, point[name], float(self.samples[name].std(ddof=1)), *self.interval(name))
-            for name in _PARAM_NAMES
+            (name, point[name], float(self.samples[name].std(ddof=1)), *self.interval(name)) for name in _PARAM_NAMES
         ]
         return pd.DataFrame(rows, columns=["parameter", "estimate", "se", "low", "high"]).set_index("parameter")
 
@@ -715,8 +718,13 @@ def _samples_frame(thetas: np.ndarray) -> pd.DataFrame:
     a_log, b_log, e_log, alpha, beta = thetas.T
     return pd.DataFrame(
         {
-            "E": np.exp(e_log), "A": np.exp(a_log), "B": np.exp(b_log), "alpha": alpha, "beta": beta,
-            "a": beta / (alpha + beta), "b": alpha / (alpha + beta),
+            "E": np.exp(e_log),
+            "A": np.exp(a_log),
+            "B": np.exp(b_log),
+            "alpha": alpha,
+            "beta": beta,
+            "a": beta / (alpha + beta),
+            "b": alpha / (alpha + beta),
         }
     )
 
@@ -844,8 +852,13 @@ def fit_envelope(
     d_opt = c / per_token(n_opt)
     n_fit, d_fit = fit_power_law(c, n_opt), fit_power_law(c, d_opt)
     return EnvelopeFit(
-        flops=c, n_opt=n_opt, d_opt=d_opt, loss=table.min(0)[keep],
-        n_fit=n_fit, d_fit=d_fit, frontier=_frontier(n_fit, d_fit),
+        flops=c,
+        n_opt=n_opt,
+        d_opt=d_opt,
+        loss=table.min(0)[keep],
+        n_fit=n_fit,
+        d_fit=d_fit,
+        frontier=_frontier(n_fit, d_fit),
     )
 
 
@@ -908,9 +921,14 @@ def _profile(flops: float, n_params: np.ndarray, loss: np.ndarray, per_token: Ca
             stacklevel=3,
         )
     return IsoFlopProfile(
-        flops=flops, n_opt=n_opt, d_opt=float(flops / per_token(n_opt)), loss_opt=float(c0 + c1 * vertex + c2 * vertex**2),
+        flops=flops,
+        n_opt=n_opt,
+        d_opt=float(flops / per_token(n_opt)),
+        loss_opt=float(c0 + c1 * vertex + c2 * vertex**2),
         coefficients=(float(c0), float(c1), float(c2)),
-        n_min=float(n_params.min()), n_max=float(n_params.max()), interior=interior,
+        n_min=float(n_params.min()),
+        n_max=float(n_params.max()),
+        interior=interior,
     )
 
 
@@ -946,8 +964,9 @@ def isoflop_frontier(profiles: Sequence[IsoFlopProfile]) -> IsoFlopFit:
     """
     inner = [p for p in profiles if p.interior]
     if len(inner) < ISOFLOP_MIN_BUDGETS:
-        raise ValueError(f"only {len(inner)} IsoFLOP budgets have an interior minimum; "
-                         f"need at least {ISOFLOP_MIN_BUDGETS}")
+        raise ValueError(
+            f"only {len(inner)} IsoFLOP budgets have an interior minimum; need at least {ISOFLOP_MIN_BUDGETS}"
+        )
     c = np.array([p.flops for p in inner])
     n_fit = fit_power_law(c, np.array([p.n_opt for p in inner]))
     d_fit = fit_power_law(c, np.array([p.d_opt for p in inner]))
@@ -980,7 +999,10 @@ def projection_table(frontier: Frontier, n_params: Sequence[float] = TABLE3_SIZE
     tokens = frontier.d_opt(flops)
     return pd.DataFrame(
         {
-            "parameters": n, "flops": flops, "gopher_units": flops / GOPHER_FLOPS,
-            "tokens": tokens, "tokens_per_parameter": tokens / n,
+            "parameters": n,
+            "flops": flops,
+            "gopher_units": flops / GOPHER_FLOPS,
+            "tokens": tokens,
+            "tokens_per_parameter": tokens / n,
         }
     )

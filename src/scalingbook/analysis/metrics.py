@@ -114,9 +114,7 @@ def token_edit_distance(predictions: TokenBatch, targets: TokenBatch) -> np.ndar
     return result
 
 
-def _next_dp_row(
-    row: np.ndarray, token: np.ndarray, targ: np.ndarray, i: int, columns: np.ndarray
-) -> np.ndarray:
+def _next_dp_row(row: np.ndarray, token: np.ndarray, targ: np.ndarray, i: int, columns: np.ndarray) -> np.ndarray:
     """Levenshtein row i from row i-1, for a batch (see :func:`token_edit_distance`)."""
     best = np.empty_like(row)
     best[:, 0] = i
@@ -124,9 +122,7 @@ def _next_dp_row(
     return np.minimum.accumulate(best - columns, axis=1) + columns
 
 
-def target_log_likelihood(
-    token_log_probs: ScoreBatch, reduction: Literal["sum", "mean"] = "sum"
-) -> np.ndarray:
+def target_log_likelihood(token_log_probs: ScoreBatch, reduction: Literal["sum", "mean"] = "sum") -> np.ndarray:
     """Log-likelihood of each target from its per-token log-probabilities (teacher forcing).
 
     ``"sum"`` is log p(target) = sum_t log p(y_t | y_<t), the continuous score Schaeffer et al. 2023

@@ -83,8 +83,13 @@ def bootstrap_ci(
 
 
 def seed_means(
-    frame: pd.DataFrame, value: str, by: list[str], n_resamples: int = 1000, confidence: float = 0.95,
-    rng_seed: int = 0, name: str | None = None,
+    frame: pd.DataFrame,
+    value: str,
+    by: list[str],
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    rng_seed: int = 0,
+    name: str | None = None,
 ) -> pd.DataFrame:
     """Mean of ``value`` over the seeds of each group of ``by``, with its :func:`bootstrap_ci` interval.
 
@@ -98,9 +103,17 @@ def seed_means(
     rows = []
     for key, group in frame.groupby(by, sort=True, observed=True):
         interval = bootstrap_ci(group[value].to_numpy(), np.mean, n_resamples, confidence, rng_seed)
-        rows.append({**dict(zip(by, key)), name or value: interval.estimate, "low": interval.low,
-                     "high": interval.high, "n_seeds": len(group)})
+        rows.append(
+            {
+                **dict(zip(by, key)),
+                name or value: interval.estimate,
+                "low": interval.low,
+                "high": interval.high,
+                "n_seeds": len(group),
+            }
+        )
     return pd.DataFrame(rows, columns=[*by, name or value, "low", "high", "n_seeds"])
+
 
 def paired_bootstrap(
     curves: list[np.ndarray],
@@ -280,8 +293,14 @@ def divergence_note(outcomes: pd.DataFrame, by: list[str] | tuple[str, ...], see
     kept = outcomes.groupby(list(by), sort=False)[seed].nunique()
     if not counts.any():
         return "No seed diverged in training (rule: `scalingbook.lab.train.diverged_from_losses`)."
-    parts = [f"{', '.join(map(str, k if isinstance(k, tuple) else (k,)))}: {n} of {n + kept[k]}"
-             for k, n in counts.items() if n]
-    return ("Seeds that diverged in training (a non-finite loss, or a last loss over "
-            "1.5 times the first; `scalingbook.lab.train.diverged_from_losses`) are left out of every statistic: "
-            + "; ".join(parts) + ".")
+    parts = [
+        f"{', '.join(map(str, k if isinstance(k, tuple) else (k,)))}: {n} of {n + kept[k]}"
+        for k, n in counts.items()
+        if n
+    ]
+    return (
+        "Seeds that diverged in training (a non-finite loss, or a last loss over "
+        "1.5 times the first; `scalingbook.lab.train.diverged_from_losses`) are left out of every statistic: "
+        + "; ".join(parts)
+        + "."
+    )

@@ -44,7 +44,9 @@ RENDERER = "scalingbook"
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 BUNDLE_NAME = "vega-bundle.js"
 # SVG keeps the marks in the DOM (inspectable, testable, crisp when zoomed).
-EMBED_OPTIONS = json.dumps({"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}})
+EMBED_OPTIONS = json.dumps(
+    {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
+)
 # The book's content column is 676 px wide in a 1280-px window; charts are laid out a little inside it.
 COLUMN_WIDTH = 650
 MIN_PANEL_WIDTH = 130
@@ -173,9 +175,7 @@ def _drop_empty_layers(spec: dict) -> None:
 
     def empty(node: dict) -> bool:
         data = node.get("data")
-        return isinstance(data, dict) and (
-            datasets.get(data.get("name"), None) == [] or data.get("values", None) == []
-        )
+        return isinstance(data, dict) and (datasets.get(data.get("name"), None) == [] or data.get("values", None) == [])
 
     for node in _walk(spec):
         layers = node.get("layer")
@@ -297,7 +297,9 @@ def _wrap_titles(spec: dict) -> None:
         lines = title.get(key)
         lines = [lines] if isinstance(lines, str) else lines
         if isinstance(lines, list) and any(len(line) > SOURCE_LINE_CHARS for line in lines):
-            title[key] = [part for line in lines for part in textwrap.wrap(line, SOURCE_LINE_CHARS, subsequent_indent="  ")]
+            title[key] = [
+                part for line in lines for part in textwrap.wrap(line, SOURCE_LINE_CHARS, subsequent_indent="  ")
+            ]
 
 
 def prepare(spec: dict, column: float = COLUMN_WIDTH) -> dict:
@@ -339,8 +341,22 @@ def _as_csv(data: dict) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else ("true" if row[c] is True else "false" if row[c] is False else
-                         repr(row[c]) if isinstance(row[c], float) else row[c]) for c in columns])
+        writer.writerow(
+            [
+                ""
+                if row.get(c) is None
+                else (
+                    "true"
+                    if row[c] is True
+                    else "false"
+                    if row[c] is False
+                    else repr(row[c])
+                    if isinstance(row[c], float)
+                    else row[c]
+                )
+                for c in columns
+            ]
+        )
     given = data.get("format", {}).get("parse", {})
     data["values"] = out.getvalue()
     data["format"] = {"type": "csv", "parse": {**parse, **(given if isinstance(given, dict) else {})}}

@@ -121,9 +121,15 @@ class Design:
 
     def source_settings(self) -> dict:
         """The Zipf facts source's parameters, as ``ZipfFactsSource`` takes them."""
-        return {"n_facts": self.n_facts, "zipf_exponent": self.zipf_exponent, "key_length": self.key_length,
-                "key_symbols": self.key_symbols, "value_symbols": self.value_symbols, "noise": self.noise,
-                "seed": self.source_seed}
+        return {
+            "n_facts": self.n_facts,
+            "zipf_exponent": self.zipf_exponent,
+            "key_length": self.key_length,
+            "key_symbols": self.key_symbols,
+            "value_symbols": self.value_symbols,
+            "noise": self.noise,
+            "seed": self.source_seed,
+        }
 
     def task(self) -> LanguageModelling:
         return LanguageModelling(self.source(), self.context)
@@ -133,8 +139,12 @@ class Design:
         (``n_heads=0``) heads of 16 or fewer."""
         vocab = 256 if self.corpus_path else self.source().vocab_size if self.language != "markov" else self.vocab_size
         return ModelConfig(
-            d_model=width, n_layers=self.n_layers, n_heads=self.n_heads or max(1, width // 16), positional="rotary",
-            seq_len=self.context + 1, vocab_size=vocab,
+            d_model=width,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads or max(1, width // 16),
+            positional="rotary",
+            seq_len=self.context + 1,
+            vocab_size=vocab,
         )
 
     def flops_per_token(self, width: int) -> float:
@@ -174,8 +184,11 @@ class Design:
         keeps exactly the key it always had (``corpus_path: ""``), and stored results stay where they are.
         """
         later = {f: getattr(Design, f) for f in _LATER_FIELDS}
-        key = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()
-               if not (k in later and v == later[k])}
+        key = {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(self).items()
+            if not (k in later and v == later[k])
+        }
         if self.corpus_path:
             data = Path(self.corpus_path).read_bytes()
             del key["corpus_path"]
@@ -183,8 +196,19 @@ class Design:
         return key
 
 
-_LATER_FIELDS = ("language", "n_facts", "zipf_exponent", "key_length", "key_symbols", "value_symbols", "noise",
-                 "n_heads", "flops_count", "envelope_seed_offset", "envelope_token_ratios")
+_LATER_FIELDS = (
+    "language",
+    "n_facts",
+    "zipf_exponent",
+    "key_length",
+    "key_symbols",
+    "value_symbols",
+    "noise",
+    "n_heads",
+    "flops_count",
+    "envelope_seed_offset",
+    "envelope_token_ratios",
+)
 
 
 CORPUS_TOKENS_PER_PARAM = 50.0
@@ -253,8 +277,10 @@ def make_design(profile: str, *, budgets: list[float] | None = None, corpus_path
     changes: dict = {"corpus_path": corpus_path, **source}
     if corpus_path:
         ratio = CORPUS_TOKENS_PER_PARAM / design.tokens_per_param
-        changes |= {"tokens_per_param": CORPUS_TOKENS_PER_PARAM,
-                    "envelope_tokens_per_param": design.envelope_tokens_per_param * ratio}
+        changes |= {
+            "tokens_per_param": CORPUS_TOKENS_PER_PARAM,
+            "envelope_tokens_per_param": design.envelope_tokens_per_param * ratio,
+        }
         if not budgets:
             changes["budgets"] = corpus_budgets(profile, Path(corpus_path).stat().st_size)
     if budgets:
@@ -267,20 +293,26 @@ def budget_note(design: Design, given: bool) -> str:
     if not design.corpus_path or given:
         return ""
     size = Path(design.corpus_path).stat().st_size
-    return (f" With a corpus, the budgets are chosen from its size ({size:,} bytes; `chinchilla.corpus_budgets`): "
-            f"the profile's range, capped where the largest budget's runs would read the corpus more than "
-            f"{CORPUS_MAX_EPOCHS:g} times, and sizes centred on {CORPUS_TOKENS_PER_PARAM:g} tokens per parameter.")
+    return (
+        f" With a corpus, the budgets are chosen from its size ({size:,} bytes; `chinchilla.corpus_budgets`): "
+        f"the profile's range, capped where the largest budget's runs would read the corpus more than "
+        f"{CORPUS_MAX_EPOCHS:g} times, and sizes centred on {CORPUS_TOKENS_PER_PARAM:g} tokens per parameter."
+    )
 
 
 def envelope_plan(design: Design) -> str:
     """Approach 1's runs in words, for the chapter: sizes and horizons per size."""
     ratios = design.envelope_token_ratios
     if len(ratios) == 1:
-        return (f"{len(design.envelope_widths)} sizes, each trained once to "
-                f"{design.envelope_tokens_per_param * ratios[0]:g} tokens per parameter, its loss logged every "
-                f"{design.log_every} steps")
-    return (f"{len(design.envelope_widths)} sizes x {len(ratios)} cosine horizons over "
-            f"{max(ratios) / min(ratios):.0f}x in tokens")
+        return (
+            f"{len(design.envelope_widths)} sizes, each trained once to "
+            f"{design.envelope_tokens_per_param * ratios[0]:g} tokens per parameter, its loss logged every "
+            f"{design.log_every} steps"
+        )
+    return (
+        f"{len(design.envelope_widths)} sizes x {len(ratios)} cosine horizons over "
+        f"{max(ratios) / min(ratios):.0f}x in tokens"
+    )
 
 
 def isoflop_runs(design: Design) -> pd.DataFrame:
@@ -357,8 +389,12 @@ def _train_width(design: Design, task: LanguageModelling, width: int, group: pd.
     """One population: the runs of one width, each member with its own cosine horizon."""
     members = [Member(seed=design.seed + int(r), lr=design.lr, steps=int(s)) for r, s in zip(group.run, group.steps)]
     cfg = TrainConfig(
-        steps=int(group.steps.max()), batch_size=design.batch_size, warmup_steps=design.warmup_steps,
-        log_every=design.log_every, device=device, progress=False,
+        steps=int(group.steps.max()),
+        batch_size=design.batch_size,
+        warmup_steps=design.warmup_steps,
+        log_every=design.log_every,
+        device=device,
+        progress=False,
     )
     curves = train(design.model_config(width), members, task, cfg).losses()
     curves["run"] = group.run.to_numpy()[curves.member.to_numpy()]
@@ -479,18 +515,40 @@ def sweep_section(design: Design, kind: str) -> dict:
     grid = []
     for width, group in runs.sort_values(["steps", "run"]).groupby("width", sort=True):
         cfg = design.model_config(int(width))
-        grid.append({"d_model": int(width), "n_heads": cfg.n_heads, "members": {
-            "seeds": [int(x) for x in group.seed], "lr": design.lr, "steps": [int(x) for x in group.steps]}})
-    source = {"kind": "zipf-facts", **design.source_settings()} if design.language == "zipf-facts" else {
-        "kind": "markov", "vocab_size": design.vocab_size, "order": design.order,
-        "concentration": design.concentration, "seed": design.source_seed}
+        grid.append(
+            {
+                "d_model": int(width),
+                "n_heads": cfg.n_heads,
+                "members": {
+                    "seeds": [int(x) for x in group.seed],
+                    "lr": design.lr,
+                    "steps": [int(x) for x in group.steps],
+                },
+            }
+        )
+    source = (
+        {"kind": "zipf-facts", **design.source_settings()}
+        if design.language == "zipf-facts"
+        else {
+            "kind": "markov",
+            "vocab_size": design.vocab_size,
+            "order": design.order,
+            "concentration": design.concentration,
+            "seed": design.source_seed,
+        }
+    )
     return {
         "task": {"name": "language", "context": design.context, "source": source},
         "model": {"n_layers": design.n_layers, "positional": "rotary"},
         "grid": grid,
         "members": {"seeds": 1, "lr": design.lr},
-        "train": {"steps": int(runs.steps.max()), "batch_size": design.batch_size, "warmup_steps": design.warmup_steps,
-                  "log_every": design.log_every, "member_chunk": 1},
+        "train": {
+            "steps": int(runs.steps.max()),
+            "batch_size": design.batch_size,
+            "warmup_steps": design.warmup_steps,
+            "log_every": design.log_every,
+            "member_chunk": 1,
+        },
         "eval": {"n_examples": EVAL_EXAMPLES, "seed": EVAL_SEED},
     }
 
@@ -498,8 +556,11 @@ def sweep_section(design: Design, kind: str) -> dict:
 def sweep_config(kind: str) -> dict:
     """The whole config of ``kind``: the paper profile at the top level, the full profile as overrides
     (no quick profile: quick trains in the chapter through :func:`train_runs`)."""
-    return {"name": f"chinchilla/{kind}", **sweep_section(make_design("paper"), kind),
-            "profiles": {"full": sweep_section(make_design("full"), kind)}}
+    return {
+        "name": f"chinchilla/{kind}",
+        **sweep_section(make_design("paper"), kind),
+        "profiles": {"full": sweep_section(make_design("full"), kind)},
+    }
 
 
 def write_sweep_configs(folder: Path | None = None) -> list[Path]:
@@ -510,10 +571,14 @@ def write_sweep_configs(folder: Path | None = None) -> list[Path]:
     paths = []
     for kind in SWEEP_KINDS:
         path = Path(folder) / f"chinchilla-{kind}.yaml" if folder else sweep_path(kind)
-        header = (f"# Chinchilla chapter, {'IsoFLOP profiles (Approach 2)' if kind == 'isoflop' else 'Approach 1 horizons'}: "
-                  "written by scalingbook.chapters.chinchilla.write_sweep_configs from make_design; do not edit by hand.\n"
-                  "# Top level: the paper profile (a GPU). profiles.full: 2 CPU cores (see notebooks/chinchilla.py).\n")
-        path.write_text(header + yaml.safe_dump(sweep_config(kind), sort_keys=False, width=120, default_flow_style=None))
+        header = (
+            f"# Chinchilla chapter, {'IsoFLOP profiles (Approach 2)' if kind == 'isoflop' else 'Approach 1 horizons'}: "
+            "written by scalingbook.chapters.chinchilla.write_sweep_configs from make_design; do not edit by hand.\n"
+            "# Top level: the paper profile (a GPU). profiles.full: 2 CPU cores (see notebooks/chinchilla.py).\n"
+        )
+        path.write_text(
+            header + yaml.safe_dump(sweep_config(kind), sort_keys=False, width=120, default_flow_style=None)
+        )
         paths.append(path)
     return paths
 
@@ -527,8 +592,9 @@ class SweepResults:
     pending: int
 
 
-def read_sweep(design: Design, kind: str, profile: str, path: Path | None = None,
-               store_root: Path | None = None) -> SweepResults:
+def read_sweep(
+    design: Design, kind: str, profile: str, path: Path | None = None, store_root: Path | None = None
+) -> SweepResults:
     """The stored runs of the ``kind`` sweep at ``profile`` (full or paper), without training.
 
     Each run's curve (step, training loss) joins its design row (budget, width, n_params, steps,
@@ -595,8 +661,11 @@ def flops_per_token_fn(design: Design) -> Callable[[np.ndarray], np.ndarray]:
     trained = sorted(set(design.widths) | set(design.envelope_widths))
     log_n = np.log([design.n_params(w) for w in trained])
     log_f = np.log([design.flops_per_token(w) for w in trained])
-    return lambda n: np.exp(np.interp(np.log(np.asarray(n, dtype=float)), log_n, log_f, left=np.nan, right=np.nan)
-                            ) if design.flops_count != "6nd" else 6.0 * np.asarray(n, dtype=float)
+    return lambda n: (
+        np.exp(np.interp(np.log(np.asarray(n, dtype=float)), log_n, log_f, left=np.nan, right=np.nan))
+        if design.flops_count != "6nd"
+        else 6.0 * np.asarray(n, dtype=float)
+    )
 
 
 def numeric_frontier(params: fits.LossParams, per_token: Callable, flops: np.ndarray) -> fits.PowerLaw:
@@ -623,8 +692,15 @@ def _resample_weights(n: int, n_boot: int, scheme: str, seed: int) -> np.ndarray
 
 
 def bootstrap_exponents(
-    iso_final: pd.DataFrame, envelope_curves: pd.DataFrame, finals: pd.DataFrame, design: Design, *,
-    n_boot: int = 100, scheme: str = "subsample", seed: int = 0, param_fit: fits.ParametricFit | None = None,
+    iso_final: pd.DataFrame,
+    envelope_curves: pd.DataFrame,
+    finals: pd.DataFrame,
+    design: Design,
+    *,
+    n_boot: int = 100,
+    scheme: str = "subsample",
+    seed: int = 0,
+    param_fit: fits.ParametricFit | None = None,
 ) -> pd.DataFrame:
     """a and b of each approach on ``n_boot`` resamples of the runs: one row per (approach, resample).
 
@@ -675,8 +751,9 @@ def percentile_range(values: pd.Series | np.ndarray, low: float = 0.1, high: flo
     return float(lo), float(hi)
 
 
-def fit_fixed_floor(n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray, floor: float,
-                    delta: float = fits.HUBER_DELTA) -> fits.LossParams:
+def fit_fixed_floor(
+    n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray, floor: float, delta: float = fits.HUBER_DELTA
+) -> fits.LossParams:
     """Hoffmann's Eq. 3 fit with E held at ``floor`` (the source's exact entropy): A, B, alpha, beta
     by L-BFGS-B from a grid of 36 starts, best objective kept."""
     from scipy.optimize import minimize
@@ -691,9 +768,14 @@ def fit_fixed_floor(n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray, 
     # the lowest of the 36 starts (the first of equals, as a strict < over them in order would keep)
     best = min(
         (
-            minimize(objective, np.array([a0, b0, al, be]), jac=True, method="L-BFGS-B",
-                     bounds=[(-20, 40), (-20, 40), (0.01, 3), (0.01, 3)],
-                     options={"gtol": 1e-10, "ftol": 0, "maxiter": 5000})
+            minimize(
+                objective,
+                np.array([a0, b0, al, be]),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(-20, 40), (-20, 40), (0.01, 3), (0.01, 3)],
+                options={"gtol": 1e-10, "ftol": 0, "maxiter": 5000},
+            )
             for a0, b0, al, be in itertools.product((0.0, 5.0, 10.0), (0.0, 5.0, 10.0), (0.25, 0.75), (0.25, 0.75))
         ),
         key=lambda r: r.fun,
@@ -702,8 +784,9 @@ def fit_fixed_floor(n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray, 
     return fits.LossParams.from_theta([a, b, e, alpha, beta])
 
 
-def huber_log_likelihood(params: fits.LossParams, n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray,
-                         delta: float = fits.HUBER_DELTA) -> float:
+def huber_log_likelihood(
+    params: fits.LossParams, n_params: np.ndarray, tokens: np.ndarray, loss: np.ndarray, delta: float = fits.HUBER_DELTA
+) -> float:
     """Log-likelihood of log-loss residuals under a Huber density with its scale maximised (Besiroglu
     et al. 2024, Sec. 3): r / sigma has density exp(-Huber_delta(u)) / Z_delta, with
     Z_delta = sqrt(2 pi) (2 Phi(delta) - 1) + 2 exp(-delta^2 / 2) / delta."""
@@ -711,7 +794,7 @@ def huber_log_likelihood(params: fits.LossParams, n_params: np.ndarray, tokens: 
     from scipy.stats import norm
 
     r = np.log(np.asarray(loss, float)) - np.log(params.predict(np.asarray(n_params, float), np.asarray(tokens, float)))
-    log_z = np.log(np.sqrt(2 * np.pi) * (2 * norm.cdf(delta) - 1) + 2 * np.exp(-delta**2 / 2) / delta)
+    log_z = np.log(np.sqrt(2 * np.pi) * (2 * norm.cdf(delta) - 1) + 2 * np.exp(-(delta**2) / 2) / delta)
 
     def negative(log_sigma: float) -> float:
         u = np.abs(r) / np.exp(log_sigma)
@@ -722,14 +805,21 @@ def huber_log_likelihood(params: fits.LossParams, n_params: np.ndarray, tokens: 
     return -float(best.fun)
 
 
-def likelihood_ratio_test(null: fits.LossParams, alternative: fits.LossParams, n_params: np.ndarray,
-                          tokens: np.ndarray, loss: np.ndarray, df: int) -> tuple[float, float]:
+def likelihood_ratio_test(
+    null: fits.LossParams,
+    alternative: fits.LossParams,
+    n_params: np.ndarray,
+    tokens: np.ndarray,
+    loss: np.ndarray,
+    df: int,
+) -> tuple[float, float]:
     """Epoch's likelihood-ratio test of ``null`` against the fitted ``alternative``: the statistic
     2 (l_alt - l_null) and its chi-squared p-value with ``df`` degrees of freedom."""
     from scipy.stats import chi2
 
-    stat = 2.0 * (huber_log_likelihood(alternative, n_params, tokens, loss)
-                  - huber_log_likelihood(null, n_params, tokens, loss))
+    stat = 2.0 * (
+        huber_log_likelihood(alternative, n_params, tokens, loss) - huber_log_likelihood(null, n_params, tokens, loss)
+    )
     return stat, float(chi2.sf(max(stat, 0.0), df))
 
 
@@ -755,15 +845,17 @@ def floor_verdict(estimate: float, interval: tuple[float, float], floor: float, 
     """One sentence on the fitted E against the exact floor, from the numbers alone."""
     gap = estimate - floor
     where = "covers" if covers(interval, floor) else "does not cover"
-    return (f"The fitted E = {estimate:.4f} nats lies {abs(gap):.4f} ({abs(gap) / floor:.1%}) "
-            f"{'above' if gap > 0 else 'below'} the exact floor {floor:.4f}; its {level} bootstrap range "
-            f"({interval[0]:.4f}, {interval[1]:.4f}) {where} the floor.")
+    return (
+        f"The fitted E = {estimate:.4f} nats lies {abs(gap):.4f} ({abs(gap) / floor:.1%}) "
+        f"{'above' if gap > 0 else 'below'} the exact floor {floor:.4f}; its {level} bootstrap range "
+        f"({interval[0]:.4f}, {interval[1]:.4f}) {where} the floor."
+    )
 
 
 def agreement_verdict(ranges: dict[str, tuple[float, float]], estimates: dict[str, float], name: str = "a") -> str:
     """One sentence on whether the approaches' ranges of ``name`` overlap pairwise, from the numbers."""
     keys = sorted(ranges)
-    pairs = [(x, y) for i, x in enumerate(keys) for y in keys[i + 1:]]
+    pairs = [(x, y) for i, x in enumerate(keys) for y in keys[i + 1 :]]
     agree = [f"{x} and {y}" for x, y in pairs if overlap(ranges[x], ranges[y])]
     differ = [f"{x} and {y}" for x, y in pairs if not overlap(ranges[x], ranges[y])]
     spread = max(estimates.values()) - min(estimates.values())
@@ -803,38 +895,74 @@ class Table2:
         for k in "123":
             r, q, point = self.ranges["subsample"][k], self.ranges["resample"][k], self.point[k]
             (ha, ha0, ha1), (hb, hb0, hb1) = HOFFMANN_TABLE2[k]
-            ours = {
-                "a (ours, subsampled 10-90%)": f"{point.a:.3f} ({r['a'][0]:.3f}, {r['a'][1]:.3f})",
-                "b (ours, subsampled 10-90%)": f"{point.b:.3f} ({r['b'][0]:.3f}, {r['b'][1]:.3f})",
-                "a, resampled 10-90%": f"({q['a'][0]:.3f}, {q['a'][1]:.3f})",
-            } if point is not None else dict.fromkeys(
-                ("a (ours, subsampled 10-90%)", "b (ours, subsampled 10-90%)", "a, resampled 10-90%"), "not fitted")
-            rows.append({"approach": k, **ours, "a (Hoffmann)": f"{ha:.2f} ({ha0:.3f}, {ha1:.3f})",
-                         "b (Hoffmann)": f"{hb:.2f} ({hb0:.3f}, {hb1:.3f})"})
+            ours = (
+                {
+                    "a (ours, subsampled 10-90%)": f"{point.a:.3f} ({r['a'][0]:.3f}, {r['a'][1]:.3f})",
+                    "b (ours, subsampled 10-90%)": f"{point.b:.3f} ({r['b'][0]:.3f}, {r['b'][1]:.3f})",
+                    "a, resampled 10-90%": f"({q['a'][0]:.3f}, {q['a'][1]:.3f})",
+                }
+                if point is not None
+                else dict.fromkeys(
+                    ("a (ours, subsampled 10-90%)", "b (ours, subsampled 10-90%)", "a, resampled 10-90%"), "not fitted"
+                )
+            )
+            rows.append(
+                {
+                    "approach": k,
+                    **ours,
+                    "a (Hoffmann)": f"{ha:.2f} ({ha0:.3f}, {ha1:.3f})",
+                    "b (Hoffmann)": f"{hb:.2f} ({hb0:.3f}, {hb1:.3f})",
+                }
+            )
         return pd.DataFrame(rows)
 
     def verdict(self) -> str:
         """Whether the fitted approaches agree on a, judged on Epoch's (wider) resampled ranges."""
         points = {k: p for k, p in ((k, self.point[k]) for k in "123") if p is not None}
         fitted = list(points)
-        text = agreement_verdict({k: self.ranges["resample"][k]["a"] for k in fitted},
-                                 {k: float(point.a) for k, point in points.items()})
+        text = agreement_verdict(
+            {k: self.ranges["resample"][k]["a"] for k in fitted}, {k: float(point.a) for k, point in points.items()}
+        )
         missing = [k for k in "123" if k not in fitted]
-        return text + (f" Approach {', '.join(missing)} is not fitted (too few IsoFLOP budgets have an interior "
-                       "minimum)." if missing else "")
+        return text + (
+            f" Approach {', '.join(missing)} is not fitted (too few IsoFLOP budgets have an interior minimum)."
+            if missing
+            else ""
+        )
 
 
-def table2(analysis: Analysis, isoflop: pd.DataFrame, envelope: pd.DataFrame, design: Design, *,
-           n_boot: int = 100, seed: int = 0) -> Table2:
+def table2(
+    analysis: Analysis,
+    isoflop: pd.DataFrame,
+    envelope: pd.DataFrame,
+    design: Design,
+    *,
+    n_boot: int = 100,
+    seed: int = 0,
+) -> Table2:
     """Hoffmann's Table 2 for our sweep: every approach refitted on ``n_boot`` subsamples of 80% of the
     runs (his scheme) and on as many resamples with replacement (Epoch's), 10th-90th percentiles."""
-    samples = {scheme: bootstrap_exponents(_finals(isoflop), envelope, analysis.finals, design, n_boot=n_boot,
-                                           scheme=scheme, seed=seed, param_fit=analysis.parametric)
-               for scheme in ("subsample", "resample")}
-    ranges = {s: {k: {x: percentile_range(g[x]) for x in "ab"} for k, g in b.groupby("approach")}
-              for s, b in samples.items()}
-    point = {"1": analysis.envelope.frontier, "2": analysis.isoflop.frontier if analysis.isoflop else None,
-             "3": analysis.parametric.params.frontier()}
+    samples = {
+        scheme: bootstrap_exponents(
+            _finals(isoflop),
+            envelope,
+            analysis.finals,
+            design,
+            n_boot=n_boot,
+            scheme=scheme,
+            seed=seed,
+            param_fit=analysis.parametric,
+        )
+        for scheme in ("subsample", "resample")
+    }
+    ranges = {
+        s: {k: {x: percentile_range(g[x]) for x in "ab"} for k, g in b.groupby("approach")} for s, b in samples.items()
+    }
+    point = {
+        "1": analysis.envelope.frontier,
+        "2": analysis.isoflop.frontier if analysis.isoflop else None,
+        "3": analysis.parametric.params.frontier(),
+    }
     return Table2(point, ranges, samples)
 
 
@@ -848,8 +976,10 @@ def edge_summary(profiles: tuple[fits.IsoFlopProfile, ...]) -> str:
         text += "; flagged and left out of Approach 2: " + "; ".join(f"C = {p.flops:.3g}" for p in edge)
     text += "."
     if inner < fits.ISOFLOP_MIN_BUDGETS:
-        text += (f" Approach 2 is not fitted: its power law needs the minima of at least {fits.ISOFLOP_MIN_BUDGETS} "
-                 "budgets. Sample sizes on both sides of the optimum (a wider window or another centre).")
+        text += (
+            f" Approach 2 is not fitted: its power law needs the minima of at least {fits.ISOFLOP_MIN_BUDGETS} "
+            "budgets. Sample sizes on both sides of the optimum (a wider window or another centre)."
+        )
     return text
 
 
@@ -864,16 +994,23 @@ def floor_report(analysis: Analysis) -> str:
         text = floor_verdict(p.E, analysis.bootstrap.interval("E"), floor, level)
     else:
         gap = p.E - floor
-        text = (f"The fitted E = {p.E:.4f} nats lies {abs(gap):.4f} ({abs(gap) / floor:.1%}) "
-                f"{'above' if gap > 0 else 'below'} the exact floor {floor:.4f}; no bootstrap was run (`n_boot = 0`).")
+        text = (
+            f"The fitted E = {p.E:.4f} nats lies {abs(gap):.4f} ({abs(gap) / floor:.1%}) "
+            f"{'above' if gap > 0 else 'below'} the exact floor {floor:.4f}; no bootstrap was run (`n_boot = 0`)."
+        )
     fixed = fit_fixed_floor(finals.n_params, finals.tokens, finals.loss, floor)
     stat, p_value = likelihood_ratio_test(fixed, p, finals.n_params, finals.tokens, finals.loss, df=1)
     reject = p_value < 0.05
-    return (text + f" With E fixed at the floor the fit gives α = {fixed.alpha:.3f}, β = {fixed.beta:.3f}, "
-            f"a = {fixed.a:.3f} (E free: α = {p.alpha:.3f}, β = {p.beta:.3f}, a = {p.a:.3f}). The likelihood-ratio "
-            f"test of E = floor gives {stat:.2f} (df 1, p = {p_value:.3g}): the data "
-            + ("reject the exact floor at 5%, so the losses do not follow the fitted form down to it."
-               if reject else "do not reject the exact floor at 5%."))
+    return (
+        text + f" With E fixed at the floor the fit gives α = {fixed.alpha:.3f}, β = {fixed.beta:.3f}, "
+        f"a = {fixed.a:.3f} (E free: α = {p.alpha:.3f}, β = {p.beta:.3f}, a = {p.a:.3f}). The likelihood-ratio "
+        f"test of E = floor gives {stat:.2f} (df 1, p = {p_value:.3g}): the data "
+        + (
+            "reject the exact floor at 5%, so the losses do not follow the fitted form down to it."
+            if reject
+            else "do not reject the exact floor at 5%."
+        )
+    )
 
 
 def compute_ratio(runs: pd.DataFrame) -> tuple[float, float]:
@@ -913,8 +1050,11 @@ def profile_note(loaded: Loaded, asked: str) -> str:
 def sweep_summary(design: Design, floor: float | None, budgets_given: bool) -> str:
     """The sweep in numbers: the language and its floor, the budgets and sizes, and the compute by both counts."""
     iso_runs, env_runs = isoflop_runs(design), envelope_runs(design)
-    floor_text = (f"its exact loss floor over a {design.context}-token context is **{floor:.4f} nats**"
-                  if floor is not None else "its loss floor is unknown (a text corpus)")
+    floor_text = (
+        f"its exact loss floor over a {design.context}-token context is **{floor:.4f} nats**"
+        if floor is not None
+        else "its loss floor is unknown (a text corpus)"
+    )
     low, high = compute_ratio(pd.concat([iso_runs, env_runs]))
     return (
         f"Training language: `{design.source()!r}`; {floor_text}. "
@@ -954,10 +1094,15 @@ def envelope_winners(envelope: fits.EnvelopeFit, most: int = 60) -> pd.DataFrame
 def envelope_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
     """Figure 2: the training curves with their envelope, and the winners' sizes with the fitted power law."""
     envelope = analysis.envelope
-    curves = alt.Chart(thinned_curves(curves_by_compute(loaded.envelope, loaded.design))).mark_line(opacity=0.7).encode(
-        x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title=f"FLOPs ({loaded.design.flops_count})"),
-        y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="training loss (nats)"),
-        color=alt.Color("n_params:O", title="parameters N"), detail="run:N",
+    curves = (
+        alt.Chart(thinned_curves(curves_by_compute(loaded.envelope, loaded.design)))
+        .mark_line(opacity=0.7)
+        .encode(
+            x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title=f"FLOPs ({loaded.design.flops_count})"),
+            y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="training loss (nats)"),
+            color=alt.Color("n_params:O", title="parameters N"),
+            detail="run:N",
+        )
     )
     winners = envelope_winners(envelope)
     frontier = alt.Chart(winners).mark_point(color="black", size=12).encode(x="flops:Q", y="loss:Q")
@@ -965,8 +1110,11 @@ def envelope_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
         x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="FLOPs"),
         y=alt.Y("n_opt:Q", scale=_LOG, title="N_opt (envelope)"),
     ) + alt.Chart(winners.assign(fit=envelope.n_fit(winners.flops))).mark_line().encode(x="flops:Q", y="fit:Q")
-    return charts.with_source(alt.hconcat(curves + frontier, n_opt), loaded.sources[-1].describe(),
-                              title=f"Approach 1: N_opt ∝ C^{envelope.frontier.a:.2f}")
+    return charts.with_source(
+        alt.hconcat(curves + frontier, n_opt),
+        loaded.sources[-1].describe(),
+        title=f"Approach 1: N_opt ∝ C^{envelope.frontier.a:.2f}",
+    )
 
 
 def isoflop_finals(isoflop: pd.DataFrame, profiles: tuple[fits.IsoFlopProfile, ...]) -> pd.DataFrame:
@@ -977,11 +1125,19 @@ def isoflop_finals(isoflop: pd.DataFrame, profiles: tuple[fits.IsoFlopProfile, .
 
 def parabolas(profiles: tuple[fits.IsoFlopProfile, ...], points: int = 40) -> pd.DataFrame:
     """Each budget's fitted parabola in log N, drawn at ``points`` sizes across its sampled range."""
-    return pd.concat([
-        pd.DataFrame({"n_params": (n := np.geomspace(p.n_min, p.n_max, points)), "budget": p.flops,
-                      "interior": p.interior, "loss": np.polyval(p.coefficients[::-1], np.log(n))})
-        for p in profiles
-    ])
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "n_params": (n := np.geomspace(p.n_min, p.n_max, points)),
+                    "budget": p.flops,
+                    "interior": p.interior,
+                    "loss": np.polyval(p.coefficients[::-1], np.log(n)),
+                }
+            )
+            for p in profiles
+        ]
+    )
 
 
 def isoflop_optima(profiles: tuple[fits.IsoFlopProfile, ...]) -> pd.DataFrame:
@@ -996,21 +1152,33 @@ def isoflop_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
     profiles = alt.Chart(isoflop_finals(loaded.isoflop, analysis.profiles)).mark_point(filled=True).encode(
         x=alt.X("n_params:Q", scale=_LOG, title="parameters N"),
         y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="final loss"),
-        color=colour, shape=alt.Shape("interior:N", title="interior minimum"),
+        color=colour,
+        shape=alt.Shape("interior:N", title="interior minimum"),
     ) + alt.Chart(parabolas(analysis.profiles)).mark_line().encode(
-        x="n_params:Q", y="loss:Q", color=colour, detail="budget:N",
+        x="n_params:Q",
+        y="loss:Q",
+        color=colour,
+        detail="budget:N",
         strokeDash=alt.condition("datum.interior", alt.value([1, 0]), alt.value([4, 3])),
     )
     optima = isoflop_optima(analysis.profiles)
-    vertices = alt.Chart(optima).mark_point(filled=True, size=60).encode(
-        x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="budget C"),
-        y=alt.Y("n_opt:Q", scale=_LOG, title="N_opt (parabola vertex)"), shape="interior:N",
+    vertices = (
+        alt.Chart(optima)
+        .mark_point(filled=True, size=60)
+        .encode(
+            x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="budget C"),
+            y=alt.Y("n_opt:Q", scale=_LOG, title="N_opt (parabola vertex)"),
+            shape="interior:N",
+        )
     )
     iso = analysis.isoflop
     if iso:
         vertices += alt.Chart(optima.assign(fit=iso.n_fit(optima.flops))).mark_line().encode(x="flops:Q", y="fit:Q")
-    return charts.with_source(alt.hconcat(profiles, vertices), loaded.sources[0].describe(),
-                              title=f"Approach 2: N_opt ∝ C^{iso.frontier.a:.2f}" if iso else "Approach 2: not fitted")
+    return charts.with_source(
+        alt.hconcat(profiles, vertices),
+        loaded.sources[0].describe(),
+        title=f"Approach 2: N_opt ∝ C^{iso.frontier.a:.2f}" if iso else "Approach 2: not fitted",
+    )
 
 
 def iso_loss_contours(params: fits.LossParams, per_token: Callable, finals: pd.DataFrame) -> pd.DataFrame:
@@ -1022,16 +1190,22 @@ def iso_loss_contours(params: fits.LossParams, per_token: Callable, finals: pd.D
         room = level - params.E - params.A / n_grid**params.alpha
         ok = room > 0  # sizes too small to reach this loss with any number of tokens have no point
         tokens = (params.B / room[ok]) ** (1 / params.beta)
-        parts.append(pd.DataFrame({"n_params": n_grid[ok], "flops": per_token(n_grid[ok]) * tokens,
-                                   "level": f"{level:.3f}"}))
+        parts.append(
+            pd.DataFrame({"n_params": n_grid[ok], "flops": per_token(n_grid[ok]) * tokens, "level": f"{level:.3f}"})
+        )
     contours = pd.concat(parts)
     return contours[contours.flops.between(finals.flops.min() / 2, finals.flops.max() * 10)]
 
 
 def frontier_lines(frontiers: dict[str, fits.Frontier | None], flops: np.ndarray) -> pd.DataFrame:
     """N_opt(C) of every fitted frontier over ``flops``, one line per approach (None: not fitted)."""
-    return pd.concat([pd.DataFrame({"flops": flops, "n_params": f.n_opt(flops), "approach": name})
-                      for name, f in frontiers.items() if f])
+    return pd.concat(
+        [
+            pd.DataFrame({"flops": flops, "n_params": f.n_opt(flops), "approach": name})
+            for name, f in frontiers.items()
+            if f
+        ]
+    )
 
 
 def parametric_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
@@ -1039,22 +1213,36 @@ def parametric_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
     three approaches' efficient frontiers."""
     finals, p = analysis.finals, analysis.parametric.params
     lines = frontier_lines(
-        {"1 envelope": analysis.envelope.frontier, "2 IsoFLOP": analysis.isoflop.frontier if analysis.isoflop else None,
-         "3 parametric": p.frontier()},
+        {
+            "1 envelope": analysis.envelope.frontier,
+            "2 IsoFLOP": analysis.isoflop.frontier if analysis.isoflop else None,
+            "3 parametric": p.frontier(),
+        },
         np.geomspace(finals.flops.min() / 2, finals.flops.max() * 10, 60),
     )
-    runs = alt.Chart(finals).mark_point(filled=True).encode(
-        x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="FLOPs"),
-        y=alt.Y("n_params:Q", scale=_LOG, title="parameters N"),
-        color=alt.Color("loss:Q", scale=alt.Scale(scheme="viridis"), title="final loss"),
+    runs = (
+        alt.Chart(finals)
+        .mark_point(filled=True)
+        .encode(
+            x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="FLOPs"),
+            y=alt.Y("n_params:Q", scale=_LOG, title="parameters N"),
+            color=alt.Color("loss:Q", scale=alt.Scale(scheme="viridis"), title="final loss"),
+        )
     )
-    contours = alt.Chart(iso_loss_contours(p, flops_per_token_fn(loaded.design), finals)).mark_line(
-        strokeDash=[2, 2], color="#999").encode(x="flops:Q", y="n_params:Q", detail="level:N", order="n_params:Q")
-    frontiers = alt.Chart(lines).mark_line().encode(
-        x="flops:Q", y="n_params:Q", strokeDash=alt.StrokeDash("approach:N", title="efficient frontier"))
+    contours = (
+        alt.Chart(iso_loss_contours(p, flops_per_token_fn(loaded.design), finals))
+        .mark_line(strokeDash=[2, 2], color="#999")
+        .encode(x="flops:Q", y="n_params:Q", detail="level:N", order="n_params:Q")
+    )
+    frontiers = (
+        alt.Chart(lines)
+        .mark_line()
+        .encode(x="flops:Q", y="n_params:Q", strokeDash=alt.StrokeDash("approach:N", title="efficient frontier"))
+    )
     return charts.with_source(
         alt.layer(runs, contours, frontiers).resolve_scale(color="independent"),
-        loaded.sources[0].describe(), loaded.sources[-1].describe(),
+        loaded.sources[0].describe(),
+        loaded.sources[-1].describe(),
         title="Approach 3: iso-loss contours and the efficient frontiers",
     )
 
@@ -1062,8 +1250,9 @@ def parametric_chart(loaded: Loaded, analysis: Analysis) -> alt.TopLevelMixin:
 def fit_table(analysis: Analysis) -> Styler:
     """Approach 3's fitted parameters beside the source's exact floor ("unknown" for a corpus)."""
     p = analysis.parametric.params
-    table = pd.DataFrame({"E": [p.E], "A": [p.A], "B": [p.B], "alpha": [p.alpha], "beta": [p.beta],
-                          "true floor": [analysis.floor]})
+    table = pd.DataFrame(
+        {"E": [p.E], "A": [p.A], "B": [p.B], "alpha": [p.alpha], "beta": [p.beta], "true floor": [analysis.floor]}
+    )
     return table.style.format(precision=4, na_rep="unknown").hide(axis="index")
 
 
@@ -1071,9 +1260,11 @@ def exponents_note(exponents: Table2, analysis: Analysis, design: Design) -> str
     """Table 2's verdict, and Approach 3's a under the design's compute count beside Eq. 4's 6ND one."""
     p = analysis.parametric.params
     numeric = numeric_frontier(p, flops_per_token_fn(design), analysis.finals.flops.to_numpy())
-    return (exponents.verdict() + f" Approach 3's a = β/(α+β) = {p.a:.3f} assumes C = 6ND; minimising the fitted "
-            f"loss under the `{design.flops_count}` count instead gives a = {numeric.exponent:.3f}. "
-            "Kaplan et al.'s a is 0.73.")
+    return (
+        exponents.verdict() + f" Approach 3's a = β/(α+β) = {p.a:.3f} assumes C = 6ND; minimising the fitted "
+        f"loss under the `{design.flops_count}` count instead gives a = {numeric.exponent:.3f}. "
+        "Kaplan et al.'s a is 0.73."
+    )
 
 
 def projection(analysis: Analysis, design: Design) -> pd.DataFrame:
@@ -1084,16 +1275,25 @@ def projection(analysis: Analysis, design: Design) -> pd.DataFrame:
 
 def projection_table(table: pd.DataFrame) -> Styler:
     """Table 3 as the chapter shows it: budgets and tokens to three digits, sizes in full."""
-    return table.style.format({"parameters": "{:,.0f}", "flops": "{:.3g}", "gopher_units": "{:.2g}",
-                               "tokens": "{:.3g}", "tokens_per_parameter": "{:.1f}"}).hide(axis="index")
+    return table.style.format(
+        {
+            "parameters": "{:,.0f}",
+            "flops": "{:.3g}",
+            "gopher_units": "{:.2g}",
+            "tokens": "{:.3g}",
+            "tokens_per_parameter": "{:.1f}",
+        }
+    ).hide(axis="index")
 
 
 def projection_note(table: pd.DataFrame) -> str:
     """The tokens per parameter our projection implies, beside Hoffmann's Table 3."""
-    return (f"Our Approach 1 frontier implies {table.tokens_per_parameter.min():.1f} to "
-            f"{table.tokens_per_parameter.max():.1f} tokens per parameter over these sizes; Hoffmann's Table 3 "
-            "implies about 20 throughout (400M parameters on 8.0B tokens at 1.92e19 FLOPs, up to 10T on 216.2T). The "
-            "number is a property of the language and the architecture, not a universal constant.")
+    return (
+        f"Our Approach 1 frontier implies {table.tokens_per_parameter.min():.1f} to "
+        f"{table.tokens_per_parameter.max():.1f} tokens per parameter over these sizes; Hoffmann's Table 3 "
+        "implies about 20 throughout (400M parameters on 8.0B tokens at 1.92e19 FLOPs, up to 10T on 216.2T). The "
+        "number is a property of the language and the architecture, not a universal constant."
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -1113,20 +1313,37 @@ class PublishedRefit:
     def table(self) -> pd.DataFrame:
         """Hoffmann's, Epoch's and our parameters, each with its frontier at Gopher's and Chinchilla's budgets."""
         rows = []
-        for name, q in (("Hoffmann (rounded)", fits.HOFFMANN_ROUNDED), ("Hoffmann (unrounded, TeX)", fits.HOFFMANN_UNROUNDED),
-                        ("Epoch main estimate", fits.EPOCH_ESTIMATE), ("our refit, summed Huber", self.summed),
-                        ("our refit, averaged Huber", self.averaged)):
+        for name, q in (
+            ("Hoffmann (rounded)", fits.HOFFMANN_ROUNDED),
+            ("Hoffmann (unrounded, TeX)", fits.HOFFMANN_UNROUNDED),
+            ("Epoch main estimate", fits.EPOCH_ESTIMATE),
+            ("our refit, summed Huber", self.summed),
+            ("our refit, averaged Huber", self.averaged),
+        ):
             f = q.frontier()
-            rows.append({"parameters": name, "E": q.E, "A": q.A, "B": q.B, "alpha": q.alpha, "beta": q.beta, "a": q.a,
-                         "N_opt at Gopher (B)": f.n_opt(fits.GOPHER_FLOPS) / 1e9,
-                         "D/N at Chinchilla's C": f.tokens_per_parameter(CHINCHILLA_FLOPS)})
+            rows.append(
+                {
+                    "parameters": name,
+                    "E": q.E,
+                    "A": q.A,
+                    "B": q.B,
+                    "alpha": q.alpha,
+                    "beta": q.beta,
+                    "a": q.a,
+                    "N_opt at Gopher (B)": f.n_opt(fits.GOPHER_FLOPS) / 1e9,
+                    "D/N at Chinchilla's C": f.tokens_per_parameter(CHINCHILLA_FLOPS),
+                }
+            )
         return pd.DataFrame(rows)
 
     def styled_table(self) -> Styler:
         """The table with A, B and the frontier columns to one decimal, the rest to four."""
-        return self.table().style.format(precision=4).format(
-            {"A": "{:.1f}", "B": "{:.1f}", "N_opt at Gopher (B)": "{:.1f}", "D/N at Chinchilla's C": "{:.1f}"}
-        ).hide(axis="index")
+        return (
+            self.table()
+            .style.format(precision=4)
+            .format({"A": "{:.1f}", "B": "{:.1f}", "N_opt at Gopher (B)": "{:.1f}", "D/N at Chinchilla's C": "{:.1f}"})
+            .hide(axis="index")
+        )
 
     def report(self) -> str:
         """What the refit finds, from its numbers: Epoch's intervals, tokens per parameter, the premature
@@ -1144,8 +1361,11 @@ class PublishedRefit:
             "from Hoffmann's parameters. Averaging the Huber loss instead and starting from Hoffmann's unrounded "
             f"values, L-BFGS stops after {self.averaged_iterations} iterations, its largest parameter change being "
             f"{moved:.3g}: "
-            + ("it barely leaves its start, Epoch's explanation of Hoffmann's fit." if moved < AVERAGED_FIT_MOVE
-               else "it does move away from its start here.")
+            + (
+                "it barely leaves its start, Epoch's explanation of Hoffmann's fit."
+                if moved < AVERAGED_FIT_MOVE
+                else "it does move away from its start here."
+            )
             + " Epoch's likelihood-ratio test of Hoffmann's unrounded estimate against the refit, recomputed: "
             f"{self.lr_statistic:.1f} (df 5, p = {self.lr_p:.2g}); Epoch report 84.0, p = 1.2e-16."
         )
@@ -1166,19 +1386,26 @@ class PublishedRefit:
     def residuals(self) -> pd.DataFrame:
         """Log loss minus log prediction at every point, for our refit and for Hoffmann's unrounded estimate."""
         n, d, loss = (self.points[c].to_numpy() for c in ("n_params", "tokens", "loss"))
-        return pd.concat([
-            self.points.assign(residual=np.log(loss) - np.log(q.predict(n, d)), fit=name)
-            for name, q in (("our refit", self.summed), ("Hoffmann unrounded", fits.HOFFMANN_UNROUNDED))
-        ])
+        return pd.concat(
+            [
+                self.points.assign(residual=np.log(loss) - np.log(q.predict(n, d)), fit=name)
+                for name, q in (("our refit", self.summed), ("Hoffmann unrounded", fits.HOFFMANN_UNROUNDED))
+            ]
+        )
 
     def residual_chart(self) -> alt.TopLevelMixin:
         """The residuals against compute, where a misfit shows as a trend away from zero."""
         return charts.with_source(
-            alt.Chart(self.residuals()).mark_point(size=15).encode(
+            alt.Chart(self.residuals())
+            .mark_point(size=15)
+            .encode(
                 x=alt.X("flops:Q", scale=_LOG, axis=alt.Axis(format=".0e"), title="training FLOPs"),
-                y=alt.Y("residual:Q", title="log loss − log prediction"), color="fit:N",
-            ) + alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#888").encode(y="zero:Q"),
-            f"Epoch's extracted Figure 4 data ({len(self.points)} points)", title="Residuals on the published data",
+                y=alt.Y("residual:Q", title="log loss − log prediction"),
+                color="fit:N",
+            )
+            + alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#888").encode(y="zero:Q"),
+            f"Epoch's extracted Figure 4 data ({len(self.points)} points)",
+            title="Residuals on the published data",
         )
 
 

@@ -66,8 +66,11 @@ def training_tokens(spec) -> int:
 def size_columns(spec) -> dict[str, float]:
     """The scale of one run: ``d_model``, ``n_params`` and training ``flops`` (6ND, D from :func:`training_tokens`)."""
     config = spec.model_config(spec.build_task())
-    return {"d_model": spec.model["d_model"], "n_params": param_count(config),
-            "flops": float(flops_6nd(config, training_tokens(spec)))}
+    return {
+        "d_model": spec.model["d_model"],
+        "n_params": param_count(config),
+        "flops": float(flops_6nd(config, training_tokens(spec))),
+    }
 
 
 def distinct_test_items(spec) -> dict[str, int]:
@@ -105,11 +108,15 @@ def record_scores(records: pd.DataFrame, names: tuple[str, ...] | list[str] = RE
     if unknown:
         raise ValueError(f"names: unknown metric(s) {unknown}; expected some of {list(RECORD_METRICS)}")
     if "token_accuracy" in names and "tf_correct" not in records.columns:
-        raise ValueError("records: no tf_correct column (stored before teacher-forced hits were kept); delete the "
-                         "stored quick runs under .cache/results/quick/emergence to retrain them")
+        raise ValueError(
+            "records: no tf_correct column (stored before teacher-forced hits were kept); delete the "
+            "stored quick runs under .cache/results/quick/emergence to retrain them"
+        )
     score = {
         "em": lambda: final_answer_match(records).astype(np.float64),
-        "edit_distance": lambda: metrics.token_edit_distance(records["prediction"], records["target"]).astype(np.float64),
+        "edit_distance": lambda: metrics.token_edit_distance(records["prediction"], records["target"]).astype(
+            np.float64
+        ),
         "token_accuracy": lambda: metrics.token_accuracy(records["tf_correct"]),
         "log_likelihood": lambda: metrics.target_log_likelihood(records["logprob"]),
     }
@@ -133,9 +140,13 @@ def run_outcomes(sweep: Sweep, results: list[Result], names: tuple[str, ...] | l
         per_seed = records.groupby(["component", "seed"], as_index=False).agg(
             **{name: (name, "mean") for name in names}, n_examples=(names[0], "size")
         )
-        rows.append(per_seed.assign(
-            task=[task.labels[c] for c in per_seed["component"]], **size_columns(spec), n_diverged=n_diverged,
-        ))
+        rows.append(
+            per_seed.assign(
+                task=[task.labels[c] for c in per_seed["component"]],
+                **size_columns(spec),
+                n_diverged=n_diverged,
+            )
+        )
     return pd.concat(rows, ignore_index=True).drop(columns="component")
 
 
@@ -159,8 +170,9 @@ def read_scratchpad(profile: str, device: str) -> dict[str, Shown]:
 def family_outcomes(shown: dict[str, Shown]) -> pd.DataFrame:
     """:func:`run_outcomes` of every family, one row per (prompting, task, size, seed): the families
     differ only in how they prompt, so one table with a ``prompting`` column compares them."""
-    return pd.concat([run_outcomes(s.sweep, s.results).assign(prompting=kind) for kind, s in shown.items()],
-                     ignore_index=True)
+    return pd.concat(
+        [run_outcomes(s.sweep, s.results).assign(prompting=kind) for kind, s in shown.items()], ignore_index=True
+    )
 
 
 def chance_levels(mixture: Mixture) -> dict[str, float]:
@@ -188,14 +200,21 @@ def family_table(direct: pd.DataFrame, tokens: int) -> pd.DataFrame:
     it kept, the fewest test prompts of any task, and ``tokens_per_param`` (every size trains on
     ``tokens``, so the ratio falls as the models grow)."""
     family = direct.groupby(["d_model", "n_params", "flops"], as_index=False).agg(
-        seeds=("seed", "nunique"), test_prompts_per_task=("n_examples", "min"))
+        seeds=("seed", "nunique"), test_prompts_per_task=("n_examples", "min")
+    )
     family.insert(0, "size", np.arange(1, len(family) + 1))
     family["tokens_per_param"] = tokens / family["n_params"]
     return family
 
 
-def describe_family(family: pd.DataFrame, spec: RunSpec, chances: dict[str, float], items: dict[str, int],
-                    profile: str, pending: int = 0) -> str:
+def describe_family(
+    family: pd.DataFrame,
+    spec: RunSpec,
+    chances: dict[str, float],
+    items: dict[str, int],
+    profile: str,
+    pending: int = 0,
+) -> str:
     """The sentence that introduces the family: its sizes and their span in decades, seeds, depth,
     training budget, each task with its chance level and its distinct test queries
     (:func:`distinct_test_items`), and how many sizes are not stored yet (``pending``)."""
@@ -209,49 +228,84 @@ def describe_family(family: pd.DataFrame, spec: RunSpec, chances: dict[str, floa
         f"({tokens:,} tokens per model, {family['tokens_per_param'].iloc[-1]:,.0f} per parameter for the largest "
         f"and {family['tokens_per_param'].iloc[0]:,.0f} for the smallest). Tasks, with their chance level and the "
         f"distinct test queries of each: {tasks}."
-        + (f" {pending} more {'size is' if pending == 1 else 'sizes are'} not stored yet (trained in a later "
-           f"sitting), so every verdict below is about the sizes above." if pending else "")
+        + (
+            f" {pending} more {'size is' if pending == 1 else 'sizes are'} not stored yet (trained in a later "
+            f"sitting), so every verdict below is about the sizes above."
+            if pending
+            else ""
+        )
     )
 
 
-def _curve_panels(direct: pd.DataFrame, curves: pd.DataFrame, chances: dict[str, float], x: str,
-                  title: str) -> alt.FacetChart:
+def _curve_panels(
+    direct: pd.DataFrame, curves: pd.DataFrame, chances: dict[str, float], x: str, title: str
+) -> alt.FacetChart:
     """One panel per task against ``x``: single seeds in grey, the mean with its band, chance dashed.
     The layers share one data source (Altair facets need it) told apart by a ``layer`` column."""
-    frame = pd.concat([direct.assign(layer="seed"), curves.assign(layer="mean"),
-                       pd.DataFrame({"task": list(chances), "chance": list(chances.values()), "layer": "chance"})],
-                      ignore_index=True)
+    frame = pd.concat(
+        [
+            direct.assign(layer="seed"),
+            curves.assign(layer="mean"),
+            pd.DataFrame({"task": list(chances), "chance": list(chances.values()), "layer": "chance"}),
+        ],
+        ignore_index=True,
+    )
     axis = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=title)
     em = alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match")
     base = alt.Chart()
-    return alt.layer(
-        base.mark_line(color="#999", opacity=0.5, strokeWidth=1).encode(x=axis, y=em, detail="seed:N").transform_filter(
-            alt.datum.layer == "seed"),
-        base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(x=axis, y="low:Q", y2="high:Q").transform_filter(
-            alt.datum.layer == "mean"),
-        base.mark_line(point=True, color=charts.PALETTE[0]).encode(
-            x=axis, y=em, tooltip=["task:N", "n_params:Q", alt.Tooltip("flops:Q", format=".2e"),
-                                   alt.Tooltip("em:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f"),
-                                   alt.Tooltip("high:Q", format=".3f")],
-        ).transform_filter(alt.datum.layer == "mean"),
-        base.mark_rule(strokeDash=[4, 4], color=charts.PALETTE[3]).encode(y="chance:Q").transform_filter(
-            alt.datum.layer == "chance"),
-        data=frame,
-    ).properties(width=170, height=130).facet(facet=alt.Facet("task:N", title=None, sort=list(chances)), columns=4)
+    return (
+        alt.layer(
+            base.mark_line(color="#999", opacity=0.5, strokeWidth=1)
+            .encode(x=axis, y=em, detail="seed:N")
+            .transform_filter(alt.datum.layer == "seed"),
+            base.mark_area(opacity=0.25, color=charts.PALETTE[0])
+            .encode(x=axis, y="low:Q", y2="high:Q")
+            .transform_filter(alt.datum.layer == "mean"),
+            base.mark_line(point=True, color=charts.PALETTE[0])
+            .encode(
+                x=axis,
+                y=em,
+                tooltip=[
+                    "task:N",
+                    "n_params:Q",
+                    alt.Tooltip("flops:Q", format=".2e"),
+                    alt.Tooltip("em:Q", format=".3f"),
+                    alt.Tooltip("low:Q", format=".3f"),
+                    alt.Tooltip("high:Q", format=".3f"),
+                ],
+            )
+            .transform_filter(alt.datum.layer == "mean"),
+            base.mark_rule(strokeDash=[4, 4], color=charts.PALETTE[3])
+            .encode(y="chance:Q")
+            .transform_filter(alt.datum.layer == "chance"),
+            data=frame,
+        )
+        .properties(width=170, height=130)
+        .facet(facet=alt.Facet("task:N", title=None, sort=list(chances)), columns=4)
+    )
 
 
-def curves_chart(direct: pd.DataFrame, curves: pd.DataFrame, chances: dict[str, float], source: str) -> alt.TopLevelMixin:
+def curves_chart(
+    direct: pd.DataFrame, curves: pd.DataFrame, chances: dict[str, float], source: str
+) -> alt.TopLevelMixin:
     """Wei's Figure 2 for this family: exact match per task against training FLOPs, and against
     parameters below (his Appendix D view), panels in the mixture's order of ``chances``."""
     return charts.with_source(
-        alt.vconcat(_curve_panels(direct, curves, chances, "flops", "training FLOPs (6ND)"),
-                    _curve_panels(direct, curves, chances, "n_params", "parameters")),
-        source, title="Exact match against training FLOPs (top) and parameters (bottom), per task",
+        alt.vconcat(
+            _curve_panels(direct, curves, chances, "flops", "training FLOPs (6ND)"),
+            _curve_panels(direct, curves, chances, "n_params", "parameters"),
+        ),
+        source,
+        title="Exact match against training FLOPs (top) and parameters (bottom), per task",
     )
 
 
 def mean_curves(
-    outcomes: pd.DataFrame, n_resamples: int, confidence: float, rng_seed: int, value: str = "em",
+    outcomes: pd.DataFrame,
+    n_resamples: int,
+    confidence: float,
+    rng_seed: int,
+    value: str = "em",
     by: tuple[str, ...] | list[str] = (),
 ) -> pd.DataFrame:
     """Mean of ``value`` over seeds per (task, size), with a percentile bootstrap interval over seeds.
@@ -289,8 +343,9 @@ def curve_breakthroughness(curve: pd.DataFrame, value: str, sign: float = 1.0, c
     return float(metrics.breakthroughness(sign * curve[value].to_numpy(), curve["n_params"].to_numpy(), clip=clip))
 
 
-def seed_matrix(outcomes: pd.DataFrame, value: str, scale: str = "n_params",
-                seeds: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def seed_matrix(
+    outcomes: pd.DataFrame, value: str, scale: str = "n_params", seeds: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """One curve's ``value`` per seed as a (seeds, scales) array, NaN where a seed was left out, and
     the scales in increasing order: the input of :func:`scalingbook.analysis.stats.paired_bootstrap`.
     ``seeds`` fixes the rows (their order too), so that two matrices pair seed s with seed s even when
@@ -308,7 +363,9 @@ def _first_from(above: np.ndarray) -> np.ndarray:
     return np.where(holds_from.any(-1), holds_from.argmax(-1), above.shape[-1])
 
 
-def emergence_scale(curve: pd.DataFrame, chance: float, margin: float, scale: str = "n_params", value: str = "em") -> float:
+def emergence_scale(
+    curve: pd.DataFrame, chance: float, margin: float, scale: str = "n_params", value: str = "em"
+) -> float:
     """The smallest scale from which a task's mean exact match exceeds ``chance + margin``, there
     *and at every larger scale* of the family, or NaN if it never does.
 
@@ -325,8 +382,14 @@ def emergence_scale(curve: pd.DataFrame, chance: float, margin: float, scale: st
 
 
 def emergence_table(
-    outcomes: pd.DataFrame, curves: pd.DataFrame, chances: dict[str, float], margin: float, n_resamples: int,
-    confidence: float, rng_seed: int, clip: float = 100.0,
+    outcomes: pd.DataFrame,
+    curves: pd.DataFrame,
+    chances: dict[str, float],
+    margin: float,
+    n_resamples: int,
+    confidence: float,
+    rng_seed: int,
+    clip: float = 100.0,
 ) -> pd.DataFrame:
     """Per task: its emergence scale with a bootstrap interval over seeds, B, and Wei's verdict with
     intervals on the differences it claims.
@@ -366,14 +429,26 @@ def emergence_table(
             near = stats.paired_bootstrap([matrix], early, n_resamples, confidence, rng_seed)
             grew = stats.paired_bootstrap([matrix], rise, n_resamples, confidence, rng_seed)
         at_params = emergence_scale(curve, chance, margin)
-        rows.append({
-            "task": task, "chance": chance, "emergence_params": at_params, "params_low": scale.low,
-            "params_high": scale.high, "emergence_flops": flops.get(at_params, float("nan")),
-            "B": curve_breakthroughness(curve, "em", clip=clip), "flat": is_flat(curve),
-            "em_smallest": curve["em"].iloc[0], "em_largest": curve["em"].iloc[-1],
-            "early": near.estimate, "early_high": near.high, "rise": grew.estimate, "rise_low": grew.low,
-            "rise_high": grew.high, "looks_emergent": bool(near.high <= margin and grew.low > margin),
-        })
+        rows.append(
+            {
+                "task": task,
+                "chance": chance,
+                "emergence_params": at_params,
+                "params_low": scale.low,
+                "params_high": scale.high,
+                "emergence_flops": flops.get(at_params, float("nan")),
+                "B": curve_breakthroughness(curve, "em", clip=clip),
+                "flat": is_flat(curve),
+                "em_smallest": curve["em"].iloc[0],
+                "em_largest": curve["em"].iloc[-1],
+                "early": near.estimate,
+                "early_high": near.high,
+                "rise": grew.estimate,
+                "rise_low": grew.low,
+                "rise_high": grew.high,
+                "looks_emergent": bool(near.high <= margin and grew.low > margin),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -396,22 +471,44 @@ def prompting_gains(outcomes: pd.DataFrame, n_resamples: int, confidence: float,
         if not widths:  # the families share no stored width yet
             continue
         seeds = sorted(set(picked["direct"]["seed"]) | set(picked["scratchpad"]["seed"]))
-        direct, scratch = (seed_matrix(p[p["d_model"].isin(widths)], "em", "d_model", seeds)[0]
-                           for p in picked.values())
+        direct, scratch = (
+            seed_matrix(p[p["d_model"].isin(widths)], "em", "d_model", seeds)[0] for p in picked.values()
+        )
         params = picked["direct"].groupby("d_model")["n_params"].first()
         found = []
         for k, width in enumerate(widths):
-            gain = stats.paired_bootstrap([direct, scratch], lambda d, s, k=k: s[:, k] - d[:, k], n_resamples,
-                                          confidence, rng_seed)
-            found.append({"task": task, "d_model": width, "n_params": int(params[width]),
-                          "direct": float(np.nanmean(direct[:, k])), "scratchpad": float(np.nanmean(scratch[:, k])),
-                          "gain": gain.estimate, "low": gain.low, "high": gain.high})
+            gain = stats.paired_bootstrap(
+                [direct, scratch], lambda d, s, k=k: s[:, k] - d[:, k], n_resamples, confidence, rng_seed
+            )
+            found.append(
+                {
+                    "task": task,
+                    "d_model": width,
+                    "n_params": int(params[width]),
+                    "direct": float(np.nanmean(direct[:, k])),
+                    "scratchpad": float(np.nanmean(scratch[:, k])),
+                    "gain": gain.estimate,
+                    "low": gain.low,
+                    "high": gain.high,
+                }
+            )
         frame = pd.DataFrame(found)
         frame["helps"], frame["hurts"] = frame["low"] > 0, frame["high"] < 0
         first = int(_first_from(frame["helps"].to_numpy()))
         rows.append(frame.assign(helps_from=float(widths[first]) if first < len(widths) else float("nan")))
-    columns = ["task", "d_model", "n_params", "direct", "scratchpad", "gain", "low", "high", "helps", "hurts",
-               "helps_from"]
+    columns = [
+        "task",
+        "d_model",
+        "n_params",
+        "direct",
+        "scratchpad",
+        "gain",
+        "low",
+        "high",
+        "helps",
+        "hurts",
+        "helps_from",
+    ]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
@@ -426,11 +523,28 @@ def describe_params(value: float) -> str:
 
 def scales_table(scales: pd.DataFrame, source: str, profile: str) -> Styler:
     """:func:`emergence_table` as the page shows it: "-" where a task never emerges (scale) or is flat (B)."""
-    return scales.style.format(
-        {"chance": "{:.2g}", "emergence_params": "{:,.0f}", "params_low": "{:,.0f}", "params_high": "{:,.0f}",
-         "emergence_flops": "{:.2e}", "B": "{:.1f}", "em_smallest": "{:.3f}", "em_largest": "{:.3f}", "early": "{:.3f}",
-         "early_high": "{:.3f}", "rise": "{:.3f}", "rise_low": "{:.3f}", "rise_high": "{:.3f}"}, na_rep="-"
-    ).hide(axis="index").set_caption(f"Source: {source} ({profile} profile). -: never (scale) or flat (B)")
+    return (
+        scales.style.format(
+            {
+                "chance": "{:.2g}",
+                "emergence_params": "{:,.0f}",
+                "params_low": "{:,.0f}",
+                "params_high": "{:,.0f}",
+                "emergence_flops": "{:.2e}",
+                "B": "{:.1f}",
+                "em_smallest": "{:.3f}",
+                "em_largest": "{:.3f}",
+                "early": "{:.3f}",
+                "early_high": "{:.3f}",
+                "rise": "{:.3f}",
+                "rise_low": "{:.3f}",
+                "rise_high": "{:.3f}",
+            },
+            na_rep="-",
+        )
+        .hide(axis="index")
+        .set_caption(f"Source: {source} ({profile} profile). -: never (scale) or flat (B)")
+    )
 
 
 def family_summary(scales: pd.DataFrame, margin: float, confidence: float, profile: str) -> str:
@@ -452,25 +566,40 @@ def family_summary(scales: pd.DataFrame, margin: float, confidence: float, profi
             f"{len(emergent)} of {len(scales)} tasks look emergent in Wei's sense: near chance over the smaller half of "
             f"the sizes (the {level} upper end of their best early exact match stays within {margin:g} of chance) and "
             f"clearly above it at the largest size (the {level} interval of the rise lies above {margin:g}): "
-            + "; ".join(f"`{r.task}`, rise {r.rise:.2f} {_interval(r.rise_low, r.rise_high)}, emergence scale "
-                        f"{describe_params(r.emergence_params)} parameters [{describe_params(r.params_low)}, "
-                        f"{describe_params(r.params_high)}]"
-                        f", B = {r.B:.1f}" for r in emergent.itertuples()) + ".")
+            + "; ".join(
+                f"`{r.task}`, rise {r.rise:.2f} {_interval(r.rise_low, r.rise_high)}, emergence scale "
+                f"{describe_params(r.emergence_params)} parameters [{describe_params(r.params_low)}, "
+                f"{describe_params(r.params_high)}]"
+                f", B = {r.B:.1f}"
+                for r in emergent.itertuples()
+            )
+            + "."
+        )
     else:
-        parts.append(f"None of the {len(scales)} tasks is both near chance over the smaller half of the sizes and "
-                     "clearly above it at the largest.")
+        parts.append(
+            f"None of the {len(scales)} tasks is both near chance over the smaller half of the sizes and "
+            "clearly above it at the largest."
+        )
     if len(flat):
-        parts.append(f"Flat, never leaving where they start (no B): {', '.join(f'`{t}`' for t in flat['task'])}; for "
-                     "them a transition, if there is one, lies beyond the largest model trained here.")
+        parts.append(
+            f"Flat, never leaving where they start (no B): {', '.join(f'`{t}`' for t in flat['task'])}; for "
+            "them a transition, if there is one, lies beyond the largest model trained here."
+        )
     if len(early):
-        parts.append(f"Already above chance within the smaller half: {', '.join(f'`{t}`' for t in early['task'])}; they "
-                     "improve from small sizes on and are not emergent by the definition.")
+        parts.append(
+            f"Already above chance within the smaller half: {', '.join(f'`{t}`' for t in early['task'])}; they "
+            "improve from small sizes on and are not emergent by the definition."
+        )
     if len(other):
-        parts.append(f"Moving but without a clear verdict: {', '.join(f'`{t}`' for t in other['task'])} (the rise "
-                     f"interval reaches below {margin:g}).")
+        parts.append(
+            f"Moving but without a clear verdict: {', '.join(f'`{t}`' for t in other['task'])} (the rise "
+            f"interval reaches below {margin:g})."
+        )
     if profile == "quick":
-        parts.append("The quick profile trains for seconds per model; its curves show what the machinery measures, "
-                     "not how these tasks scale. The full profile is the experiment.")
+        parts.append(
+            "The quick profile trains for seconds per model; its curves show what the machinery measures, "
+            "not how these tasks scale. The full profile is the experiment."
+        )
     return f"**In this family** ({profile} profile): " + " ".join(parts)
 
 
@@ -496,18 +625,22 @@ def table1_beside_ours(scales: pd.DataFrame, profile: str, source: str) -> pd.Da
     """Wei's Table 1 with this family's emergence scales appended in its columns: each task's scale
     in FLOPs and parameters (NaN: not within the family), its interval over seeds in the ability's name."""
     ours = scales.assign(
-        ability=[f"{task} (this chapter, {profile} profile; interval over seeds {describe_params(low)} to "
-                 f"{describe_params(high)} parameters)"
-                 for task, low, high in zip(scales["task"], scales["params_low"], scales["params_high"])],
-        model="this chapter's family", source=source,
+        ability=[
+            f"{task} (this chapter, {profile} profile; interval over seeds {describe_params(low)} to "
+            f"{describe_params(high)} parameters)"
+            for task, low, high in zip(scales["task"], scales["params_low"], scales["params_high"])
+        ],
+        model="this chapter's family",
+        source=source,
     ).rename(columns={"emergence_flops": "train FLOPs", "emergence_params": "parameters"})
     return pd.concat([WEI_TABLE1, ours[WEI_TABLE1.columns]], ignore_index=True)
 
 
 def table1_styled(table: pd.DataFrame) -> Styler:
     """:func:`table1_beside_ours` as the page shows it."""
-    return table.style.format({"train FLOPs": "{:.1e}", "parameters": "{:,.0f}"},
-                              na_rep="not within the family").hide(axis="index")
+    return table.style.format({"train FLOPs": "{:.1e}", "parameters": "{:,.0f}"}, na_rep="not within the family").hide(
+        axis="index"
+    )
 
 
 def scratchpad_tasks(direct: Mixture, shown: dict[str, Shown]) -> list[str]:
@@ -516,19 +649,27 @@ def scratchpad_tasks(direct: Mixture, shown: dict[str, Shown]) -> list[str]:
     if "scratchpad" not in shown:
         return []
     scratchpad = mixture_of(shown["scratchpad"].sweep.runs[0])
-    return [label for label, task in zip(scratchpad.labels, scratchpad.tasks)
-            if label in direct.labels and getattr(task, "scratchpad", False)]
+    return [
+        label
+        for label, task in zip(scratchpad.labels, scratchpad.tasks)
+        if label in direct.labels and getattr(task, "scratchpad", False)
+    ]
 
 
-def paired_curves(outcomes: pd.DataFrame, tasks: list[str], n_resamples: int, confidence: float,
-                  rng_seed: int) -> pd.DataFrame:
+def paired_curves(
+    outcomes: pd.DataFrame, tasks: list[str], n_resamples: int, confidence: float, rng_seed: int
+) -> pd.DataFrame:
     """:func:`mean_curves` of ``tasks`` in each family of :func:`family_outcomes`, with a ``prompting`` column."""
     compared = outcomes[outcomes["task"].isin(tasks)]
     if compared.empty:
-        return pd.DataFrame(columns=["task", "d_model", "n_params", "flops", "em", "low", "high", "n_seeds", "prompting"])
+        return pd.DataFrame(
+            columns=["task", "d_model", "n_params", "flops", "em", "low", "high", "n_seeds", "prompting"]
+        )
     return pd.concat(
-        [mean_curves(rows, n_resamples, confidence, rng_seed).assign(prompting=kind)
-         for kind, rows in compared.groupby("prompting", sort=False)],
+        [
+            mean_curves(rows, n_resamples, confidence, rng_seed).assign(prompting=kind)
+            for kind, rows in compared.groupby("prompting", sort=False)
+        ],
         ignore_index=True,
     )
 
@@ -537,17 +678,25 @@ def scratchpad_chart(paired: pd.DataFrame, sources: list[str]) -> alt.TopLevelMi
     """Wei's Fig. 3C for this family: per task, exact match of the final answer with and without a
     scratchpad, each family against its own FLOPs (the working makes its sequences longer)."""
     kinds = list(paired["prompting"].unique())
-    prompting = alt.Color("prompting:N", title="prompting", scale=alt.Scale(domain=kinds, range=charts.PALETTE[:len(kinds)]))
+    prompting = alt.Color(
+        "prompting:N", title="prompting", scale=alt.Scale(domain=kinds, range=charts.PALETTE[: len(kinds)])
+    )
     flops_x = alt.X("flops:Q", scale=alt.Scale(type="log", nice=False), title="training FLOPs (6ND)")
     return charts.with_source(
         alt.layer(
             alt.Chart().mark_area(opacity=0.2).encode(x=flops_x, y="low:Q", y2="high:Q", color=prompting),
-            alt.Chart().mark_line(point=True).encode(
-                x=flops_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match (final answer)"),
-                color=prompting, tooltip=["task:N", "prompting:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
+            alt.Chart()
+            .mark_line(point=True)
+            .encode(
+                x=flops_x,
+                y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match (final answer)"),
+                color=prompting,
+                tooltip=["task:N", "prompting:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
             ),
             data=paired,
-        ).properties(width=220, height=160).facet(facet=alt.Facet("task:N", title=None), columns=4),
+        )
+        .properties(width=220, height=160)
+        .facet(facet=alt.Facet("task:N", title=None), columns=4),
         *sources,
         title="Addition with and without a scratchpad",
     )
@@ -555,33 +704,52 @@ def scratchpad_chart(paired: pd.DataFrame, sources: list[str]) -> alt.TopLevelMi
 
 def gains_table(gains: pd.DataFrame, sources: list[str]) -> Styler:
     """:func:`prompting_gains` as the page shows it: signed gains, "never" where it never helps."""
-    return gains.style.format(
-        {"n_params": "{:,}", "direct": "{:.3f}", "scratchpad": "{:.3f}", "gain": "{:+.3f}", "low": "{:+.3f}",
-         "high": "{:+.3f}", "helps_from": "{:.0f}"}, na_rep="never",
-    ).hide(axis="index").set_caption(f"Sources: {'; '.join(sources)}")
+    return (
+        gains.style.format(
+            {
+                "n_params": "{:,}",
+                "direct": "{:.3f}",
+                "scratchpad": "{:.3f}",
+                "gain": "{:+.3f}",
+                "low": "{:+.3f}",
+                "high": "{:+.3f}",
+                "helps_from": "{:.0f}",
+            },
+            na_rep="never",
+        )
+        .hide(axis="index")
+        .set_caption(f"Sources: {'; '.join(sources)}")
+    )
 
 
 def scratchpad_summary(gains: pd.DataFrame, confidence: float, profile: str) -> str:
     """Per task, where the scratchpad helps: at which widths the paired interval of the gain lies
     above zero, and whether that holds from some width on but not below (Wei's Fig. 3C shape)."""
     if gains.empty:
-        return (f"**What the two families show** ({profile} profile): nothing yet. The scratchpad family has no run "
-                f"stored at this profile that shares a width with the direct one; it trains in a later sitting "
-                f"(`scalingbook sweep sweeps/emergence-scratchpad.yaml --profile {profile}`).")
+        return (
+            f"**What the two families show** ({profile} profile): nothing yet. The scratchpad family has no run "
+            f"stored at this profile that shares a width with the direct one; it trains in a later sitting "
+            f"(`scalingbook sweep sweeps/emergence-scratchpad.yaml --profile {profile}`)."
+        )
     lines = [f"**What the two families show** ({profile} profile):", ""]
     for task, rows in gains.groupby("task", sort=False):
         start = rows["helps_from"].iloc[0]
         below = rows[rows["d_model"] < start]
-        shape = ("It helps at every width: no threshold inside this family." if start == rows["d_model"].min() else
-                 f"It helps from width {start:.0f} on and at no width below, the shape of Wei's Fig. 3C."
-                 if np.isfinite(start) and not below["helps"].any() else
-                 f"It helps from width {start:.0f} on, and at some smaller widths too: no clean threshold."
-                 if np.isfinite(start) else "There is no width from which it helps at every larger width.")
+        shape = (
+            "It helps at every width: no threshold inside this family."
+            if start == rows["d_model"].min()
+            else f"It helps from width {start:.0f} on and at no width below, the shape of Wei's Fig. 3C."
+            if np.isfinite(start) and not below["helps"].any()
+            else f"It helps from width {start:.0f} on, and at some smaller widths too: no clean threshold."
+            if np.isfinite(start)
+            else "There is no width from which it helps at every larger width."
+        )
         largest = rows.iloc[-1]
         lines.append(
             f"- **`{task}`**: the gain's {100 * confidence:g}% interval lies above zero at {int(rows['helps'].sum())} of "
             f"{len(rows)} widths and below it at {int(rows['hurts'].sum())}; at the largest, {largest.direct:.2f} -> "
-            f"{largest.scratchpad:.2f}, gain {largest.gain:+.2f} {_interval(largest.low, largest.high)}. {shape}")
+            f"{largest.scratchpad:.2f}, gain {largest.gain:+.2f} {_interval(largest.low, largest.high)}. {shape}"
+        )
     return "\n".join(lines)
 
 
@@ -591,8 +759,14 @@ def stored_tables(sweep: Sweep, profile: str, store_root: Path | None = None) ->
     rows = []
     for name in ("records", "large", "choices"):
         tables = [t for t in load_tables(sweep, name, profile, store_root) if t is not None]
-        rows.append({"table": f"{sweep.name}/{name}", "runs": len(tables), "rows": sum(len(t.table) for t in tables),
-                     "columns": ", ".join(tables[0].table.columns) if tables else ""})
+        rows.append(
+            {
+                "table": f"{sweep.name}/{name}",
+                "runs": len(tables),
+                "rows": sum(len(t.table) for t in tables),
+                "columns": ", ".join(tables[0].table.columns) if tables else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -607,8 +781,12 @@ def pilot_table(path) -> pd.DataFrame:
 
 def pilot_styled(table: pd.DataFrame) -> Styler:
     """:func:`pilot_table` as the page shows it, with its source."""
-    return table.style.format(precision=3).format({"n_params": "{:,}", "cpu_seconds": "{:,.0f}"}).hide(
-        axis="index").set_caption("Source: data/pilots/emergence.csv (scripts/pilot sweeps/pilots/emergence.yaml)")
+    return (
+        table.style.format(precision=3)
+        .format({"n_params": "{:,}", "cpu_seconds": "{:,.0f}"})
+        .hide(axis="index")
+        .set_caption("Source: data/pilots/emergence.csv (scripts/pilot sweeps/pilots/emergence.yaml)")
+    )
 
 
 def _pilot(table: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -646,7 +824,13 @@ def pilot_findings(table: pd.DataFrame, baseline: str, chosen: str, scratchpad: 
         f"({', '.join(f'{rise:+.3f}' for rise in rises.iloc[:2])}).",
         f"The `{scratchpad}` pilot ({scratch.index[0]:,} parameters) beat `{chosen}` at {paired_size:,} by more than "
         f"{lift:g} exact match on "
-        + ("; ".join(f"`{task}` ({best.at[paired_size, task]:.2f} -> {scratch.iloc[0][task]:.2f})"
-                     for task in lifted.index) if len(lifted) else "no task") + ".",
+        + (
+            "; ".join(
+                f"`{task}` ({best.at[paired_size, task]:.2f} -> {scratch.iloc[0][task]:.2f})" for task in lifted.index
+            )
+            if len(lifted)
+            else "no task"
+        )
+        + ".",
     ]
     return " ".join(found)

@@ -72,9 +72,7 @@ def resolution(test_set_size: int) -> float:
     return 1.0 / test_set_size
 
 
-def model_curves(
-    n_params: np.ndarray, c: float, alpha: float, lengths: list[int], test_set_size: int
-) -> pd.DataFrame:
+def model_curves(n_params: np.ndarray, c: float, alpha: float, lengths: list[int], test_set_size: int) -> pd.DataFrame:
     """All quantities of the model on a grid of sizes and target lengths, one row per (N, L).
 
     ``p_all_wrong`` is the chance that a test set of n items holds no exact match at all,
@@ -155,9 +153,7 @@ def fit_cross_entropy_power_law(n_params: np.ndarray, token_accuracy: np.ndarray
     return float(np.exp(-intercept / slope)), float(slope)
 
 
-def sample_token_accuracy(
-    n_params: np.ndarray, c: float, alpha: float, tokens: int, seed: int
-) -> pd.DataFrame:
+def sample_token_accuracy(n_params: np.ndarray, c: float, alpha: float, tokens: int, seed: int) -> pd.DataFrame:
     """Per-token accuracy as a finite evaluation measures it: ``Binomial(tokens, p(N)) / tokens``.
 
     The noisy curve a lab would see from ``tokens`` scored tokens per model, for fitting exercises;
@@ -196,28 +192,44 @@ def loss_chart(model: pd.DataFrame, c: float, alpha: float) -> alt.TopLevelMixin
     per_token = model[model["length"] == model["length"].iloc[0]]
     base = alt.Chart(per_token).encode(x=_model_params_x())
     ce_chart = base.mark_line().encode(
-        y=alt.Y("cross_entropy:Q", scale=alt.Scale(type="log"), title="per-token cross-entropy (nats)"))
+        y=alt.Y("cross_entropy:Q", scale=alt.Scale(type="log"), title="per-token cross-entropy (nats)")
+    )
     p_chart = base.mark_line(color=charts.PALETTE[1]).encode(
-        y=alt.Y("p_token:Q", title="p(token correct)", scale=alt.Scale(domain=[0, 1])))
-    return charts.with_source(alt.hconcat(ce_chart, p_chart), _model_source(c, alpha),
-                              title="Loss falls smoothly, and so does the per-token error")
+        y=alt.Y("p_token:Q", title="p(token correct)", scale=alt.Scale(domain=[0, 1]))
+    )
+    return charts.with_source(
+        alt.hconcat(ce_chart, p_chart),
+        _model_source(c, alpha),
+        title="Loss falls smoothly, and so does the per-token error",
+    )
 
 
 def model_metrics_chart(model: pd.DataFrame, c: float, alpha: float) -> alt.TopLevelMixin:
     """Exact match p^L beside edit distance L(1 - p) for every target length of ``model``, a length
     picked out by clicking the legend: the same model under two metrics."""
     pick = alt.selection_point(fields=["length"], bind="legend")
-    lines = alt.Chart(model).mark_line().encode(
-        x=_model_params_x(), color=LENGTH_COLOUR, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
-        tooltip=["length:O", alt.Tooltip("n_params:Q", format=".3s"), "exact_match:Q", "edit_distance:Q"],
+    lines = (
+        alt.Chart(model)
+        .mark_line()
+        .encode(
+            x=_model_params_x(),
+            color=LENGTH_COLOUR,
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
+            tooltip=["length:O", alt.Tooltip("n_params:Q", format=".3s"), "exact_match:Q", "edit_distance:Q"],
+        )
     )
     em_chart = lines.encode(y=alt.Y("exact_match:Q", title="exact match  p^L")).properties(
-        title="Exact match: looks emergent")
+        title="Exact match: looks emergent"
+    )
     ted_chart = lines.encode(y=alt.Y("edit_distance:Q", title="token edit distance  L(1 - p)")).properties(
-        title="Token edit distance: smooth")
+        title="Token edit distance: smooth"
+    )
     lengths = [int(length) for length in model["length"].unique()]
-    return charts.with_source(alt.hconcat(em_chart.add_params(pick), ted_chart),
-                              f"{_model_source(c, alpha)}, L in {lengths}", title="The same model under two metrics")
+    return charts.with_source(
+        alt.hconcat(em_chart.add_params(pick), ted_chart),
+        f"{_model_source(c, alpha)}, L in {lengths}",
+        title="The same model under two metrics",
+    )
 
 
 def resolution_chart(model: pd.DataFrame, c: float, alpha: float, test_set_size: int) -> alt.TopLevelMixin:
@@ -231,18 +243,23 @@ def resolution_chart(model: pd.DataFrame, c: float, alpha: float, test_set_size:
         ignore_index=True,
     )
     size_choice = alt.param(
-        name="n_test", value=test_set_size, bind=alt.binding_select(options=sizes, name="test-set size n: "))
+        name="n_test", value=test_set_size, bind=alt.binding_select(options=sizes, name="test-set size n: ")
+    )
     visible = alt.Chart(by_size).transform_filter("datum.test_set_size == n_test")
     floor = visible.mark_rule(strokeDash=[4, 4], color="#888").encode(y="mean(floor):Q")
     em_lines = visible.mark_line().encode(
         x=_model_params_x(),
-        y=alt.Y("exact_match:Q", scale=alt.Scale(type="log", domain=[1e-6, 1], clamp=True),
-                title="expected exact match"),
+        y=alt.Y(
+            "exact_match:Q", scale=alt.Scale(type="log", domain=[1e-6, 1], clamp=True), title="expected exact match"
+        ),
         color=LENGTH_COLOUR,
         opacity=alt.condition("datum.resolvable", alt.value(1.0), alt.value(0.25)),
     )
-    return charts.with_source((em_lines + floor).add_params(size_choice),
-                              f"{_model_source(c, alpha)}; dashed rule at 1/n", title="Below 1/n a test set reports zero")
+    return charts.with_source(
+        (em_lines + floor).add_params(size_choice),
+        f"{_model_source(c, alpha)}; dashed rule at 1/n",
+        title="Below 1/n a test set reports zero",
+    )
 
 
 def first_resolvable(model: pd.DataFrame) -> Styler:
@@ -256,7 +273,12 @@ def first_resolvable(model: pd.DataFrame) -> Styler:
         .rename(columns={"n_params": "smallest resolvable N", "p_token": "p(token) there"})
     )
     return table.style.format(
-        {"smallest resolvable N": "{:.3g}", "p(token) there": "{:.3f}", "exact_match": "{:.2e}", "edit_distance": "{:.2f}"}
+        {
+            "smallest resolvable N": "{:.3g}",
+            "p(token) there": "{:.3f}",
+            "exact_match": "{:.2e}",
+            "edit_distance": "{:.2f}",
+        }
     ).hide(axis="index")
 
 
@@ -280,8 +302,10 @@ METRICS: dict[str, Metric] = {
 }
 SWAP_METRICS = (*emergence.RECORD_METRICS, "brier")
 """The metrics the stored outputs are rescored under, exact match (the reference) first."""
-QUICK_CAVEAT = ("The quick profile's models train for minutes on a CPU, so read this for the method, not the result; "
-                "the full profile is the experiment.")
+QUICK_CAVEAT = (
+    "The quick profile's models train for minutes on a CPU, so read this for the method, not the result; "
+    "the full profile is the experiment."
+)
 
 
 def _labels(spec: RunSpec) -> tuple[str, ...]:
@@ -342,8 +366,14 @@ def read_family(emergence_profile: str, device: str) -> Family:
     full and it is stored (never retrained), else the quick one, read or trained here as in the
     Emergence chapter. Its profile is chosen on its own: the vision results may be full while it is not yet."""
     shown = emergence.read_family("direct", "full" if emergence_profile == "auto" else emergence_profile, device)
-    return Family(shown.sweep, shown.profile, list(shown.results), load_tables(shown.sweep, "choices", shown.profile),
-                  load_tables(shown.sweep, "large", shown.profile), len(shown.pending))
+    return Family(
+        shown.sweep,
+        shown.profile,
+        list(shown.results),
+        load_tables(shown.sweep, "choices", shown.profile),
+        load_tables(shown.sweep, "large", shown.profile),
+        len(shown.pending),
+    )
 
 
 def metric_curves(
@@ -361,7 +391,10 @@ def metric_curves(
     if unknown:
         raise ValueError(f"names: unknown metric(s) {unknown}; expected some of {list(METRICS)}")
     long = outcomes.melt(
-        id_vars=["task", "d_model", "n_params", "flops", "seed"], value_vars=list(names), var_name="metric", value_name="mean"
+        id_vars=["task", "d_model", "n_params", "flops", "seed"],
+        value_vars=list(names),
+        var_name="metric",
+        value_name="mean",
     )
     long = long.dropna(subset=["mean"])  # a metric measured on some tasks only (multiple choice)
     long["metric"] = pd.Categorical(long["metric"], categories=list(names))  # keep the caller's order
@@ -383,15 +416,28 @@ def metric_emergence_scores(curves: pd.DataFrame, clip: float = 100.0) -> pd.Dat
     for (task, name), curve in curves.groupby(["task", "metric"], sort=False):
         curve = curve.sort_values("n_params")
         sign = 1.0 if METRICS[name].higher_is_better else -1.0
-        rows.append({"task": task, "metric": name, "B": emergence.curve_breakthroughness(curve, "mean", sign, clip),
-                     "flat": emergence.is_flat(curve), "smallest": curve["mean"].iloc[0],
-                     "largest": curve["mean"].iloc[-1]})
+        rows.append(
+            {
+                "task": task,
+                "metric": name,
+                "B": emergence.curve_breakthroughness(curve, "mean", sign, clip),
+                "flat": emergence.is_flat(curve),
+                "smallest": curve["mean"].iloc[0],
+                "largest": curve["mean"].iloc[-1],
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def sharpness(
-    outcomes: pd.DataFrame, scores: pd.DataFrame, reference: str, others: list[str] | tuple[str, ...],
-    n_resamples: int, confidence: float, rng_seed: int, clip: float = 100.0,
+    outcomes: pd.DataFrame,
+    scores: pd.DataFrame,
+    reference: str,
+    others: list[str] | tuple[str, ...],
+    n_resamples: int,
+    confidence: float,
+    rng_seed: int,
+    clip: float = 100.0,
 ) -> pd.DataFrame:
     """Is ``reference`` (exact match, or grade) more step-like than each metric of ``others``, task by task?
 
@@ -413,16 +459,36 @@ def sharpness(
             other, _ = emergence.seed_matrix(group, name)
             signs = [1.0 if METRICS[m].higher_is_better else -1.0 for m in (reference, name)]
 
-            def difference(a: np.ndarray, b: np.ndarray, signs: list[float] = signs, sizes: np.ndarray = sizes) -> np.ndarray:
-                return (metrics.breakthroughness(signs[0] * a, sizes, clip=clip)
-                        - metrics.breakthroughness(signs[1] * b, sizes, clip=clip))
+            def difference(
+                a: np.ndarray, b: np.ndarray, signs: list[float] = signs, sizes: np.ndarray = sizes
+            ) -> np.ndarray:
+                return metrics.breakthroughness(signs[0] * a, sizes, clip=clip) - metrics.breakthroughness(
+                    signs[1] * b, sizes, clip=clip
+                )
 
             b_ref, b_other = indexed.loc[(task, reference), "B"], indexed.loc[(task, name), "B"]
             interval = stats.paired_bootstrap([ref, other], difference, n_resamples, confidence, rng_seed)
-            verdict = ("flat" if np.isnan(b_ref) or np.isnan(b_other) else "sharper" if interval.low > 0
-                       else "smoother" if interval.high < 0 else "no clear difference")
-            rows.append({"task": task, "metric": name, "B_reference": b_ref, "B_metric": b_other,
-                         "difference": b_ref - b_other, "low": interval.low, "high": interval.high, "verdict": verdict})
+            verdict = (
+                "flat"
+                if np.isnan(b_ref) or np.isnan(b_other)
+                else "sharper"
+                if interval.low > 0
+                else "smoother"
+                if interval.high < 0
+                else "no clear difference"
+            )
+            rows.append(
+                {
+                    "task": task,
+                    "metric": name,
+                    "B_reference": b_ref,
+                    "B_metric": b_other,
+                    "difference": b_ref - b_other,
+                    "low": interval.low,
+                    "high": interval.high,
+                    "verdict": verdict,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -443,7 +509,9 @@ class Swap:
         return self.names[0]
 
 
-def swap_metrics(outcomes: pd.DataFrame, names: list[str] | tuple[str, ...], n_resamples: int, confidence: float) -> Swap:
+def swap_metrics(
+    outcomes: pd.DataFrame, names: list[str] | tuple[str, ...], n_resamples: int, confidence: float
+) -> Swap:
     """Score ``outcomes`` under ``names`` (the reference first) and compare the reference with the rest."""
     curves = metric_curves(outcomes, names, n_resamples, confidence, rng_seed=0)
     scores = metric_emergence_scores(curves)
@@ -466,17 +534,27 @@ def choice_outcomes(sweep: Sweep, records: list[Result], tables: list[Result | N
         table, n_diverged = without_diverged(_stored(spec, result, "choices").table, run)
         options = list(table["option_logprob"])
         correct = table["correct"].to_numpy().astype(np.int64)
-        scored = pd.DataFrame({
-            "component": table["component"].to_numpy(), "seed": table["seed"].to_numpy(),
-            "grade": metrics.multiple_choice_grade(options, correct),
-            "brier": metrics.brier_score(metrics.option_probabilities(options), correct),
-            "n_options": [len(o) for o in options],
-        })
+        scored = pd.DataFrame(
+            {
+                "component": table["component"].to_numpy(),
+                "seed": table["seed"].to_numpy(),
+                "grade": metrics.multiple_choice_grade(options, correct),
+                "brier": metrics.brier_score(metrics.option_probabilities(options), correct),
+                "n_options": [len(o) for o in options],
+            }
+        )
         per_seed = scored.groupby(["component", "seed"], as_index=False).agg(
-            grade=("grade", "mean"), brier=("brier", "mean"), n_examples=("grade", "size"), n_options=("n_options", "max"))
+            grade=("grade", "mean"),
+            brier=("brier", "mean"),
+            n_examples=("grade", "size"),
+            n_options=("n_options", "max"),
+        )
         labels = _labels(spec)
-        rows.append(per_seed.assign(task=[labels[c] for c in per_seed["component"]], **emergence.size_columns(spec),
-                                    n_diverged=n_diverged))
+        rows.append(
+            per_seed.assign(
+                task=[labels[c] for c in per_seed["component"]], **emergence.size_columns(spec), n_diverged=n_diverged
+            )
+        )
     return pd.concat(rows, ignore_index=True).drop(columns="component")
 
 
@@ -484,7 +562,8 @@ def rescored_outcomes(family: Family, choices: pd.DataFrame) -> pd.DataFrame:
     """Per (task, size, seed): the records under every :data:`SWAP_METRICS` metric, the Brier score
     (and grade) of the multiple-choice variant beside them (NaN where a task has none)."""
     return emergence.run_outcomes(family.sweep, family.records, list(emergence.RECORD_METRICS)).merge(
-        choices[["task", "d_model", "seed", "grade", "brier"]], on=["task", "d_model", "seed"], how="left")
+        choices[["task", "d_model", "seed", "grade", "brier"]], on=["task", "d_model", "seed"], how="left"
+    )
 
 
 DECADES = [10.0**k for k in range(16)]
@@ -493,8 +572,12 @@ DECADES = [10.0**k for k in range(16)]
 
 def _params_x() -> alt.X:
     """The family charts' x axis: parameters, labelled once per decade."""
-    return alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), axis=alt.Axis(format="~s", values=DECADES),
-                 title="parameters")
+    return alt.X(
+        "n_params:Q",
+        scale=alt.Scale(type="log", nice=False),
+        axis=alt.Axis(format="~s", values=DECADES),
+        title="parameters",
+    )
 
 
 def _titles(names: list[str] | tuple[str, ...] | pd.Series) -> list[str]:
@@ -510,15 +593,23 @@ def metric_panels(swap: Swap, labels: tuple[str, ...], width: int, *sources: str
             base.mark_area(opacity=0.25, color=charts.PALETTE[0]).encode(y=alt.Y("low:Q", title=None), y2="high:Q"),
             base.mark_line(point=True, color=charts.PALETTE[0]).encode(
                 y=alt.Y("mean:Q", scale=alt.Scale(zero=False)),
-                tooltip=["task:N", "metric_title:N", alt.Tooltip("n_params:Q", format=","),
-                         alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f"),
-                         alt.Tooltip("high:Q", format=".3f")],
+                tooltip=[
+                    "task:N",
+                    "metric_title:N",
+                    alt.Tooltip("n_params:Q", format=","),
+                    alt.Tooltip("mean:Q", format=".3f"),
+                    alt.Tooltip("low:Q", format=".3f"),
+                    alt.Tooltip("high:Q", format=".3f"),
+                ],
             ),
             data=swap.curves.assign(metric_title=_titles(swap.curves["metric"])),
-        ).properties(width=width, height=95).facet(
+        )
+        .properties(width=width, height=95)
+        .facet(
             row=alt.Row("task:N", title=None, sort=list(labels)),
             column=alt.Column("metric_title:N", title=None, sort=_titles(swap.names)),
-        ).resolve_scale(y="independent"),
+        )
+        .resolve_scale(y="independent"),
         *sources,
         title=title,
     )
@@ -527,18 +618,33 @@ def metric_panels(swap: Swap, labels: tuple[str, ...], width: int, *sources: str
 def b_table(swap: Swap, labels: tuple[str, ...], caption: str) -> Styler:
     """B of every (task, metric) curve, tasks in the family's order; "flat" where a curve has no B."""
     table = swap.scores.pivot(index="task", columns="metric", values="B").reindex(
-        index=[t for t in labels if t in set(swap.scores["task"])], columns=list(swap.names))
-    negated = {name: f"B, {METRICS[name].title}" + ("" if METRICS[name].higher_is_better else " (negated)")
-               for name in swap.names}
+        index=[t for t in labels if t in set(swap.scores["task"])], columns=list(swap.names)
+    )
+    negated = {
+        name: f"B, {METRICS[name].title}" + ("" if METRICS[name].higher_is_better else " (negated)")
+        for name in swap.names
+    }
     return table.rename(columns=negated).style.format("{:.1f}", na_rep="flat").set_caption(caption)
 
 
 def sharpness_table(swap: Swap, caption: str) -> Styler:
     """The reference's B against each other metric's, task by task, with the paired interval and verdict."""
     sharp = swap.sharpness
-    return sharp.assign(metric=_titles(sharp["metric"])).style.format(
-        {"B_reference": "{:.1f}", "B_metric": "{:.1f}", "difference": "{:+.1f}", "low": "{:+.1f}", "high": "{:+.1f}"},
-        na_rep="flat").hide(axis="index").set_caption(caption)
+    return (
+        sharp.assign(metric=_titles(sharp["metric"]))
+        .style.format(
+            {
+                "B_reference": "{:.1f}",
+                "B_metric": "{:.1f}",
+                "difference": "{:+.1f}",
+                "low": "{:+.1f}",
+                "high": "{:+.1f}",
+            },
+            na_rep="flat",
+        )
+        .hide(axis="index")
+        .set_caption(caption)
+    )
 
 
 def sharpness_summary(sharp: pd.DataFrame, reference: str) -> str:
@@ -548,39 +654,62 @@ def sharpness_summary(sharp: pd.DataFrame, reference: str) -> str:
     title = METRICS[reference].title
     lines, sharper_somewhere = [], 0
     for task, rows in sharp.groupby("task", sort=False):
-        named = {v: ", ".join(METRICS[m].title for m in rows.loc[rows["verdict"] == v, "metric"])
-                 for v in ("sharper", "smoother", "no clear difference", "flat")}
+        named = {
+            v: ", ".join(METRICS[m].title for m in rows.loc[rows["verdict"] == v, "metric"])
+            for v in ("sharper", "smoother", "no clear difference", "flat")
+        }
         sharper_somewhere += bool(named["sharper"])
-        compared = "; ".join(p for p in (
-            f"clearly higher than under {named['sharper']}" if named["sharper"] else "",
-            f"clearly lower than under {named['smoother']}" if named["smoother"] else "",
-            f"not clearly different from {named['no clear difference']}" if named["no clear difference"] else "") if p)
-        parts = [f"B under {title} is {compared}" if compared else "",
-                 f"no B to compare with {named['flat']} (a flat curve)" if named["flat"] else ""]
+        compared = "; ".join(
+            p
+            for p in (
+                f"clearly higher than under {named['sharper']}" if named["sharper"] else "",
+                f"clearly lower than under {named['smoother']}" if named["smoother"] else "",
+                f"not clearly different from {named['no clear difference']}" if named["no clear difference"] else "",
+            )
+            if p
+        )
+        parts = [
+            f"B under {title} is {compared}" if compared else "",
+            f"no B to compare with {named['flat']} (a flat curve)" if named["flat"] else "",
+        ]
         lines.append(f"- **`{task}`**: " + "; ".join(p for p in parts if p) + ".")
-    return ("\n".join(lines) + f"\n\nIn all, {sharper_somewhere} of {sharp['task'].nunique()} tasks have a continuous "
-            f"metric whose B is clearly below that of {title}.")
+    return (
+        "\n".join(lines) + f"\n\nIn all, {sharper_somewhere} of {sharp['task'].nunique()} tasks have a continuous "
+        f"metric whose B is clearly below that of {title}."
+    )
 
 
 def rescoring_text(swap: Swap, profile: str) -> str:
     """What the rescoring of the records shows, per task (:func:`sharpness_summary`), and which seeds were left out."""
     n_sizes = swap.curves["n_params"].nunique()
-    return (f"**What the rescoring shows** ({profile} profile, {n_sizes} sizes, so a straight line scores "
-            f"B = {n_sizes - 1}):\n\n" + sharpness_summary(swap.sharpness, swap.reference)
-            + (f"\n\n{QUICK_CAVEAT}" if profile == "quick" else "") + "\n\n" + divergence_text(swap.outcomes))
+    return (
+        f"**What the rescoring shows** ({profile} profile, {n_sizes} sizes, so a straight line scores "
+        f"B = {n_sizes - 1}):\n\n"
+        + sharpness_summary(swap.sharpness, swap.reference)
+        + (f"\n\n{QUICK_CAVEAT}" if profile == "quick" else "")
+        + "\n\n"
+        + divergence_text(swap.outcomes)
+    )
 
 
 def choices_text(swap: Swap, profile: str) -> str:
     """What the multiple-choice variant shows: grade against Brier score per task, and which seeds were left out."""
-    return (f"**What multiple choice shows** ({profile} profile):\n\n" + sharpness_summary(swap.sharpness, swap.reference)
-            + "\n\n" + divergence_text(swap.outcomes))
+    return (
+        f"**What multiple choice shows** ({profile} profile):\n\n"
+        + sharpness_summary(swap.sharpness, swap.reference)
+        + "\n\n"
+        + divergence_text(swap.outcomes)
+    )
 
 
 def choices_chart(swap: Swap, labels: tuple[str, ...], confidence: float, source: str) -> alt.TopLevelMixin:
     """Grade and Brier score per task (:func:`metric_panels`), with the chance levels of k options."""
     k_options = int(swap.outcomes["n_options"].max())
     return metric_panels(
-        swap, labels, 150, source,
+        swap,
+        labels,
+        150,
+        source,
         f"{k_options} options; mean over seeds, {100 * confidence:g}% bootstrap bands; chance: grade {1 / k_options:.2f}, "
         f"Brier {1 - 1 / k_options:.2f}",
         title="The same option likelihoods under two metrics, per task",
@@ -615,18 +744,43 @@ def length_outcomes(sweep: Sweep, results: list[Result], labels: list[str] | tup
             raise ValueError(f"labels: {unknown} are not components of {spec.sweep}; it has {list(task_labels)}")
         picked = table[table["component"].isin([task_labels.index(label) for label in labels])]
         scored = pd.concat(
-            [picked[["seed", "target_len"]].reset_index(drop=True),
-             emergence.record_scores(picked, ["em", "edit_distance", "token_accuracy"]).reset_index(drop=True)], axis=1)
+            [
+                picked[["seed", "target_len"]].reset_index(drop=True),
+                emergence.record_scores(picked, ["em", "edit_distance", "token_accuracy"]).reset_index(drop=True),
+            ],
+            axis=1,
+        )
         scored["hits"] = scored["token_accuracy"] * scored["target_len"]
         per_seed = scored.groupby(["seed", "target_len"], as_index=False).agg(
-            em=("em", "mean"), edit_distance=("edit_distance", "mean"), correct_tokens=("hits", "sum"),
-            n_examples=("em", "size"))
-        rows.append(per_seed.assign(tokens=per_seed["target_len"].astype(np.int64) * per_seed["n_examples"],
-                                    **emergence.size_columns(spec), n_diverged=n_diverged))
+            em=("em", "mean"),
+            edit_distance=("edit_distance", "mean"),
+            correct_tokens=("hits", "sum"),
+            n_examples=("em", "size"),
+        )
+        rows.append(
+            per_seed.assign(
+                tokens=per_seed["target_len"].astype(np.int64) * per_seed["n_examples"],
+                **emergence.size_columns(spec),
+                n_diverged=n_diverged,
+            )
+        )
     frame = pd.concat(rows, ignore_index=True)
     frame["target_len"] = frame["target_len"].astype(np.int64)
-    return frame[["d_model", "n_params", "flops", "seed", "target_len", "em", "edit_distance", "correct_tokens",
-                  "tokens", "n_examples", "n_diverged"]]
+    return frame[
+        [
+            "d_model",
+            "n_params",
+            "flops",
+            "seed",
+            "target_len",
+            "em",
+            "edit_distance",
+            "correct_tokens",
+            "tokens",
+            "n_examples",
+            "n_diverged",
+        ]
+    ]
 
 
 def token_accuracy_by_size(lengths: pd.DataFrame) -> pd.DataFrame:
@@ -651,7 +805,8 @@ def length_curves(lengths: pd.DataFrame) -> pd.DataFrame:
     edit_distance_model``.
     """
     means = lengths.groupby(["d_model", "n_params", "target_len"], as_index=False).agg(
-        em=("em", "mean"), edit_distance=("edit_distance", "mean"), n_examples=("n_examples", "sum"))
+        em=("em", "mean"), edit_distance=("edit_distance", "mean"), n_examples=("n_examples", "sum")
+    )
     out = means.merge(token_accuracy_by_size(lengths), on=["d_model", "n_params"])
     out["em_model"] = model_exact_match(out["p_token"].to_numpy(), out["target_len"].to_numpy())
     out["edit_distance_model"] = model_edit_distance(out["p_token"].to_numpy(), out["target_len"].to_numpy())
@@ -684,21 +839,29 @@ def length_chart(lengths: pd.DataFrame, k_sizes: int, labels: list[str], source:
     )
 
     def measured_and_model(measured: str, predicted: str, title: str) -> alt.LayerChart:
-        return alt.LayerChart(layer=[
-            base.mark_line(strokeDash=[4, 3], strokeWidth=1.5).encode(y=f"{predicted}:Q"),
-            base.mark_point(filled=True, size=60).encode(
-                y=alt.Y(f"{measured}:Q", title=title),
-                tooltip=[alt.Tooltip("n_params:Q", format=","), "target_len:Q", alt.Tooltip(f"{measured}:Q", format=".3f"),
-                         alt.Tooltip(f"{predicted}:Q", format=".3f"), alt.Tooltip("p_token:Q", format=".3f"),
-                         "n_examples:Q"],
-            ),
-        ])
+        return alt.LayerChart(
+            layer=[
+                base.mark_line(strokeDash=[4, 3], strokeWidth=1.5).encode(y=f"{predicted}:Q"),
+                base.mark_point(filled=True, size=60).encode(
+                    y=alt.Y(f"{measured}:Q", title=title),
+                    tooltip=[
+                        alt.Tooltip("n_params:Q", format=","),
+                        "target_len:Q",
+                        alt.Tooltip(f"{measured}:Q", format=".3f"),
+                        alt.Tooltip(f"{predicted}:Q", format=".3f"),
+                        alt.Tooltip("p_token:Q", format=".3f"),
+                        "n_examples:Q",
+                    ],
+                ),
+            ]
+        )
 
     return charts.with_source(
         alt.hconcat(
             measured_and_model("em", "em_model", "exact match").properties(title="Exact match (model: p^L)"),
             measured_and_model("edit_distance", "edit_distance_model", "token edit distance").properties(
-                title="Token edit distance (model: L(1 - p))"),
+                title="Token edit distance (model: L(1 - p))"
+            ),
         ),
         source,
         f"addition tasks {', '.join(labels)} pooled; points measured, dashed lines the independent-token model with measured p",
@@ -711,14 +874,20 @@ def _power_law_sentence(p_by_size: pd.DataFrame) -> str:
     try:
         fit_c, fit_alpha = fit_cross_entropy_power_law(p_by_size["n_params"], p_by_size["p_token"])
     except ValueError:
-        return ("Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha gives "
-                "no usable exponent), so the mathematical model's smooth loss is not what these models show.")
+        return (
+            "Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha gives "
+            "no usable exponent), so the mathematical model's smooth loss is not what these models show."
+        )
     if fit_alpha < 0:
-        return (f"A power law fitted to the measured per-token accuracy, -ln p = (N/c)^alpha, gives alpha = "
-                f"{fit_alpha:.3f} and c = {fit_c:.3g}.")
-    return (f"Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha gives "
-            f"alpha = {fit_alpha:.3f}, not negative), so the mathematical model's smooth loss is not what these "
-            "models show.")
+        return (
+            f"A power law fitted to the measured per-token accuracy, -ln p = (N/c)^alpha, gives alpha = "
+            f"{fit_alpha:.3f} and c = {fit_c:.3g}."
+        )
+    return (
+        f"Per-token accuracy does not fall as a power law in size here (a fit of -ln p = (N/c)^alpha gives "
+        f"alpha = {fit_alpha:.3f}, not negative), so the mathematical model's smooth loss is not what these "
+        "models show."
+    )
 
 
 def lengths_text(lengths: pd.DataFrame, profile: str) -> str:
@@ -742,8 +911,11 @@ def lengths_text(lengths: pd.DataFrame, profile: str) -> str:
         + ", ".join(f"{r.edit_distance:.2f} (L(1-p) = {r.edit_distance_model:.2f})" for r in largest.itertuples())
         + f". Across the {by_length['n_params'].nunique()} sizes, exact match never rises with length for {falls} and "
         f"edit distance never falls with length for {rises}; the mean gap between measured exact match and p^L is "
-        f"{gap:.3f}. " + _power_law_sentence(p_by_size)
-        + (f" {QUICK_CAVEAT}" if profile == "quick" else "") + " " + divergence_text(lengths)
+        f"{gap:.3f}. "
+        + _power_law_sentence(p_by_size)
+        + (f" {QUICK_CAVEAT}" if profile == "quick" else "")
+        + " "
+        + divergence_text(lengths)
     )
 
 
@@ -765,16 +937,28 @@ def independent_token_outcomes(sweep: Sweep, results: list[Result]) -> pd.DataFr
         table, n_diverged = without_diverged(_stored(spec, result, "records").table, result)
         sizes = emergence.size_columns(spec)
         labels = _labels(spec)
-        scored = pd.DataFrame({
-            "component": table["component"].to_numpy(), "seed": table["seed"].to_numpy(),
-            "target_len": table["target_len"].to_numpy().astype(np.int64),
-            "em": emergence.record_scores(table, ["em"])["em"].to_numpy(),
-            "hits": metrics.token_accuracy(table["tf_correct"]) * table["target_len"].to_numpy(),
-        })
+        scored = pd.DataFrame(
+            {
+                "component": table["component"].to_numpy(),
+                "seed": table["seed"].to_numpy(),
+                "target_len": table["target_len"].to_numpy().astype(np.int64),
+                "em": emergence.record_scores(table, ["em"])["em"].to_numpy(),
+                "hits": metrics.token_accuracy(table["tf_correct"]) * table["target_len"].to_numpy(),
+            }
+        )
         for (c, seed), group in scored.groupby(["component", "seed"]):
             p = group["hits"].sum() / group["target_len"].sum()
-            rows.append({"task": labels[c], **sizes, "seed": seed, "em": group["em"].mean(), "p_token": p,
-                         "em_model": float(np.mean(p ** group["target_len"].to_numpy())), "n_diverged": n_diverged})
+            rows.append(
+                {
+                    "task": labels[c],
+                    **sizes,
+                    "seed": seed,
+                    "em": group["em"].mean(),
+                    "p_token": p,
+                    "em_model": float(np.mean(p ** group["target_len"].to_numpy())),
+                    "n_diverged": n_diverged,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -789,29 +973,48 @@ def independence_table(outcomes: pd.DataFrame, n_resamples: int, confidence: flo
         measured, sizes = emergence.seed_matrix(group, "em")
         predicted, _ = emergence.seed_matrix(group, "em_model")
         for k, size in enumerate(sizes):
-            gap = stats.paired_bootstrap([measured, predicted], lambda a, b, k=k: a[:, k] - b[:, k], n_resamples,
-                                         confidence, rng_seed)
-            rows.append({"task": task, "n_params": size, "em": float(np.nanmean(measured[:, k])),
-                         "em_model": float(np.nanmean(predicted[:, k])), "gap": gap.estimate, "low": gap.low,
-                         "high": gap.high})
+            gap = stats.paired_bootstrap(
+                [measured, predicted], lambda a, b, k=k: a[:, k] - b[:, k], n_resamples, confidence, rng_seed
+            )
+            rows.append(
+                {
+                    "task": task,
+                    "n_params": size,
+                    "em": float(np.nanmean(measured[:, k])),
+                    "em_model": float(np.nanmean(predicted[:, k])),
+                    "gap": gap.estimate,
+                    "low": gap.low,
+                    "high": gap.high,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def independence_chart(table: pd.DataFrame, labels: tuple[str, ...], source: str) -> alt.TopLevelMixin:
     """Per task, measured exact match (points, with p^L plus the gap's paired interval as bars) against
     the p^L that teacher-forced p predicts (lines), over the family's sizes (:func:`independence_table`)."""
-    by_task = alt.Chart(table.assign(em_lo=table["em_model"] + table["low"], em_hi=table["em_model"] + table["high"])
-                        ).encode(x=_params_x())
+    by_task = alt.Chart(
+        table.assign(em_lo=table["em_model"] + table["low"], em_hi=table["em_model"] + table["high"])
+    ).encode(x=_params_x())
     return charts.with_source(
         alt.layer(
             by_task.mark_line(color=charts.PALETTE[1]).encode(y=alt.Y("em_model:Q", title="exact match")),
             by_task.mark_rule(color=charts.PALETTE[0]).encode(y="em_lo:Q", y2="em_hi:Q"),
             by_task.mark_point(filled=True, size=40, color=charts.PALETTE[0]).encode(
-                y="em:Q", tooltip=["task:N", alt.Tooltip("n_params:Q", format=","), alt.Tooltip("em:Q", format=".3f"),
-                                   alt.Tooltip("em_model:Q", format=".3f", title="p^L"),
-                                   alt.Tooltip("gap:Q", format="+.3f"), alt.Tooltip("low:Q", format="+.3f"),
-                                   alt.Tooltip("high:Q", format="+.3f")]),
-        ).properties(width=170, height=120).facet(facet=alt.Facet("task:N", title=None, sort=list(labels)), columns=3),
+                y="em:Q",
+                tooltip=[
+                    "task:N",
+                    alt.Tooltip("n_params:Q", format=","),
+                    alt.Tooltip("em:Q", format=".3f"),
+                    alt.Tooltip("em_model:Q", format=".3f", title="p^L"),
+                    alt.Tooltip("gap:Q", format="+.3f"),
+                    alt.Tooltip("low:Q", format="+.3f"),
+                    alt.Tooltip("high:Q", format="+.3f"),
+                ],
+            ),
+        )
+        .properties(width=170, height=120)
+        .facet(facet=alt.Facet("task:N", title=None, sort=list(labels)), columns=3),
         source,
         "points: measured exact match (bars: p^L plus the paired interval of the gap); lines: p^L from teacher-forced p",
         title="Measured exact match against the independent-token prediction p^L, per task",
@@ -828,14 +1031,19 @@ def independence_summary(table: pd.DataFrame, confidence: float) -> str:
         lines.append(
             f"- **`{task}`**: measured exact match is clearly above p^L at {above} of {len(rows)} sizes and clearly "
             f"below at {below} ({100 * confidence:g}% paired intervals); at the largest, {last.em:.3f} measured against "
-            f"{last.em_model:.3f} predicted.")
+            f"{last.em_model:.3f} predicted."
+        )
     return "\n".join(lines)
 
 
 def independence_text(outcomes: pd.DataFrame, table: pd.DataFrame, confidence: float, profile: str) -> str:
     """The p^L comparison's heading, per-task summary (:func:`independence_summary`) and the seeds left out."""
-    return (f"**Measured against p^L** ({profile} profile):\n\n" + independence_summary(table, confidence)
-            + "\n\n" + divergence_text(outcomes))
+    return (
+        f"**Measured against p^L** ({profile} profile):\n\n"
+        + independence_summary(table, confidence)
+        + "\n\n"
+        + divergence_text(outcomes)
+    )
 
 
 # A larger test set at small scale (Fig. 4)
@@ -853,8 +1061,17 @@ def large_outcomes(sweep: Sweep, records: list[Result], tables: list[Result | No
         label = spec.eval["large_component"]
         per_seed = table.groupby("seed")["exact_match"].agg(["sum", "size"])
         for seed, (hits, n) in per_seed.iterrows():
-            rows.append({"task": label, **emergence.size_columns(spec), "seed": seed, "successes": int(hits),
-                         "trials": int(n), "em": hits / n, "n_diverged": n_diverged})
+            rows.append(
+                {
+                    "task": label,
+                    **emergence.size_columns(spec),
+                    "seed": seed,
+                    "successes": int(hits),
+                    "trials": int(n),
+                    "em": hits / n,
+                    "n_diverged": n_diverged,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -877,10 +1094,20 @@ def large_summary(
         seeds = stats.bootstrap_ci(group["em"], np.mean, n_resamples, confidence, rng_seed)
         above = cp_low > chance and seeds.low > chance
         below = cp_high < chance and seeds.high < chance
-        rows.append({**dict(zip(["task", "d_model", "n_params", "flops"], key)), "seeds": len(group),
-                     "successes": successes, "trials": trials, "em": successes / trials, "cp_low": float(cp_low),
-                     "cp_high": float(cp_high), "seed_low": seeds.low, "seed_high": seeds.high,
-                     "verdict": "above chance" if above else "below chance" if below else "not distinguishable from chance"})
+        rows.append(
+            {
+                **dict(zip(["task", "d_model", "n_params", "flops"], key)),
+                "seeds": len(group),
+                "successes": successes,
+                "trials": trials,
+                "em": successes / trials,
+                "cp_low": float(cp_low),
+                "cp_high": float(cp_high),
+                "seed_low": seeds.low,
+                "seed_high": seeds.high,
+                "verdict": "above chance" if above else "below chance" if below else "not distinguishable from chance",
+            }
+        )
     return pd.DataFrame(rows).sort_values("n_params", ignore_index=True)
 
 
@@ -920,8 +1147,18 @@ def exact_match_by_test_size(table: pd.DataFrame, sizes: list[int], confidence: 
         picked = table[table["example"].isin(order[:n])]
         successes, trials = int(picked["exact_match"].sum()), len(picked)
         low, high = stats.clopper_pearson(successes, trials, confidence)
-        rows.append({"prompts": n, "seeds": picked["seed"].nunique(), "successes": successes, "trials": trials,
-                     "em": successes / trials, "low": float(low), "high": float(high), "resolution": 1.0 / trials})
+        rows.append(
+            {
+                "prompts": n,
+                "seeds": picked["seed"].nunique(),
+                "successes": successes,
+                "trials": trials,
+                "em": successes / trials,
+                "low": float(low),
+                "high": float(high),
+                "resolution": 1.0 / trials,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -940,8 +1177,11 @@ class LargeTestSet:
 
 def large_test_set(family: Family, n_resamples: int, confidence: float) -> LargeTestSet:
     """Everything the chapter shows of the family's large test set, diverged seeds left out."""
-    stored = [(spec, run, table) for spec, run, table in zip(family.sweep.runs, family.records, family.large)
-              if table is not None]
+    stored = [
+        (spec, run, table)
+        for spec, run, table in zip(family.sweep.runs, family.records, family.large)
+        if table is not None
+    ]
     if not stored:
         raise ValueError("large: no run of the family has a stored large test set; train the sweep first")
     label = stored[0][0].eval["large_component"]
@@ -950,10 +1190,18 @@ def large_test_set(family: Family, n_resamples: int, confidence: float) -> Large
     prefixes = []
     for spec, run, table in stored[:2]:
         kept, _ = without_diverged(table.table, run)
-        prefixes.append(exact_match_by_test_size(kept, subset_sizes(kept["example"].nunique()), confidence).assign(
-            n_params=emergence.size_columns(spec)["n_params"]))
-    return LargeTestSet(label, chance, outcomes, large_summary(outcomes, chance, n_resamples, confidence, 0),
-                        pd.concat(prefixes, ignore_index=True))
+        prefixes.append(
+            exact_match_by_test_size(kept, subset_sizes(kept["example"].nunique()), confidence).assign(
+                n_params=emergence.size_columns(spec)["n_params"]
+            )
+        )
+    return LargeTestSet(
+        label,
+        chance,
+        outcomes,
+        large_summary(outcomes, chance, n_resamples, confidence, 0),
+        pd.concat(prefixes, ignore_index=True),
+    )
 
 
 def large_prompts_chart(large: LargeTestSet, confidence: float, source: str) -> alt.TopLevelMixin:
@@ -961,25 +1209,40 @@ def large_prompts_chart(large: LargeTestSet, confidence: float, source: str) -> 
     intervals, the chance line (dashed) and the resolution of the pool (dotted)."""
     resolved = large.by_prompts
     # The two sizes' marks sit slightly apart at each test-set size, so neither hides the other.
-    shifted = resolved.assign(shifted=resolved["prompts"] * np.where(
-        resolved["n_params"] == resolved["n_params"].min(), 0.93, 1.07))
-    prompts_x = alt.X("shifted:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s", values=DECADES),
-                      title="test prompts used")
+    shifted = resolved.assign(
+        shifted=resolved["prompts"] * np.where(resolved["n_params"] == resolved["n_params"].min(), 0.93, 1.07)
+    )
+    prompts_x = alt.X(
+        "shifted:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s", values=DECADES), title="test prompts used"
+    )
     colour = alt.Color("n_params:O", title="parameters", scale=alt.Scale(range=charts.PALETTE[:2]))
     return charts.with_source(
         alt.layer(
-            alt.Chart(shifted).mark_rule(strokeWidth=2).encode(
-                x=prompts_x, y=alt.Y("low:Q", title=f"exact match, {large.label}"), y2="high:Q", color=colour),
-            alt.Chart(shifted).mark_point(filled=True, size=60).encode(
-                x=prompts_x, y="em:Q", color=colour,
-                tooltip=[alt.Tooltip("n_params:Q", format=","), "prompts:Q", "successes:Q", "trials:Q",
-                         alt.Tooltip("em:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"),
-                         alt.Tooltip("high:Q", format=".4f")],
+            alt.Chart(shifted)
+            .mark_rule(strokeWidth=2)
+            .encode(x=prompts_x, y=alt.Y("low:Q", title=f"exact match, {large.label}"), y2="high:Q", color=colour),
+            alt.Chart(shifted)
+            .mark_point(filled=True, size=60)
+            .encode(
+                x=prompts_x,
+                y="em:Q",
+                color=colour,
+                tooltip=[
+                    alt.Tooltip("n_params:Q", format=","),
+                    "prompts:Q",
+                    "successes:Q",
+                    "trials:Q",
+                    alt.Tooltip("em:Q", format=".4f"),
+                    alt.Tooltip("low:Q", format=".4f"),
+                    alt.Tooltip("high:Q", format=".4f"),
+                ],
             ),
-            alt.Chart(shifted).mark_line(strokeDash=[1, 3], color="#666").encode(
-                x=alt.X("prompts:Q", title="test prompts used"), y="mean(resolution):Q"),
-            alt.Chart(pd.DataFrame({"chance": [large.chance]})).mark_rule(
-                strokeDash=[5, 4], color=charts.PALETTE[3]).encode(y="chance:Q"),
+            alt.Chart(shifted)
+            .mark_line(strokeDash=[1, 3], color="#666")
+            .encode(x=alt.X("prompts:Q", title="test prompts used"), y="mean(resolution):Q"),
+            alt.Chart(pd.DataFrame({"chance": [large.chance]}))
+            .mark_rule(strokeDash=[5, 4], color=charts.PALETTE[3])
+            .encode(y="chance:Q"),
         ),
         source,
         f"{100 * confidence:g}% Clopper-Pearson intervals on the count pooled over seeds; dashed: chance "
@@ -990,10 +1253,22 @@ def large_prompts_chart(large: LargeTestSet, confidence: float, source: str) -> 
 
 def large_table(large: LargeTestSet, caption: str) -> Styler:
     """The per-size verdicts of :func:`large_summary` as the chapter shows them."""
-    return large.summary.style.format(
-        {"n_params": "{:,}", "flops": "{:.2e}", "trials": "{:,}", "em": "{:.4f}", "cp_low": "{:.4f}",
-         "cp_high": "{:.4f}", "seed_low": "{:.4f}", "seed_high": "{:.4f}"}
-    ).hide(axis="index").set_caption(caption)
+    return (
+        large.summary.style.format(
+            {
+                "n_params": "{:,}",
+                "flops": "{:.2e}",
+                "trials": "{:,}",
+                "em": "{:.4f}",
+                "cp_low": "{:.4f}",
+                "cp_high": "{:.4f}",
+                "seed_low": "{:.4f}",
+                "seed_high": "{:.4f}",
+            }
+        )
+        .hide(axis="index")
+        .set_caption(caption)
+    )
 
 
 def large_text(large: LargeTestSet, profile: str) -> str:
@@ -1007,13 +1282,22 @@ def large_text(large: LargeTestSet, profile: str) -> str:
         f"set puts {counts.get('above chance', 0)} of {len(summary)} sizes above chance, "
         f"{counts.get('below chance', 0)} below it and {counts.get('not distinguishable from chance', 0)} "
         "indistinguishable from it (both intervals must agree). "
-        + (f"The smallest size above chance has {above['n_params'].iloc[0]:,} parameters, at exact match "
-           f"{above['em'].iloc[0]:.4f}. " if len(above) else "")
-        + (f"{len(zero)} size(s) answer none of their {zero['trials'].iloc[0]:,} (prompt, seed) pairs exactly; there the "
-           "test set only "
-           f"bounds exact match below {zero['cp_high'].max():.4f}." if len(zero) else
-           "Every size answers some prompts exactly, so a test set this large resolves exact match at every size.")
-        + (f" {QUICK_CAVEAT}" if profile == "quick" else "") + " " + divergence_text(large.outcomes)
+        + (
+            f"The smallest size above chance has {above['n_params'].iloc[0]:,} parameters, at exact match "
+            f"{above['em'].iloc[0]:.4f}. "
+            if len(above)
+            else ""
+        )
+        + (
+            f"{len(zero)} size(s) answer none of their {zero['trials'].iloc[0]:,} (prompt, seed) pairs exactly; there the "
+            "test set only "
+            f"bounds exact match below {zero['cp_high'].max():.4f}."
+            if len(zero)
+            else "Every size answers some prompts exactly, so a test set this large resolves exact match at every size."
+        )
+        + (f" {QUICK_CAVEAT}" if profile == "quick" else "")
+        + " "
+        + divergence_text(large.outcomes)
     )
 
 
@@ -1043,8 +1327,15 @@ def reconstruction_curves(table: pd.DataFrame, thresholds: list[float] | tuple[f
         errors = group["sq_error"].to_numpy()
         rates = reconstruction_c(errors, np.asarray(thresholds))
         for c, rate in zip(thresholds, rates):
-            rows.append({"width": int(width), "seed": int(seed), "mse": float(errors.mean()), "c": float(c),
-                         "reconstruction": float(rate)})
+            rows.append(
+                {
+                    "width": int(width),
+                    "seed": int(seed),
+                    "mse": float(errors.mean()),
+                    "c": float(c),
+                    "reconstruction": float(rate),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -1081,13 +1372,22 @@ def subset_accuracy_curves(
         correct = group.set_index("image")["correct"].reindex(images).to_numpy(dtype=bool)
         accuracy = correct.mean()
         for k in sizes:
-            rows.append({"width": int(width), "seed": int(seed), "k": int(k), "accuracy": float(accuracy),
-                         "expected": float(expected_subset_accuracy(accuracy, k)),
-                         "measured": float(correct[sets[k]].all(axis=1).mean())})
+            rows.append(
+                {
+                    "width": int(width),
+                    "seed": int(seed),
+                    "k": int(k),
+                    "accuracy": float(accuracy),
+                    "expected": float(expected_subset_accuracy(accuracy, k)),
+                    "measured": float(correct[sets[k]].all(axis=1).mean()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def breakthroughness_by_seed(frame: pd.DataFrame, value: str, by: list[str] | None = None, clip: float = 100.0) -> pd.DataFrame:
+def breakthroughness_by_seed(
+    frame: pd.DataFrame, value: str, by: list[str] | None = None, clip: float = 100.0
+) -> pd.DataFrame:
     """BIG-bench B (Schaeffer Eq. 1, :func:`scalingbook.analysis.metrics.breakthroughness`) of each seed's curve over width.
 
     One row per seed (and per group of ``by``, such as c or K). Higher-is-better metrics only: pass
@@ -1121,12 +1421,22 @@ def vision_emergence_scores(recon: pd.DataFrame, subsets: pd.DataFrame, clip: fl
         seeds_b = breakthroughness_by_seed(frame, value, clip=clip)["B"].to_numpy()
         interval = stats.bootstrap_ci(seeds_b, np.median)
         means = frame.groupby("width", as_index=False)[value].mean().rename(columns={value: "mean"})
-        rows.append({"metric": metric, "setting": setting, "B": interval.estimate, "B_low": interval.low,
-                     "B_high": interval.high, "width_growth": transition_growth(means)["growth"].iloc[0]})
+        rows.append(
+            {
+                "metric": metric,
+                "setting": setting,
+                "B": interval.estimate,
+                "B_low": interval.low,
+                "B_high": interval.high,
+                "width_growth": transition_growth(means)["growth"].iloc[0],
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def transition_growth(summary: pd.DataFrame, by: str | None = None, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
+def transition_growth(
+    summary: pd.DataFrame, by: str | None = None, low: float = 0.1, high: float = 0.9
+) -> pd.DataFrame:
     """How many-fold the width must grow to carry each seed-mean curve from ``low`` to ``high`` of its own range.
 
     ``summary`` is a :func:`scalingbook.analysis.stats.seed_means` table (``width`` and ``mean``, plus the column ``by``
@@ -1145,8 +1455,14 @@ def transition_growth(summary: pd.DataFrame, by: str | None = None, low: float =
         progress = (values - values.min()) / span if span > 0 else np.full(len(values), np.nan)
         widths = curve["width"].to_numpy(dtype=np.float64)
         first = [widths[np.argmax(progress >= level)] if np.any(progress >= level) else np.nan for level in (low, high)]
-        rows.append({**({by: key} if by else {}), "reaches_low": first[0], "reaches_high": first[1],
-                     "growth": first[1] / first[0]})
+        rows.append(
+            {
+                **({by: key} if by else {}),
+                "reaches_low": first[0],
+                "reaches_high": first[1],
+                "growth": first[1] / first[0],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -1158,11 +1474,17 @@ def largest_step(summary: pd.DataFrame) -> dict[str, float]:
     curve = summary.sort_values("width")
     values, widths = curve["mean"].to_numpy(), curve["width"].to_numpy()
     j = int(np.argmax(np.diff(values)))
-    return {"before": float(widths[j]), "after": float(widths[j + 1]), "highest_before": float(values[: j + 1].max()),
-            "at_after": float(values[j + 1])}
+    return {
+        "before": float(widths[j]),
+        "after": float(widths[j + 1]),
+        "highest_before": float(values[: j + 1].max()),
+        "at_after": float(values[j + 1]),
+    }
 
 
-def b_difference(a: pd.DataFrame, b: pd.DataFrame, value: str, confidence: float = 0.95, clip: float = 100.0) -> stats.Interval:
+def b_difference(
+    a: pd.DataFrame, b: pd.DataFrame, value: str, confidence: float = 0.95, clip: float = 100.0
+) -> stats.Interval:
     """Median over seeds of B(a) - B(b), each seed's two curves paired, with a bootstrap interval over seeds.
 
     ``a`` and ``b`` are one setting each of the same models (say subset accuracy at K = 5 and at
@@ -1212,7 +1534,9 @@ def vision_curves(
     recon = reconstruction_curves(autoencoders, thresholds)
     subsets = subset_accuracy_curves(classifiers, sizes, n_sets)
     return VisionCurves(
-        recon, subsets, n_sets,
+        recon,
+        subsets,
+        n_sets,
         mse=stats.seed_means(recon[recon["c"] == recon["c"].iloc[0]], "mse", ["width"], name="mean"),
         reconstruction=stats.seed_means(recon, "reconstruction", ["width", "c"], name="mean"),
         accuracy=stats.seed_means(subsets[subsets["k"] == subsets["k"].min()], "accuracy", ["width"], name="mean"),
@@ -1224,16 +1548,20 @@ def vision_curves(
 
 def _width_x(widths: pd.Series) -> alt.X:
     """The vision charts' x axis: hidden width on a log scale spanning exactly the widths trained."""
-    return alt.X("width:Q", scale=alt.Scale(type="log", domain=[int(widths.min()), int(widths.max())], nice=False),
-                 title="hidden width (bottleneck units)")
+    return alt.X(
+        "width:Q",
+        scale=alt.Scale(type="log", domain=[int(widths.min()), int(widths.max())], nice=False),
+        title="hidden width (bottleneck units)",
+    )
 
 
 def _black_band(summary: pd.DataFrame, x: alt.X, y: alt.Y, value_title: str) -> list[alt.Chart]:
     """A seed-mean curve in black over its shaded bootstrap band."""
     return [
         alt.Chart(summary).mark_area(opacity=0.2, color="#000").encode(x=x, y=y, y2="high:Q"),
-        alt.Chart(summary).mark_line(point=alt.OverlayMarkDef(color="#000"), color="#000").encode(
-            x=x, y="mean:Q", tooltip=["width:Q", alt.Tooltip("mean:Q", format=".3f", title=value_title)]),
+        alt.Chart(summary)
+        .mark_line(point=alt.OverlayMarkDef(color="#000"), color="#000")
+        .encode(x=x, y="mean:Q", tooltip=["width:Q", alt.Tooltip("mean:Q", format=".3f", title=value_title)]),
     ]
 
 
@@ -1247,19 +1575,23 @@ def reconstruction_chart(curves: VisionCurves, source: str) -> alt.TopLevelMixin
     error_y = alt.Y("low:Q", scale=alt.Scale(type="log"), title="mean squared error ||x - x̂||²")
     mse_chart = alt.layer(
         *_black_band(curves.mse, width_x, error_y, "mean squared error"),
-        alt.Chart(pd.DataFrame({"c": curves.recon["c"].unique()})).mark_rule(strokeDash=[4, 4]).encode(
-            y="c:Q", color=c_colour, opacity=c_opacity),
+        alt.Chart(pd.DataFrame({"c": curves.recon["c"].unique()}))
+        .mark_rule(strokeDash=[4, 4])
+        .encode(y="c:Q", color=c_colour, opacity=c_opacity),
     ).properties(title="Mean squared error")
     recon_base = alt.Chart(curves.reconstruction).encode(x=width_x, color=c_colour, opacity=c_opacity)
     recon_chart = alt.layer(
-        recon_base.mark_line(point=True).encode(
+        recon_base.mark_line(point=True)
+        .encode(
             y=alt.Y("mean:Q", title="Reconstruction_c", scale=alt.Scale(domain=[0, 1])),
             tooltip=["width:Q", "c:Q", alt.Tooltip("mean:Q", format=".3f", title="Reconstruction_c")],
-        ).add_params(pick_c),
+        )
+        .add_params(pick_c),
         recon_base.mark_rule().encode(y="low:Q", y2="high:Q"),
     ).properties(title="Reconstruction_c, one line per threshold c")
-    return charts.with_source(alt.hconcat(mse_chart, recon_chart), source,
-                              title="The same autoencoders under two metrics")
+    return charts.with_source(
+        alt.hconcat(mse_chart, recon_chart), source, title="The same autoencoders under two metrics"
+    )
 
 
 def subset_chart(curves: VisionCurves, source: str) -> alt.TopLevelMixin:
@@ -1271,22 +1603,36 @@ def subset_chart(curves: VisionCurves, source: str) -> alt.TopLevelMixin:
     k_opacity = alt.condition(pick_k, alt.value(1.0), alt.value(0.12))
     unit_y = alt.Scale(domain=[0, 1])
     accuracy_chart = alt.layer(
-        *_black_band(curves.accuracy, width_x, alt.Y("low:Q", title="per-image test accuracy", scale=unit_y), "accuracy"),
+        *_black_band(
+            curves.accuracy, width_x, alt.Y("low:Q", title="per-image test accuracy", scale=unit_y), "accuracy"
+        ),
     ).properties(title="Per-image accuracy")
     subsets_chart = alt.layer(
-        alt.Chart(curves.expected).mark_line().encode(
-            x=width_x, y=alt.Y("mean:Q", title="all K correct (subset accuracy)", scale=unit_y),
-            color=k_colour, opacity=k_opacity,
-        ).add_params(pick_k),
-        alt.Chart(curves.measured).mark_point(filled=True).encode(
-            x=width_x, y="mean:Q", color=k_colour, opacity=k_opacity,
+        alt.Chart(curves.expected)
+        .mark_line()
+        .encode(
+            x=width_x,
+            y=alt.Y("mean:Q", title="all K correct (subset accuracy)", scale=unit_y),
+            color=k_colour,
+            opacity=k_opacity,
+        )
+        .add_params(pick_k),
+        alt.Chart(curves.measured)
+        .mark_point(filled=True)
+        .encode(
+            x=width_x,
+            y="mean:Q",
+            color=k_colour,
+            opacity=k_opacity,
             tooltip=["width:Q", "k:O", alt.Tooltip("mean:Q", format=".3f", title="measured on sampled sets")],
         ),
-        alt.Chart(curves.measured).mark_rule().encode(x=width_x, y="low:Q", y2="high:Q", color=k_colour,
-                                                      opacity=k_opacity),
+        alt.Chart(curves.measured)
+        .mark_rule()
+        .encode(x=width_x, y="low:Q", y2="high:Q", color=k_colour, opacity=k_opacity),
     ).properties(title="All K of K correct, one colour per K")
     return charts.with_source(
-        alt.hconcat(accuracy_chart, subsets_chart), source,
+        alt.hconcat(accuracy_chart, subsets_chart),
+        source,
         f"lines: expected accuracy^K; points: {curves.n_sets} sampled K-sets per K",
         title="The same classifiers under two metrics",
     )
@@ -1294,9 +1640,18 @@ def subset_chart(curves: VisionCurves, source: str) -> alt.TopLevelMixin:
 
 def vision_scores_table(curves: VisionCurves) -> Styler:
     """B (median over seeds, with its interval) and the 10%-to-90% width growth of every vision metric."""
-    return curves.scores.rename(columns={
-        "B": "B (median over seeds)", "B_low": "low", "B_high": "high", "width_growth": "width growth 10% -> 90%",
-    }).style.format(precision=1, na_rep="-").hide(axis="index")
+    return (
+        curves.scores.rename(
+            columns={
+                "B": "B (median over seeds)",
+                "B_low": "low",
+                "B_high": "high",
+                "width_growth": "width growth 10% -> 90%",
+            }
+        )
+        .style.format(precision=1, na_rep="-")
+        .hide(axis="index")
+    )
 
 
 def difference_words(interval: stats.Interval) -> str:
@@ -1312,7 +1667,9 @@ def compared_with_line(b: float, low: float, high: float, n_points: int) -> str:
     if high < line:
         verdict = f"clearly below the {line} of a straight line through the {n_points} widths: no jump"
     elif low > line:
-        verdict = f"clearly above the {line} of a straight line through the {n_points} widths: more step-like than a line"
+        verdict = (
+            f"clearly above the {line} of a straight line through the {n_points} widths: more step-like than a line"
+        )
     else:
         verdict = f"an interval that holds the {line} of a straight line through the {n_points} widths: no jump"
     return f"its B is {b:.1f} [{low:.1f}, {high:.1f}], {verdict}"
@@ -1348,9 +1705,12 @@ def reconstruction_summary(curves: VisionCurves) -> str:
         f"generous, c = {c_high:g}, it starts at {generous['mean'].iloc[0]:.2f}. Seed by seed, B under the strictest "
         f"threshold minus B of the error has median {against_error.estimate:+.1f} [{against_error.low:+.1f}, "
         f"{against_error.high:+.1f}], {difference_words(against_error)}. "
-        + ("Where the jump happens, and whether there is one to see at all, is set by c, not by anything that "
-           "happens inside the models." if made_by_c else
-           "So on these runs the threshold does not make the same models clearly more step-like than their error.")
+        + (
+            "Where the jump happens, and whether there is one to see at all, is set by c, not by anything that "
+            "happens inside the models."
+            if made_by_c
+            else "So on these runs the threshold does not make the same models clearly more step-like than their error."
+        )
     )
 
 
@@ -1401,8 +1761,7 @@ def classification_summary(curves: VisionCurves) -> str:
         f"{k_diff.estimate:+.1f} [{k_diff.low:+.1f}, {k_diff.high:+.1f}], {difference_words(k_diff)}. "
         f"Carrying the mean from 10% to 90% of its range takes a {growth[k_high]:.1f}-fold growth in width for "
         f"K = {k_high} against {growth[k_low]:.1f}-fold for K = {k_low}, so by that measure it is "
-        f"{'steeper' if steeper else 'not steeper'}. "
-        + _k_power_verdict(curves, k_diff.low > 0, steeper, k_high)
+        f"{'steeper' if steeper else 'not steeper'}. " + _k_power_verdict(curves, k_diff.low > 0, steeper, k_high)
     )
 
 

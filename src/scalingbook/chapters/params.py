@@ -235,8 +235,7 @@ def read_params_source(source: str, notebook: Path | str = "<notebook>") -> dict
     }
     params: dict[str, Param] = {}
     for node in ast.parse(cell).body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
             raise ValueError(f"{notebook}: line {node.lineno} of the parameters cell is not `name = literal`")
         name = node.targets[0].id
         default = ast.literal_eval(node.value)

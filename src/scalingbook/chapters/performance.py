@@ -120,14 +120,10 @@ def _benchmark_data(csv_path: str | Path | None, seed: int) -> tuple[str, np.nda
 
 def _scipy_loop(starts: np.ndarray, logs: tuple[np.ndarray, ...]) -> list[Any]:
     """One ``L-BFGS-B`` run per start with the analytic gradient and scipy's default tolerances."""
-    return [
-        minimize(fits.huber_objective_np, x0, args=logs, jac=True, method="L-BFGS-B") for x0 in starts
-    ]
+    return [minimize(fits.huber_objective_np, x0, args=logs, jac=True, method="L-BFGS-B") for x0 in starts]
 
 
-def fit_benchmark(
-    *, csv_path: str | Path | None = None, n_starts: int | None = None, seed: int = 0
-) -> dict[str, Any]:
+def fit_benchmark(*, csv_path: str | Path | None = None, n_starts: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Time the batched Approach-3 fit against a loop of scipy L-BFGS-B on the same starts.
 
     Both use the summed Huber objective (delta = 1e-3) with its analytic gradient (NumPy for scipy,
@@ -321,8 +317,12 @@ def _adamw(params: Sequence[Tensor], matrix_dim: int, cfg: TrainConfig, cuda: bo
     gains = [p for p in params if p.dim() < matrix_dim]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": gains, "weight_decay": 0.0}]
     return torch.optim.AdamW(
-        groups, lr=1e-3, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
-        fused=True if cuda else None, foreach=None if cuda else True,
+        groups,
+        lr=1e-3,
+        betas=(cfg.beta1, cfg.beta2),
+        eps=cfg.eps,
+        fused=True if cuda else None,
+        foreach=None if cuda else True,
     )
 
 
@@ -347,8 +347,10 @@ class TrainerVariant:
 
     @property
     def name(self) -> str:
-        compiled = "" if not self.compile else "_compiled" + (
-            "" if self.compile_mode == "default" else "_" + self.compile_mode.replace("-", "_")
+        compiled = (
+            ""
+            if not self.compile
+            else "_compiled" + ("" if self.compile_mode == "default" else "_" + self.compile_mode.replace("-", "_"))
         )
         grouped = f"_groups_{self.workers}workers" if self.workers else ""
         return "population" + compiled + ("_graphed" if self.cuda_graph else "") + grouped
@@ -550,12 +552,15 @@ def _trainer(run: _Run, variant: TrainerVariant) -> dict[str, Any]:
     return run.rates(timed["repeat_seconds"], run.members * run.steps)
 
 
-def _time_groups(model: ModelConfig, cfg: TrainConfig, seq_len: int, steps: int, warmup: int, repeats: int,
-                 groups: list[int]) -> float:
+def _time_groups(
+    model: ModelConfig, cfg: TrainConfig, seq_len: int, steps: int, warmup: int, repeats: int, groups: list[int]
+) -> float:
     """In a worker process of one thread: seconds its groups' timed steps take, one group after another."""
     torch.set_num_threads(1)
-    return sum(float(np.median(time_steps(model, size, cfg, seq_len, steps, warmup, repeats)["repeat_seconds"]))
-               for size in groups)
+    return sum(
+        float(np.median(time_steps(model, size, cfg, seq_len, steps, warmup, repeats)["repeat_seconds"]))
+        for size in groups
+    )
 
 
 def _trainer_in_workers(run: _Run, cfg: TrainConfig, workers: int) -> dict[str, Any]:
@@ -565,9 +570,12 @@ def _trainer_in_workers(run: _Run, cfg: TrainConfig, workers: int) -> dict[str, 
     groups = [min(size, run.members - start) for start in range(0, run.members, size)]
     shares = [groups[w::workers] for w in range(workers)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        seconds = list(pool.map(_time_groups, *zip(*[
-            (run.model, cfg, run.seq_len, run.steps, run.warmup, run.repeats, share) for share in shares
-        ])))
+        seconds = list(
+            pool.map(
+                _time_groups,
+                *zip(*[(run.model, cfg, run.seq_len, run.steps, run.warmup, run.repeats, share) for share in shares]),
+            )
+        )
     result = run.rates([max(seconds)], run.members * run.steps)
     return {**result, "workers": workers, "member_group": size, "worker_seconds": seconds, "threads": workers}
 
@@ -683,7 +691,8 @@ def population_benchmark(
                 r["matmul_fraction"] = r["model_flops_per_s"] / matmul[r["threads"]]
         group, rows = member_chunk(train_cfg, members), batch_size * seq_len  # one CPU member group's MLP input
         model_shapes = {
-            "threads": 1, "square_1024": matmul_rate(1),
+            "threads": 1,
+            "square_1024": matmul_rate(1),
             "mlp_in": matmul_rate(1, group, rows, d_model, model.mlp_ratio * d_model),
             "mlp_out": matmul_rate(1, group, rows, model.mlp_ratio * d_model, d_model),
         }
@@ -699,10 +708,19 @@ def population_benchmark(
         "git_commit": commit or git_commit,
         "git_dirty": dirty,
         "config": {
-            "d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "mlp_ratio": model.mlp_ratio,
-            "vocab_size": model.vocab_size, "positional": model.positional, "seq_len": seq_len,
-            "batch_size": batch_size, "members": members, "steps": steps, "warmup": warmup,
-            "repeats": repeats, "naive_members": min(naive_members, members),
+            "d_model": d_model,
+            "n_layers": n_layers,
+            "n_heads": n_heads,
+            "mlp_ratio": model.mlp_ratio,
+            "vocab_size": model.vocab_size,
+            "positional": model.positional,
+            "seq_len": seq_len,
+            "batch_size": batch_size,
+            "members": members,
+            "steps": steps,
+            "warmup": warmup,
+            "repeats": repeats,
+            "naive_members": min(naive_members, members),
             "precision": "bf16 autocast, fp32 weights" if dev.type == "cuda" else "fp32",
             "params_per_member": param_count(model),
             "flops_per_member_step": flops_chinchilla(model, tokens, seq_len),
@@ -715,8 +733,7 @@ def population_benchmark(
         "equivalence": equivalence,
         "methods": methods,
         "speedup": {
-            v.name: {"over_naive": ratio(v.name, "naive"), "over_vmap": ratio(v.name, "vmap")}
-            for v in variants
+            v.name: {"over_naive": ratio(v.name, "naive"), "over_vmap": ratio(v.name, "vmap")} for v in variants
         },
     }
 
@@ -741,20 +758,22 @@ def population_rows(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
         for method, r in result["methods"].items():
             speed = result["speedup"].get(method, {})
             memory = r.get("peak_memory_bytes")
-            rows.append({
-                "device": result["device"],
-                "config": f"d{c['d_model']} L{c['n_layers']} M{c['members']}",
-                "method": method,
-                "member_steps_per_s": r.get("member_steps_per_s"),
-                "tokens_per_s": r.get("tokens_per_s"),
-                "mfu": r.get("mfu"),
-                "matmul_fraction": r.get("matmul_fraction"),
-                "peak_memory_gib": None if memory is None else memory / 2**30,
-                "over_naive": speed.get("over_naive"),
-                "over_vmap": speed.get("over_vmap"),
-                "error": r.get("error", ""),
-                "git_commit": (result.get("git_commit") or "unknown")[:10],
-            })
+            rows.append(
+                {
+                    "device": result["device"],
+                    "config": f"d{c['d_model']} L{c['n_layers']} M{c['members']}",
+                    "method": method,
+                    "member_steps_per_s": r.get("member_steps_per_s"),
+                    "tokens_per_s": r.get("tokens_per_s"),
+                    "mfu": r.get("mfu"),
+                    "matmul_fraction": r.get("matmul_fraction"),
+                    "peak_memory_gib": None if memory is None else memory / 2**30,
+                    "over_naive": speed.get("over_naive"),
+                    "over_vmap": speed.get("over_vmap"),
+                    "error": r.get("error", ""),
+                    "git_commit": (result.get("git_commit") or "unknown")[:10],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -774,9 +793,13 @@ def population_table(results: Sequence[dict[str, Any]]) -> str:
             lines.append(f"{row.config:<22} {row.method:<34} {row.error[:60]}")
             continue
         cells = [
-            cell(row.member_steps_per_s, ".1f", 14), cell(row.tokens_per_s, ".3g", 10), cell(row.mfu, ".1%", 6),
+            cell(row.member_steps_per_s, ".1f", 14),
+            cell(row.tokens_per_s, ".3g", 10),
+            cell(row.mfu, ".1%", 6),
             cell(row.matmul_fraction, ".1%", 7),
-            cell(row.peak_memory_gib, ".2f", 8), cell(row.over_naive, ".1f", 8), cell(row.over_vmap, ".1f", 7),
+            cell(row.peak_memory_gib, ".2f", 8),
+            cell(row.over_naive, ".1f", 8),
+            cell(row.over_vmap, ".1f", 7),
         ]
         lines.append(f"{row.config:<22} {row.method:<34} " + " ".join(cells))
     return "\n".join(lines)
@@ -838,8 +861,11 @@ def measure_now(measurements: Measurements, profile: str, device: str) -> Measur
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There is a performance drop")  # torch's vmap fallback on CPU
         warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice; the trainer shows no bar
-        return dataclasses.replace(measurements, live_fit=fit_benchmark(n_starts=sizes["fit_starts"]),
-                                   live_population=population_benchmark(**sizes["population"], device=device))
+        return dataclasses.replace(
+            measurements,
+            live_fit=fit_benchmark(n_starts=sizes["fit_starts"]),
+            live_population=population_benchmark(**sizes["population"], device=device),
+        )
 
 
 def _measured_now(measurements: Measurements) -> bool:
@@ -852,7 +878,8 @@ def page_sources(measurements: Measurements) -> list[str]:
     m = measurements
     files = [f"{m.shown}/{r['file']} (commit {(r.get('git_commit') or 'unknown')[:10]})" for r in m.stored]
     return (files or [f"no benchmark files in {m.shown}/"]) + (
-        ["timings made while running this page (measure is on)"] if _measured_now(m) else [])
+        ["timings made while running this page (measure is on)"] if _measured_now(m) else []
+    )
 
 
 def fit_rows(measurements: Measurements) -> pd.DataFrame:
@@ -861,18 +888,23 @@ def fit_rows(measurements: Measurements) -> pd.DataFrame:
     results = [(r, f"stored: {r['file']}") for r in measurements.stored_of("chinchilla_approach3_fit")]
     if measurements.live_fit is not None:
         results.append((measurements.live_fit, "while running this page"))
-    return pd.DataFrame([{
-        "measured": origin,
-        "data": result["data"].split("/")[-1],
-        "starts": result["n_starts"],
-        "batched (s)": result["batched_seconds"],
-        "scipy loop (s)": result["scipy_seconds"],
-        "speedup": result["speedup"],
-        "best objective, batched": result["batched_objective"],
-        "best objective, scipy": result["scipy_objective"],
-        "batched minus scipy": result["objective_difference"],
-        "machine": f"{result['machine']['cpu']}, {result['machine']['cpu_count']} cores",
-    } for result, origin in results])
+    return pd.DataFrame(
+        [
+            {
+                "measured": origin,
+                "data": result["data"].split("/")[-1],
+                "starts": result["n_starts"],
+                "batched (s)": result["batched_seconds"],
+                "scipy loop (s)": result["scipy_seconds"],
+                "speedup": result["speedup"],
+                "best objective, batched": result["batched_objective"],
+                "best objective, scipy": result["scipy_objective"],
+                "batched minus scipy": result["objective_difference"],
+                "machine": f"{result['machine']['cpu']}, {result['machine']['cpu_count']} cores",
+            }
+            for result, origin in results
+        ]
+    )
 
 
 def _page_table(rows: pd.DataFrame, formats: dict[str, str], missing: str) -> Any:
@@ -886,11 +918,19 @@ def _page_table(rows: pd.DataFrame, formats: dict[str, str], missing: str) -> An
 def fit_display(measurements: Measurements) -> Any:
     """:func:`fit_rows` as the page shows them, or, when there are none, how to measure one."""
     shown = measurements.shown
-    return _page_table(fit_rows(measurements), {
-        "batched (s)": "{:.2f}", "scipy loop (s)": "{:.2f}", "speedup": "{:.1f}x",
-        "best objective, batched": "{:.6g}", "best objective, scipy": "{:.6g}", "batched minus scipy": "{:.1e}",
-    }, f"**No fit benchmark is stored in `{shown}/`.** `scalingbook bench fits --out {shown}/fits-approach3-cpu.json` "
-       "measures one (about a minute on a CPU); or run this page with `-p measure true`.")
+    return _page_table(
+        fit_rows(measurements),
+        {
+            "batched (s)": "{:.2f}",
+            "scipy loop (s)": "{:.2f}",
+            "speedup": "{:.1f}x",
+            "best objective, batched": "{:.6g}",
+            "best objective, scipy": "{:.6g}",
+            "batched minus scipy": "{:.1e}",
+        },
+        f"**No fit benchmark is stored in `{shown}/`.** `scalingbook bench fits --out {shown}/fits-approach3-cpu.json` "
+        "measures one (about a minute on a CPU); or run this page with `-p measure true`.",
+    )
 
 
 def fit_verdicts(rows: pd.DataFrame) -> str:
@@ -902,12 +942,21 @@ def fit_verdicts(rows: pd.DataFrame) -> str:
     for row in rows.to_dict("records"):
         difference = row["batched minus scipy"]
         met = "meets" if row["speedup"] >= FIT_TARGET else "misses"
-        side = ("below" if difference < -OBJECTIVE_TIE else f"equal, within {np.format_float_scientific(OBJECTIVE_TIE, trim='-', exp_digits=1)}, to"
-                if difference <= OBJECTIVE_TIE else "above")
-        lines.append(f"- {row['measured']}: {row['speedup']:.1f} times faster on {row['starts']:,} starts ({met} the "
-                     f"{FIT_TARGET:g}x target); the batched best objective is {side} scipy's (difference {difference:.1e}).")
-    return ("\n".join(lines) + "\n\nA negative difference means the batched fit found a lower objective. Timings on "
-            "a shared machine vary from run to run; the ratio, taken within one run, varies much less.")
+        side = (
+            "below"
+            if difference < -OBJECTIVE_TIE
+            else f"equal, within {np.format_float_scientific(OBJECTIVE_TIE, trim='-', exp_digits=1)}, to"
+            if difference <= OBJECTIVE_TIE
+            else "above"
+        )
+        lines.append(
+            f"- {row['measured']}: {row['speedup']:.1f} times faster on {row['starts']:,} starts ({met} the "
+            f"{FIT_TARGET:g}x target); the batched best objective is {side} scipy's (difference {difference:.1e})."
+        )
+    return (
+        "\n".join(lines) + "\n\nA negative difference means the batched fit found a lower objective. Timings on "
+        "a shared machine vary from run to run; the ratio, taken within one run, varies much less."
+    )
 
 
 def _population_results(measurements: Measurements) -> list[dict[str, Any]]:
@@ -920,22 +969,47 @@ def population_frame(measurements: Measurements) -> pd.DataFrame:
     results = _population_results(measurements)
     rows = population_rows(results)
     if results:
-        rows["measured"] = [f"stored: {result['file']}" if "file" in result else "while running this page"
-                            for result in results for _ in result["methods"]]
+        rows["measured"] = [
+            f"stored: {result['file']}" if "file" in result else "while running this page"
+            for result in results
+            for _ in result["methods"]
+        ]
     return rows
 
 
 def population_display(measurements: Measurements) -> Any:
     """The population benchmarks as the page's table, or, when there are none, how to measure one."""
     rows, shown = population_frame(measurements), measurements.shown
-    columns = ["measured", "device", "config", "method", "member_steps_per_s", "tokens_per_s", "mfu", "matmul_fraction",
-               "peak_memory_gib", "over_naive", "over_vmap", "error", "git_commit"]
-    return _page_table(rows[columns] if not rows.empty else rows, {
-        "member_steps_per_s": "{:,.1f}", "tokens_per_s": "{:,.3g}", "mfu": "{:.1%}", "matmul_fraction": "{:.1%}",
-        "peak_memory_gib": "{:.2f}", "over_naive": "{:.1f}x", "over_vmap": "{:.1f}x",
-    }, f"**No population benchmark is stored in `{shown}/` yet** (files named `population-*.json`). `scalingbook "
-       f"bench population --out {shown}/population-cpu.json` measures one on this machine's CPU (add `--device cuda` "
-       "on a GPU), and the next build shows it here; or run this page with `-p measure true`.")
+    columns = [
+        "measured",
+        "device",
+        "config",
+        "method",
+        "member_steps_per_s",
+        "tokens_per_s",
+        "mfu",
+        "matmul_fraction",
+        "peak_memory_gib",
+        "over_naive",
+        "over_vmap",
+        "error",
+        "git_commit",
+    ]
+    return _page_table(
+        rows[columns] if not rows.empty else rows,
+        {
+            "member_steps_per_s": "{:,.1f}",
+            "tokens_per_s": "{:,.3g}",
+            "mfu": "{:.1%}",
+            "matmul_fraction": "{:.1%}",
+            "peak_memory_gib": "{:.2f}",
+            "over_naive": "{:.1f}x",
+            "over_vmap": "{:.1f}x",
+        },
+        f"**No population benchmark is stored in `{shown}/` yet** (files named `population-*.json`). `scalingbook "
+        f"bench population --out {shown}/population-cpu.json` measures one on this machine's CPU (add `--device cuda` "
+        "on a GPU), and the next build shows it here; or run this page with `-p measure true`.",
+    )
 
 
 def throughput_chart(measurements: Measurements) -> Any:
@@ -951,18 +1025,28 @@ def throughput_chart(measurements: Measurements) -> Any:
         return None
     live = measurements.live_population
     sources = [f"{measurements.shown}/{r['file']}" for r in measurements.stored_of("population_training")] + (
-        [f"measured while running this page on {live['device']}"] if live is not None else [])
+        [f"measured while running this page on {live['device']}"] if live is not None else []
+    )
     return charts.with_source(
-        alt.Chart(ok.assign(run=ok["measured"] + " · " + ok["device"] + " · " + ok["config"])).mark_point(
-            filled=True, size=80,
-        ).encode(
+        alt.Chart(ok.assign(run=ok["measured"] + " · " + ok["device"] + " · " + ok["config"]))
+        .mark_point(
+            filled=True,
+            size=80,
+        )
+        .encode(
             x=alt.X("member_steps_per_s:Q", scale=alt.Scale(type="log"), title="member-steps per second (log scale)"),
             y=alt.Y("method:N", title=None, sort=None),
             color=alt.Color("method:N", legend=None),
             row=alt.Row("run:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-            tooltip=["run:N", "method:N", alt.Tooltip("member_steps_per_s:Q", format=",.1f"),
-                     alt.Tooltip("over_naive:Q", format=".1f"), alt.Tooltip("mfu:Q", format=".1%")],
-        ).properties(width=420, height=alt.Step(18)),
+            tooltip=[
+                "run:N",
+                "method:N",
+                alt.Tooltip("member_steps_per_s:Q", format=",.1f"),
+                alt.Tooltip("over_naive:Q", format=".1f"),
+                alt.Tooltip("mfu:Q", format=".1%"),
+            ],
+        )
+        .properties(width=420, height=alt.Step(18)),
         *sources,
         title="Training throughput by method",
     )
@@ -977,14 +1061,18 @@ def population_notes(measurements: Measurements) -> str:
     if gpu_runs:
         text = f"Stored GPU measurements: {gpu_runs} configuration(s) on {', '.join(gpus)}."
     else:
-        text = ("**No GPU measurement is stored yet.** The issue's configurations (width 64 and 256, 64 and 200 "
-                "members, sequences of 96 tokens, batches of 64, bf16) need a GPU; on a machine with one, "
-                f"`scripts/bench-gpu {measurements.shown}` runs them all (budgeted at about seven minutes; not yet run) "
-                "and writes one JSON file per configuration here, and `scalingbook bench population --device cuda "
-                "--out FILE` runs one. CPU numbers say nothing about a GPU's: the methods' relative costs differ there.")
+        text = (
+            "**No GPU measurement is stored yet.** The issue's configurations (width 64 and 256, 64 and 200 "
+            "members, sequences of 96 tokens, batches of 64, bf16) need a GPU; on a machine with one, "
+            f"`scripts/bench-gpu {measurements.shown}` runs them all (budgeted at about seven minutes; not yet run) "
+            "and writes one JSON file per configuration here, and `scalingbook bench population --device cuda "
+            "--out FILE` runs one. CPU numbers say nothing about a GPU's: the methods' relative costs differ there."
+        )
     checks = [(f"stored: {r['file']}", r["equivalence"]) for r in stored]
     if measurements.live_population is not None:
         checks.append(("while running this page", measurements.live_population["equivalence"]))
     return text + "".join(
         f"\n\n{origin}: before timing, the three methods agreed on the loss of {check['members_checked']} members "
-        f"to {max(check['max_abs_diff_naive'], check['max_abs_diff_vmap']):.1e}." for origin, check in checks)
+        f"to {max(check['max_abs_diff_naive'], check['max_abs_diff_vmap']):.1e}."
+        for origin, check in checks
+    )

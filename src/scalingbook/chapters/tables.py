@@ -80,7 +80,9 @@ def style(table: pd.DataFrame | Styler) -> Styler:
         styler, frame = table, table.data
     else:
         frame = table
-        styler = frame.style.format({c: number_format(frame[c]) for c in frame.columns if _is_number(frame[c])}, na_rep="-")
+        styler = frame.style.format(
+            {c: number_format(frame[c]) for c in frame.columns if _is_number(frame[c])}, na_rep="-"
+        )
         if isinstance(frame.index, pd.RangeIndex):
             styler = styler.hide(axis="index")
     numeric = [_is_number(frame[c]) for c in frame.columns] if frame.columns.is_unique else [False] * frame.shape[1]
@@ -89,7 +91,10 @@ def style(table: pd.DataFrame | Styler) -> Styler:
     )
     styler = styler.set_td_classes(classes)
     if frame.columns.is_unique:
-        headings = {c: [{"selector": "", "props": [("text-align", "right" if n else "left")]}] for c, n in zip(frame.columns, numeric)}
+        headings = {
+            c: [{"selector": "", "props": [("text-align", "right" if n else "left")]}]
+            for c, n in zip(frame.columns, numeric)
+        }
         styler = styler.set_table_styles(headings, overwrite=False)
     return styler.format_index(human_name, axis=1)
 

@@ -38,9 +38,7 @@ import pandas as pd
 
 from scalingbook.lab.store import REPO_ROOT
 
-EPOCH_CSV_URL = (
-    "https://raw.githubusercontent.com/epoch-research/analyzing-chinchilla/main/data/svg_extracted_data.csv"
-)
+EPOCH_CSV_URL = "https://raw.githubusercontent.com/epoch-research/analyzing-chinchilla/main/data/svg_extracted_data.csv"
 EPOCH_CSV_SHA256 = "193478df4e90f040016431996c45682659306840ecdadf83cfb9cd5ca0aa1b30"
 """SHA-256 of the original file at commit 9225883 (23,224 bytes, 245 rows)."""
 
@@ -137,7 +135,9 @@ def locate_epoch_csv(path: str | Path | None = None, *, download: bool = True, t
         return _existing(Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}")
     if SHIPPED_CSV.is_file():
         _check_sha256(
-            SHIPPED_CSV.read_bytes(), SHIPPED_CSV_SHA256, f"shipped file {SHIPPED_CSV}",
+            SHIPPED_CSV.read_bytes(),
+            SHIPPED_CSV_SHA256,
+            f"shipped file {SHIPPED_CSV}",
             "; it has been altered: restore it from git or rebuild it as data/reference/README.md says",
         )
         return SHIPPED_CSV

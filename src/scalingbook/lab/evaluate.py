@@ -90,8 +90,13 @@ def _keys(examples: Examples, ids: np.ndarray, seeds: tuple[int, ...], m: int) -
 
 
 def _records(
-    examples: Examples, ids: np.ndarray, seeds: tuple[int, ...], out: np.ndarray, end: np.ndarray,
-    logp: np.ndarray, hits: np.ndarray,
+    examples: Examples,
+    ids: np.ndarray,
+    seeds: tuple[int, ...],
+    out: np.ndarray,
+    end: np.ndarray,
+    logp: np.ndarray,
+    hits: np.ndarray,
 ) -> pd.DataFrame:
     """Per (member, example) records for one chunk; arrays are (M, n, T) or (M, n)."""
     m, n, t = out.shape
@@ -215,11 +220,15 @@ def option_logprobs(
         logp = target_logprobs(model, tokens).cpu().numpy()  # (M, b * k, T - 1)
         mask = np.repeat(chunk.answer[:, 1:], k, axis=0)
         sums = (logp * mask).sum(axis=2).reshape(model.members, len(chunk), k).astype(np.float32)
-        parts.append(pd.DataFrame({
-            **_keys(chunk, np.arange(lo, lo + len(chunk)), model.seeds, model.members),
-            "length": np.tile(chunk.length, model.members).astype(np.int16),
-            "correct": np.tile(correct[lo : lo + batch_size], model.members).astype(np.int8),
-            "option_logprob": list(sums.reshape(-1, k)),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    **_keys(chunk, np.arange(lo, lo + len(chunk)), model.seeds, model.members),
+                    "length": np.tile(chunk.length, model.members).astype(np.int16),
+                    "correct": np.tile(correct[lo : lo + batch_size], model.members).astype(np.int8),
+                    "option_logprob": list(sums.reshape(-1, k)),
+                }
+            )
+        )
     table = pd.concat(parts, ignore_index=True)
     return table.sort_values(["member", "example"], kind="stable", ignore_index=True)

@@ -50,9 +50,7 @@ class MarkovSource:
         if self.concentration <= 0:
             raise ValueError(f"concentration must be > 0, got {self.concentration}")
         if self.vocab_size**self.order > self.max_contexts:
-            raise ValueError(
-                f"vocab_size**order = {self.vocab_size ** self.order} contexts exceeds {self.max_contexts}"
-            )
+            raise ValueError(f"vocab_size**order = {self.vocab_size**self.order} contexts exceeds {self.max_contexts}")
 
     @property
     def n_contexts(self) -> int:
@@ -113,7 +111,6 @@ class MarkovSource:
         return float(self.conditional_entropies(seq_len).mean())
 
 
-
 @dataclass(frozen=True)
 class CorpusSource:
     """Random windows of a local UTF-8 text file, at byte level (256 symbols; floor unknown)."""
@@ -132,7 +129,6 @@ class CorpusSource:
         except UnicodeDecodeError as err:
             raise ValueError(f"corpus_path {path} is not UTF-8 text (byte {err.start}: {err.reason})") from None
         return np.frombuffer(raw, dtype=np.uint8)
-
 
     def irreducible_loss(self, seq_len: int) -> None:
         """Unknown for natural text: the reason the Markov source exists."""
@@ -183,7 +179,7 @@ class ZipfFactsSource:
         if self.key_symbols**self.key_length < self.n_facts:
             raise ValueError(
                 f"n_facts={self.n_facts} needs distinct keys, but key_symbols**key_length = "
-                f"{self.key_symbols ** self.key_length}"
+                f"{self.key_symbols**self.key_length}"
             )
         if self.zipf_exponent <= 0:
             raise ValueError(f"zipf_exponent must be > 0, got {self.zipf_exponent}")
@@ -273,15 +269,15 @@ class ZipfFactsSource:
         fact by inverse CDF, ``value_u`` < noise draws a uniform value (from ``value_u / noise``)."""
         facts = np.minimum(np.searchsorted(self.cumulative, fact_u, side="right"), self.n_facts - 1)
         noisy = value_u < self.noise
-        random_value = np.minimum((value_u / max(self.noise, 1e-300) * self.value_symbols).astype(np.int64),
-                                  self.value_symbols - 1)
+        random_value = np.minimum(
+            (value_u / max(self.noise, 1e-300) * self.value_symbols).astype(np.int64), self.value_symbols - 1
+        )
         value = np.where(noisy, random_value, self.values[facts])
         n, m = facts.shape
         digits = self.key_digits(facts.ravel()).reshape(n, m, self.key_length)
         offsets = self.key_symbols * np.arange(self.key_length)
         items = np.concatenate([digits + offsets, (value + self.key_length * self.key_symbols)[..., None]], axis=2)
         return items.reshape(n, m * self.item_length)
-
 
 
 def _distinct(rng: np.random.Generator, high: int, n: int) -> np.ndarray:

@@ -46,9 +46,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
-            raise ValueError(
-                f"d_model={self.d_model} must split into n_heads={self.n_heads} heads of even size"
-            )
+            raise ValueError(f"d_model={self.d_model} must split into n_heads={self.n_heads} heads of even size")
         if self.positional not in ("learned", "none", "rotary"):
             raise ValueError(f"positional must be 'learned', 'none' or 'rotary', got {self.positional!r}")
         for name in ("n_layers", "mlp_ratio", "seq_len", "vocab_size"):

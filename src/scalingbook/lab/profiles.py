@@ -76,8 +76,10 @@ def select_profile(config: Any, profile: str, source: str) -> dict[str, Any]:
     overridable = [p for p in PROFILES if p != "paper"]
     unknown = sorted(set(overrides) - set(overridable))
     if unknown:
-        raise ProfileError(f"{source}: profiles: unknown profile(s) {unknown}; allowed: {', '.join(overridable)} "
-                           "(the top level is the paper profile)")
+        raise ProfileError(
+            f"{source}: profiles: unknown profile(s) {unknown}; allowed: {', '.join(overridable)} "
+            "(the top level is the paper profile)"
+        )
     defined = defined_profiles(config)
     if profile not in defined:
         raise ProfileError(f"{source}: no {profile!r} profile (it defines {', '.join(defined)})")

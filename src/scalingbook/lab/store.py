@@ -72,7 +72,10 @@ def git_state(repo: Path = REPO_ROOT) -> tuple[str | None, bool | None]:
         ).stdout.strip()
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo, capture_output=True, text=True, check=True,
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None, None
@@ -210,9 +213,7 @@ class ResultStore:
         folder = self.path_for(name, params)
         old = read_manifest(folder) if (folder / "manifest.json").is_file() else None
         if old is not None and old.get("profile") in ("full", "paper") and profile == "quick":
-            raise ResultError(
-                f"{folder} holds a full-profile result; a {profile} run may not overwrite it"
-            )
+            raise ResultError(f"{folder} holds a full-profile result; a {profile} run may not overwrite it")
         folder.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(folder)
         payload = table.to_parquet(index=False, compression="zstd")

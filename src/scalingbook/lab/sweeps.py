@@ -93,21 +93,37 @@ from scalingbook.lab.tasks import (
 from scalingbook.lab.train import RUNTIME_FIELDS, Member, TrainConfig, member_chunk
 
 TASKS: dict[str, type] = {
-    "count": Count, "addition": IndexHintAddition, "arithmetic": FewShotArithmetic, "unscramble": WordUnscramble,
-    "mixture": Mixture, "language": LanguageModelling,
+    "count": Count,
+    "addition": IndexHintAddition,
+    "arithmetic": FewShotArithmetic,
+    "unscramble": WordUnscramble,
+    "mixture": Mixture,
+    "language": LanguageModelling,
 }
 SOURCES: dict[str, type] = {"zipf-facts": ZipfFactsSource, "markov": MarkovSource}
 """Training languages a ``language`` task can name in ``source.kind``."""
 SECTIONS = ("name", "task", "model", "grid", "members", "train", "eval")
 EVAL_DEFAULTS = {
-    "n_examples": 500, "seed": 1234, "batch_size": 256,
+    "n_examples": 500,
+    "seed": 1234,
+    "batch_size": 256,
     # a larger test set of component large_component ("" for a plain task) for the smallest runs
-    "large_component": "", "large_n_examples": 0, "large_smallest": 0,
+    "large_component": "",
+    "large_n_examples": 0,
+    "large_smallest": 0,
     # a multiple-choice variant of component choice_component: choice_options candidates each
-    "choice_component": "", "choice_options": 0, "choice_n_examples": 0,
+    "choice_component": "",
+    "choice_options": 0,
+    "choice_n_examples": 0,
 }
-_EVAL_OPTIONAL = ("large_component", "large_n_examples", "large_smallest", "choice_component", "choice_options",
-                  "choice_n_examples")
+_EVAL_OPTIONAL = (
+    "large_component",
+    "large_n_examples",
+    "large_smallest",
+    "choice_component",
+    "choice_options",
+    "choice_n_examples",
+)
 _COMPONENT_KEYS = {"label", "weight"}
 
 
@@ -140,8 +156,13 @@ class RunSpec:
         """The run's identity: everything that changes what it computes (optional evaluations only when on)."""
         train = {k: v for k, v in self.train.items() if k not in RUNTIME_FIELDS}
         evaluation = {k: v for k, v in self.eval.items() if k not in _EVAL_OPTIONAL or v != EVAL_DEFAULTS[k]}
-        return {"task": self.task, "model": self.model, "members": list(self.members), "train": train,
-                "eval": evaluation}
+        return {
+            "task": self.task,
+            "model": self.model,
+            "members": list(self.members),
+            "train": train,
+            "eval": evaluation,
+        }
 
     @property
     def key(self) -> str:
@@ -218,7 +239,7 @@ def _resolve_eval(evaluation: dict[str, Any], task: Task, rank: int, source: str
     for kind in ("large", "choice"):
         if evaluation[f"{kind}_n_examples"] and evaluation[f"{kind}_component"] not in labels:
             raise SweepError(
-                f"{source}: eval.{kind}_component must be one of {list(labels)} (\"\": the whole task, every "
+                f'{source}: eval.{kind}_component must be one of {list(labels)} ("": the whole task, every '
                 f"component of a mixture), got {evaluation[f'{kind}_component']!r}"
             )
     if evaluation["choice_n_examples"] and evaluation["choice_options"] < 2:
@@ -303,20 +324,34 @@ class Sweep:
 _FIELD_RULES: dict[str, dict[str, tuple[str, float | None, bool, float | None]]] = {
     "members": {"lr": ("float", 0, False, None), "steps": ("int", 1, True, None)},
     "train": {
-        "steps": ("int", 1, True, None), "batch_size": ("int", 1, True, None), "warmup_steps": ("int", 0, True, None),
-        "min_lr_ratio": ("float", 0, True, 1), "weight_decay": ("float", 0, True, None),
-        "beta1": ("float", 0, True, 1), "beta2": ("float", 0, True, 1), "eps": ("float", 0, False, None),
-        "grad_clip": ("float", 0, False, None), "log_every": ("int", 1, True, None),
-        "checkpoint_every": ("int", 1, True, None), "device": ("str", None, True, None),
-        "compile": ("bool", None, True, None), "compile_mode": ("str", None, True, None),
-        "cuda_graph": ("bool", None, True, None), "progress": ("bool", None, True, None),
+        "steps": ("int", 1, True, None),
+        "batch_size": ("int", 1, True, None),
+        "warmup_steps": ("int", 0, True, None),
+        "min_lr_ratio": ("float", 0, True, 1),
+        "weight_decay": ("float", 0, True, None),
+        "beta1": ("float", 0, True, 1),
+        "beta2": ("float", 0, True, 1),
+        "eps": ("float", 0, False, None),
+        "grad_clip": ("float", 0, False, None),
+        "log_every": ("int", 1, True, None),
+        "checkpoint_every": ("int", 1, True, None),
+        "device": ("str", None, True, None),
+        "compile": ("bool", None, True, None),
+        "compile_mode": ("str", None, True, None),
+        "cuda_graph": ("bool", None, True, None),
+        "progress": ("bool", None, True, None),
         "member_chunk": ("int", 0, True, None),
     },
     "eval": {
-        "n_examples": ("int", 1, True, None), "seed": ("int", 0, True, None), "batch_size": ("int", 1, True, None),
-        "large_component": ("str", None, True, None), "large_n_examples": ("int", 0, True, None),
-        "large_smallest": ("int", 0, True, None), "choice_component": ("str", None, True, None),
-        "choice_options": ("int", 0, True, None), "choice_n_examples": ("int", 0, True, None),
+        "n_examples": ("int", 1, True, None),
+        "seed": ("int", 0, True, None),
+        "batch_size": ("int", 1, True, None),
+        "large_component": ("str", None, True, None),
+        "large_n_examples": ("int", 0, True, None),
+        "large_smallest": ("int", 0, True, None),
+        "choice_component": ("str", None, True, None),
+        "choice_options": ("int", 0, True, None),
+        "choice_n_examples": ("int", 0, True, None),
     },
 }
 
@@ -352,8 +387,12 @@ def _checked_fields(where: str, section: str, given: dict[str, Any]) -> dict[str
         too_low = low is not None and (number < low if low_included else number <= low)
         if too_low or (high is not None and number > high):
             bound = " and ".join(
-                b for b in (f"{'>=' if low_included else '>'} {low:g}" if low is not None else "",
-                            f"<= {high:g}" if high is not None else "") if b
+                b
+                for b in (
+                    f"{'>=' if low_included else '>'} {low:g}" if low is not None else "",
+                    f"<= {high:g}" if high is not None else "",
+                )
+                if b
             )
             raise SweepError(f"{field} must be {bound}, got {value!r}")
     return out
@@ -367,22 +406,26 @@ def _members(spec: Any, source: str) -> tuple[dict[str, Any], ...]:
     _check_keys(f"{source}: members", spec, {"seeds", "lr", "steps"})
     steps = spec.get("steps")
     per_member = isinstance(steps, list)
-    spec = _checked_fields(f"{source}: members", "members",
-                           {k: v for k, v in spec.items() if not (per_member and k == "steps")})
+    spec = _checked_fields(
+        f"{source}: members", "members", {k: v for k, v in spec.items() if not (per_member and k == "steps")}
+    )
     seeds = spec["seeds"]
     if not (type(seeds) is int and seeds >= 1) and not (
         isinstance(seeds, list) and all(type(s) is int and s >= 0 for s in seeds)
     ):
-        raise SweepError(f"{source}: members.seeds must be a positive count or a list of distinct seeds >= 0, "
-                         f"got {seeds!r}")
+        raise SweepError(
+            f"{source}: members.seeds must be a positive count or a list of distinct seeds >= 0, got {seeds!r}"
+        )
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise SweepError(f"{source}: members.seeds must be a positive count or a list of distinct seeds")
     extra = {k: spec[k] for k in ("lr", "steps") if k in spec}
     if isinstance(steps, list):  # per_member
         if len(steps) != len(seeds):
-            raise SweepError(f"{source}: members.steps as a list needs one positive integer per seed "
-                             f"({len(seeds)}), got {len(steps)} values")
+            raise SweepError(
+                f"{source}: members.steps as a list needs one positive integer per seed "
+                f"({len(seeds)}), got {len(steps)} values"
+            )
         steps = [_checked_fields(f"{source}: members", "members", {"steps": n})["steps"] for n in steps]
         return tuple({"seed": int(s), **extra, "steps": n} for s, n in zip(seeds, steps))
     return tuple({"seed": int(s), **extra} for s in seeds)
@@ -464,8 +507,13 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
     for name, table in tables.items():
         write_atomic(checkpoint.with_name(f"chunk-{index:03d}-{name}.parquet"), table.to_parquet(index=False))
     seconds = earlier + time.process_time() - cpu_start
-    done = {"status": "done", "cpu_seconds": seconds, "wall_seconds": time.time() - wall_start,
-            "tables": sorted(tables), "summary": summary.to_dict(orient="records")}
+    done = {
+        "status": "done",
+        "cpu_seconds": seconds,
+        "wall_seconds": time.time() - wall_start,
+        "tables": sorted(tables),
+        "summary": summary.to_dict(orient="records"),
+    }
     write_atomic(marker, json.dumps(done, default=float).encode())
     checkpoint.unlink(missing_ok=True)
     spent_file.unlink(missing_ok=True)
@@ -487,12 +535,14 @@ def score_language(model: Any, examples: Any, batch_size: int = 256) -> pd.DataF
         parts.append(-target_logprobs(model, tokens).sum(-1).cpu().numpy())
     nll = np.concatenate(parts, axis=1)  # (M, N)
     m, n = nll.shape
-    return pd.DataFrame({
-        "member": np.repeat(np.arange(m), n).astype(np.int16),
-        "example": np.tile(np.arange(n), m).astype(np.int32),
-        "nll": nll.ravel().astype(np.float64),
-        "tokens": np.full(m * n, examples.tokens.shape[1] - 1, dtype=np.int16),
-    })
+    return pd.DataFrame(
+        {
+            "member": np.repeat(np.arange(m), n).astype(np.int16),
+            "example": np.tile(np.arange(n), m).astype(np.int32),
+            "nll": nll.ravel().astype(np.float64),
+            "tokens": np.full(m * n, examples.tokens.shape[1] - 1, dtype=np.int16),
+        }
+    )
 
 
 def store_run(spec: RunSpec, profile: str, device: str, store: ResultStore) -> Result:
@@ -513,13 +563,23 @@ def store_run(spec: RunSpec, profile: str, device: str, store: ResultStore) -> R
         parts = [pd.read_parquet(folder / f"chunk-{i:03d}-{name}.parquet") for i in range(len(chunks))]
         return pd.concat(parts, ignore_index=True)
 
-    store.write(f"{spec.sweep}/training", spec.params(), joined("training"), **common,
-                extra={**runtime, "members_summary": summary.to_dict(orient="records")})
+    store.write(
+        f"{spec.sweep}/training",
+        spec.params(),
+        joined("training"),
+        **common,
+        extra={**runtime, "members_summary": summary.to_dict(orient="records")},
+    )
     for name in chunks[0]["tables"]:
         if name not in ("training", "records"):
             store.write(f"{spec.sweep}/{name}", spec.params(), joined(name), **common)
-    written = store.write(f"{spec.sweep}/records", spec.params(), joined("records"), **common,
-                          extra={**runtime, "diverged_seeds": summary.loc[summary["diverged"], "seed"].tolist()})
+    written = store.write(
+        f"{spec.sweep}/records",
+        spec.params(),
+        joined("records"),
+        **common,
+        extra={**runtime, "diverged_seeds": summary.loc[summary["diverged"], "seed"].tolist()},
+    )
     shutil.rmtree(folder, ignore_errors=True)
     return written
 
@@ -565,8 +625,10 @@ def _extra_evaluations(spec: RunSpec, task: Task, model: Any) -> dict[str, Any]:
 def load_tables(sweep: Sweep, name: str, profile: str, store_root: Path | None = None) -> list[Result | None]:
     """The stored ``name`` table (records, training, large or choices) of every run, None where absent."""
     store = ResultStore(Path(store_root)) if store_root else ResultStore.for_profile(profile)
-    return [store.read(f"{s.sweep}/{name}", s.params()) if store.exists(f"{s.sweep}/{name}", s.params()) else None
-            for s in sweep.runs]
+    return [
+        store.read(f"{s.sweep}/{name}", s.params()) if store.exists(f"{s.sweep}/{name}", s.params()) else None
+        for s in sweep.runs
+    ]
 
 
 def without_diverged(table: pd.DataFrame, records: Result) -> tuple[pd.DataFrame, int]:
@@ -575,6 +637,7 @@ def without_diverged(table: pd.DataFrame, records: Result) -> tuple[pd.DataFrame
     of a run drops the same members."""
     diverged = diverged_seeds(records)
     return table[~table["seed"].isin(diverged)], len(diverged)
+
 
 def diverged_seeds(records: Result) -> list[int]:
     """Seeds of a stored run that diverged (:func:`scalingbook.lab.train.diverged_from_losses`).
@@ -589,8 +652,11 @@ def diverged_seeds(records: Result) -> list[int]:
     name = str(records.manifest.get("name", ""))
     parts = len(name.split("/"))
     folder = Path(records.path)
-    training = folder.parents[parts] / f"{name[: -len('records')]}training" / folder.name if (
-        name.endswith("/records") and len(folder.parents) > parts) else None
+    training = (
+        folder.parents[parts] / f"{name[: -len('records')]}training" / folder.name
+        if (name.endswith("/records") and len(folder.parents) > parts)
+        else None
+    )
     if training is None or not (training / "manifest.json").is_file():
         return sorted(int(s) for s in records.manifest.get("diverged_seeds", []))
     params = records.manifest["params"]
@@ -625,11 +691,18 @@ class Progress:
 
     def report(self) -> str:
         left = self.estimate_cpu_hours()
-        eta = ("none" if not self.chunks_left else "unknown until a group finishes" if left is None
-               else f"about {left:.2f} CPU-hours at this sitting's rate")
+        eta = (
+            "none"
+            if not self.chunks_left
+            else "unknown until a group finishes"
+            if left is None
+            else f"about {left:.2f} CPU-hours at this sitting's rate"
+        )
         head = "stopped at the time limit" if self.stopped else "finished"
-        return (f"{head}: {self.runs_stored} of {self.runs_total} runs stored, {self.chunks_left} member groups "
-                f"left (CPU time left: {eta}); this sitting used {self.cpu_seconds / 3600:.2f} CPU-hours")
+        return (
+            f"{head}: {self.runs_stored} of {self.runs_total} runs stored, {self.chunks_left} member groups "
+            f"left (CPU time left: {eta}); this sitting used {self.cpu_seconds / 3600:.2f} CPU-hours"
+        )
 
 
 @contextmanager
@@ -651,8 +724,9 @@ def sweep_lock(sweep: Sweep, profile: str) -> Iterator[None]:
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                     f"{datetime.now(UTC).isoformat(timespec='seconds')}")
+        handle.write(
+            f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC).isoformat(timespec='seconds')}"
+        )
         handle.flush()
         yield
 
@@ -675,8 +749,10 @@ def run_sweeps(
     the stored results are bit-identical whatever ``workers`` and however many sittings.
     """
     if time_limit is not None and time_limit < MIN_TIME_LIMIT_S:
-        raise SweepError(f"--time-limit {time_limit:g} s is shorter than the {MIN_TIME_LIMIT_S:g} s a worker needs "
-                         "to start, train and write a checkpoint")
+        raise SweepError(
+            f"--time-limit {time_limit:g} s is shorter than the {MIN_TIME_LIMIT_S:g} s a worker needs "
+            "to start, train and write a checkpoint"
+        )
     if workers < 1:
         raise SweepError(f"--workers must be >= 1, got {workers}")
     deadline = None if time_limit is None else time.time() + time_limit
@@ -694,7 +770,9 @@ def run_sweeps(
                     store.read(f"{spec.sweep}/records", spec.params())
             done.runs_total += len(sweep.runs)
             done.runs_stored += len(sweep.runs) - len(pending)
-            log(f"{sweep.name}: {len(sweep.runs) - len(pending)} of {len(sweep.runs)} runs stored, {len(pending)} to run")
+            log(
+                f"{sweep.name}: {len(sweep.runs) - len(pending)} of {len(sweep.runs)} runs stored, {len(pending)} to run"
+            )
             for spec in pending:
                 todo = [i for i in range(chunk_count(spec, device)) if not chunk_done(spec, profile, i)]
                 left[spec.sweep, spec.key] = len(todo)
@@ -704,11 +782,19 @@ def run_sweeps(
                     done.runs_stored += 1
         done.chunks_left = len(jobs)
         done.flops_left = sum(cost for *_, cost in jobs)
-        bar = tqdm(total=done.flops_left, unit="FLOP", unit_scale=True, disable=not progress or not jobs,
-                   desc="sweep", smoothing=0.1)
-        pool = stack.enter_context(
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        ) if workers > 1 else None
+        bar = tqdm(
+            total=done.flops_left,
+            unit="FLOP",
+            unit_scale=True,
+            disable=not progress or not jobs,
+            desc="sweep",
+            smoothing=0.1,
+        )
+        pool = (
+            stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+            if workers > 1
+            else None
+        )
 
         def finished(spec: RunSpec, cost: float, outcome: dict[str, Any]) -> None:
             done.cpu_seconds += outcome["cpu_seconds"]
@@ -736,8 +822,11 @@ def run_sweeps(
                 queue = list(jobs)
                 running: dict[Future[dict[str, Any]], tuple[RunSpec, float]] = {}
                 while queue or running:
-                    while queue and len(running) < workers and not done.stopped and (
-                        deadline is None or time.time() < deadline
+                    while (
+                        queue
+                        and len(running) < workers
+                        and not done.stopped
+                        and (deadline is None or time.time() < deadline)
                     ):
                         spec, index, cost = queue.pop(0)
                         running[pool.submit(run_chunk, spec, profile, device, index, deadline)] = (spec, cost)
@@ -792,8 +881,9 @@ class Shown:
 def runs_line(results: list[Result], pending: int = 0) -> str:
     """A chart's source line for stored runs of one sweep: the largest named, the smaller ones counted, and
     those not stored yet (a full sweep trained over several sittings)."""
-    return (f"{results[-1].describe()}, with {len(results) - 1} smaller runs"
-            + (f"; {pending} not stored yet" if pending else ""))
+    return f"{results[-1].describe()}, with {len(results) - 1} smaller runs" + (
+        f"; {pending} not stored yet" if pending else ""
+    )
 
 
 def read_or_train(path: Path, profile: str, device: str = "cpu", log: Callable[[str], None] = print) -> Shown:
@@ -823,11 +913,22 @@ def sweep_status(folder: Path, device: str = "cpu") -> list[dict[str, Any]]:
             store = ResultStore.for_profile(profile)
             stored = [store.exists(f"{s.sweep}/records", s.params()) for s in sweep.runs]
             started = [not ok and work_dir(s, profile).is_dir() for s, ok in zip(sweep.runs, stored)]
-            spent = sum(read_manifest(store.path_for(f"{s.sweep}/records", s.params())).get("cpu_seconds", 0.0)
-                        for s, ok in zip(sweep.runs, stored) if ok)
-            rows.append({"sweep": path.name, "profile": profile, "runs": len(sweep.runs), "stored": sum(stored),
-                         "partial": sum(started), "remaining": len(sweep.runs) - sum(stored),
-                         "cpu_hours": spent / 3600})
+            spent = sum(
+                read_manifest(store.path_for(f"{s.sweep}/records", s.params())).get("cpu_seconds", 0.0)
+                for s, ok in zip(sweep.runs, stored)
+                if ok
+            )
+            rows.append(
+                {
+                    "sweep": path.name,
+                    "profile": profile,
+                    "runs": len(sweep.runs),
+                    "stored": sum(stored),
+                    "partial": sum(started),
+                    "remaining": len(sweep.runs) - sum(stored),
+                    "cpu_hours": spent / 3600,
+                }
+            )
     return rows
 
 

@@ -201,8 +201,7 @@ class _Task:
             value = getattr(self, name)
             if not self.min_length <= value <= self.max_length:
                 raise ValueError(
-                    f"{type(self).__name__}.{name} must be in [{self.min_length}, {self.max_length}], "
-                    f"got {value}"
+                    f"{type(self).__name__}.{name} must be in [{self.min_length}, {self.max_length}], got {value}"
                 )
         if not 0 < self.holdout < 1:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
@@ -459,7 +458,6 @@ class FewShotArithmetic(_Task):
             ]
         return pieces
 
-
     @staticmethod
     def _scratch(a: np.ndarray, b: np.ndarray, lengths: np.ndarray, width: int, answer: bool) -> list[_Piece]:
         """Nye et al.'s addition scratchpad: (sum digit, carry) per digit, least significant first, then >."""
@@ -510,7 +508,9 @@ class WordUnscramble(_Task):
     def letters(self, lengths: np.ndarray, words: np.ndarray) -> np.ndarray:
         """Letters (..., width) of lexicon word ``words`` of length ``lengths`` (arrays broadcast)."""
         width = max(self.train_length, self.test_length)
-        draws = hash64(self.lexicon_seed, np.asarray(lengths)[..., None], np.asarray(words)[..., None], np.arange(width))
+        draws = hash64(
+            self.lexicon_seed, np.asarray(lengths)[..., None], np.asarray(words)[..., None], np.arange(width)
+        )
         return (draws % np.uint64(self.n_letters)).astype(np.int64)
 
     def _problems(self, keys: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
@@ -582,7 +582,9 @@ class Mixture:
         if not all(w > 0 for w in self.weights):
             raise ValueError(f"Mixture weights must be > 0, got {list(self.weights)}")
         if len({t.holdout for t in self.tasks}) != 1:
-            raise ValueError(f"every Mixture component must use the same holdout, got {[t.holdout for t in self.tasks]}")
+            raise ValueError(
+                f"every Mixture component must use the same holdout, got {[t.holdout for t in self.tasks]}"
+            )
         for i, tested in enumerate(self.tasks):
             if tested.test_length <= tested.train_length:
                 continue  # its test queries are held out by hash, which every component respects
@@ -606,7 +608,9 @@ class Mixture:
         width = seq_len or self.seq_len(split)
         weights = np.asarray(self.weights if split == "train" else np.ones(len(self.tasks)), dtype=np.float64)
         cumulative = np.cumsum(weights / weights.sum())
-        component = np.minimum(np.searchsorted(cumulative, _uniform(hash64(keys, 0xC0)), side="right"), len(self.tasks) - 1)
+        component = np.minimum(
+            np.searchsorted(cumulative, _uniform(hash64(keys, 0xC0)), side="right"), len(self.tasks) - 1
+        )
         tokens = np.full((len(keys), width), PAD, dtype=np.uint8)
         answer = np.zeros((len(keys), width), dtype=bool)
         length = np.zeros(len(keys), dtype=np.int16)
@@ -731,6 +735,7 @@ def _column_sums(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         digits[:, i], carry = column % 10, column // 10
         carries[:, i] = carry
     return digits, carries
+
 
 def _uniform(h: np.ndarray) -> np.ndarray:
     """Floats uniform on [0, 1) from the top 53 bits of 64-bit hashes."""

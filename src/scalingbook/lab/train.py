@@ -86,7 +86,6 @@ class TrainConfig:
     progress: bool = True
     member_chunk: int = 0
 
-
     def __post_init__(self) -> None:
         """Validate; ``compile_mode`` is torch.compile's, ``cuda_graph`` captures whole steps (CUDA only).
 
@@ -99,7 +98,9 @@ class TrainConfig:
         if self.warmup_steps < 0:
             raise ValueError(f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.member_chunk < 0:
-            raise ValueError(f"TrainConfig.member_chunk must be >= 0 (0: the device's default), got {self.member_chunk}")
+            raise ValueError(
+                f"TrainConfig.member_chunk must be >= 0 (0: the device's default), got {self.member_chunk}"
+            )
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"TrainConfig.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if self.cuda_graph and not self.device.startswith("cuda"):
@@ -140,9 +141,7 @@ class TimeUp(Exception):
 # --------------------------------------------------------------------------- per-member math
 
 
-def lr_schedule(
-    step: int | Tensor, peak: Tensor, horizon: Tensor, warmup: int, min_ratio: float
-) -> Tensor:
+def lr_schedule(step: int | Tensor, peak: Tensor, horizon: Tensor, warmup: int, min_ratio: float) -> Tensor:
     """Learning rate (M,) at ``step``: linear warmup to ``peak``, cosine to ``min_ratio * peak``.
 
     The cosine reaches its floor at each member's ``horizon`` (Hoffmann et al. 2022, App. B: the
@@ -236,9 +235,7 @@ def adamw_update(
             g = g * _per_member(grad_scale, g).to(g.dtype)
         new_m1 = m1.lerp(g, 1 - cfg.beta1)
         new_m2 = m2 * cfg.beta2 + (1 - cfg.beta2) * g * g
-        step = (new_m1 / _per_member(correction1, p)) / (
-            (new_m2 / _per_member(correction2, p)).sqrt() + cfg.eps
-        )
+        step = (new_m1 / _per_member(correction1, p)) / ((new_m2 / _per_member(correction2, p)).sqrt() + cfg.eps)
         if p.dim() > 2:
             step = step + cfg.weight_decay * p
         p.copy_(torch.where(on, p - _per_member(lr, p) * step, p))
@@ -269,7 +266,11 @@ def forward_backward(
 
 @torch.no_grad()
 def apply_update(
-    state: TrainState, losses: Tensor, grads: Sequence[Tensor], peak_lr: Tensor, horizon: Tensor,
+    state: TrainState,
+    losses: Tensor,
+    grads: Sequence[Tensor],
+    peak_lr: Tensor,
+    horizon: Tensor,
     cfg: TrainConfig,
 ) -> None:
     """Everything after the backward pass, in place and on the device: divergence check, per-member
@@ -278,9 +279,7 @@ def apply_update(
     """
     norms = member_grad_norms(grads)
     healthy = torch.isfinite(losses) & torch.isfinite(norms)
-    state.diverged_at.copy_(
-        torch.where((state.diverged_at < 0) & ~healthy, state.clock, state.diverged_at)
-    )
+    state.diverged_at.copy_(torch.where((state.diverged_at < 0) & ~healthy, state.clock, state.diverged_at))
     active = (state.diverged_at < 0) & (state.clock < horizon)
     scale = (cfg.grad_clip / (norms + 1e-6)).clamp(max=1.0)
     lr = lr_schedule(state.clock, peak_lr, horizon, cfg.warmup_steps, cfg.min_lr_ratio)
@@ -354,9 +353,7 @@ class Stepper:
 
     def __call__(self, tokens: Tensor, answer: Tensor) -> None:
         if self._side is None:
-            train_step(
-                self.state, tokens, answer, self.peak_lr, self.horizon, self.cfg, self.loss_fn, self.update_fn
-            )
+            train_step(self.state, tokens, answer, self.peak_lr, self.horizon, self.cfg, self.loss_fn, self.update_fn)
             return
         if self.graph is not None:
             if self._inputs is None:
@@ -601,8 +598,12 @@ def train(
     total = max(horizons)
     seeds = np.array([m.seed for m in members], dtype=np.int64)
     bar = tqdm(
-        total=total * len(members), initial=state.step * len(members), unit=" member-step",
-        unit_scale=True, disable=not cfg.progress, desc=f"{len(members)} members",
+        total=total * len(members),
+        initial=state.step * len(members),
+        unit=" member-step",
+        unit_scale=True,
+        disable=not cfg.progress,
+        desc=f"{len(members)} members",
     )
     with bar:
         for tokens, answer in _batches(task, seeds, state.step, total, cfg):

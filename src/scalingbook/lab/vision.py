@@ -96,7 +96,9 @@ class PopulationConfig:
         if not self.widths or min(self.widths) < 1 or len(set(self.widths)) != len(self.widths):
             raise ValueError(f"widths: expected distinct positive hidden widths, got {self.widths}")
         if min(self.seeds, self.steps, self.batch_size) < 1:
-            raise ValueError(f"seeds, steps and batch_size must be positive, got {self.seeds}, {self.steps}, {self.batch_size}")
+            raise ValueError(
+                f"seeds, steps and batch_size must be positive, got {self.seeds}, {self.steps}, {self.batch_size}"
+            )
 
     def params(self) -> dict[str, object]:
         """The store key: every field, widths as a sorted list."""
@@ -121,7 +123,9 @@ def budget(profile: str) -> Budget:
     return from_settings(Budget, load_profile(SETTINGS, profile), SETTINGS, profile)
 
 
-def profile_config(task: VisionTask, profile: str, widths: list[int] | tuple[int, ...], seeds: int = 0) -> PopulationConfig:
+def profile_config(
+    task: VisionTask, profile: str, widths: list[int] | tuple[int, ...], seeds: int = 0
+) -> PopulationConfig:
     """The population a chapter trains for ``profile``; ``seeds=0`` takes the profile's seed count."""
     spend = budget(profile)
     steps = spend.autoencoder_steps if task == "autoencoder" else spend.classifier_steps
@@ -137,7 +141,9 @@ def _member_generator(task: VisionTask, width: int, seed: int, stream: int = 0) 
     return torch.Generator().manual_seed(int(state))
 
 
-def _init_population(config: PopulationConfig, n_out: int) -> tuple[list[torch.Tensor], torch.Tensor, list[tuple[int, int]]]:
+def _init_population(
+    config: PopulationConfig, n_out: int
+) -> tuple[list[torch.Tensor], torch.Tensor, list[tuple[int, int]]]:
     """Stacked weights (W1, b1, W2, b2), the hidden-unit mask and the (width, seed) of each member.
 
     Each member is initialised like ``torch.nn.Linear`` (uniform in +-1/sqrt(fan_in)) at its own
@@ -148,6 +154,7 @@ def _init_population(config: PopulationConfig, n_out: int) -> tuple[list[torch.T
     shapes = {"w1": (N_PIXELS, max_width), "b1": (1, max_width), "w2": (max_width, n_out), "b2": (1, n_out)}
     stacked = {name: torch.zeros((len(members), *shape)) for name, shape in shapes.items()}
     mask = torch.zeros(len(members), 1, max_width)
+
     def uniform(gen: torch.Generator, *shape: int, fan_in: int) -> torch.Tensor:
         return (torch.rand(*shape, generator=gen) * 2 - 1) / fan_in**0.5
 
@@ -203,8 +210,9 @@ def _train(config: PopulationConfig, device: str, split: DigitsSplit) -> pd.Data
     generators = [_member_generator(config.task, width, seed, stream=1) for width, seed in members]
     for start in range(0, config.steps, _BATCH_CHUNK):
         # Each member draws its own minibatches from its own stream, in chunks of a fixed size.
-        batches = torch.stack([torch.randint(0, len(x_train), (_BATCH_CHUNK, config.batch_size), generator=g)
-                               for g in generators], dim=1).to(device)
+        batches = torch.stack(
+            [torch.randint(0, len(x_train), (_BATCH_CHUNK, config.batch_size), generator=g) for g in generators], dim=1
+        ).to(device)
         for batch in batches[: config.steps - start]:
             optimiser.zero_grad(set_to_none=True)
             x, y = x_train[batch], y_train[batch]
@@ -215,12 +223,17 @@ def _train(config: PopulationConfig, device: str, split: DigitsSplit) -> pd.Data
         x_test, y_test = torch.from_numpy(split.x_test).to(device), torch.from_numpy(split.y_test).to(device)
         logits = _forward(x_test, weights, mask)
         if config.task == "autoencoder":
-            values = {"sq_error": _per_image_loss("autoencoder", logits, x_test, y_test).cpu().numpy().astype(np.float32)}
+            values = {
+                "sq_error": _per_image_loss("autoencoder", logits, x_test, y_test).cpu().numpy().astype(np.float32)
+            }
         else:
             predicted = logits.argmax(dim=-1).cpu().numpy()
             labels = np.broadcast_to(split.y_test, predicted.shape)
-            values = {"label": labels.astype(np.int8), "predicted": predicted.astype(np.int8),
-                      "correct": predicted == labels}
+            values = {
+                "label": labels.astype(np.int8),
+                "predicted": predicted.astype(np.int8),
+                "correct": predicted == labels,
+            }
     n_test = len(split.y_test)
     table = pd.DataFrame(
         {
@@ -233,8 +246,15 @@ def _train(config: PopulationConfig, device: str, split: DigitsSplit) -> pd.Data
     return table
 
 
-def population_result(config: PopulationConfig, profile: str, device: str = "cpu", store: ResultStore | None = None) -> Result:
+def population_result(
+    config: PopulationConfig, profile: str, device: str = "cpu", store: ResultStore | None = None
+) -> Result:
     """The stored per-image table of ``config``, training and storing it first if it is missing."""
     store = store or ResultStore.for_profile(profile)
-    return store.cached(RESULT_NAMES[config.task], config.params(), lambda: train_population(config, device),
-                        profile=profile, device=device)
+    return store.cached(
+        RESULT_NAMES[config.task],
+        config.params(),
+        lambda: train_population(config, device),
+        profile=profile,
+        device=device,
+    )

@@ -101,15 +101,28 @@ class Chapter:
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
-        "chinchilla", "Chinchilla: how big a model for a compute budget?", data=("chinchilla",),
-        inputs=("sweeps", "profiles/chinchilla.yaml"), env_inputs=("SCALINGBOOK_EPOCH_CSV",),
+        "chinchilla",
+        "Chinchilla: how big a model for a compute budget?",
+        data=("chinchilla",),
+        inputs=("sweeps", "profiles/chinchilla.yaml"),
+        env_inputs=("SCALINGBOOK_EPOCH_CSV",),
     ),
     Chapter("emergence", "Emergence: abilities that appear with scale", data=("emergence",), inputs=("sweeps",)),
-    Chapter("mirage", "Mirage: emergence in the eye of the metric", data=("mirage", "emergence"),
-            inputs=("sweeps", "profiles/mirage-vision.yaml")),
-    Chapter("seeds", "Random seeds: breakthroughs as shifting seed mixtures", data=("seeds", "pilots"), inputs=("sweeps",)),
-    Chapter("performance", "Performance: what the batched fit and the population trainer buy", data=("bench",),
-            inputs=("profiles/performance.yaml",)),
+    Chapter(
+        "mirage",
+        "Mirage: emergence in the eye of the metric",
+        data=("mirage", "emergence"),
+        inputs=("sweeps", "profiles/mirage-vision.yaml"),
+    ),
+    Chapter(
+        "seeds", "Random seeds: breakthroughs as shifting seed mixtures", data=("seeds", "pilots"), inputs=("sweeps",)
+    ),
+    Chapter(
+        "performance",
+        "Performance: what the batched fit and the population trainer buy",
+        data=("bench",),
+        inputs=("profiles/performance.yaml",),
+    ),
 )
 
 
@@ -360,7 +373,9 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
         notebook_source = chapter.notebook.read_bytes()  # read once: this text is executed and keyed
         key = staleness_key(chapter, values, notebook_source)
         notebook = jupytext.reads(notebook_source.decode("utf-8"), fmt=chapter.notebook.suffix.lstrip("."))
-        notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+        notebook.metadata.setdefault(
+            "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+        )
         notebook.metadata.setdefault("papermill", {})  # what papermill's own reader would add
         for cell in notebook.cells:
             cell.metadata.setdefault("tags", [])
@@ -375,8 +390,14 @@ def execute(chapter: Chapter, values: dict[str, Any], overrides: dict[str, Any] 
         try:
             with _kernel_environment():
                 papermill.execute_notebook(
-                    source, output, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
-                    kernel_manager_class=_kernel_manager_class(), config=_kernel_config(kernel_log),
+                    source,
+                    output,
+                    kernel_name="python3",
+                    cwd=str(REPO_ROOT),
+                    progress_bar=False,
+                    log_output=False,
+                    kernel_manager_class=_kernel_manager_class(),
+                    config=_kernel_config(kernel_log),
                     extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 )
         except Exception as err:  # papermill raises many types; keep the failed notebook
@@ -500,7 +521,8 @@ def kept_overrides(chapter: Chapter) -> dict[str, Any]:
         return dict(stamp["overrides"] or {})
     defaults = {name: param.default for name, param in chapter.params().items()}
     return {
-        name: value for name, value in (stamp.get("params") or {}).items()
+        name: value
+        for name, value in (stamp.get("params") or {}).items()
         if name != "profile" and name in defaults and value != defaults[name]
     }
 
@@ -544,8 +566,11 @@ def build(execute_chapters: bool = True, force: bool = False, log=_say, defaults
                 values, overrides = build_values(chapter, defaults)
                 profile = values["profile"]
                 kept = (
-                    "; your parameters kept: " + ", ".join(f"{k}={v!r}" for k, v in overrides.items())
-                    + " (build --defaults resets them)" if overrides else ""
+                    "; your parameters kept: "
+                    + ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+                    + " (build --defaults resets them)"
+                    if overrides
+                    else ""
                 )
                 if not force and is_fresh(chapter, values):
                     log(f"{chapter.name}: up to date ({profile} profile{kept})")

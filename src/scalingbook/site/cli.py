@@ -70,8 +70,11 @@ def _build(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     written, kept = project.init(args.folder)
-    print(f"{written} files written to {args.folder}" + (f", {kept} already there kept" if kept else "")
-          + f"; work in it (`cd {shlex.quote(str(args.folder))}`) or set {project.ENV_VAR}={args.folder}")
+    print(
+        f"{written} files written to {args.folder}"
+        + (f", {kept} already there kept" if kept else "")
+        + f"; work in it (`cd {shlex.quote(str(args.folder))}`) or set {project.ENV_VAR}={args.folder}"
+    )
     return 0
 
 
@@ -130,8 +133,11 @@ def _cpu_hours_left(loaded: list, profile: str, device: str, workers: int) -> tu
     store = ResultStore.for_profile(profile)
     jobs = [
         (spec, i, sweeps.chunk_cost(spec, device, i))
-        for sweep in loaded for spec in sweep.runs if not store.exists(f"{spec.sweep}/records", spec.params())
-        for i in range(sweeps.chunk_count(spec, device)) if not sweeps.chunk_done(spec, profile, i)
+        for sweep in loaded
+        for spec in sweep.runs
+        if not store.exists(f"{spec.sweep}/records", spec.params())
+        for i in range(sweeps.chunk_count(spec, device))
+        if not sweeps.chunk_done(spec, profile, i)
     ]
     if not jobs:
         return 0.0, 0.0
@@ -139,8 +145,9 @@ def _cpu_hours_left(loaded: list, profile: str, device: str, workers: int) -> tu
     cfg = sweeps._train_config(spec, device)
     task = spec.build_task()
     with torch_threads(1):
-        rate = time_steps(spec.model_config(task), member_chunk(cfg, len(spec.members)), cfg,
-                          task.seq_len("train"), steps=2, warmup=1)["model_flops_per_s"]
+        rate = time_steps(
+            spec.model_config(task), member_chunk(cfg, len(spec.members)), cfg, task.seq_len("train"), steps=2, warmup=1
+        )["model_flops_per_s"]
     flops = sum(cost for *_, cost in jobs)
     return flops, flops / (rate * workers) / 3600
 
@@ -170,12 +177,18 @@ def _sweep(args: argparse.Namespace) -> int:
             for r in rows:
                 if r["profile"] != "quick":
                     stored_hours = f"{r['cpu_hours']:.2f}" if r["stored"] else "-"
-                    print(f"| `{r['sweep']}` | {r['profile']} | {r['runs']} | {r['stored']} | {stored_hours} | not measured |")
+                    print(
+                        f"| `{r['sweep']}` | {r['profile']} | {r['runs']} | {r['stored']} | {stored_hours} | not measured |"
+                    )
             return 0
-        print(f"{'sweep':32} {'profile':8} {'runs':>5} {'stored':>7} {'partial':>8} {'remaining':>10} {'CPU-hours':>10}")
+        print(
+            f"{'sweep':32} {'profile':8} {'runs':>5} {'stored':>7} {'partial':>8} {'remaining':>10} {'CPU-hours':>10}"
+        )
         for r in rows:
-            print(f"{r['sweep']:32} {r['profile']:8} {r['runs']:5d} {r['stored']:7d} {r['partial']:8d} {r['remaining']:10d} "
-                  f"{r['cpu_hours']:10.2f}")
+            print(
+                f"{r['sweep']:32} {r['profile']:8} {r['runs']:5d} {r['stored']:7d} {r['partial']:8d} {r['remaining']:10d} "
+                f"{r['cpu_hours']:10.2f}"
+            )
         return 0
     if not args.config:
         print("scalingbook: error: name at least one sweep config, or ask for --status", file=sys.stderr)
@@ -185,8 +198,11 @@ def _sweep(args: argparse.Namespace) -> int:
         if args.profile in CONFIRM_PROFILES and device == "cpu" and args.slurm is None:
             flops, hours = _cpu_hours_left(loaded, args.profile, device, args.workers)
             if flops:
-                _confirm(f"the {args.profile} profile is sized for a GPU: {flops:.3g} FLOPs left to train, about "
-                         f"{hours:,.1f} hours on this CPU with --workers {args.workers} (rate timed just now).", args.yes)
+                _confirm(
+                    f"the {args.profile} profile is sized for a GPU: {flops:.3g} FLOPs left to train, about "
+                    f"{hours:,.1f} hours on this CPU with --workers {args.workers} (rate timed just now).",
+                    args.yes,
+                )
         options = {}
         for item in args.slurm or []:
             name, sep, value = item.partition("=")
@@ -199,8 +215,9 @@ def _sweep(args: argparse.Namespace) -> int:
                 for result in sweeps.run_sweep(sweep, args.profile, device, executor=executor):
                     print(result.describe())
             return 0
-        progress = sweeps.run_sweeps(loaded, args.profile, device, workers=args.workers,
-                                     time_limit=args.time_limit, progress=True)
+        progress = sweeps.run_sweeps(
+            loaded, args.profile, device, workers=args.workers, time_limit=args.time_limit, progress=True
+        )
     except sweeps.SweepError as err:
         print(f"scalingbook: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -232,9 +249,16 @@ def _bench(args: argparse.Namespace) -> int:
         if args.workers:
             variants.append(performance.TrainerVariant(workers=args.workers))
         result = performance.population_benchmark(
-            d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, members=args.members,
-            seq_len=args.seq_len, batch_size=args.batch_size, steps=args.steps, naive_members=args.naive_members,
-            device=page.pick_device(args.device), variants=variants,
+            d_model=args.d_model,
+            n_layers=args.layers,
+            n_heads=args.heads,
+            members=args.members,
+            seq_len=args.seq_len,
+            batch_size=args.batch_size,
+            steps=args.steps,
+            naive_members=args.naive_members,
+            device=page.pick_device(args.device),
+            variants=variants,
         )
         print(performance.population_table([result]))
     out = args.out or book.REPO_ROOT / ".cache" / "bench" / f"{args.benchmark}.json"
@@ -277,10 +301,20 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="execute one chapter with papermill")
     run.add_argument("chapter", help="chapter name, as `scalingbook list` shows it")
-    run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="set a parameter (repeatable)")
-    run.add_argument("--profile", choices=("quick", "full"),
-                     help="quick: tiny runs trained here; full: the committed CPU results (default: full where committed)")
+    run.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (repeatable)",
+    )
+    run.add_argument(
+        "--profile",
+        choices=("quick", "full"),
+        help="quick: tiny runs trained here; full: the committed CPU results (default: full where committed)",
+    )
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default auto)")
     run.add_argument("--force", action="store_true", help="run even if nothing changed")
     run.set_defaults(func=_run)
@@ -288,68 +322,113 @@ def parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="run stale chapters, then render the static site")
     build.add_argument("--no-execute", action="store_true", help="render the last executed chapters as they are")
     build.add_argument("--force", action="store_true", help="run every chapter even if nothing changed")
-    build.add_argument("--defaults", action="store_true",
-                       help="return every chapter to its default parameters (by default a chapter last run "
-                       "with `scalingbook run -p ...` keeps those parameters)")
+    build.add_argument(
+        "--defaults",
+        action="store_true",
+        help="return every chapter to its default parameters (by default a chapter last run "
+        "with `scalingbook run -p ...` keeps those parameters)",
+    )
     build.set_defaults(func=_build)
 
     assign = sub.add_parser("assignment", help="write a student notebook of a chapter, solutions stubbed")
     assign.add_argument("chapter", help="chapter name, as `scalingbook list` shows it")
     assign.add_argument("--out", type=_folder, required=True, help="folder to write the notebook into")
-    assign.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="set a parameter for this student (repeatable)")
+    assign.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter for this student (repeatable)",
+    )
     assign.add_argument("--student", help="the student's id in the roster (default: the --out folder's name)")
     assign.add_argument("--solutions", action="store_true", help="write the answer key instead (solutions kept)")
     assign.set_defaults(func=_assignment)
 
     grade = sub.add_parser("grade", help="execute student notebooks in a sandbox and check their exercises")
-    grade.add_argument("notebook", type=Path, nargs="+", help="notebooks written by `scalingbook assignment`, "
-                       "each in a folder named after its student")
+    grade.add_argument(
+        "notebook",
+        type=Path,
+        nargs="+",
+        help="notebooks written by `scalingbook assignment`, each in a folder named after its student",
+    )
     grade.add_argument("--student", help="the roster id of the one notebook's student (default: its folder's name)")
-    grade.add_argument("--timeout", type=_duration, default=900, help="limit for the whole notebook, e.g. 900 or 15m (900 s)")
-    grade.add_argument("--cell-timeout", type=_duration, default=300,
-                       help="limit for one cell, which is then interrupted and the next one run (300)")
+    grade.add_argument(
+        "--timeout", type=_duration, default=900, help="limit for the whole notebook, e.g. 900 or 15m (900 s)"
+    )
+    grade.add_argument(
+        "--cell-timeout",
+        type=_duration,
+        default=300,
+        help="limit for one cell, which is then interrupted and the next one run (300)",
+    )
     grade.add_argument("--memory", type=float, default=4, help="data memory of each process of a run, GiB (4)")
-    grade.add_argument("--report", type=_folder, help="folder for the reports and the class summary "
-                       "(default: beside each notebook)")
+    grade.add_argument(
+        "--report", type=_folder, help="folder for the reports and the class summary (default: beside each notebook)"
+    )
     grade.set_defaults(func=_grade)
 
     sweep = sub.add_parser("sweep", help="train and evaluate every pending run of sweep configs, resumably")
     sweep.add_argument("config", type=Path, nargs="*", help="sweep YAML files (see scalingbook.lab.sweeps)")
     sweep.add_argument("--profile", choices=PROFILES, default="quick", help="which profile's settings")
     sweep.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train")
-    sweep.add_argument("--time-limit", type=_duration, metavar="DURATION",
-                       help="stop cleanly at a checkpoint after this long (e.g. 150m); run again to continue")
-    sweep.add_argument("--workers", type=_positive_int, default=1,
-                       help="worker processes, one thread each (1); results are identical for any number")
+    sweep.add_argument(
+        "--time-limit",
+        type=_duration,
+        metavar="DURATION",
+        help="stop cleanly at a checkpoint after this long (e.g. 150m); run again to continue",
+    )
+    sweep.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="worker processes, one thread each (1); results are identical for any number",
+    )
     sweep.add_argument("--status", action="store_true", help="list every sweep in sweeps/ with runs done and left")
     sweep.add_argument("--markdown", action="store_true", help="with --status: the README's budget table")
-    sweep.add_argument("--yes", action="store_true",
-                       help="train the paper profile on a CPU without asking (it is sized for a GPU)")
-    sweep.add_argument("--slurm", nargs="*", metavar="KEY=VALUE",
-                       help="submit runs as Slurm jobs with these submitit options (e.g. slurm_partition=gpu)")
+    sweep.add_argument(
+        "--yes", action="store_true", help="train the paper profile on a CPU without asking (it is sized for a GPU)"
+    )
+    sweep.add_argument(
+        "--slurm",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="submit runs as Slurm jobs with these submitit options (e.g. slurm_partition=gpu)",
+    )
     sweep.add_argument("--jobs", type=Path, default=Path(".cache/submitit"), help="folder for Slurm job logs")
     sweep.set_defaults(func=_sweep)
 
     bench = sub.add_parser("bench", help="time a benchmark against its simple baseline and write JSON")
     kinds = bench.add_subparsers(dest="benchmark", required=True)
     fits = kinds.add_parser("fits", help="Chinchilla Approach 3: batched L-BFGS against a loop of scipy")
-    fits.add_argument("--csv", type=Path, help="Epoch's extracted data (default: SCALINGBOOK_EPOCH_CSV, "
-                      "else the copy shipped in data/reference/, else synthetic runs)")
+    fits.add_argument(
+        "--csv",
+        type=Path,
+        help="Epoch's extracted data (default: SCALINGBOOK_EPOCH_CSV, "
+        "else the copy shipped in data/reference/, else synthetic runs)",
+    )
     fits.add_argument("--starts", type=_positive_int, help="use this many of the 4,500 starts (default all)")
     population = kinds.add_parser("population", help="training M transformers: naive loop, vmap, this trainer")
     for flag, default, meaning in (
-        ("--d-model", 64, "width"), ("--layers", 2, "depth"), ("--heads", 4, "attention heads"),
-        ("--members", 200, "population size"), ("--seq-len", 96, "tokens per sequence"),
-        ("--batch-size", 64, "sequences per member per step"), ("--steps", 10, "timed steps per repeat"),
+        ("--d-model", 64, "width"),
+        ("--layers", 2, "depth"),
+        ("--heads", 4, "attention heads"),
+        ("--members", 200, "population size"),
+        ("--seq-len", 96, "tokens per sequence"),
+        ("--batch-size", 64, "sequences per member per step"),
+        ("--steps", 10, "timed steps per repeat"),
         ("--naive-members", 4, "members the naive loop times (its rate is per member)"),
     ):
         population.add_argument(flag, type=_positive_int, default=default, help=f"{meaning} ({default})")
     population.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
     population.add_argument("--cuda-graph", action="store_true", help="also time the trainer as a CUDA graph")
     population.add_argument("--compile", action="store_true", help="also time the trainer under torch.compile")
-    population.add_argument("--workers", type=_positive_int,
-                            help="also time the trainer as a CPU sweep runs it: member groups in N processes")
+    population.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="also time the trainer as a CPU sweep runs it: member groups in N processes",
+    )
     for kind in (fits, population):
         kind.add_argument("--out", type=Path, help="JSON file to write (default .cache/bench/NAME.json)")
     bench.set_defaults(func=_bench)

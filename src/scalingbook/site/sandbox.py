@@ -62,9 +62,15 @@ def environment() -> dict[str, str]:
     env.update({name: value for name, value in os.environ.items() if name.startswith("SCALINGBOOK_")})
     home = str(WORK)
     env.update(
-        HOME=home, TMPDIR="/tmp", MPLCONFIGDIR=f"{home}/.matplotlib", XDG_CACHE_HOME=f"{home}/.cache",
-        XDG_CONFIG_HOME=f"{home}/.config", IPYTHONDIR=f"{home}/.ipython", JUPYTER_RUNTIME_DIR=f"{home}/.runtime",
-        JUPYTER_CONFIG_DIR=f"{home}/.jupyter", JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter",
+        HOME=home,
+        TMPDIR="/tmp",
+        MPLCONFIGDIR=f"{home}/.matplotlib",
+        XDG_CACHE_HOME=f"{home}/.cache",
+        XDG_CONFIG_HOME=f"{home}/.config",
+        IPYTHONDIR=f"{home}/.ipython",
+        JUPYTER_RUNTIME_DIR=f"{home}/.runtime",
+        JUPYTER_CONFIG_DIR=f"{home}/.jupyter",
+        JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter",
     )
     return env
 
@@ -127,8 +133,12 @@ def confine(reachable: list[Path], memory: int, file_size: int) -> None:
             os.close(fd)
     WORK.mkdir(mode=0o700)
     os.chown(WORK, SANDBOX_UID, SANDBOX_UID)
-    for limit, value in ((resource.RLIMIT_DATA, memory), (resource.RLIMIT_FSIZE, file_size),
-                         (resource.RLIMIT_NPROC, MAX_PROCESSES), (resource.RLIMIT_CORE, 0)):
+    for limit, value in (
+        (resource.RLIMIT_DATA, memory),
+        (resource.RLIMIT_FSIZE, file_size),
+        (resource.RLIMIT_NPROC, MAX_PROCESSES),
+        (resource.RLIMIT_CORE, 0),
+    ):
         resource.setrlimit(limit, (value, value))
     os.setgroups([])
     os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)

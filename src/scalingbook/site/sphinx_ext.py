@@ -44,8 +44,16 @@ STYLESHEET = "scalingbook.css"  # book/_static/scalingbook.css: tables and chart
 # MathJax components the pages load (paths under the distribution, without ".js"), and what else
 # of the distribution the site must carry for them: fonts, and the TeX extensions autoload fetches.
 MATHJAX_COMPONENTS = ("input/tex", "output/chtml", "a11y/assistive-mml")
-MATHJAX_FILES = ("startup.js", "core.js", "input/tex.js", "input/tex/extensions", "output/chtml.js",
-                 "output/chtml/fonts/tex.js", "output/chtml/fonts/woff-v2", "a11y/assistive-mml.js")
+MATHJAX_FILES = (
+    "startup.js",
+    "core.js",
+    "input/tex.js",
+    "input/tex/extensions",
+    "output/chtml.js",
+    "output/chtml/fonts/tex.js",
+    "output/chtml/fonts/woff-v2",
+    "a11y/assistive-mml.js",
+)
 # Static files no page loads: source maps, the theme's translation catalogues, Font Awesome's script.
 UNUSED_STATIC = ("**/*.map", "locales", "scripts/fontawesome.js", "scripts/fontawesome.js.LICENSE.txt")
 FONTAWESOME_TAG = re.compile(r'\s*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*></script>')

@@ -81,9 +81,11 @@ class Check:
             return CheckOutcome(self.name, True, expected, got, f"{self.name} = {got:.6g} ok")
         relative = f", {miss / abs(expected):.2%} of it" if expected else ""
         return CheckOutcome(
-            self.name, False, expected, got,
-            f"{self.name} = {got:.6g}, expected {expected:.6g}: off by {miss:.3g}{relative}; "
-            f"allowed {allowed:.3g}",
+            self.name,
+            False,
+            expected,
+            got,
+            f"{self.name} = {got:.6g}, expected {expected:.6g}: off by {miss:.3g}{relative}; allowed {allowed:.3g}",
         )
 
 
@@ -185,7 +187,9 @@ def exercises(notebook: Any) -> tuple[Exercise, ...]:
             raise TeachingError(f"cell {index}: grade metadata needs a code cell, 'exercise' and 'checks'")
         if spec["exercise"] in found:
             raise TeachingError(f"cell {index}: exercise {spec['exercise']!r} is declared twice")
-        checks = tuple(Check(name, float(t.get("rtol", 0)), float(t.get("atol", 0))) for name, t in spec["checks"].items())
+        checks = tuple(
+            Check(name, float(t.get("rtol", 0)), float(t.get("atol", 0))) for name, t in spec["checks"].items()
+        )
         found[spec["exercise"]] = Exercise(spec["exercise"], checks, float(spec.get("points", 1)))
     return tuple(found.values())
 
@@ -369,6 +373,7 @@ def _capped_client(notebook: Any, limits: Limits, **options: Any) -> Any:
     ``client.cut``."""
     import nbformat
     from nbclient import NotebookClient
+
     class CappedClient(NotebookClient):
         kept: dict[int, int]  # bytes of output kept per cell
         cut: dict[int, str]  # the note of each cell whose output was cut
@@ -389,8 +394,11 @@ def _capped_client(notebook: Any, limits: Limits, **options: Any) -> Any:
                 self.kept[cell_index] = self.kept.get(cell_index, 0) + room
                 head = {**msg, "content": {**msg["content"], "text": msg["content"]["text"][:room]}}
                 super().output(outs, head, display_id, cell_index)
-            passed = (f"the cell's output passed {limits.cell_output} bytes" if room == cell_room
-                      else f"the notebook's outputs passed {limits.notebook_output} bytes")
+            passed = (
+                f"the cell's output passed {limits.cell_output} bytes"
+                if room == cell_room
+                else f"the notebook's outputs passed {limits.notebook_output} bytes"
+            )
             self.cut[cell_index] = f"output of cell {cell_index} cut: {passed}"
             note = f"\n[scalingbook grade: {self.cut[cell_index]}]\n"
             outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
@@ -402,8 +410,12 @@ def _capped_client(notebook: Any, limits: Limits, **options: Any) -> Any:
 
 
 def execute(
-    notebook: Any, names: list[str], limits: Limits, cwd: Path,
-    progress: Callable[[CellRun, dict[str, Any]], None] | None = None, ipc: bool = False,
+    notebook: Any,
+    names: list[str],
+    limits: Limits,
+    cwd: Path,
+    progress: Callable[[CellRun, dict[str, Any]], None] | None = None,
+    ipc: bool = False,
 ) -> Execution:
     """Run a parameterized ``notebook`` cell by cell in ``cwd``, reading ``names`` after each cell.
 
@@ -420,11 +432,22 @@ def execute(
     notebook = copy.deepcopy(notebook)
     replies: dict[int, dict[str, Any]] = {}
     client = _capped_client(
-        notebook, limits, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
-        error_on_timeout={"ename": TIMEOUT_ERROR, "evalue": "the cell ran past its time limit and was interrupted", "traceback": []},
-        shutdown_kernel="immediate", resources={"metadata": {"path": str(cwd)}},
+        notebook,
+        limits,
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={
+            "ename": TIMEOUT_ERROR,
+            "evalue": "the cell ran past its time limit and was interrupted",
+            "traceback": [],
+        },
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(cwd)}},
         config=Config({"KernelManager": {"transport": "ipc", "ip": str(cwd / "kernel")}} if ipc else {}),
-        on_cell_executed=lambda cell, cell_index, execute_reply: replies.__setitem__(cell_index, execute_reply["content"]),
+        on_cell_executed=lambda cell, cell_index, execute_reply: replies.__setitem__(
+            cell_index, execute_reply["content"]
+        ),
     )
     results: dict[str, Any] = {}
     cells: list[CellRun] = []
@@ -448,10 +471,12 @@ def execute(
                 cells.append(CellRun(index, "error", round(time.monotonic() - begin, 3), "the kernel died"))
                 if progress is not None:
                     progress(cells[-1], {})
-                cells += [CellRun(i, "not run") for i, _ in code[position + 1:]]
+                cells += [CellRun(i, "not run") for i, _ in code[position + 1 :]]
                 break
             reply = replies.get(index, {})
-            status = "ok" if reply.get("status") == "ok" else "timeout" if reply.get("ename") == TIMEOUT_ERROR else "error"
+            status = (
+                "ok" if reply.get("status") == "ok" else "timeout" if reply.get("ename") == TIMEOUT_ERROR else "error"
+            )
             error = f"{reply.get('ename', '')}: {reply.get('evalue', '')}" if status != "ok" else ""
             cells.append(CellRun(index, status, round(time.monotonic() - begin, 3), error))
             found: dict[str, Any] = {}
@@ -521,8 +546,13 @@ def sandboxed_execute() -> None:
     limits = Limits(**job["limits"])
     interpreter = Path(sys.executable)
     reachable = [Path(p or ".") for p in sys.path] + [
-        interpreter.parent, interpreter.resolve().parent, Path(sys.prefix), Path(sys.base_prefix),
-        store.REPO_ROOT, store.default_root("quick"), store.default_root("full"),
+        interpreter.parent,
+        interpreter.resolve().parent,
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        store.REPO_ROOT,
+        store.default_root("quick"),
+        store.default_root("full"),
     ]
     sandbox.confine(reachable, limits.memory, CHANNEL_LIMIT)
 
@@ -584,7 +614,12 @@ def run_submission(notebook: Any, names: list[str], limits: Limits) -> Execution
         started = time.monotonic()
         worker = subprocess.Popen(
             [sys.executable, "-c", "from scalingbook.site import teaching; teaching.sandboxed_execute()"],
-            stdin=job, stdout=channel, stderr=log, env=sandbox.environment(), cwd="/", start_new_session=True,
+            stdin=job,
+            stdout=channel,
+            stderr=log,
+            env=sandbox.environment(),
+            cwd="/",
+            start_new_session=True,
         )
         try:
             worker.wait(timeout=limits.timeout + WORKER_GRACE)
@@ -611,8 +646,11 @@ def run_submission(notebook: Any, names: list[str], limits: Limits) -> Execution
     if leftovers and not killed:
         notes.append(f"killed {leftovers} process(es) the notebook left running after it finished")
     gib = f"{limits.memory / 2**30:g} GiB"
-    notes += [f"cell {c.index} ran out of memory (limit {gib} per process)" for c in cells
-              if "MemoryError" in c.error or "allocate memory" in c.error]
+    notes += [
+        f"cell {c.index} ran out of memory (limit {gib} per process)"
+        for c in cells
+        if "MemoryError" in c.error or "allocate memory" in c.error
+    ]
     if stopped == "the kernel died":
         notes.append(f"the kernel died: it crashed, or passed the memory limit of {gib}")
     try:
@@ -686,8 +724,11 @@ def grade(path: Path, limits: Limits = Limits(), report_dir: Path | None = None,
     by_cell = {c.index: c for c in run.cells}
     outcomes = []
     for ex in declared:
-        ex_cells = [by_cell[i] for i, cell in enumerate(job.cells)
-                    if cell.metadata.get("grade", {}).get("exercise") == ex.label and i in by_cell]
+        ex_cells = [
+            by_cell[i]
+            for i, cell in enumerate(job.cells)
+            if cell.metadata.get("grade", {}).get("exercise") == ex.label and i in by_cell
+        ]
         trouble = next((c for c in ex_cells if c.status != "ok"), None)
         checks = []
         for check in ex.checks:
@@ -697,13 +738,25 @@ def grade(path: Path, limits: Limits = Limits(), report_dir: Path | None = None,
                 outcome = CheckOutcome(outcome.name, False, outcome.expected, None, f"{outcome.message} ({why})")
             checks.append(outcome)
         score = ex.points * sum(c.passed for c in checks) / len(checks)
-        outcomes.append(ExerciseOutcome(ex.label, ex.points, round(score, 6), round(sum(c.seconds for c in ex_cells), 3), tuple(checks)))
+        outcomes.append(
+            ExerciseOutcome(
+                ex.label, ex.points, round(score, 6), round(sum(c.seconds for c in ex_cells), 3), tuple(checks)
+            )
+        )
 
     report = Report(
-        student=student, notebook=str(path), chapter=chapter.name, parameters=values,
-        score=round(sum(o.score for o in outcomes), 6), max_score=sum(ex.points for ex in declared),
-        seconds=run.seconds, stopped=run.stopped, exercises=tuple(outcomes), cells=tuple(run.cells),
-        notes=tuple(notes + run.notes), limits=asdict(limits),
+        student=student,
+        notebook=str(path),
+        chapter=chapter.name,
+        parameters=values,
+        score=round(sum(o.score for o in outcomes), 6),
+        max_score=sum(ex.points for ex in declared),
+        seconds=run.seconds,
+        stopped=run.stopped,
+        exercises=tuple(outcomes),
+        cells=tuple(run.cells),
+        notes=tuple(notes + run.notes),
+        limits=asdict(limits),
     )
     write_report(report, run.notebook, Path(report_dir) if report_dir is not None else path.parent)
     return report
@@ -722,11 +775,17 @@ def write_report(report: Report, executed: Any, out: Path) -> None:
     write_atomic(Path(f"{stem}.graded.ipynb"), nbformat.writes(executed).encode())
 
     summary = out / f"{report.chapter}-grades.csv"
-    rows = {row["student"]: row for row in csv.DictReader(io.StringIO(summary.read_text()))} if summary.is_file() else {}
+    rows = (
+        {row["student"]: row for row in csv.DictReader(io.StringIO(summary.read_text()))} if summary.is_file() else {}
+    )
     rows[report.student] = {
-        "student": report.student, "notebook": report.notebook, "score": report.score, "max_score": report.max_score,
+        "student": report.student,
+        "notebook": report.notebook,
+        "score": report.score,
+        "max_score": report.max_score,
         **{ex.label: ex.score for ex in report.exercises},
-        "stopped": report.stopped or "", "notes": " | ".join(report.notes),
+        "stopped": report.stopped or "",
+        "notes": " | ".join(report.notes),
     }
     fields = ["student", "notebook", "score", "max_score", *(ex.label for ex in report.exercises), "stopped", "notes"]
     text = io.StringIO()
