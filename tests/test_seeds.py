@@ -158,27 +158,45 @@ SWEEP_CONFIG = {
 
 def stored_run(tmp_path: Path, name: str, key: str, exact: list[list[int]]) -> Result:
     """A stored records table: per seed, the exact-match flags of its test examples (log-prob -1 per token)."""
-    records = pd.DataFrame([
-        {"seed": seed, "exact_match": flag, "sum_logprob": -2.0 * (1 + flag), "target_len": 2}
-        for seed, flags in enumerate(exact) for flag in flags
-    ])
-    manifest = {"name": f"{name}/records", "profile": "full", "param_hash": key, "device": "cpu",
-                "finished": "2026-01-01", "git_commit": None, "diverged_seeds": []}
+    records = pd.DataFrame(
+        [
+            {"seed": seed, "exact_match": flag, "sum_logprob": -2.0 * (1 + flag), "target_len": 2}
+            for seed, flags in enumerate(exact)
+            for flag in flags
+        ]
+    )
+    manifest = {
+        "name": f"{name}/records",
+        "profile": "full",
+        "param_hash": key,
+        "device": "cpu",
+        "finished": "2026-01-01",
+        "git_commit": None,
+        "diverged_seeds": [],
+    }
     return Result(records, manifest, tmp_path / key)
 
 
 def shown_populations(tmp_path: Path) -> dict[tuple[str, str], Shown]:
     """count · width stores its two narrower runs (the widest is pending); count · depth stores one run."""
     width = Sweep.from_dict(SWEEP_CONFIG, "quick")
-    depth = Sweep.from_dict({**SWEEP_CONFIG, "name": "seeds/count-depth", "model": {"d_model": 8, "n_heads": 2},
-                             "grid": [{"n_layers": 2}]}, "quick")
+    depth = Sweep.from_dict(
+        {**SWEEP_CONFIG, "name": "seeds/count-depth", "model": {"d_model": 8, "n_heads": 2}, "grid": [{"n_layers": 2}]},
+        "quick",
+    )
     return {
-        ("count", "width"): Shown(replace(width, runs=width.runs[:2]), "full",
-                                  [stored_run(tmp_path, "seeds/count-width", "w8", [[0, 0], [1, 0]]),
-                                   stored_run(tmp_path, "seeds/count-width", "w16", [[1, 1], [1, 0]])],
-                                  width.runs[2:]),
-        ("count", "depth"): Shown(depth, "quick", [stored_run(tmp_path, "seeds/count-depth", "d2", [[0, 1], [1, 1]])],
-                                  ()),
+        ("count", "width"): Shown(
+            replace(width, runs=width.runs[:2]),
+            "full",
+            [
+                stored_run(tmp_path, "seeds/count-width", "w8", [[0, 0], [1, 0]]),
+                stored_run(tmp_path, "seeds/count-width", "w16", [[1, 1], [1, 0]]),
+            ],
+            width.runs[2:],
+        ),
+        ("count", "depth"): Shown(
+            depth, "quick", [stored_run(tmp_path, "seeds/count-depth", "d2", [[0, 1], [1, 1]])], ()
+        ),
     }
 
 
@@ -203,12 +221,28 @@ def test_population_table_and_sources_say_where_each_population_comes_from(tmp_p
     table = seeds.population_table(seeds.per_seed_table(shown), shown)
     rows = table.drop(columns=["params_min", "params_max"]).to_dict("records")
     assert rows == [
-        {"task": "count", "axis": "width", "scales": "8, 16", "seeds_per_scale": 2,
-         "fixed": "n_layers = 1, n_heads = 2, positional = none", "train -> test length": "4 -> 6",
-         "profile": "full", "scales not trained yet": "32", "training steps": 10},
-        {"task": "count", "axis": "depth", "scales": "2", "seeds_per_scale": 2, "fixed": "d_model = 8, n_heads = 2",
-         "train -> test length": "4 -> 6", "profile": "quick", "scales not trained yet": "none",
-         "training steps": 10},
+        {
+            "task": "count",
+            "axis": "width",
+            "scales": "8, 16",
+            "seeds_per_scale": 2,
+            "fixed": "n_layers = 1, n_heads = 2, positional = none",
+            "train -> test length": "4 -> 6",
+            "profile": "full",
+            "scales not trained yet": "32",
+            "training steps": 10,
+        },
+        {
+            "task": "count",
+            "axis": "depth",
+            "scales": "2",
+            "seeds_per_scale": 2,
+            "fixed": "d_model = 8, n_heads = 2",
+            "train -> test length": "4 -> 6",
+            "profile": "quick",
+            "scales not trained yet": "none",
+            "training steps": 10,
+        },
     ]
     assert seeds.source_lines(shown) == [
         "seeds/count-width/records [full profile, w16] on cpu, commit unknown, finished 2026-01-01, with 1 smaller runs; "
@@ -226,46 +260,100 @@ def test_pilots_are_read_per_task_and_summed_into_one_sentence(tmp_path: Path) -
         columns + 'a-1,"{d_model: 16}",20,0.05,0.012,19 1,1.0,1.6,183.9,k2\n'
         'a-2,"{d_model: 32}",20,0.1,0.0041,18 2,1.0,1.4,258.5,k3\n'
     )
+    (tmp_path / "seeds-count-long.csv").write_text(columns + 'c-2,"{d_model: 16}",40,0.5,0.3,0 40,0.01,0.2,300.0,k4\n')
     pilots = seeds.read_pilots(tmp_path)
-    assert list(pilots["task"]) == ["count", "addition", "addition"]
+    assert list(pilots["task"]) == ["count", "count", "addition", "addition"]
     listed = seeds.pilot_table(pilots).data
-    assert list(listed.columns) == ["task", "pilot", "model", "seeds", "P(success)", "mean EM",
-                                    "EM histogram (10 bins, 0-1)", "CPU seconds"]
-    assert list(listed["pilot"]) == ["c-1", "a-1", "a-2"]
+    assert list(listed.columns) == [
+        "task",
+        "pilot",
+        "model",
+        "seeds",
+        "P(success)",
+        "mean EM",
+        "EM histogram (10 bins, 0-1)",
+        "dip p",
+        "CPU seconds",
+    ]
+    assert list(listed["pilot"]) == ["c-1", "c-2", "a-1", "a-2"], "each task's first round, then its later ones"
     assert seeds.pilot_sentence(pilots, "addition") == (
         "In the addition pilots, 3 of 40 pilot members (seeds x settings) succeeded (EM > 0.2 on the longer test "
         "problems); the highest mean EM of any pilot was 0.012."
     )
-    assert seeds.pilot_sentence(pilots, "count").startswith("In the count pilots, 10 of 40 pilot members")
+    assert seeds.pilot_sentence(pilots, "count").startswith("In the count pilots, 30 of 80 pilot members")
+
+
+def test_longer_training_is_compared_width_by_width_with_the_dip_test_verdict() -> None:
+    pilots = pd.DataFrame(
+        {
+            "label": ["s", "s", "l", "l", "other"],
+            "model": ["{d_model: 16}", "{d_model: 32}"] * 2 + ["{d_model: 8}"],
+            "mean_loss": [0.84, 0.24, 0.3, 0.1, 1.0],
+            "p_success": [0.25, 1.0, 0.5, 1.0, 0.0],
+            "dip_p": [0.9, 0.7, 0.01, 0.6, 1.0],
+        }
+    )
+    assert seeds.longer_training_finding(pilots, "s", "l") == (
+        "Trained longer (`l` against `s`): at width 16, mean test loss 0.84 -> 0.30, P(success) 0.25 -> 0.50, "
+        "dip p 0.90 -> 0.01; at width 32, mean test loss 0.24 -> 0.10, P(success) 1.00 -> 1.00, dip p 0.70 -> 0.60. "
+        "So the dip test rejects a single mode at width 16 (p < 0.05)."
+    )
+    assert seeds.longer_training_finding(pilots.assign(dip_p=0.5), "s", "l").endswith(
+        "rejects a single mode at no width (every p >= 0.05): longer training did not split the seeds."
+    )
+    with pytest.raises(ValueError, match="no width was piloted as both 's' and 'other'"):
+        seeds.longer_training_finding(pilots[pilots["label"] != "s"].assign(label="other"), "s", "other")
 
 
 def test_em_histograms_bin_by_twentieths_and_keep_the_panel_order() -> None:
-    per_seed = pd.DataFrame({"panel": ["b", "b", "b", "b", "a"], "scale": [1, 1, 1, 2, 1],
-                             "em": [0.0, 0.049, 0.05, 1.0, 0.5]})
+    per_seed = pd.DataFrame(
+        {"panel": ["b", "b", "b", "b", "a"], "scale": [1, 1, 1, 2, 1], "em": [0.0, 0.049, 0.05, 1.0, 0.5]}
+    )
     table = seeds.em_histograms(per_seed)
     assert list(table.columns) == ["panel", "scale", "bin", "seeds", "em_low", "em_high"]
     assert table[["panel", "scale", "bin", "seeds"]].values.tolist() == [
-        ["b", 1, 0, 2], ["b", 1, 1, 1], ["b", 2, 19, 1], ["a", 1, 10, 1]]
+        ["b", 1, 0, 2],
+        ["b", 1, 1, 1],
+        ["b", 2, 19, 1],
+        ["a", 1, 10, 1],
+    ]
     np.testing.assert_allclose(table["em_low"], [0.0, 0.05, 0.95, 0.5])
     np.testing.assert_allclose(table["em_high"], [0.05, 0.1, 1.0, 0.55])
 
 
-def summary_rows(panel: str, statistic: str, scales: list[int], estimates: list[float],
-                 lows: list[float] | None = None, highs: list[float] | None = None) -> pd.DataFrame:
+def summary_rows(
+    panel: str,
+    statistic: str,
+    scales: list[int],
+    estimates: list[float],
+    lows: list[float] | None = None,
+    highs: list[float] | None = None,
+) -> pd.DataFrame:
     """Rows of a hand-built seed summary (the estimate is its own interval unless one is given)."""
-    return pd.DataFrame({"scale": scales, "statistic": statistic, "estimate": estimates,
-                         "low": lows or estimates, "high": highs or estimates, "n_seeds": 10, "panel": panel})
+    return pd.DataFrame(
+        {
+            "scale": scales,
+            "statistic": statistic,
+            "estimate": estimates,
+            "low": lows or estimates,
+            "high": highs or estimates,
+            "n_seeds": 10,
+            "panel": panel,
+        }
+    )
 
 
 def test_grid_sentence_lists_each_panel_and_the_largest_steps() -> None:
-    summary = pd.concat([
-        summary_rows("wide", "mode", [16, 8], [0.9, 0.0]),  # listed out of order: the sentence sorts by scale
-        summary_rows("wide", "mean", [16, 8], [0.55, 0.3]),
-        summary_rows("wide", "p_success", [16, 8], [0.6, 0.3]),
-        summary_rows("one", "mode", [4], [0.0]),
-        summary_rows("one", "mean", [4], [np.nan]),
-        summary_rows("one", "p_success", [4], [0.0]),
-    ])
+    summary = pd.concat(
+        [
+            summary_rows("wide", "mode", [16, 8], [0.9, 0.0]),  # listed out of order: the sentence sorts by scale
+            summary_rows("wide", "mean", [16, 8], [0.55, 0.3]),
+            summary_rows("wide", "p_success", [16, 8], [0.6, 0.3]),
+            summary_rows("one", "mode", [4], [0.0]),
+            summary_rows("one", "mean", [4], [np.nan]),
+            summary_rows("one", "p_success", [4], [0.0]),
+        ]
+    )
     assert seeds.grid_sentence(summary) == (
         "**What the grid shows.**\n\n"
         "- **wide** (scales 8, 16): mode 0.00, 0.90; mean 0.30, 0.55; P(success) 0.30, 0.60. The mode's largest "
@@ -275,15 +363,28 @@ def test_grid_sentence_lists_each_panel_and_the_largest_steps() -> None:
 
 
 def test_inverse_scaling_finds_falling_success_with_rising_successes() -> None:
-    summary = pd.concat([
-        summary_rows("A", "p_success", [1, 2, 3, 4], [0.8, 0.5, 0.2, 0.3], [0.7, 0.4, 0.1, 0.2], [0.9, 0.6, 0.6, 0.4]),
-        summary_rows("A", "mean_successful", [1, 2, 3, 4], [0.5, 0.7, 0.9, 0.95], [0.45, 0.65, 0.6, 0.9],
-                     [0.55, 0.75, 0.95, 1.0]),
-        summary_rows("B", "p_success", [1, 2], [0.1, 0.0]),  # no successful run at scale 2: no mean to rise
-        summary_rows("B", "mean_successful", [1, 2], [0.4, np.nan]),
-    ])
+    summary = pd.concat(
+        [
+            summary_rows(
+                "A", "p_success", [1, 2, 3, 4], [0.8, 0.5, 0.2, 0.3], [0.7, 0.4, 0.1, 0.2], [0.9, 0.6, 0.6, 0.4]
+            ),
+            summary_rows(
+                "A",
+                "mean_successful",
+                [1, 2, 3, 4],
+                [0.5, 0.7, 0.9, 0.95],
+                [0.45, 0.65, 0.6, 0.9],
+                [0.55, 0.75, 0.95, 1.0],
+            ),
+            summary_rows("B", "p_success", [1, 2], [0.1, 0.0]),  # no successful run at scale 2: no mean to rise
+            summary_rows("B", "mean_successful", [1, 2], [0.4, np.nan]),
+        ]
+    )
     pairs = seeds.inverse_scaling(summary)
-    assert pairs[["panel", "scale_from", "scale_to", "clear"]].values.tolist() == [["A", 1, 2, True], ["A", 2, 3, False]]
+    assert pairs[["panel", "scale_from", "scale_to", "clear"]].values.tolist() == [
+        ["A", 1, 2, True],
+        ["A", 2, 3, False],
+    ]
     assert seeds.inverse_scaling_text(pairs) == (
         "**In this grid:**\n\n"
         "- **A**, scale 1 -> 2: P(success) 0.80 -> 0.50, mean of successful runs 0.50 -> 0.70 "
@@ -295,21 +396,29 @@ def test_inverse_scaling_finds_falling_success_with_rising_successes() -> None:
     assert none.empty and seeds.inverse_scaling_text(none).startswith("**In this grid** no pair of neighbouring")
 
 
-def limits_inputs(seed_counts: dict[str, int], best_p: dict[str, float], multimodal: list[bool],
-                  p_values: list[float]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def limits_inputs(
+    seed_counts: dict[str, int], best_p: dict[str, float], multimodal: list[bool], p_values: list[float]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """A per-seed table (two scales per panel), a summary whose P(success) intervals are 0.1 wide, and a
     bimodality table, for :func:`seeds.limits_text`."""
-    per_seed = pd.concat([pd.DataFrame({"panel": panel, "scale": scale, "seed": np.arange(n)})
-                          for panel, n in seed_counts.items() for scale in (1, 2)])
-    summary = pd.concat([summary_rows(panel, "p_success", [1, 2], [0.0, p], [0.0, p - 0.1], [0.1, p])
-                         for panel, p in best_p.items()])
+    per_seed = pd.concat(
+        [
+            pd.DataFrame({"panel": panel, "scale": scale, "seed": np.arange(n)})
+            for panel, n in seed_counts.items()
+            for scale in (1, 2)
+        ]
+    )
+    summary = pd.concat(
+        [summary_rows(panel, "p_success", [1, 2], [0.0, p], [0.0, p - 0.1], [0.1, p]) for panel, p in best_p.items()]
+    )
     bimodality = pd.DataFrame({"multimodal": multimodal, "p_value": p_values})
     return per_seed, summary, bimodality
 
 
 def test_limits_text_when_a_panel_never_succeeds_and_some_cells_are_multimodal() -> None:
-    per_seed, summary, bimodality = limits_inputs({"big": 200, "small": 8}, {"big": 0.9, "small": 0.0},
-                                                  [True, False, True], [0.001, 0.5, 0.02])
+    per_seed, summary, bimodality = limits_inputs(
+        {"big": 200, "small": 8}, {"big": 0.9, "small": 0.0}, [True, False, True], [0.001, 0.5, 0.02]
+    )
     profiles = {("count", "width"): "full", ("addition", "width"): "quick"}
     assert seeds.limits_text(per_seed, summary, bimodality, profiles, 0.95, "both") == (
         "Profiles shown: count · width: **full**; addition · width: **quick**. Seeds per scale: big: 200; small: 8. "
@@ -325,17 +434,20 @@ def test_limits_text_when_a_panel_never_succeeds_and_some_cells_are_multimodal()
 
 def test_limits_text_when_every_panel_succeeds_and_no_cell_is_multimodal() -> None:
     profiles = {("count", "depth"): "quick"}
-    text = seeds.limits_text(*limits_inputs({"big": 60}, {"big": 0.5}, [False, False], [0.2, 0.0456]), profiles, 0.9,
-                             "dip")
+    text = seeds.limits_text(
+        *limits_inputs({"big": 60}, {"big": 0.5}, [False, False], [0.2, 0.0456]), profiles, 0.9, "dip"
+    )
     assert text.endswith(
         "Every panel has successful seeds at some scale. No (panel, metric, scale) cell passes the 'dip' bimodality "
         "rule (smallest dip-test p-value 0.0456). With 60 seeds per scale the dip test can tell a mixture of two "
         "modes from one spread-out mode when both modes hold a fair share of the seeds."
     )
     text = seeds.limits_text(*limits_inputs({"small": 8}, {"small": 0.5}, [False], [0.2]), profiles, 0.9, "dip")
-    assert text.endswith("(smallest dip-test p-value 0.2). In small, with under 50 seeds, a second mode holds only "
-                         "a handful of runs, and whether the dip test rejects depends on those few draws (exercise 3 "
-                         "measures how often), so a failure to reject there says little about full-size populations.")
+    assert text.endswith(
+        "(smallest dip-test p-value 0.2). In small, with under 50 seeds, a second mode holds only "
+        "a handful of runs, and whether the dip test rejects depends on those few draws (exercise 3 "
+        "measures how often), so a failure to reject there says little about full-size populations."
+    )
 
 
 def test_fig5_markers_per_panel_with_a_missing_event_left_empty() -> None:
@@ -357,19 +469,41 @@ def test_panel_bimodality_tests_both_metrics_on_the_seeds_with_a_finite_loss() -
     frame.loc[0, "loss"] = np.inf  # scale 1, seed 0: left out of both metrics
     table = seeds.panel_bimodality(frame, 0.05, 0.05, "both")
     assert table[["metric", "scale", "n_seeds", "multimodal"]].values.tolist() == [
-        ["em", 1, 199, False], ["em", 2, 200, True], ["loss", 1, 199, False], ["loss", 2, 200, True]]
+        ["em", 1, 199, False],
+        ["em", 2, 200, True],
+        ["loss", 1, 199, False],
+        ["loss", 2, 200, True],
+    ]
     assert list(seeds.bimodality_table(table).data.columns) == [
-        "panel", "metric", "scale", "n_seeds", "dip", "p_value", "n_peaks", "multimodal"]
+        "panel",
+        "metric",
+        "scale",
+        "n_seeds",
+        "dip",
+        "p_value",
+        "n_peaks",
+        "multimodal",
+    ]
 
 
 def test_jump_histograms_pick_the_sizes_on_either_side_of_the_step() -> None:
-    panel = pd.DataFrame({"panel": "p", "scale": [8, 8, 16, 32], "n_params": [1000, 1000, 3000, 9000], "seed": [0, 1, 0, 0]})
-    histograms = pd.DataFrame({"panel": ["p", "p", "p", "p", "q"], "scale": [8, 16, 16, 32, 16], "bin": [0, 0, 5, 19, 0],
-                               "seeds": [2, 1, 1, 1, 7]})
+    panel = pd.DataFrame(
+        {"panel": "p", "scale": [8, 8, 16, 32], "n_params": [1000, 1000, 3000, 9000], "seed": [0, 1, 0, 0]}
+    )
+    histograms = pd.DataFrame(
+        {
+            "panel": ["p", "p", "p", "p", "q"],
+            "scale": [8, 16, 16, 32, 16],
+            "bin": [0, 0, 5, 19, 0],
+            "seeds": [2, 1, 1, 1, 7],
+        }
+    )
     around = seeds.jump_histograms(histograms, panel, 1000, 3000)
     assert around[["scale", "bin", "seeds", "when"]].values.tolist() == [
-        [8, 0, 2, "just before (1,000 parameters)"], [16, 0, 1, "just after (3,000 parameters)"],
-        [16, 5, 1, "just after (3,000 parameters)"]]
+        [8, 0, 2, "just before (1,000 parameters)"],
+        [16, 0, 1, "just after (3,000 parameters)"],
+        [16, 5, 1, "just after (3,000 parameters)"],
+    ]
 
 
 def test_single_seeds_sentence_names_the_top_seeds_and_counts_steps_and_flat_curves() -> None:
@@ -379,11 +513,13 @@ def test_single_seeds_sentence_names_the_top_seeds_and_counts_steps_and_flat_cur
         "parameters. Seed 0 has the highest linearity, L = 4.00. Of the 4 seeds, 1 have an infinite B (more than "
         "half of their steps exactly flat) and 1 do not change at all across the 5 widths."
     )
-    undefined = pd.DataFrame({"seed": [7], "B": [np.nan], "L": [2.5], "improvement": [0.1], "jump_from": [10],
-                              "jump_to": [20]})
+    undefined = pd.DataFrame(
+        {"seed": [7], "B": [np.nan], "L": [2.5], "improvement": [0.1], "jump_from": [10], "jump_to": [20]}
+    )
     assert seeds.single_seeds_sentence(undefined, 2).startswith(
         "Seed 7 has the highest breakthroughness, B = undefined; its largest step is between 10 and 20 parameters. "
-        "Seed 7 has the highest linearity, L = 2.50. Of the 1 seeds, 0 have an infinite B")
+        "Seed 7 has the highest linearity, L = 2.50. Of the 1 seeds, 0 have an infinite B"
+    )
 
 
 def test_synthetic_mixture_holds_sixty_successes_among_two_hundred_shuffled_seeds() -> None:

@@ -22,6 +22,7 @@ from typing import Literal
 import altair as alt
 import numpy as np
 import pandas as pd
+import yaml
 from pandas.io.formats.style import Styler
 from scipy.signal import find_peaks
 
@@ -105,8 +106,12 @@ def seed_summary(
         "mean_successful": lambda x, axis: mean_of_successful(x, axis, threshold),
     }
     rows = [
-        {scale: s, "statistic": name, **stats.bootstrap_ci(v, fn, n_resamples, confidence, rng_seed)._asdict(),
-         "n_seeds": v.size}
+        {
+            scale: s,
+            "statistic": name,
+            **stats.bootstrap_ci(v, fn, n_resamples, confidence, rng_seed)._asdict(),
+            "n_seeds": v.size,
+        }
         for s, v in _by_scale(frame, value, scale)
         for name, fn in statistics.items()
     ]
@@ -173,14 +178,26 @@ def bimodality_by_scale(
     for s, v in _by_scale(frame, value, scale):
         dip, p_value = stats.dip_test(v)
         peaks = count_kde_peaks(v, min_prominence, bw_method)
-        rows.append({scale: s, "n_seeds": v.size, "dip": dip, "p_value": p_value, "n_peaks": peaks,
-                     "multimodal": _multimodal(p_value < alpha, peaks >= 2, rule)})
+        rows.append(
+            {
+                scale: s,
+                "n_seeds": v.size,
+                "dip": dip,
+                "p_value": p_value,
+                "n_peaks": peaks,
+                "multimodal": _multimodal(p_value < alpha, peaks >= 2, rule),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _multimodal(dip_rejects: bool, several_peaks: bool, rule: BimodalityRule) -> bool:
-    verdicts = {"dip": dip_rejects, "peaks": several_peaks,
-                "both": dip_rejects and several_peaks, "either": dip_rejects or several_peaks}
+    verdicts = {
+        "dip": dip_rejects,
+        "peaks": several_peaks,
+        "both": dip_rejects and several_peaks,
+        "either": dip_rejects or several_peaks,
+    }
     if rule not in verdicts:
         raise ValueError(f"rule: expected one of {sorted(verdicts)}, got {rule!r}")
     return verdicts[rule]
@@ -275,19 +292,19 @@ def seed_shape_scores(
     improvement = metrics.signed_improvement(y)
     jump = np.argmax(np.diff(y, axis=1) * np.where(improvement < 0, -1.0, 1.0)[:, None], axis=1)
     scales = curves.columns.to_numpy()
-    return pd.DataFrame({
-        seed: curves.index.to_numpy(),
-        "B": metrics.breakthroughness(y, clip=clip),
-        "L": metrics.linearity(y),
-        "improvement": improvement,
-        "jump_from": scales[jump],
-        "jump_to": scales[jump + 1],
-    })
+    return pd.DataFrame(
+        {
+            seed: curves.index.to_numpy(),
+            "B": metrics.breakthroughness(y, clip=clip),
+            "L": metrics.linearity(y),
+            "improvement": improvement,
+            "jump_from": scales[jump],
+            "jump_to": scales[jump + 1],
+        }
+    )
 
 
-def top_seeds(
-    scores: pd.DataFrame, by: Literal["B", "L"] = "B", k: int = 1, seed: str = "seed"
-) -> pd.DataFrame:
+def top_seeds(scores: pd.DataFrame, by: Literal["B", "L"] = "B", k: int = 1, seed: str = "seed") -> pd.DataFrame:
     """The ``k`` seeds with the highest B (or L), as in Zhao et al. 2025, Fig. 1 (their seeds 93 and 205).
 
     Ties, common for B, which is infinite for every clean step, go to the larger improvement,
@@ -312,8 +329,9 @@ def read_populations(task: str, profile: str, device: str) -> dict[PanelKey, Sho
     a sweep has no full run stored, the quick populations, trained here (a chapter calls this once per
     task, so that each of its cells stays short)."""
     return {
-        (task, axis): read_or_train(REPO_ROOT / "sweeps" / f"seeds-{task}-{axis}.yaml", profile, device,
-                                    log=lambda _: None)
+        (task, axis): read_or_train(
+            REPO_ROOT / "sweeps" / f"seeds-{task}-{axis}.yaml", profile, device, log=lambda _: None
+        )
         for axis in AXES
     }
 
@@ -328,8 +346,11 @@ def per_seed_table(shown: dict[PanelKey, Shown]) -> pd.DataFrame:
     (:func:`scalingbook.analysis.stats.seed_outcomes`), the model's size and the panel's label."""
     parts = [
         stats.seed_outcomes(result).assign(
-            task=task, axis=axis, scale=spec.model[AXES[axis]],
-            n_params=param_count(spec.model_config(spec.build_task())), panel=panel_label(task, axis),
+            task=task,
+            axis=axis,
+            scale=spec.model[AXES[axis]],
+            n_params=param_count(spec.model_config(spec.build_task())),
+            panel=panel_label(task, axis),
         )
         for (task, axis), population in shown.items()
         for spec, result in zip(population.sweep.runs, population.results)
@@ -361,9 +382,12 @@ def population_table(per_seed: pd.DataFrame, shown: dict[PanelKey, Shown]) -> pd
     """What each population is: scales, seeds, sizes, fixed settings, lengths, profile and runs still to train."""
     table = (
         per_seed.groupby(["task", "axis"], sort=False)
-        .agg(scales=("scale", lambda s: ", ".join(str(v) for v in sorted(s.unique()))),
-             seeds_per_scale=("seed", "nunique"),
-             params_min=("n_params", "min"), params_max=("n_params", "max"))
+        .agg(
+            scales=("scale", lambda s: ", ".join(str(v) for v in sorted(s.unique()))),
+            seeds_per_scale=("seed", "nunique"),
+            params_min=("n_params", "min"),
+            params_max=("n_params", "max"),
+        )
         .reset_index()
     )
     facts = pd.DataFrame([_population_facts(shown[(t, a)], a) for t, a in zip(table["task"], table["axis"])])
@@ -385,13 +409,27 @@ def _population_facts(population: Shown, axis: str) -> dict[str, object]:
 # ---------------------------------------------------------------------------------------------
 # Pilots: the settings tried on seeds the populations never use (scripts/pilot)
 
-PILOT_COLUMNS = {"label": "pilot", "model": "model", "seeds": "seeds", "p_success": "P(success)",
-                 "mean_em": "mean EM", "hist": "EM histogram (10 bins, 0-1)", "cpu_seconds": "CPU seconds"}
+PILOT_COLUMNS = {
+    "label": "pilot",
+    "model": "model",
+    "seeds": "seeds",
+    "p_success": "P(success)",
+    "mean_em": "mean EM",
+    "hist": "EM histogram (10 bins, 0-1)",
+    "dip_p": "dip p",
+    "cpu_seconds": "CPU seconds",
+}
 
 
 def read_pilots(folder: Path, tasks: tuple[str, ...] = TASKS) -> pd.DataFrame:
-    """The pilot tables of ``tasks`` (``seeds-TASK.csv``), one row per pilot setting, with a task column."""
-    return pd.concat([pd.read_csv(folder / f"seeds-{task}.csv").assign(task=task) for task in tasks], ignore_index=True)
+    """The pilot tables of ``tasks``, one row per pilot setting, with a task column: per task the first
+    round (``seeds-TASK.csv``), then each later one (``seeds-TASK-ROUND.csv``), by name."""
+    files = [
+        (task, path)
+        for task in tasks
+        for path in [folder / f"seeds-{task}.csv", *sorted(folder.glob(f"seeds-{task}-*.csv"))]
+    ]
+    return pd.concat([pd.read_csv(path).assign(task=task) for task, path in files], ignore_index=True)
 
 
 def pilot_table(pilots: pd.DataFrame) -> Styler:
@@ -411,6 +449,31 @@ def pilot_sentence(pilots: pd.DataFrame, task: str) -> str:
     )
 
 
+def longer_training_finding(pilots: pd.DataFrame, short: str, long: str, alpha: float = 0.05) -> str:
+    """What training longer did to the pilot seeds, width by width: the pilot ``long`` against ``short``
+    (same task and widths, more steps), in mean test loss, P(success) and the dip test's p-value."""
+    rows = pilots.set_index(["label", "model"])
+    widths = [model for label, model in rows.index if label == long and (short, model) in rows.index]
+    if not widths:
+        raise ValueError(f"no width was piloted as both {short!r} and {long!r}")
+    parts, split = [], []
+    for model in widths:
+        a, b = rows.loc[(short, model)], rows.loc[(long, model)]
+        width = yaml.safe_load(model)["d_model"]
+        parts.append(
+            f"at width {width}, mean test loss {a['mean_loss']:.2f} -> {b['mean_loss']:.2f}, "
+            f"P(success) {a['p_success']:.2f} -> {b['p_success']:.2f}, dip p {a['dip_p']:.2f} -> {b['dip_p']:.2f}"
+        )
+        if b["dip_p"] < alpha:
+            split.append(str(width))
+    verdict = (
+        f"the dip test rejects a single mode at width {', '.join(split)} (p < {alpha:g})"
+        if split
+        else f"the dip test rejects a single mode at no width (every p >= {alpha:g}): longer training did not split the seeds"
+    )
+    return f"Trained longer (`{long}` against `{short}`): " + "; ".join(parts) + f". So {verdict}."
+
+
 # ---------------------------------------------------------------------------------------------
 # Figs. 2-4 per panel: histograms, seed statistics, densities
 
@@ -425,7 +488,11 @@ def em_histograms(per_seed: pd.DataFrame, edges: np.ndarray = EM_BIN_EDGES) -> p
     """
     bins = np.clip(np.digitize(per_seed["em"], edges[1:-1]), 0, len(edges) - 2)
     table = (
-        per_seed.assign(bin=bins).groupby(["panel", "scale", "bin"]).size().rename("seeds").reset_index()
+        per_seed.assign(bin=bins)
+        .groupby(["panel", "scale", "bin"])
+        .size()
+        .rename("seeds")
+        .reset_index()
         .assign(em_low=lambda t: edges[t["bin"]], em_high=lambda t: edges[t["bin"] + 1])
     )
     order = {panel: i for i, panel in enumerate(per_seed["panel"].unique())}
@@ -435,12 +502,18 @@ def em_histograms(per_seed: pd.DataFrame, edges: np.ndarray = EM_BIN_EDGES) -> p
 def histogram_chart(histograms: pd.DataFrame, sources: list[str]) -> alt.TopLevelMixin:
     """Fig. 2: a row of exact-match histograms per panel, one per scale."""
     rows = [
-        alt.Chart(histograms[histograms["panel"] == panel]).mark_bar().encode(
-            x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match (longer test problems)"),
+        alt.Chart(histograms[histograms["panel"] == panel])
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match (longer test problems)"
+            ),
             x2="em_high:Q",
             y=alt.Y("seeds:Q", title="seeds"),
             tooltip=["scale:O", "em_low:Q", "em_high:Q", "seeds:Q"],
-        ).properties(width=150, height=90).facet(column=alt.Column("scale:O", title=panel))
+        )
+        .properties(width=150, height=90)
+        .facet(column=alt.Column("scale:O", title=panel))
         for panel in histograms["panel"].unique()
     ]
     return charts.with_source(alt.vconcat(*rows), *sources, title="Exact match across seeds, per scale")
@@ -451,8 +524,12 @@ def panel_summaries(
 ) -> pd.DataFrame:
     """:func:`seed_summary` of exact match for every panel, with a panel column."""
     return pd.concat(
-        [seed_summary(frame, "em", "scale", threshold, n_resamples, confidence, rng_seed).assign(panel=frame["panel"].iloc[0])
-         for frame in panels.values()],
+        [
+            seed_summary(frame, "em", "scale", threshold, n_resamples, confidence, rng_seed).assign(
+                panel=frame["panel"].iloc[0]
+            )
+            for frame in panels.values()
+        ],
         ignore_index=True,
     )
 
@@ -463,16 +540,26 @@ def summary_chart(summary: pd.DataFrame, sources: list[str], confidence: float) 
         x=alt.X("scale:Q", scale=alt.Scale(type="log", nice=False, zero=False), title="scale (d_model or n_layers)"),
         color=alt.Color("statistic:N", title="statistic", scale=alt.Scale(range=charts.PALETTE)),
     )
-    chart = alt.layer(
-        base.mark_line(point=True).encode(
-            y=alt.Y("estimate:Q", scale=alt.Scale(domain=[0, 1]), title="exact match statistic"),
-            tooltip=["panel:N", "scale:Q", "statistic:N", alt.Tooltip("estimate:Q", format=".3f"),
-                     alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")],
-        ),
-        base.mark_rule().encode(y="low:Q", y2="high:Q"),
-        data=summary,
-    ).properties(width=260, height=170).facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(
-        x="independent")
+    chart = (
+        alt.layer(
+            base.mark_line(point=True).encode(
+                y=alt.Y("estimate:Q", scale=alt.Scale(domain=[0, 1]), title="exact match statistic"),
+                tooltip=[
+                    "panel:N",
+                    "scale:Q",
+                    "statistic:N",
+                    alt.Tooltip("estimate:Q", format=".3f"),
+                    alt.Tooltip("low:Q", format=".3f"),
+                    alt.Tooltip("high:Q", format=".3f"),
+                ],
+            ),
+            base.mark_rule().encode(y="low:Q", y2="high:Q"),
+            data=summary,
+        )
+        .properties(width=260, height=170)
+        .facet(facet=alt.Facet("panel:N", title=None), columns=2)
+        .resolve_scale(x="independent")
+    )
     return charts.with_source(chart, *sources, title=f"Seed statistics with {confidence:.0%} bootstrap intervals")
 
 
@@ -491,8 +578,12 @@ def grid_sentence(summary: pd.DataFrame) -> str:
     lines = []
     for panel in summary["panel"].unique():
         mode, mean, p = (statistic_rows(summary, panel, s) for s in ("mode", "mean", "p_success"))
-        steps = (f" The mode's largest step between neighbouring scales is {np.abs(np.diff(mode['estimate'])).max():.2f}, "
-                 f"the mean's {np.abs(np.diff(mean['estimate'])).max():.2f}." if len(mode) > 1 else "")
+        steps = (
+            f" The mode's largest step between neighbouring scales is {np.abs(np.diff(mode['estimate'])).max():.2f}, "
+            f"the mean's {np.abs(np.diff(mean['estimate'])).max():.2f}."
+            if len(mode) > 1
+            else ""
+        )
         lines.append(
             f"- **{panel}** (scales {', '.join(str(s) for s in mode['scale'])}): mode {_two_decimals(mode['estimate'])}; "
             f"mean {_two_decimals(mean['estimate'])}; P(success) {_two_decimals(p['estimate'])}.{steps}"
@@ -508,21 +599,28 @@ def _finite_loss(per_seed: pd.DataFrame) -> pd.DataFrame:
 def panel_densities(per_seed: pd.DataFrame, n_grid: int) -> pd.DataFrame:
     """Fig. 4: :func:`kde_by_scale` of the continuous error in every panel, each on its own grid."""
     return pd.concat(
-        [kde_by_scale(frame, "loss", "scale", n_grid=n_grid).assign(panel=frame["panel"].iloc[0])
-         for _, frame in _finite_loss(per_seed).groupby("panel", sort=False)],
+        [
+            kde_by_scale(frame, "loss", "scale", n_grid=n_grid).assign(panel=frame["panel"].iloc[0])
+            for _, frame in _finite_loss(per_seed).groupby("panel", sort=False)
+        ],
         ignore_index=True,
     )
 
 
 def density_chart(densities: pd.DataFrame, sources: list[str]) -> alt.TopLevelMixin:
     """Fig. 4: one density curve per scale in every panel."""
-    chart = alt.Chart(densities).mark_line().encode(
-        x=alt.X("x:Q", title="per-token NLL of the test targets (nats)"),
-        y=alt.Y("density:Q", title="density across seeds"),
-        color=alt.Color("scale:O", title="scale", scale=alt.Scale(scheme="viridis")),
-        tooltip=["panel:N", "scale:O", alt.Tooltip("x:Q", format=".3f")],
-    ).properties(width=260, height=150).facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(
-        x="independent", y="independent", color="independent"
+    chart = (
+        alt.Chart(densities)
+        .mark_line()
+        .encode(
+            x=alt.X("x:Q", title="per-token NLL of the test targets (nats)"),
+            y=alt.Y("density:Q", title="density across seeds"),
+            color=alt.Color("scale:O", title="scale", scale=alt.Scale(scheme="viridis")),
+            tooltip=["panel:N", "scale:O", alt.Tooltip("x:Q", format=".3f")],
+        )
+        .properties(width=260, height=150)
+        .facet(facet=alt.Facet("panel:N", title=None), columns=2)
+        .resolve_scale(x="independent", y="independent", color="independent")
     )
     return charts.with_source(chart, *sources, title="Density of the continuous error across seeds")
 
@@ -533,14 +631,14 @@ def density_chart(densities: pd.DataFrame, sources: list[str]) -> alt.TopLevelMi
 MARKERS = ("emergence of bimodality", "mode breakthrough")
 
 
-def panel_bimodality(
-    per_seed: pd.DataFrame, alpha: float, min_prominence: float, rule: BimodalityRule
-) -> pd.DataFrame:
+def panel_bimodality(per_seed: pd.DataFrame, alpha: float, min_prominence: float, rule: BimodalityRule) -> pd.DataFrame:
     """:func:`bimodality_by_scale` of both metrics, exact match and the continuous error, in every panel."""
     return pd.concat(
-        [bimodality_by_scale(frame, metric, "scale", alpha, min_prominence, rule).assign(panel=panel, metric=metric)
-         for panel, frame in _finite_loss(per_seed).groupby("panel", sort=False)
-         for metric in ("em", "loss")],
+        [
+            bimodality_by_scale(frame, metric, "scale", alpha, min_prominence, rule).assign(panel=panel, metric=metric)
+            for panel, frame in _finite_loss(per_seed).groupby("panel", sort=False)
+            for metric in ("em", "loss")
+        ],
         ignore_index=True,
     )
 
@@ -554,7 +652,10 @@ def bimodality_table(bimodality: pd.DataFrame) -> Styler:
 def panel_distances(panels: dict[PanelKey, pd.DataFrame]) -> pd.DataFrame:
     """:func:`wasserstein_to_reference` of exact match in every panel, with a panel column."""
     return pd.concat(
-        [wasserstein_to_reference(frame, "em", "scale").assign(panel=frame["panel"].iloc[0]) for frame in panels.values()],
+        [
+            wasserstein_to_reference(frame, "em", "scale").assign(panel=frame["panel"].iloc[0])
+            for frame in panels.values()
+        ],
         ignore_index=True,
     )
 
@@ -571,8 +672,13 @@ def fig5_markers(
     rows = [
         {"panel": frame["panel"].iloc[0], "marker": marker, "scale": scale}
         for frame in panels.values()
-        for marker, scale in zip(MARKERS, (bimodality_emergence(frame, "em", "scale", alpha, min_prominence, rule),
-                                           mode_breakthrough(frame, "em", "scale", threshold)))
+        for marker, scale in zip(
+            MARKERS,
+            (
+                bimodality_emergence(frame, "em", "scale", alpha, min_prominence, rule),
+                mode_breakthrough(frame, "em", "scale", threshold),
+            ),
+        )
     ]
     return pd.DataFrame(rows, columns=["panel", "marker", "scale"])
 
@@ -583,20 +689,28 @@ def wasserstein_chart(distances: pd.DataFrame, markers: pd.DataFrame, sources: l
     scale_x = alt.X("scale:Q", scale=alt.Scale(type="log", nice=False, zero=False), title="scale (d_model or n_layers)")
     rows = [
         alt.layer(
-            alt.Chart(distances[distances["panel"] == panel]).mark_line(point=True, color="#000").encode(
-                x=scale_x, y=alt.Y("distance:Q", title="W2 to the largest scale"),
+            alt.Chart(distances[distances["panel"] == panel])
+            .mark_line(point=True, color="#000")
+            .encode(
+                x=scale_x,
+                y=alt.Y("distance:Q", title="W2 to the largest scale"),
                 tooltip=["scale:Q", alt.Tooltip("distance:Q", format=".3f")],
             ),
-            alt.Chart(placed[placed["panel"] == panel]).mark_rule(strokeDash=[4, 4], size=2).encode(
-                x="scale:Q", color=alt.Color("marker:N", title="marker", scale=alt.Scale(
-                    domain=list(MARKERS), range=charts.PALETTE[1:3])),
+            alt.Chart(placed[placed["panel"] == panel])
+            .mark_rule(strokeDash=[4, 4], size=2)
+            .encode(
+                x="scale:Q",
+                color=alt.Color(
+                    "marker:N", title="marker", scale=alt.Scale(domain=list(MARKERS), range=charts.PALETTE[1:3])
+                ),
                 tooltip=["marker:N", "scale:Q"],
             ),
         ).properties(width=420, height=110, title=panel)
         for panel in distances["panel"].unique()
     ]
-    return charts.with_source(alt.vconcat(*rows), *sources,
-                              title="Wasserstein-2 distance to the largest scale, with the Fig. 5 markers")
+    return charts.with_source(
+        alt.vconcat(*rows), *sources, title="Wasserstein-2 distance to the largest scale, with the Fig. 5 markers"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,7 +725,9 @@ def jump_histograms(histograms: pd.DataFrame, panel: pd.DataFrame, jump_from: fl
     around = around[around["n_params"].isin([jump_from, jump_to])]
     return around.assign(
         when=np.where(around["n_params"] == jump_from, "just before", "just after")
-        + " (" + around["n_params"].map("{:,}".format) + " parameters)"
+        + " ("
+        + around["n_params"].map("{:,}".format)
+        + " parameters)"
     )
 
 
@@ -625,20 +741,34 @@ def single_seeds_chart(
     curves = panel.assign(role=panel["seed"].map(roles).fillna("other seeds"))
     params_x = alt.X("n_params:Q", scale=alt.Scale(type="log", nice=False), title="parameters")
     seed_lines = alt.layer(
-        alt.Chart(curves[curves["role"] == "other seeds"]).mark_line(color="#bbb", opacity=0.4).encode(
-            x=params_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match"), detail="seed:N"
-        ),
-        alt.Chart(curves[curves["role"] != "other seeds"]).mark_line(point=True, strokeWidth=2.5).encode(
-            x=params_x, y="em:Q", color=alt.Color("role:N", title="seed", scale=alt.Scale(range=charts.PALETTE)),
-            detail="seed:N", tooltip=["seed:N", "role:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
+        alt.Chart(curves[curves["role"] == "other seeds"])
+        .mark_line(color="#bbb", opacity=0.4)
+        .encode(x=params_x, y=alt.Y("em:Q", scale=alt.Scale(domain=[0, 1]), title="exact match"), detail="seed:N"),
+        alt.Chart(curves[curves["role"] != "other seeds"])
+        .mark_line(point=True, strokeWidth=2.5)
+        .encode(
+            x=params_x,
+            y="em:Q",
+            color=alt.Color("role:N", title="seed", scale=alt.Scale(range=charts.PALETTE)),
+            detail="seed:N",
+            tooltip=["seed:N", "role:N", "n_params:Q", alt.Tooltip("em:Q", format=".3f")],
         ),
     ).properties(width=300, height=220, title="Exact match of each seed")
-    around_jump = alt.Chart(jump_histograms(histograms, panel, top_b["jump_from"], top_b["jump_to"])).mark_bar().encode(
-        x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match"),
-        x2="em_high:Q", y=alt.Y("seeds:Q", title="seeds"), color=alt.Color("when:N", legend=None),
-    ).properties(width=180, height=90).facet(row=alt.Row("when:N", title=None))
+    around_jump = (
+        alt.Chart(jump_histograms(histograms, panel, top_b["jump_from"], top_b["jump_to"]))
+        .mark_bar()
+        .encode(
+            x=alt.X("em_low:Q", bin="binned", scale=alt.Scale(domain=[0, 1]), title="exact match"),
+            x2="em_high:Q",
+            y=alt.Y("seeds:Q", title="seeds"),
+            color=alt.Color("when:N", legend=None),
+        )
+        .properties(width=180, height=90)
+        .facet(row=alt.Row("when:N", title=None))
+    )
     return charts.with_source(
-        alt.hconcat(seed_lines, around_jump), source,
+        alt.hconcat(seed_lines, around_jump),
+        source,
         title=f"Seed {int(top_b['seed'])} breaks through; seed {int(top_l['seed'])} rises most linearly",
     )
 
@@ -679,20 +809,31 @@ def inverse_scaling(summary: pd.DataFrame) -> pd.DataFrame:
         for i in range(len(p) - 1):
             p0, p1, g0, g1 = p.iloc[i], p.iloc[i + 1], good.iloc[i], good.iloc[i + 1]
             if p1["estimate"] < p0["estimate"] and g1["estimate"] > g0["estimate"]:
-                rows.append({"panel": panel, "scale_from": p0["scale"], "scale_to": p1["scale"],
-                             "p_from": p0["estimate"], "p_to": p1["estimate"],
-                             "good_from": g0["estimate"], "good_to": g1["estimate"],
-                             "clear": bool(p1["high"] < p0["low"] and g1["low"] > g0["high"])})
-    return pd.DataFrame(rows, columns=["panel", "scale_from", "scale_to", "p_from", "p_to", "good_from", "good_to",
-                                       "clear"])
+                rows.append(
+                    {
+                        "panel": panel,
+                        "scale_from": p0["scale"],
+                        "scale_to": p1["scale"],
+                        "p_from": p0["estimate"],
+                        "p_to": p1["estimate"],
+                        "good_from": g0["estimate"],
+                        "good_to": g1["estimate"],
+                        "clear": bool(p1["high"] < p0["low"] and g1["low"] > g0["high"]),
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["panel", "scale_from", "scale_to", "p_from", "p_to", "good_from", "good_to", "clear"]
+    )
 
 
 def inverse_scaling_text(pairs: pd.DataFrame) -> str:
     """The :func:`inverse_scaling` pairs as a list, or the sentence saying the grid has none."""
     if pairs.empty:
-        return ("**In this grid** no pair of neighbouring scales has P(success) falling while the mean of "
-                "successful runs rises (a scale with no successful run has no mean of successful runs and "
-                "cannot take part).")
+        return (
+            "**In this grid** no pair of neighbouring scales has P(success) falling while the mean of "
+            "successful runs rises (a scale with no successful run has no mean of successful runs and "
+            "cannot take part)."
+        )
     lines = [
         f"- **{r.panel}**, scale {r.scale_from} -> {r.scale_to}: P(success) {r.p_from:.2f} -> {r.p_to:.2f}, "
         f"mean of successful runs {r.good_from:.2f} -> {r.good_to:.2f} "
@@ -716,7 +857,11 @@ def limits_text(
     seeds_per_scale = per_seed.groupby(["panel", "scale"])["seed"].nunique().groupby(level="panel").min()
     few = [panel for panel, n in seeds_per_scale.items() if n < FEW_SEEDS]
     p_success = summary[summary["statistic"] == "p_success"]
-    never = [panel for panel in per_seed["panel"].unique() if statistic_rows(summary, panel, "p_success")["estimate"].max() == 0]
+    never = [
+        panel
+        for panel in per_seed["panel"].unique()
+        if statistic_rows(summary, panel, "p_success")["estimate"].max() == 0
+    ]
     n_multimodal = int(bimodality["multimodal"].sum())
     smallest_p = bimodality["p_value"].min()
     parts = [
@@ -725,20 +870,26 @@ def limits_text(
         f"P(success) is measured in steps of 1/n, and its {confidence:.0%} intervals are on average "
         f"{(p_success['high'] - p_success['low']).mean():.2f} wide.",
         f"In {len(never)} of {per_seed['panel'].nunique()} panels ({'; '.join(never)}) no seed succeeded at any "
-        "scale, so the transition from failing to succeeding lies outside that grid." if never
+        "scale, so the transition from failing to succeeding lies outside that grid."
+        if never
         else "Every panel has successful seeds at some scale.",
         f"{n_multimodal} of {len(bimodality)} (panel, metric, scale) cells pass the '{rule}' bimodality rule, "
-        f"the smallest dip-test p-value being {smallest_p:.3g}." if n_multimodal
+        f"the smallest dip-test p-value being {smallest_p:.3g}."
+        if n_multimodal
         else f"No (panel, metric, scale) cell passes the '{rule}' bimodality rule (smallest dip-test p-value "
         f"{smallest_p:.3g}).",
     ]
     if few:
-        parts.append(f"In {'; '.join(few)}, with under {FEW_SEEDS} seeds, a second mode holds only a handful of runs, "
-                     "and whether the dip test rejects depends on those few draws (exercise 3 measures how often), so "
-                     "a failure to reject there says little about full-size populations.")
+        parts.append(
+            f"In {'; '.join(few)}, with under {FEW_SEEDS} seeds, a second mode holds only a handful of runs, "
+            "and whether the dip test rejects depends on those few draws (exercise 3 measures how often), so "
+            "a failure to reject there says little about full-size populations."
+        )
     if len(few) < len(seeds_per_scale):
-        parts.append(f"With {seeds_per_scale.max()} seeds per scale the dip test can tell a mixture of two modes "
-                     "from one spread-out mode when both modes hold a fair share of the seeds.")
+        parts.append(
+            f"With {seeds_per_scale.max()} seeds per scale the dip test can tell a mixture of two modes "
+            "from one spread-out mode when both modes hold a fair share of the seeds."
+        )
     return " ".join(parts)
 
 
