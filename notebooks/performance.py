@@ -75,15 +75,19 @@ Markdown(performance.fit_verdicts(performance.fit_rows(measurements)))
 #   CUDA graph;
 # - **population_groups_Nworkers** (CPU): the same trainer as a CPU sweep runs it, the population in
 #   groups of 10 members (a batched model of 200 leaves the cache) shared among N worker processes of
-#   one thread each; its time is the slowest worker's.
+#   one thread each; its time is the slowest worker's;
+# - **population_compiled_groups_Nworkers** (CPU): the same groups with each step compiled by
+#   `torch.compile` (Inductor's generated C++ kernels fuse the element-wise work).
 #
 # The rates are member-steps per second (one optimiser step of one seed), tokens per second and
 # model-FLOP utilisation: the FLOPs of Hoffmann et al.'s Appendix F count, per second, over the
 # device's dense bf16 peak (GPUs only). On a CPU the same FLOP rate is read against the rate of a
 # square 1024 x 1024 fp32 matrix product on as many threads (`matmul_fraction`); the stored JSON also
 # times products of the model's own shapes, whose thin inner dimension (d_model) caps what any
-# method can reach. Before timing, the three methods' losses on one batch from
-# the same weights are checked to agree.
+# method can reach. On a CPU the benchmark also runs one naive step and one step of a trainer group
+# under torch's profiler, on one thread, and splits their operator time into matrix products and
+# the rest (`op_time_shares`): the notes after the chart read the targets against that split. Before
+# timing, the three methods' losses on one batch from the same weights are checked to agree.
 
 # %% tags=["remove-input"]
 performance.population_display(measurements)

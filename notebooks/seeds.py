@@ -81,10 +81,15 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # chosen setting three times as long (4,500 steps) on the same pilot seeds and widths
 # (`sweeps/pilots/seeds-count-long.yaml`; the `nope-10-12-4500` rows), to see whether the seeds
 # split once they have settled; the sentence after the table compares the two rounds.
-# Addition with index hints was piloted the same way (`sweeps/pilots/seeds-addition.yaml`, seeds
-# 10000-10019; the addition rows of the first table): the sentence after the table says how many pilot
-# seeds succeeded. Until a CPU-sized setting is found where some do, the addition panels show the
-# quick profile, trained while the page builds; the second table says which profile each panel comes from.
+# Addition with index hints was piloted the same way, on pilot seeds from 10000 (the addition rows of
+# the first table): operands of 3-4 digits in training at widths 16-64, 3,000-6,000 steps, with and
+# without rotary positions (`sweeps/pilots/seeds-addition.yaml`, 20 seeds), then the shortest lengths,
+# 1-2 digits in training and 3 in the test, for 10,000 steps at widths 32 and 64 and two learning
+# rates (`sweeps/pilots/seeds-addition-short.yaml`, 10 seeds). The sentence after the table says how
+# many pilot seeds succeeded. Until a CPU-sized setting is found where some do, no full addition
+# population is trained (it would spend the chapter's CPU budget on seeds that all score zero), and
+# the addition panels show the quick profile, trained while the page builds; the second table says
+# which profile each panel comes from.
 #
 # **Models.** Decoder-only transformers with **no positional encoding** (NoPE). Learned absolute
 # positions are untrained past the training length, and rotary embeddings meet relative distances

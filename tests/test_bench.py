@@ -19,12 +19,16 @@ from scalingbook.chapters.performance import (
     fit_benchmark,
     load_benchmarks,
     losses_by_method,
+    op_category,
+    op_time_shares,
     population_benchmark,
     population_rows,
     population_table,
     single_loss,
+    trainer_variants,
     write_benchmark_json,
 )
+from scalingbook.lab.cpu import torch_threads
 from scalingbook.lab.model import ModelConfig, Population
 from scalingbook.lab.train import TrainConfig, member_losses
 from scalingbook.site import cli
@@ -111,6 +115,11 @@ def test_benchmark_runs_all_methods_and_round_trips_through_json(tmp_path, monke
     assert result["matmul_flops_per_s"] == {str(torch.get_num_threads()): pytest.approx(2 * 1024**3 / TICK)}
     assert "population" in population_table([result])
     assert result["command"] == "scalingbook bench population --members 3", "what made it, not this machine's paths"
+    shares = result["op_time_shares"]
+    assert set(shares) == {"threads", "naive", "population_group_3"}
+    for method in ("naive", "population_group_3"):
+        assert sum(shares[method]["shares"].values()) == pytest.approx(1.0)
+        assert shares[method]["shares"]["matrix products"] > 0 and shares[method]["shares"]["attention"] > 0
 
     path = write_benchmark_json(result, tmp_path / "bench" / "population.json")
     assert json.loads(path.read_text()) == json.loads(json.dumps(result))
@@ -181,6 +190,45 @@ def test_peaks_by_device_name():
         TrainerVariant(compile=True, compile_mode="max-autotune-no-cudagraphs").name
         == "population_compiled_max_autotune_no_cudagraphs"
     )
+
+
+def test_the_bench_times_compiled_groups_only_when_asked_for_both_compile_and_workers():
+    names = [v.name for v in trainer_variants(compile=True, workers=2)]
+    assert names == [
+        "population",
+        "population_compiled",
+        "population_groups_2workers",
+        "population_compiled_groups_2workers",
+    ]
+    assert [v.name for v in trainer_variants(workers=2)] == ["population", "population_groups_2workers"]
+    assert [v.name for v in trainer_variants(cuda_graph=True)] == ["population", "population_graphed"]
+
+
+def test_operators_fall_in_the_categories_that_explain_a_step():
+    assert op_category("aten::bmm") == op_category("aten::addmm") == "matrix products"
+    assert op_category("aten::_scaled_dot_product_flash_attention_for_cpu_backward") == "attention"
+    assert op_category("aten::gelu_backward") == op_category("aten::native_layer_norm") == "layer norm and GELU"
+    assert op_category("aten::_log_softmax_backward_data") == "softmax and loss"
+    assert op_category("aten::mul") == op_category("aten::_foreach_addcdiv_") == "element-wise and other"
+
+
+def test_op_time_shares_split_a_step_by_category_per_member():
+    a, b = torch.randn(256, 256), torch.randn(256, 256)
+    small = torch.randn(8)
+
+    def run_steps(n: int) -> None:
+        for _ in range(n):
+            a @ b
+            small + 1
+
+    with torch_threads(1):
+        measured = op_time_shares(run_steps, steps=4, members=2)
+    shares, ms = measured["shares"], measured["ms_per_member_step"]
+    assert set(shares) == {"matrix products", "element-wise and other"}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["matrix products"] > shares["element-wise and other"], "a 256^3 product outweighs adding to 8 numbers"
+    total_ms = sum(ms.values())
+    assert ms["matrix products"] == pytest.approx(shares["matrix products"] * total_ms)
 
 
 def test_bench_command_writes_json_and_rejects_bad_sizes(tmp_path, capsys):
@@ -426,6 +474,38 @@ def test_population_notes_name_the_gpus_or_their_absence_and_each_equivalence_ch
     assert performance.population_notes(gpus).split("\n\n")[0] == (
         "Stored GPU measurements: 2 configuration(s) on NVIDIA A100, NVIDIA H200."
     )
+
+
+def test_cpu_verdicts_judge_the_fastest_variant_against_both_targets_and_split_the_step():
+    def cpu_result(d_model: int, alone: float, grouped: float, fraction: float) -> dict:
+        result = _population("p.json")
+        result["config"] = {**result["config"], "d_model": d_model}
+        result["methods"]["population_groups_2workers"] = {"member_steps_per_s": grouped, "matmul_fraction": fraction}
+        result["methods"]["population"] = {"member_steps_per_s": alone, "matmul_fraction": 0.1}
+        ms = {"matrix products": 6.0, "attention": 2.5, "element-wise and other": 4.0}
+        result["op_time_shares"] = {
+            "threads": 1,
+            "naive": {"ms_per_member_step": ms},
+            "population_group_10": {"ms_per_member_step": {**ms, "element-wise and other": 1.5}},
+        }
+        return result
+
+    lines = performance.cpu_verdicts([cpu_result(16, 30.0, 25.0, 0.2), cpu_result(64, 5.0, 14.0, 0.44)]).split("\n")
+    assert lines[2] == (
+        "- **Width 16, 200 members**: the fastest trainer variant, `population`, runs 3.00x the naive loop "
+        "(meets the 2x target) at 10% of the matrix-product rate on its threads. Per core and member-step, the "
+        "naive step spends 6.00 ms in matrix products and 6.50 ms in the rest; the trainer's group of 10, "
+        "6.00 ms in matrix products and 4.00 ms in the rest."
+    )
+    assert "`population_groups_2workers`, runs 1.40x the naive loop (misses the 2x target) at 44% of the " in lines[3]
+    assert "(meets the 35% target set for width 64)" in lines[3]
+    small = cpu_result(64, 5.0, 14.0, 0.44)
+    small["config"]["members"] = 16
+    assert (
+        "1.40x the naive loop (the targets are set for 200 members) at 44% of the matrix-product rate on its "
+        "threads. Per core" in performance.cpu_verdicts([small])
+    )
+    assert performance.cpu_verdicts([_population("gpu.json", "cuda", "NVIDIA H200")]) == ""
 
 
 def test_repeat_timed_warms_up_then_times_each_repeat_between_syncs(fake_clock):

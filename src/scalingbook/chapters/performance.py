@@ -44,6 +44,7 @@ from torch import Tensor, nn
 
 from scalingbook.analysis import fits
 from scalingbook.lab import epoch_data
+from scalingbook.lab.cpu import torch_threads
 from scalingbook.lab.model import (
     ModelConfig,
     Population,
@@ -356,6 +357,22 @@ class TrainerVariant:
         return "population" + compiled + ("_graphed" if self.cuda_graph else "") + grouped
 
 
+def trainer_variants(*, cuda_graph: bool = False, compile: bool = False, workers: int = 0) -> list[TrainerVariant]:
+    """The trainer variants ``scalingbook bench population`` times: always the plain one, then each
+    option asked for, and, with both ``compile`` and ``workers``, the compiled groups as well, which is
+    how a CPU sweep with ``compile: true`` would run them."""
+    variants = [TrainerVariant()]
+    if cuda_graph:
+        variants.append(TrainerVariant(cuda_graph=True))
+    if compile:
+        variants.append(TrainerVariant(compile=True))
+    if workers:
+        variants.append(TrainerVariant(workers=workers))
+    if compile and workers:
+        variants.append(TrainerVariant(compile=True, workers=workers))
+    return variants
+
+
 @dataclass(frozen=True)
 class _Run:
     """What a benchmark method needs: the model shape, sizes, timing plan and a batch."""
@@ -396,12 +413,9 @@ class _Run:
         }
 
 
-def _naive_loop(run: _Run, sample: int) -> dict[str, Any]:
-    """Method (a): ``sample`` members, each trained alone for its steps, one after another.
-
-    Members of a loop take turns and share nothing, so the rate per member-step does not depend on
-    how many there are: timing a sample gives the loop's rate for the whole population.
-    """
+def _naive_steps(run: _Run, sample: int) -> Callable[[int], None]:
+    """``run_steps(n)`` of method (a): ``sample`` members, each trained alone for ``n`` steps, one after
+    another."""
     population = Population(run.model, range(sample)).to(run.device)
     tokens, answer = run.batch(sample)
     models = [SingleTransformer.from_population(population, m) for m in range(sample)]
@@ -422,6 +436,16 @@ def _naive_loop(run: _Run, sample: int) -> dict[str, Any]:
         for m in range(sample):
             train(m, n)
 
+    return run_steps
+
+
+def _naive_loop(run: _Run, sample: int) -> dict[str, Any]:
+    """Method (a): ``sample`` members, each trained alone for its steps, one after another.
+
+    Members of a loop take turns and share nothing, so the rate per member-step does not depend on
+    how many there are: timing a sample gives the loop's rate for the whole population.
+    """
+    run_steps = _naive_steps(run, sample)
     runs = repeat_timed(run_steps, warmup=run.warmup, steps=run.steps, repeats=run.repeats, sync=run.sync)
     return {"members_timed": sample, **run.rates(runs, sample * run.steps)}
 
@@ -453,6 +477,68 @@ class StepTimes(TypedDict):
     peak_memory_bytes: float
 
 
+def _trainer_steps(
+    model_cfg: ModelConfig, members: int, cfg: TrainConfig, seq_len: int, horizon: int
+) -> Callable[[int], None]:
+    """``run_steps(n)`` of method (c): ``n`` trainer steps of a fresh population of ``members`` on one
+    random batch, with a learning-rate horizon of ``horizon`` steps."""
+    device = torch.device(cfg.device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    shape = (members, cfg.batch_size, seq_len + 1)
+    tokens = torch.randint(0, model_cfg.vocab_size, shape, generator=gen, device=device)
+    answer = torch.ones(shape, dtype=torch.bool, device=device)
+    state = TrainState.fresh(Population(model_cfg, range(members)).to(device))
+    peak_lr = torch.full((members,), 1e-3, device=device)
+    step = Stepper(state, peak_lr, torch.full((members,), horizon, device=device), cfg)
+
+    def run_steps(n: int) -> None:
+        for _ in range(n):
+            step(tokens, answer)
+
+    return run_steps
+
+
+OP_CATEGORIES = {
+    "matrix products": ("aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm"),
+    "attention": ("aten::_scaled_dot_product",),
+    "layer norm and GELU": ("aten::native_layer_norm", "aten::gelu"),
+    "softmax and loss": ("aten::_log_softmax", "aten::nll_loss"),
+}
+"""How :func:`op_time_shares` groups torch's operators (by name prefix); every other operator
+(element-wise arithmetic, copies, reductions, the optimiser's updates) is "element-wise and other"."""
+
+
+def op_category(name: str) -> str:
+    """The :data:`OP_CATEGORIES` entry an operator's profiler name falls in."""
+    for category, prefixes in OP_CATEGORIES.items():
+        if name.startswith(prefixes):
+            return category
+    return "element-wise and other"
+
+
+def op_time_shares(run_steps: Callable[[int], None], steps: int, members: int) -> dict[str, Any]:
+    """Where a CPU step's time goes: ``run_steps(steps)`` under torch's profiler, its operators' own
+    (self) CPU time summed by :func:`op_category`, as shares and as milliseconds per member-step.
+
+    Why the trainer's speed-up over the naive loop is what it is: batching members removes per-operator
+    overhead, not the work each operator does per member, so a category whose time per member-step is
+    the same in both methods is one batching cannot shrink.
+    """
+    run_steps(1)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        run_steps(steps)
+    seconds: dict[str, float] = {}
+    for event in prof.key_averages():
+        if event.key.startswith("aten::"):
+            category = op_category(event.key)
+            seconds[category] = seconds.get(category, 0.0) + event.self_cpu_time_total / 1e6
+    total = sum(seconds.values())
+    return {
+        "ms_per_member_step": {k: 1e3 * v / (steps * members) for k, v in seconds.items()},
+        "shares": {k: v / total for k, v in seconds.items()},
+    }
+
+
 def time_steps(
     model_cfg: ModelConfig,
     members: int,
@@ -478,20 +564,8 @@ def time_steps(
     if cuda:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-    gen = torch.Generator(device=device).manual_seed(0)
-    shape = (members, cfg.batch_size, seq_len + 1)
-    tokens = torch.randint(0, model_cfg.vocab_size, shape, generator=gen, device=device)
-    answer = torch.ones(shape, dtype=torch.bool, device=device)
-    state = TrainState.fresh(Population(model_cfg, range(members)).to(device))
-    peak_lr = torch.full((members,), 1e-3, device=device)
-    horizon = torch.full((members,), warmup + steps * repeats, device=device)
-    step = Stepper(state, peak_lr, horizon, cfg)
+    run_steps = _trainer_steps(model_cfg, members, cfg, seq_len, horizon=warmup + steps * repeats)
     sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
-
-    def run_steps(n: int) -> None:
-        for _ in range(n):
-            step(tokens, answer)
-
     runs = repeat_timed(run_steps, warmup=warmup, steps=steps, repeats=repeats, sync=sync)
     seconds = float(np.median(runs))
     n_tokens = members * cfg.batch_size * seq_len * steps
@@ -681,7 +755,7 @@ def population_benchmark(
         x, y = methods[a].get("member_steps_per_s"), methods[b].get("member_steps_per_s")
         return x / y if x and y else None
 
-    matmul = model_shapes = None
+    matmul = model_shapes = time_shares = None
     if dev.type == "cpu":  # each method against the matrix-product rate of the threads it used
         threads = torch.get_num_threads()
         matmul = {t: matmul_rate(t) for t in sorted({threads, *(v.workers for v in variants if v.workers)})}
@@ -696,6 +770,14 @@ def population_benchmark(
             "mlp_in": matmul_rate(1, group, rows, d_model, model.mlp_ratio * d_model),
             "mlp_out": matmul_rate(1, group, rows, model.mlp_ratio * d_model, d_model),
         }
+        with torch_threads(1):  # per core, as a sweep's workers run
+            time_shares = {
+                "threads": 1,
+                "naive": op_time_shares(_naive_steps(run, 1), run.steps, 1),
+                f"population_group_{group}": op_time_shares(
+                    _trainer_steps(model, group, train_cfg, seq_len, horizon=10 * run.steps), run.steps, group
+                ),
+            }
 
     commit, dirty = git_state()
     tokens = batch_size * seq_len
@@ -730,6 +812,7 @@ def population_benchmark(
         "peak_flops": run.peak_flops,
         "matmul_flops_per_s": None if matmul is None else {str(t): rate for t, rate in matmul.items()},
         "matmul_model_shapes_flops_per_s": model_shapes,
+        "op_time_shares": time_shares,
         "equivalence": equivalence,
         "methods": methods,
         "speedup": {
@@ -1052,6 +1135,72 @@ def throughput_chart(measurements: Measurements) -> Any:
     )
 
 
+CPU_TARGET_MEMBERS = 200
+"""The population size at which the engine issue sets its CPU targets (the seeds chapter's)."""
+
+CPU_TARGET_OVER_NAIVE = 2.0
+"""The engine issue's target for the trainer on a CPU: member-steps/s over the naive loop's."""
+
+CPU_TARGET_MATMUL_FRACTION = 0.35
+"""The same issue's target at width 64: model FLOP/s over the fp32 matrix-product rate on the same threads."""
+
+
+def _time_split(shares: dict[str, Any]) -> str:
+    """One method's :func:`op_time_shares` as matrix products against the rest, per member-step."""
+    ms = shares["ms_per_member_step"]
+    products = ms.get("matrix products", 0.0)
+    return f"{products:.2f} ms in matrix products and {sum(ms.values()) - products:.2f} ms in the rest"
+
+
+def cpu_verdicts(results: Sequence[dict[str, Any]]) -> str:
+    """Per stored CPU population benchmark: its fastest trainer variant against the targets, and where a
+    step's time goes per core (:func:`op_time_shares`), which says why batching gains what it gains."""
+    lines = []
+    for result in results:
+        if result["device_type"] != "cpu" or not result.get("op_time_shares"):
+            continue
+        c, methods = result["config"], result["methods"]
+        rates = {
+            name: r["member_steps_per_s"]
+            for name, r in methods.items()
+            if name.startswith("population") and r.get("member_steps_per_s")
+        }
+        if not rates or not methods["naive"].get("member_steps_per_s"):
+            continue
+        best = max(rates, key=lambda name: rates[name])
+        over = rates[best] / methods["naive"]["member_steps_per_s"]
+        fraction = methods[best]["matmul_fraction"]
+        shares = result["op_time_shares"]
+        group = next(name for name in shares if name.startswith("population_group_"))
+
+        judged = c["members"] >= CPU_TARGET_MEMBERS
+        lines.append(
+            f"- **Width {c['d_model']}, {c['members']} members**: the fastest trainer variant, `{best}`, runs "
+            f"{over:.2f}x the naive loop"
+            + (
+                f" ({'meets' if over >= CPU_TARGET_OVER_NAIVE else 'misses'} the {CPU_TARGET_OVER_NAIVE:g}x target)"
+                if judged
+                else f" (the targets are set for {CPU_TARGET_MEMBERS} members)"
+            )
+            + f" at {fraction:.0%} of the matrix-product rate on its threads"
+            + (
+                f" ({'meets' if fraction >= CPU_TARGET_MATMUL_FRACTION else 'misses'} the "
+                f"{CPU_TARGET_MATMUL_FRACTION:.0%} target set for width 64)"
+                if judged and c["d_model"] == 64
+                else ""
+            )
+            + f". Per core and member-step, the naive step spends {_time_split(shares['naive'])}; the trainer's group of "
+            f"{group.rsplit('_', 1)[1]}, {_time_split(shares[group])}."
+        )
+    if not lines:
+        return ""
+    return (
+        "On the CPU, against the engine issue's targets, with each step's operator time (torch's profiler, one "
+        "thread) split into matrix products and the rest (attention kernels, layer norm, GELU, softmax, "
+        "element-wise arithmetic and the optimiser):\n\n" + "\n".join(lines)
+    )
+
+
 def population_notes(measurements: Measurements) -> str:
     """Which GPUs the stored measurements come from (or that none does yet, and how to make them),
     and per benchmark how closely the three methods agreed on the loss before timing."""
@@ -1071,8 +1220,13 @@ def population_notes(measurements: Measurements) -> str:
     checks = [(f"stored: {r['file']}", r["equivalence"]) for r in stored]
     if measurements.live_population is not None:
         checks.append(("while running this page", measurements.live_population["equivalence"]))
-    return text + "".join(
-        f"\n\n{origin}: before timing, the three methods agreed on the loss of {check['members_checked']} members "
-        f"to {max(check['max_abs_diff_naive'], check['max_abs_diff_vmap']):.1e}."
-        for origin, check in checks
+    verdicts = cpu_verdicts(_population_results(measurements))
+    return (
+        text
+        + ("\n\n" + verdicts if verdicts else "")
+        + "".join(
+            f"\n\n{origin}: before timing, the three methods agreed on the loss of {check['members_checked']} members "
+            f"to {max(check['max_abs_diff_naive'], check['max_abs_diff_vmap']):.1e}."
+            for origin, check in checks
+        )
     )

@@ -241,13 +241,9 @@ def _bench(args: argparse.Namespace) -> int:
             f"{result['speedup']:.1f}x; objective {result['batched_objective']:.6g} vs {result['scipy_objective']:.6g}"
         )
     else:
-        variants = [performance.TrainerVariant()]
-        if args.cuda_graph:
-            variants.append(performance.TrainerVariant(cuda_graph=True))
-        if args.compile:
-            variants.append(performance.TrainerVariant(compile=True))
-        if args.workers:
-            variants.append(performance.TrainerVariant(workers=args.workers))
+        variants = performance.trainer_variants(
+            cuda_graph=args.cuda_graph, compile=args.compile, workers=args.workers or 0
+        )
         result = performance.population_benchmark(
             d_model=args.d_model,
             n_layers=args.layers,
@@ -423,7 +419,11 @@ def parser() -> argparse.ArgumentParser:
         population.add_argument(flag, type=_positive_int, default=default, help=f"{meaning} ({default})")
     population.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
     population.add_argument("--cuda-graph", action="store_true", help="also time the trainer as a CUDA graph")
-    population.add_argument("--compile", action="store_true", help="also time the trainer under torch.compile")
+    population.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time the trainer under torch.compile (with --workers: in groups too)",
+    )
     population.add_argument(
         "--workers",
         type=_positive_int,
