@@ -67,7 +67,8 @@ Markdown(performance.fit_verdicts(performance.fit_rows(measurements)))
 #
 # - **naive**: one ordinary `torch.nn.Module` per seed, trained one after another, with bf16
 #   autocast on a GPU and torch's fused AdamW; its rate per member does not depend on `M`, so a
-#   few members are timed;
+#   few members are timed; on a CPU, also as **naive_Nworkers**, the same loop shared among N
+#   worker processes of one thread each, the way the grouped trainer below uses the cores;
 # - **vmap**: `torch.func.stack_module_state` and `vmap` over the stacked weights, with torch's AdamW;
 # - **population**: this book's trainer step (`scalingbook.lab.train`), where every weight carries a
 #   leading member axis and the whole population is one set of batched matrix products, with its own

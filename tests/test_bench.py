@@ -158,6 +158,14 @@ def test_the_grouped_trainer_splits_members_among_workers_and_is_read_against_th
     }
     naive = result["methods"]["naive"]
     assert naive["matmul_fraction"] == pytest.approx(naive["model_flops_per_s"] / rates[naive["threads"]])
+    spread = result["methods"]["naive_2workers"]
+    assert "error" not in spread, spread
+    assert (spread["workers"], spread["members_timed"], spread["threads"]) == (2, 2, 2), "one member each, at least"
+    assert spread["seconds"] == max(spread["worker_seconds"])
+    assert spread["member_steps_per_s"] == pytest.approx(2 / spread["seconds"])
+    assert result["speedup"]["population_groups_2workers"]["over_naive_same_workers"] == pytest.approx(
+        grouped["member_steps_per_s"] / spread["member_steps_per_s"]
+    )
 
 
 def test_a_failing_method_is_recorded_not_raised(fake_clock):
@@ -482,6 +490,8 @@ def test_cpu_verdicts_judge_the_fastest_variant_against_both_targets_and_split_t
         result["config"] = {**result["config"], "d_model": d_model}
         result["methods"]["population_groups_2workers"] = {"member_steps_per_s": grouped, "matmul_fraction": fraction}
         result["methods"]["population"] = {"member_steps_per_s": alone, "matmul_fraction": 0.1}
+        result["methods"]["population_groups_2workers"]["workers"] = 2
+        result["speedup"]["population_groups_2workers"] = {"over_naive_same_workers": grouped / 20.0}
         ms = {"matrix products": 6.0, "attention": 2.5, "element-wise and other": 4.0}
         result["op_time_shares"] = {
             "threads": 1,
@@ -497,13 +507,16 @@ def test_cpu_verdicts_judge_the_fastest_variant_against_both_targets_and_split_t
         "naive step spends 6.00 ms in matrix products and 6.50 ms in the rest; the trainer's group of 10, "
         "6.00 ms in matrix products and 4.00 ms in the rest."
     )
-    assert "`population_groups_2workers`, runs 1.40x the naive loop (misses the 2x target) at 44% of the " in lines[3]
-    assert "(meets the 35% target set for width 64)" in lines[3]
+    assert (
+        "`population_groups_2workers`, runs 1.40x the naive loop (misses the 2x target) at 44% of the matrix-product "
+        "rate on its threads (meets the 35% target set for width 64), and 0.70x the naive loop run the same way "
+        "(`naive_2workers`, one thread per process). Per core" in lines[3]
+    )
     small = cpu_result(64, 5.0, 14.0, 0.44)
     small["config"]["members"] = 16
     assert (
         "1.40x the naive loop (the targets are set for 200 members) at 44% of the matrix-product rate on its "
-        "threads. Per core" in performance.cpu_verdicts([small])
+        "threads, and 0.70x" in performance.cpu_verdicts([small])
     )
     assert performance.cpu_verdicts([_population("gpu.json", "cuda", "NVIDIA H200")]) == ""
 

@@ -450,6 +450,33 @@ def _naive_loop(run: _Run, sample: int) -> dict[str, Any]:
     return {"members_timed": sample, **run.rates(runs, sample * run.steps)}
 
 
+def _time_naive(run: _Run, sample: int) -> float:
+    """In a worker process of one thread: seconds of ``sample`` naive members' timed steps (median run)."""
+    torch.set_num_threads(1)
+    runs = repeat_timed(
+        _naive_steps(run, sample), warmup=run.warmup, steps=run.steps, repeats=run.repeats, sync=run.sync
+    )
+    return float(np.median(runs))
+
+
+def _naive_in_workers(run: _Run, sample: int, workers: int) -> dict[str, Any]:
+    """Method (a) spread over the cores as the grouped trainer is: ``workers`` processes of one thread
+    at once, each looping over its own ``sample // workers`` members (at least one); the loop's time is
+    the slowest worker's. On a shared CPU this baseline is steadier than one loop on several threads,
+    whose small operators wait on each other's threads."""
+    each = max(1, sample // workers)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        seconds = list(pool.map(_time_naive, [run] * workers, [each] * workers))
+    result = run.rates([max(seconds)], workers * each * run.steps)
+    return {
+        **result,
+        "members_timed": workers * each,
+        "workers": workers,
+        "worker_seconds": seconds,
+        "threads": workers,
+    }
+
+
 def repeat_timed(
     run_steps: Callable[[int], None], *, warmup: int, steps: int, repeats: int, sync: Callable[[], None]
 ) -> list[float]:
@@ -747,6 +774,11 @@ def population_benchmark(
     del population, losses, reference
 
     methods = {"naive": _measured(lambda: _naive_loop(run, min(naive_members, members)), dev)}
+    worker_counts = sorted({v.workers for v in variants if v.workers}) if dev.type == "cpu" else []
+    for workers in worker_counts:
+        methods[f"naive_{workers}workers"] = _measured(
+            functools.partial(_naive_in_workers, run, min(naive_members, members), workers), dev
+        )
     methods["vmap"] = _measured(lambda: _vmap(run), dev)
     for variant in variants:
         methods[variant.name] = _measured(functools.partial(_trainer, run, variant), dev)
@@ -816,7 +848,12 @@ def population_benchmark(
         "equivalence": equivalence,
         "methods": methods,
         "speedup": {
-            v.name: {"over_naive": ratio(v.name, "naive"), "over_vmap": ratio(v.name, "vmap")} for v in variants
+            v.name: {
+                "over_naive": ratio(v.name, "naive"),
+                "over_vmap": ratio(v.name, "vmap"),
+                **({"over_naive_same_workers": ratio(v.name, f"naive_{v.workers}workers")} if v.workers else {}),
+            }
+            for v in variants
         },
     }
 
@@ -1152,6 +1189,16 @@ def _time_split(shares: dict[str, Any]) -> str:
     return f"{products:.2f} ms in matrix products and {sum(ms.values()) - products:.2f} ms in the rest"
 
 
+def _same_workers(result: dict[str, Any], method: str) -> str:
+    """The clause comparing a grouped trainer variant with the naive loop spread over as many worker
+    processes (``over_naive_same_workers``), or nothing where that was not measured."""
+    over = result["speedup"].get(method, {}).get("over_naive_same_workers")
+    if over is None:
+        return ""
+    workers = result["methods"][method]["workers"]
+    return f", and {over:.2f}x the naive loop run the same way (`naive_{workers}workers`, one thread per process)"
+
+
 def cpu_verdicts(results: Sequence[dict[str, Any]]) -> str:
     """Per stored CPU population benchmark: its fastest trainer variant against the targets, and where a
     step's time goes per core (:func:`op_time_shares`), which says why batching gains what it gains."""
@@ -1189,6 +1236,7 @@ def cpu_verdicts(results: Sequence[dict[str, Any]]) -> str:
                 if judged and c["d_model"] == 64
                 else ""
             )
+            + _same_workers(result, best)
             + f". Per core and member-step, the naive step spends {_time_split(shares['naive'])}; the trainer's group of "
             f"{group.rsplit('_', 1)[1]}, {_time_split(shares[group])}."
         )
