@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from datetime import UTC, datetime
 
@@ -185,6 +186,26 @@ def test_a_copy_without_git_names_its_commit_from_the_environment(tmp_path, monk
     assert git_state(tmp_path) == (None, None)
     monkeypatch.setenv("SCALINGBOOK_GIT_COMMIT", "0123abcd")
     assert git_state(tmp_path) == ("0123abcd", None)
+
+
+def test_results_under_data_do_not_make_the_code_dirty(tmp_path):
+    from scalingbook.lab.store import git_state
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "src" / "code.py").write_text("x = 1\n")
+    (tmp_path / "data" / "result.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "data" / "result.json").write_text('{"rewritten": true}\n')
+    assert git_state(tmp_path) == (commit, False), "a run's own results are not a change to the code"
+    (tmp_path / "src" / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path) == (commit, True)
 
 
 def test_manifests_record_the_command_with_paths_relative_to_the_project(tmp_path, monkeypatch):

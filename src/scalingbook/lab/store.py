@@ -62,8 +62,10 @@ def param_hash(params: dict[str, Any]) -> str:
 
 
 def git_state(repo: Path = REPO_ROOT) -> tuple[str | None, bool | None]:
-    """The commit checked out at ``repo`` and whether tracked files differ from it. A copy without git
-    metadata (the working tree sent to a lent GPU) names its commit in ``SCALINGBOOK_GIT_COMMIT``."""
+    """The commit checked out at ``repo`` and whether tracked files outside ``data/`` differ from it
+    (results written there by the run itself, or by the run before it in the same checkout, are not a
+    change to the code that made them). A copy without git metadata (the working tree sent to a lent
+    GPU) names its commit in ``SCALINGBOOK_GIT_COMMIT``."""
     if not (repo / ".git").exists() and os.environ.get("SCALINGBOOK_GIT_COMMIT"):
         return os.environ["SCALINGBOOK_GIT_COMMIT"], None
     try:
@@ -71,7 +73,7 @@ def git_state(repo: Path = REPO_ROOT) -> tuple[str | None, bool | None]:
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)data"],
             cwd=repo,
             capture_output=True,
             text=True,
