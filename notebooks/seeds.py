@@ -80,7 +80,11 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # below), and the pilots' test loss was still high at width 16, so a second count round trained the
 # chosen setting three times as long (4,500 steps) on the same pilot seeds and widths
 # (`sweeps/pilots/seeds-count-long.yaml`; the `nope-10-12-4500` rows), to see whether the seeds
-# split once they have settled; the sentence after the table compares the two rounds.
+# split once they have settled; the first sentence after the table compares the two rounds. A third
+# round kept the chosen training and lengthened only the test, to 14, 16 and 20 integers, at widths 16,
+# 24 and 32 (`sweeps/pilots/seeds-count-gap.yaml`): a seed that has learnt to count passes any length,
+# and one that has half learnt fails more of the longer problems, so a longer test might push each seed
+# towards 0 or 1. The second sentence says what it did.
 # Addition with index hints was piloted the same way, on pilot seeds from 10000 (the addition rows of
 # the first table): operands of 3-4 digits in training at widths 16-64, 3,000-6,000 steps, with and
 # without rotary positions (`sweeps/pilots/seeds-addition.yaml`, 20 seeds), then the shortest lengths,
@@ -110,6 +114,9 @@ seeds.pilot_table(pilots)
 
 # %% tags=["remove-input"]
 Markdown(seeds.longer_training_finding(pilots, "nope-10-12", "nope-10-12-4500"))
+
+# %% tags=["remove-input"]
+Markdown(seeds.test_length_finding(pilots, ["nope-10-14", "nope-10-16", "nope-10-20"]))
 
 # %% tags=["remove-input"]
 Markdown(seeds.pilot_sentence(pilots, "addition"))

@@ -305,6 +305,31 @@ def test_longer_training_is_compared_width_by_width_with_the_dip_test_verdict() 
         seeds.longer_training_finding(pilots[pilots["label"] != "s"].assign(label="other"), "s", "other")
 
 
+def test_a_longer_test_is_judged_on_split_seeds_not_on_a_pile_at_zero() -> None:
+    pilots = pd.DataFrame(
+        {
+            "label": ["t14", "t14", "t16", "t16"],
+            "model": ["{d_model: 16}", "{d_model: 32}"] * 2,
+            "p_success": [0.0, 0.15, 0.0, 0.4],
+            "mean_em": [0.041, 0.115, 0.007, 0.3],
+            "dip_p": [0.01, 0.97, 0.4, 0.2],
+        }
+    )
+    assert seeds.test_length_finding(pilots, ["t14", "t16"]) == (
+        "A longer test, same training: `t14` (width 16: P(success) 0.00, mean EM 0.041, dip p 0.01; width 32: "
+        "P(success) 0.15, mean EM 0.115, dip p 0.97); `t16` (width 16: P(success) 0.00, mean EM 0.007, dip p 0.40; "
+        "width 32: P(success) 0.40, mean EM 0.300, dip p 0.20). So at no test length and width does the dip test "
+        "reject a single mode with seeds on both sides of the threshold (p < 0.05): a longer test did not split the "
+        "seeds."
+    ), "a dip p of 0.01 at P(success) 0 is a pile at zero, not two modes"
+    split = pilots.assign(dip_p=[0.5, 0.5, 0.5, 0.02])
+    assert seeds.test_length_finding(split, ["t14", "t16"]).endswith(
+        "So the dip test rejects a single mode, with seeds on both sides of the threshold, for `t16` at width 32."
+    )
+    with pytest.raises(ValueError, match="none of the pilots"):
+        seeds.test_length_finding(pilots, ["t20"])
+
+
 def test_em_histograms_bin_by_twentieths_and_keep_the_panel_order() -> None:
     per_seed = pd.DataFrame(
         {"panel": ["b", "b", "b", "b", "a"], "scale": [1, 1, 1, 2, 1], "em": [0.0, 0.049, 0.05, 1.0, 0.5]}

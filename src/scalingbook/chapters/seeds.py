@@ -474,6 +474,36 @@ def longer_training_finding(pilots: pd.DataFrame, short: str, long: str, alpha: 
     return f"Trained longer (`{long}` against `{short}`): " + "; ".join(parts) + f". So {verdict}."
 
 
+def test_length_finding(pilots: pd.DataFrame, labels: list[str], alpha: float = 0.05) -> str:
+    """What a longer test did to the pilot seeds (the ``labels``, one test length each, same training):
+    per label and width, P(success), mean EM and the dip test's p-value, and whether any width rejects a
+    single mode with the seeds on both sides of the success threshold."""
+    rows = pilots[pilots["label"].isin(labels)]
+    if rows.empty:
+        raise ValueError(f"none of the pilots {labels} is stored")
+    parts, split = [], []
+    for label in labels:
+        widths = rows[rows["label"] == label]
+        cells = [
+            f"width {yaml.safe_load(r.model)['d_model']}: P(success) {r.p_success:.2f}, mean EM {r.mean_em:.3f}, "
+            f"dip p {r.dip_p:.2f}"
+            for r in widths.itertuples()
+        ]
+        parts.append(f"`{label}` ({'; '.join(cells)})")
+        split += [
+            f"`{label}` at width {yaml.safe_load(r.model)['d_model']}"
+            for r in widths.itertuples()
+            if r.dip_p < alpha and 0 < r.p_success < 1
+        ]
+    verdict = (
+        f"the dip test rejects a single mode, with seeds on both sides of the threshold, for {', '.join(split)}"
+        if split
+        else f"at no test length and width does the dip test reject a single mode with seeds on both sides of the "
+        f"threshold (p < {alpha:g}): a longer test did not split the seeds"
+    )
+    return "A longer test, same training: " + "; ".join(parts) + f". So {verdict}."
+
+
 # ---------------------------------------------------------------------------------------------
 # Figs. 2-4 per panel: histograms, seed statistics, densities
 
