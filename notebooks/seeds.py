@@ -180,6 +180,30 @@ bimodality = seeds.panel_bimodality(per_seed, dip_alpha, min_peak_prominence, bi
 seeds.bimodality_table(bimodality)
 
 # %% [markdown]
+# ## How much do seeds differ, and where do failed answers go wrong?
+#
+# This section is our addition; the paper has no counterpart. A seed's exact match averages its
+# answers to the test prompts, so it can land between 0 and 1 for two different reasons. The seeds
+# may differ (some learnt the task, some did not), or every seed may get each prompt right with some
+# chance, so that seeds differ only by luck, prompt by prompt. Only the first kind of difference can
+# make the distribution bimodal. The **dispersion** compares the variance of exact match across
+# seeds with the variance it would have if seeds were interchangeable, each prompt answered with the
+# success rate it has across all seeds (`stats.seed_dispersion`). The ratio is 1 for interchangeable
+# seeds. It equals the number of test prompts when every seed answers all prompts or none.
+# Equivalently, the **seed share** is the share of a single answer's variance that the seed accounts
+# for (the intraclass correlation): 0% for interchangeable seeds, 100% for a clean split.
+#
+# For the count task, the table also says where the failed answers first go wrong: the share
+# whose first wrong token is the first answer token, and the share that start counting from the
+# prompt's end number `e` instead of its start `s`. A test problem is longer than any training
+# problem only in the gap between `s` and `e`, so these are the two numbers to tell apart.
+
+# %% tags=["remove-input"]
+failures = seeds.panel_failures(shown)
+display(Markdown(seeds.failure_sentence(failures)))
+seeds.failure_table(failures)
+
+# %% [markdown]
 # ## How far each scale is from the largest: Wasserstein-2
 #
 # The paper's Fig. 5: the 2-Wasserstein distance between each scale's distribution of exact match

@@ -15,6 +15,7 @@ from scalingbook.chapters import seeds
 from scalingbook.lab.model import param_count
 from scalingbook.lab.store import Result
 from scalingbook.lab.sweeps import Shown, Sweep
+from scalingbook.lab.tasks import EOS, SYMBOL0
 
 
 def population(scale_to_success: dict[int, float], n_seeds: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -552,3 +553,82 @@ def test_synthetic_mixture_holds_sixty_successes_among_two_hundred_shuffled_seed
     assert sorted(mixture["seed"]) == list(range(200)) and list(mixture["seed"]) != list(range(200))
     assert (mixture["em"] > 0.5).sum() == 60 and (mixture["em"] > 0.5).equals(mixture["seed"] >= 140)
     pd.testing.assert_frame_equal(mixture, seeds.synthetic_mixture(3))
+
+
+def count_answers(seed: int, answers: list[tuple[int, list[int]]]) -> list[dict]:
+    """Per-example count records of one seed: for each prompt, its start and the integers the model wrote
+    (EOS appended), scored against start, ..., start + 3 (a test length of 4)."""
+    rows = []
+    for example, (start, said) in enumerate(answers):
+        target = np.array([SYMBOL0 + start + i for i in range(4)] + [EOS])
+        prediction = np.array([SYMBOL0 + v for v in said] + [EOS])
+        correct = np.zeros(len(target), dtype=bool)
+        overlap = min(len(target), len(prediction))
+        correct[:overlap] = prediction[:overlap] == target[:overlap]
+        rows.append(
+            {
+                "seed": seed,
+                "example": example,
+                "length": 4,
+                "target_len": len(target),
+                "exact_match": bool(correct.all()),
+                "sum_logprob": -1.0,
+                "prediction": prediction,
+                "target": target,
+                "correct": correct,
+            }
+        )
+    return rows
+
+
+def test_count_failures_say_where_the_wrong_answers_go_wrong() -> None:
+    records = pd.DataFrame(
+        count_answers(0, [(2, [2, 3, 4, 5]), (7, [10, 11, 12, 13]), (1, [1, 2, 4, 5])])
+        + count_answers(1, [(2, [2, 3, 4, 5]), (7, [7, 8, 9, 10]), (1, [2, 3, 4, 5])])
+    )
+    failures = seeds.count_failures(records)
+    assert failures["failed"] == pytest.approx(3 / 6)
+    assert failures["at_first"] == pytest.approx(2 / 3), "7 -> 10 and 1 -> 2 go wrong at once, 1 2 4 later"
+    assert failures["from_end"] == pytest.approx(1 / 3), "only the answer starting at 10 starts from the end"
+    perfect = pd.DataFrame(count_answers(0, [(2, [2, 3, 4, 5])]))
+    assert seeds.count_failures(perfect)["failed"] == 0 and np.isnan(seeds.count_failures(perfect)["at_first"])
+
+
+def test_panel_failures_cover_the_count_panels_and_the_sentence_states_their_ranges(tmp_path: Path) -> None:
+    split = [(2, [2, 3, 4, 5]), (3, [3, 4, 5, 6])]
+    wrong = [(2, [5, 6, 7, 8]), (3, [4, 5, 6, 7])]
+    first_only = [(2, [2, 3, 4, 5]), (3, [6, 7, 8, 9])]
+    second_only = [(2, [5, 6, 7, 8]), (3, [3, 4, 5, 6])]
+
+    def run(key: str, rows: list[dict]) -> Result:
+        return Result(pd.DataFrame(rows), {"param_hash": key, "diverged_seeds": []}, tmp_path / key)
+
+    width = Sweep.from_dict(SWEEP_CONFIG, "quick")
+    addition = Sweep.from_dict({**SWEEP_CONFIG, "name": "seeds/addition-width"}, "quick")
+    shown = {
+        ("count", "width"): Shown(
+            replace(width, runs=width.runs[:2]),
+            "full",
+            [
+                run("w8", count_answers(0, split) + count_answers(1, wrong)),
+                run("w16", count_answers(0, first_only) + count_answers(1, second_only)),
+            ],
+            (),
+        ),
+        ("addition", "width"): Shown(replace(addition, runs=addition.runs[:1]), "quick", [run("a", [])], ()),
+    }
+    failures = seeds.panel_failures(shown)
+    assert list(failures["scale"]) == [8, 16], "only count panels, one row per stored run"
+    assert list(failures["panel"]) == ["count · width (d_model)"] * 2
+    np.testing.assert_allclose(
+        failures["dispersion"],
+        [2.0, 0.0],
+        err_msg="2 prompts: a split gives 2, seeds that share the answers out evenly 0",
+    )
+    np.testing.assert_allclose(failures["seed_share"], [1.0, -1.0])
+    np.testing.assert_allclose(failures["mean_em"], [0.5, 0.5])
+    np.testing.assert_allclose(failures["from_end"], [0.5, 1.0])
+    sentence = seeds.failure_sentence(failures)
+    assert "0.0 to 2.0 times" in sentence and "-100% to 100%" in sentence
+    assert "50% to 100% begin with the prompt's end number" in sentence
+    assert "100% to 100% go wrong at the first answer token" in sentence

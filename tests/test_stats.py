@@ -143,3 +143,32 @@ def test_seed_means_band_each_group_with_its_own_bootstrap():
     assert alone.iloc[0].tolist() == band.iloc[2].tolist(), "a group's interval ignores the other groups"
     with pytest.raises(KeyError, match="missing column"):
         stats.seed_means(frame, "em", ["width"])
+
+
+def flag_records(flags: np.ndarray) -> pd.DataFrame:
+    """Per-example records of a (seeds, examples) matrix of exact-match flags."""
+    seeds, examples = np.indices(flags.shape)
+    return pd.DataFrame({"seed": seeds.ravel(), "example": examples.ravel(), "exact_match": flags.ravel().astype(bool)})
+
+
+def test_seed_dispersion_is_the_number_of_examples_for_a_clean_split_and_near_one_for_chance() -> None:
+    split = np.zeros((40, 25), dtype=bool)
+    split[:10] = True  # a quarter of the seeds answer every example, the rest none
+    assert stats.seed_dispersion(flag_records(split)) == pytest.approx(25.0)
+    rng = np.random.default_rng(3)
+    rates = rng.uniform(0.05, 0.95, 100)  # examples differ in difficulty, seeds do not
+    chance = rng.random((2000, 100)) < rates
+    assert stats.seed_dispersion(flag_records(chance)) == pytest.approx(1.0, abs=0.1)
+    skill = rng.random((2000, 100)) < np.clip(rates + rng.normal(0, 0.2, (2000, 1)), 0, 1)
+    assert stats.seed_dispersion(flag_records(skill)) > 5, "seeds that differ in skill are over-dispersed"
+
+
+def test_seed_dispersion_needs_every_seed_on_the_same_examples() -> None:
+    records = flag_records(np.eye(3, dtype=bool))
+    with pytest.raises(ValueError, match="exactly once"):
+        stats.seed_dispersion(records.iloc[1:])
+    with pytest.raises(ValueError, match="exactly once"):
+        stats.seed_dispersion(pd.concat([records, records.iloc[:1]]))
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        stats.seed_dispersion(records[records["seed"] == 0])
+    assert np.isnan(stats.seed_dispersion(flag_records(np.ones((4, 3), dtype=bool))))

@@ -257,6 +257,19 @@ def wasserstein(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series, p: float =
     return float(np.sum(widths * np.abs(qx - qy) ** p) ** (1 / p))
 
 
+def trained_records(records: pd.DataFrame | Result, seed: str = "seed") -> tuple[pd.DataFrame, list[int]]:
+    """A run's per-example records without the seeds that diverged in training, and those seeds.
+
+    Given a stored run, the diverged seeds are :func:`scalingbook.lab.sweeps.diverged_seeds`; a bare
+    table is taken as it is."""
+    if not isinstance(records, Result):
+        return records, []
+    from scalingbook.lab.sweeps import diverged_seeds
+
+    diverged = diverged_seeds(records)
+    return records.table[~records.table[seed].isin(diverged)], diverged
+
+
 def seed_outcomes(records: pd.DataFrame | Result, seed: str = "seed") -> pd.DataFrame:
     """Per-seed exact match and continuous loss-based error from per-example evaluation records.
 
@@ -269,19 +282,40 @@ def seed_outcomes(records: pd.DataFrame | Result, seed: str = "seed") -> pd.Data
     diverged in training (:func:`scalingbook.lab.sweeps.diverged_seeds`) are left out, and
     ``n_diverged`` says how many were, on every row of the run; given a bare table, none is left out.
     """
-    diverged: list[int] = []
-    if isinstance(records, Result):
-        from scalingbook.lab.sweeps import diverged_seeds
-
-        diverged = diverged_seeds(records)
-        records = records.table
-        records = records[~records[seed].isin(diverged)]
+    records, diverged = trained_records(records, seed)
     missing = [c for c in (seed, "exact_match", "sum_logprob", "target_len") if c not in records.columns]
     if missing:
         raise KeyError(f"records: missing column(s) {missing}; has {list(records.columns)}")
     per_token_nll = -records["sum_logprob"].astype(np.float64) / records["target_len"].astype(np.float64)
     frame = pd.DataFrame({seed: records[seed], "em": records["exact_match"].astype(np.float64), "loss": per_token_nll})
     return frame.groupby(seed, as_index=False, sort=True).mean().assign(n_diverged=len(diverged))
+
+
+def seed_dispersion(
+    records: pd.DataFrame | Result, seed: str = "seed", example: str = "example", value: str = "exact_match"
+) -> float:
+    """How much more the per-seed exact match varies than if the seeds were interchangeable.
+
+    The variance across seeds of each seed's mean ``value`` over the test examples, divided by the
+    variance it would have if every seed answered each example independently with that example's
+    success rate across seeds, p_j: mean_j p_j (1 - p_j) / n_examples (each p_j (1 - p_j) made unbiased
+    by S / (S - 1) for S seeds). About 1 when seeds differ only by per-example chance; exactly
+    n_examples when every seed answers all examples or none, the clean split into failed and
+    successful seeds. Every seed must answer the same examples. NaN when no example varies across seeds.
+    """
+    records, _ = trained_records(records, seed)
+    pairs = records.groupby([seed, example]).size()
+    n_seeds, n_examples = records[seed].nunique(), records[example].nunique()
+    if len(pairs) != n_seeds * n_examples or (pairs != 1).any():
+        raise ValueError(f"records: every {seed} must answer each {example} exactly once")
+    flags = records.pivot(index=seed, columns=example, values=value).to_numpy(dtype=np.float64)
+    if n_seeds < 2:
+        raise ValueError(f"records: the dispersion across seeds needs at least 2 seeds, got {n_seeds}")
+    p = flags.mean(axis=0)
+    chance = (p * (1 - p)).mean() * n_seeds / (n_seeds - 1) / n_examples
+    if chance == 0:
+        return float("nan")
+    return float(flags.mean(axis=1).var(ddof=1) / chance)
 
 
 def divergence_note(outcomes: pd.DataFrame, by: list[str] | tuple[str, ...], seed: str = "seed") -> str:

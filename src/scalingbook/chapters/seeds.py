@@ -679,6 +679,83 @@ def bimodality_table(bimodality: pd.DataFrame) -> Styler:
     return bimodality[columns].style.format({"dip": "{:.3f}", "p_value": "{:.3g}"}).hide(axis="index")
 
 
+# ---------------------------------------------------------------------------------------------
+# Why seeds do or do not split: where count's failures go wrong, and how much seeds differ
+
+
+def count_failures(records: pd.DataFrame | Result) -> dict[str, float]:
+    """Where one count run's failed test prompts first go wrong, over its trained seeds.
+
+    ``failed``: share of (seed, prompt) answers that are wrong. Of those, ``at_first``: share whose
+    first wrong token is the first answer token, and ``from_end``: share that begin with the prompt's
+    end number e instead of its start s (count writes s, ..., e, so e is the first target plus the
+    length minus one).
+    """
+    table, _ = stats.trained_records(records)
+    failed = table[~table["exact_match"].astype(bool)]
+    if failed.empty:
+        return {"failed": 0.0, "at_first": float("nan"), "from_end": float("nan")}
+    first_wrong = np.array([np.argmin(correct) for correct in failed["correct"]])
+    first_said = np.array([p[0] if len(p) else -1 for p in failed["prediction"]], dtype=np.int64)
+    first_target = np.array([t[0] for t in failed["target"]], dtype=np.int64)
+    end = first_target + failed["length"].to_numpy(dtype=np.int64) - 1
+    return {
+        "failed": len(failed) / len(table),
+        "at_first": float(np.mean(first_wrong == 0)),
+        "from_end": float(np.mean(first_said == end)),
+    }
+
+
+def panel_failures(shown: dict[PanelKey, Shown]) -> pd.DataFrame:
+    """Per count panel and scale: mean exact match, :func:`scalingbook.analysis.stats.seed_dispersion`,
+    the seed's share of one answer's variance, and :func:`count_failures`, from the per-example records.
+
+    If a seed's answers vary around its own success rate, the dispersion R of n prompts is
+    1 + (n - 1) rho, where rho is the share of one answer's variance that the seed accounts for
+    (the intraclass correlation): 0 for interchangeable seeds, 1 for a clean split.
+    """
+    rows = []
+    for (task, axis), population in shown.items():
+        if task != "count":
+            continue
+        for spec, result in zip(population.sweep.runs, population.results):
+            n_prompts = result.table["example"].nunique()
+            dispersion = stats.seed_dispersion(result)
+            rows.append(
+                {
+                    "panel": panel_label(task, axis),
+                    "scale": spec.model[AXES[axis]],
+                    "n_prompts": n_prompts,
+                    "mean_em": stats.seed_outcomes(result)["em"].mean(),
+                    "dispersion": dispersion,
+                    "seed_share": (dispersion - 1) / (n_prompts - 1),
+                    **count_failures(result),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def failure_table(failures: pd.DataFrame) -> Styler:
+    """The :func:`panel_failures` rows as the page lists them, shares in percent."""
+    shares = {c: "{:.0%}" for c in ("seed_share", "failed", "at_first", "from_end")}
+    return failures.style.format({"mean_em": "{:.3f}", "dispersion": "{:.1f}", **shares}).hide(axis="index")
+
+
+def failure_sentence(failures: pd.DataFrame) -> str:
+    """What the failure table says over all its scales: how much of an answer's variance the seed
+    accounts for, against the 100% of a clean split, and where the failed answers go wrong."""
+    return (
+        f"**In these populations** the variance of exact match across seeds is "
+        f"{failures['dispersion'].min():.1f} to {failures['dispersion'].max():.1f} times what "
+        f"interchangeable seeds would give: the seed accounts for {failures['seed_share'].min():.0%} to "
+        f"{failures['seed_share'].max():.0%} of the variance of a single answer, where a clean split into "
+        "failed and successful seeds would make it 100%. Of the failed answers, "
+        f"{failures['at_first'].min():.0%} to {failures['at_first'].max():.0%} go wrong at the first answer "
+        f"token, and {failures['from_end'].min():.0%} to {failures['from_end'].max():.0%} begin with the "
+        "prompt's end number instead of its start."
+    )
+
+
 def panel_distances(panels: dict[PanelKey, pd.DataFrame]) -> pd.DataFrame:
     """:func:`wasserstein_to_reference` of exact match in every panel, with a panel column."""
     return pd.concat(
