@@ -82,6 +82,15 @@ def test_seed_summary_is_tidy_with_intervals_around_estimates() -> None:
     assert (defined["estimate"] <= defined["high"] + 1e-12).all()
 
 
+def test_p_success_gets_an_exact_interval_that_keeps_its_width_at_zero_successes() -> None:
+    table = seeds.seed_summary(population({1: 0.0, 2: 0.7}), n_resamples=200).set_index(["scale", "statistic"])
+    none = table.loc[(1, "p_success")]
+    assert none["estimate"] == 0 and none["low"] == 0
+    assert none["high"] == pytest.approx(1 - 0.025 ** (1 / 200)), "Clopper-Pearson: (1 - p)^n = 0.025 at k = 0"
+    low, high = stats.clopper_pearson(140, 200, 0.95)
+    assert (table.loc[(2, "p_success"), "low"], table.loc[(2, "p_success"), "high"]) == (low, high)
+
+
 def test_kde_peaks_count_modes_including_a_mode_at_the_edge() -> None:
     rng = np.random.default_rng(3)
     assert seeds.count_kde_peaks(rng.normal(size=200)) == 1
@@ -388,37 +397,30 @@ def test_grid_sentence_lists_each_panel_and_the_largest_steps() -> None:
     )
 
 
-def test_inverse_scaling_finds_falling_success_with_rising_successes() -> None:
-    summary = pd.concat(
-        [
-            summary_rows(
-                "A", "p_success", [1, 2, 3, 4], [0.8, 0.5, 0.2, 0.3], [0.7, 0.4, 0.1, 0.2], [0.9, 0.6, 0.6, 0.4]
-            ),
-            summary_rows(
-                "A",
-                "mean_successful",
-                [1, 2, 3, 4],
-                [0.5, 0.7, 0.9, 0.95],
-                [0.45, 0.65, 0.6, 0.9],
-                [0.55, 0.75, 0.95, 1.0],
-            ),
-            summary_rows("B", "p_success", [1, 2], [0.1, 0.0]),  # no successful run at scale 2: no mean to rise
-            summary_rows("B", "mean_successful", [1, 2], [0.4, np.nan]),
-        ]
-    )
-    pairs = seeds.inverse_scaling(summary)
+def test_inverse_scaling_tests_each_change_on_seeds_paired_across_the_two_scales() -> None:
+    rng = np.random.default_rng(1)
+
+    def scale(panel: str, value: int, n_success: int, good: float) -> pd.DataFrame:
+        em = np.r_[np.clip(good + rng.normal(0, 0.02, n_success), 0.21, 1), np.zeros(200 - n_success)]
+        return pd.DataFrame({"panel": panel, "scale": value, "seed": rng.permutation(200), "em": em})
+
+    a = pd.concat([scale("A", 1, 160, 0.5), scale("A", 2, 100, 0.9), scale("A", 3, 96, 0.91), scale("A", 4, 150, 0.9)])
+    b = pd.concat([scale("B", 1, 2, 0.4), scale("B", 2, 0, 0.0)])  # no successful run at 2: no mean to rise
+    pairs = seeds.inverse_scaling({("t", "a"): a, ("t", "b"): b}, n_resamples=400)
     assert pairs[["panel", "scale_from", "scale_to", "clear"]].values.tolist() == [
         ["A", 1, 2, True],
         ["A", 2, 3, False],
     ]
-    assert seeds.inverse_scaling_text(pairs) == (
-        "**In this grid:**\n\n"
-        "- **A**, scale 1 -> 2: P(success) 0.80 -> 0.50, mean of successful runs 0.50 -> 0.70 "
-        "(clear: the intervals do not overlap).\n"
-        "- **A**, scale 2 -> 3: P(success) 0.50 -> 0.20, mean of successful runs 0.70 -> 0.90 "
-        "(within the bootstrap intervals)."
-    )
-    none = seeds.inverse_scaling(summary[summary["panel"] == "B"])
+    first, second = pairs.iloc[0], pairs.iloc[1]
+    assert (first["p_from"], first["p_to"]) == (0.8, 0.5)
+    assert first["fall_low"] < -0.3 + 0.1 and first["fall_high"] < 0 < first["rise_low"]
+    assert second["fall_low"] < 0 < second["fall_high"], "a fall of 2 seeds in 200 is within the seeds' noise"
+    text = seeds.inverse_scaling_text(pairs)
+    assert text.startswith("**In this grid** (paired 95% bootstrap intervals of each change):")
+    assert "- **A**, scale 1 -> 2: P(success) 0.80 -> 0.50 (change [" in text
+    assert text.count("clear, both intervals exclude zero") == 1
+    assert text.count("not clear, an interval includes zero") == 1
+    none = seeds.inverse_scaling({("t", "b"): b})
     assert none.empty and seeds.inverse_scaling_text(none).startswith("**In this grid** no pair of neighbouring")
 
 
@@ -632,3 +634,16 @@ def test_panel_failures_cover_the_count_panels_and_the_sentence_states_their_ran
     assert "0.0 to 2.0 times" in sentence and "-100% to 100%" in sentence
     assert "50% to 100% begin with the prompt's end number" in sentence
     assert "100% to 100% go wrong at the first answer token" in sentence
+
+
+def test_bandwidth_sentence_compares_every_cell_under_each_other_rule() -> None:
+    per_seed = population({1: 0.0, 2: 0.3, 3: 0.97}).assign(panel="P", loss=lambda f: 1 - f["em"])
+    stable = seeds.bandwidth_sentence(per_seed, 0.05, 0.05, "both", "silverman-iqr")
+    assert stable.startswith("**Bandwidth check** (this page uses 'silverman-iqr'): with the 'scott' bandwidth, ")
+    assert "with the 'silverman' bandwidth" in stable and stable.count("none changes its verdict") == 2
+    narrow = seeds.bandwidth_sentence(per_seed, 0.05, 0.05, "peaks", "silverman-iqr", rules=(0.01,))
+    base = seeds.panel_bimodality(per_seed, 0.05, 0.05, "peaks", "silverman-iqr")
+    wiggly = seeds.panel_bimodality(per_seed, 0.05, 0.05, "peaks", 0.01)
+    flipped = base[wiggly["multimodal"] != base["multimodal"]]
+    assert len(flipped) > 0, "a kernel a hundredth of the sd finds peaks in every spread-out sample"
+    assert f"{len(flipped)} change their verdict (P, " in narrow

@@ -172,3 +172,14 @@ def test_seed_dispersion_needs_every_seed_on_the_same_examples() -> None:
     with pytest.raises(ValueError, match="at least 2 seeds"):
         stats.seed_dispersion(records[records["seed"] == 0])
     assert np.isnan(stats.seed_dispersion(flag_records(np.ones((4, 3), dtype=bool))))
+
+
+def test_silverman_iqr_bandwidth_follows_the_robust_rule_and_falls_back_to_the_sd() -> None:
+    rng = np.random.default_rng(2)
+    sample = np.r_[rng.normal(0, 0.03, 160), rng.normal(0.8, 0.03, 40)]  # the sd is mostly the gap
+    q1, q3 = np.percentile(sample, [25, 75])
+    expected = 0.9 * min(sample.std(ddof=1), (q3 - q1) / 1.34) * 200 ** (-1 / 5)
+    assert stats._bandwidth(sample, "silverman-iqr", 1e-3) == pytest.approx(expected)
+    assert stats._bandwidth(sample, "silverman-iqr", 1e-3) < stats._bandwidth(sample, "scott", 1e-3) / 3
+    tied = np.r_[np.zeros(160), rng.uniform(0.5, 1, 40)]  # over 3/4 of the seeds at exactly 0: IQR is 0
+    assert stats._bandwidth(tied, "silverman-iqr", 1e-3) == pytest.approx(0.9 * tied.std(ddof=1) * 200 ** (-1 / 5))

@@ -36,6 +36,7 @@ BimodalityRule = Literal["dip", "peaks", "both", "either"]
 
 
 SUCCESS_THRESHOLD = 0.2  # Zhao et al. 2025, Fig. 3: a run succeeds when its exact match exceeds 20%
+KDE_BANDWIDTH = "silverman-iqr"  # the paper does not say; a robust rule that two modes do not widen (stats.kde)
 
 
 def success_probability(em: np.ndarray, axis: int = -1, threshold: float = SUCCESS_THRESHOLD) -> np.ndarray:
@@ -94,27 +95,31 @@ def seed_summary(
     confidence: float = 0.95,
     rng_seed: int = 0,
 ) -> pd.DataFrame:
-    """Mean, mode, P(success) and mean of successful runs per scale, each with a bootstrap interval.
+    """Mean, mode, P(success) and mean of successful runs per scale, each with an interval.
 
-    Zhao et al. 2025, Fig. 3: the mode jumps while the mean moves continuously. Long format, columns
-    ``scale, statistic, estimate, low, high, n_seeds``; every scale resamples with the same ``rng_seed``.
+    Zhao et al. 2025, Fig. 3: the mode jumps while the mean moves continuously. P(success) is a
+    binomial proportion and gets the exact Clopper-Pearson interval, which keeps a width where a
+    bootstrap of 0 successes would give [0, 0]; the other three get percentile bootstrap intervals,
+    every scale resampled with the same ``rng_seed``. Long format, columns ``scale, statistic,
+    estimate, low, high, n_seeds``.
     """
     statistics: dict[str, stats.Statistic] = {
         "mean": np.mean,
         "mode": histogram_mode,
-        "p_success": lambda x, axis: success_probability(x, axis, threshold),
         "mean_successful": lambda x, axis: mean_of_successful(x, axis, threshold),
     }
-    rows = [
-        {
-            scale: s,
-            "statistic": name,
-            **stats.bootstrap_ci(v, fn, n_resamples, confidence, rng_seed)._asdict(),
-            "n_seeds": v.size,
+    rows = []
+    for s, v in _by_scale(frame, value, scale):
+        successes = int(np.sum(v > threshold))
+        low, high = stats.clopper_pearson(successes, v.size, confidence)
+        intervals = {
+            name: stats.bootstrap_ci(v, fn, n_resamples, confidence, rng_seed) for name, fn in statistics.items()
         }
-        for s, v in _by_scale(frame, value, scale)
-        for name, fn in statistics.items()
-    ]
+        intervals["p_success"] = stats.Interval(successes / v.size, float(low), float(high))
+        rows += [
+            {scale: s, "statistic": name, **intervals[name]._asdict(), "n_seeds": v.size}
+            for name in ("mean", "mode", "p_success", "mean_successful")
+        ]
     return pd.DataFrame(rows)
 
 
@@ -123,7 +128,7 @@ def kde_by_scale(
     value: str = "loss",
     scale: str = "scale",
     n_grid: int = 256,
-    bw_method: str | float = "scott",
+    bw_method: str | float = KDE_BANDWIDTH,
 ) -> pd.DataFrame:
     """Density of ``value`` across seeds at every scale, on one shared grid: columns ``scale, x, density``.
 
@@ -141,7 +146,7 @@ def kde_by_scale(
 def count_kde_peaks(
     values: np.ndarray | pd.Series,
     min_prominence: float = 0.05,
-    bw_method: str | float = "scott",
+    bw_method: str | float = KDE_BANDWIDTH,
     n_grid: int = 512,
 ) -> int:
     """Number of peaks of the sample's KDE whose prominence is at least ``min_prominence`` x its maximum.
@@ -165,7 +170,7 @@ def bimodality_by_scale(
     alpha: float = 0.05,
     min_prominence: float = 0.05,
     rule: BimodalityRule = "both",
-    bw_method: str | float = "scott",
+    bw_method: str | float = KDE_BANDWIDTH,
 ) -> pd.DataFrame:
     """Dip test and KDE peak count at every scale, and whether ``rule`` calls the scale multimodal.
 
@@ -225,7 +230,7 @@ def bimodality_emergence(
     alpha: float = 0.05,
     min_prominence: float = 0.05,
     rule: BimodalityRule = "both",
-    bw_method: str | float = "scott",
+    bw_method: str | float = KDE_BANDWIDTH,
 ) -> float | None:
     """Zhao et al. 2025, Fig. 5 "emergence of bimodality": the last scale before several peaks appear.
 
@@ -590,7 +595,9 @@ def summary_chart(summary: pd.DataFrame, sources: list[str], confidence: float) 
         .facet(facet=alt.Facet("panel:N", title=None), columns=2)
         .resolve_scale(x="independent")
     )
-    return charts.with_source(chart, *sources, title=f"Seed statistics with {confidence:.0%} bootstrap intervals")
+    return charts.with_source(
+        chart, *sources, title=f"Seed statistics with {confidence:.0%} intervals (bootstrap; exact for P(success))"
+    )
 
 
 def statistic_rows(summary: pd.DataFrame, panel: str, statistic: str) -> pd.DataFrame:
@@ -626,11 +633,11 @@ def _finite_loss(per_seed: pd.DataFrame) -> pd.DataFrame:
     return per_seed[np.isfinite(per_seed["loss"])]
 
 
-def panel_densities(per_seed: pd.DataFrame, n_grid: int) -> pd.DataFrame:
+def panel_densities(per_seed: pd.DataFrame, n_grid: int, bw_method: str | float = KDE_BANDWIDTH) -> pd.DataFrame:
     """Fig. 4: :func:`kde_by_scale` of the continuous error in every panel, each on its own grid."""
     return pd.concat(
         [
-            kde_by_scale(frame, "loss", "scale", n_grid=n_grid).assign(panel=frame["panel"].iloc[0])
+            kde_by_scale(frame, "loss", "scale", n_grid, bw_method).assign(panel=frame["panel"].iloc[0])
             for _, frame in _finite_loss(per_seed).groupby("panel", sort=False)
         ],
         ignore_index=True,
@@ -661,11 +668,19 @@ def density_chart(densities: pd.DataFrame, sources: list[str]) -> alt.TopLevelMi
 MARKERS = ("emergence of bimodality", "mode breakthrough")
 
 
-def panel_bimodality(per_seed: pd.DataFrame, alpha: float, min_prominence: float, rule: BimodalityRule) -> pd.DataFrame:
+def panel_bimodality(
+    per_seed: pd.DataFrame,
+    alpha: float,
+    min_prominence: float,
+    rule: BimodalityRule,
+    bw_method: str | float = KDE_BANDWIDTH,
+) -> pd.DataFrame:
     """:func:`bimodality_by_scale` of both metrics, exact match and the continuous error, in every panel."""
     return pd.concat(
         [
-            bimodality_by_scale(frame, metric, "scale", alpha, min_prominence, rule).assign(panel=panel, metric=metric)
+            bimodality_by_scale(frame, metric, "scale", alpha, min_prominence, rule, bw_method).assign(
+                panel=panel, metric=metric
+            )
             for panel, frame in _finite_loss(per_seed).groupby("panel", sort=False)
             for metric in ("em", "loss")
         ],
@@ -756,6 +771,32 @@ def failure_sentence(failures: pd.DataFrame) -> str:
     )
 
 
+def bandwidth_sentence(
+    per_seed: pd.DataFrame,
+    alpha: float,
+    min_prominence: float,
+    rule: BimodalityRule,
+    chosen: str | float,
+    rules: tuple[str | float, ...] = ("scott", "silverman", "silverman-iqr"),
+) -> str:
+    """Whether the bimodality verdicts hinge on the kernel bandwidth: every other rule's density peak
+    counts and verdicts against the chosen rule's, cell by cell (the dip test has no bandwidth, and
+    the Fig. 5 bimodality marker follows the verdicts)."""
+    base = panel_bimodality(per_seed, alpha, min_prominence, rule, chosen)
+    parts = []
+    for other in (r for r in rules if r != chosen):
+        alternative = panel_bimodality(per_seed, alpha, min_prominence, rule, other)
+        n_peaks = int((alternative["n_peaks"] != base["n_peaks"]).sum())
+        flipped = base[alternative["multimodal"] != base["multimodal"]]
+        cells = "; ".join(f"{r.panel}, {r.metric}, scale {r.scale}" for r in flipped.itertuples())
+        verdicts = f"{len(flipped)} change their verdict ({cells})" if len(flipped) else "none changes its verdict"
+        parts.append(
+            f"with the '{other}' bandwidth, {n_peaks} of {len(base)} cells count a different number of "
+            f"density peaks and {verdicts}"
+        )
+    return f"**Bandwidth check** (this page uses '{chosen}'): " + "; ".join(parts) + "."
+
+
 def panel_distances(panels: dict[PanelKey, pd.DataFrame]) -> pd.DataFrame:
     """:func:`wasserstein_to_reference` of exact match in every panel, with a panel column."""
     return pd.concat(
@@ -773,6 +814,7 @@ def fig5_markers(
     alpha: float,
     min_prominence: float,
     rule: BimodalityRule,
+    bw_method: str | float = KDE_BANDWIDTH,
 ) -> pd.DataFrame:
     """Both Fig. 5 markers of every panel (:func:`bimodality_emergence`, :func:`mode_breakthrough`) on
     exact match: columns ``panel, marker, scale``, the scale NaN where the event has no scale before it."""
@@ -782,7 +824,7 @@ def fig5_markers(
         for marker, scale in zip(
             MARKERS,
             (
-                bimodality_emergence(frame, "em", "scale", alpha, min_prominence, rule),
+                bimodality_emergence(frame, "em", "scale", alpha, min_prominence, rule, bw_method),
                 mode_breakthrough(frame, "em", "scale", threshold),
             ),
         )
@@ -903,38 +945,68 @@ def single_seeds_sentence(shapes: pd.DataFrame, n_widths: int) -> str:
 FEW_SEEDS = 50  # below this many seeds per scale, a small second mode is a handful of runs
 
 
-def inverse_scaling(summary: pd.DataFrame) -> pd.DataFrame:
+def inverse_scaling(
+    panels: dict[PanelKey, pd.DataFrame],
+    threshold: float = SUCCESS_THRESHOLD,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    rng_seed: int = 0,
+) -> pd.DataFrame:
     """Neighbouring scales where P(success) falls while the mean of successful runs rises (Zhao Sec. 1.7).
 
-    ``clear`` when neither pair of bootstrap intervals overlaps. A scale without a successful run has
-    no mean of successful runs (NaN) and takes part in no pair. Columns ``panel, scale_from, scale_to,
-    p_from, p_to, good_from, good_to, clear``.
+    Each change between the two scales gets a paired bootstrap interval over seeds
+    (:func:`scalingbook.analysis.stats.paired_bootstrap`: seed i at both scales resampled together),
+    and the pair is ``clear`` when the interval of the fall in P(success) lies below zero and the
+    interval of the rise in the mean of successful runs above it: a test on the differences
+    themselves, not on whether two separate intervals overlap. A scale without a successful run has
+    no mean of successful runs and takes part in no pair. Columns ``panel, scale_from, scale_to,
+    p_from, p_to, good_from, good_to, fall_low, fall_high, rise_low, rise_high, clear``.
     """
+
+    def fall(success: np.ndarray, _: np.ndarray) -> np.ndarray:
+        return success[:, 1] - success[:, 0]
+
+    def rise(success: np.ndarray, good: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return good[:, 1] / success[:, 1] - good[:, 0] / success[:, 0]
+
     rows = []
-    for panel in summary["panel"].unique():
-        p, good = statistic_rows(summary, panel, "p_success"), statistic_rows(summary, panel, "mean_successful")
-        for i in range(len(p) - 1):
-            p0, p1, g0, g1 = p.iloc[i], p.iloc[i + 1], good.iloc[i], good.iloc[i + 1]
-            if p1["estimate"] < p0["estimate"] and g1["estimate"] > g0["estimate"]:
-                rows.append(
-                    {
-                        "panel": panel,
-                        "scale_from": p0["scale"],
-                        "scale_to": p1["scale"],
-                        "p_from": p0["estimate"],
-                        "p_to": p1["estimate"],
-                        "good_from": g0["estimate"],
-                        "good_to": g1["estimate"],
-                        "clear": bool(p1["high"] < p0["low"] and g1["low"] > g0["high"]),
-                    }
-                )
-    return pd.DataFrame(
-        rows, columns=["panel", "scale_from", "scale_to", "p_from", "p_to", "good_from", "good_to", "clear"]
-    )
+    for frame in panels.values():
+        em = frame.pivot(index="seed", columns="scale", values="em").sort_index(axis=1)
+        success = np.where(em.isna(), np.nan, em > threshold)
+        good = np.where(success == 1, em, 0.0) + np.where(em.isna(), np.nan, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.nanmean(success, axis=0)
+            mean_good = np.nansum(good, axis=0) / np.nansum(success, axis=0)
+        for i in range(em.shape[1] - 1):
+            if not (p[i + 1] < p[i] and mean_good[i + 1] > mean_good[i]):
+                continue
+            pair = [success[:, i : i + 2], good[:, i : i + 2]]
+            p_fall = stats.paired_bootstrap(pair, fall, n_resamples, confidence, rng_seed)
+            good_rise = stats.paired_bootstrap(pair, rise, n_resamples, confidence, rng_seed)
+            rows.append(
+                {
+                    "panel": frame["panel"].iloc[0],
+                    "scale_from": em.columns[i],
+                    "scale_to": em.columns[i + 1],
+                    "p_from": p[i],
+                    "p_to": p[i + 1],
+                    "good_from": mean_good[i],
+                    "good_to": mean_good[i + 1],
+                    "fall_low": p_fall.low,
+                    "fall_high": p_fall.high,
+                    "rise_low": good_rise.low,
+                    "rise_high": good_rise.high,
+                    "clear": bool(p_fall.high < 0 and good_rise.low > 0),
+                }
+            )
+    columns = ["panel", "scale_from", "scale_to", "p_from", "p_to", "good_from", "good_to"]
+    return pd.DataFrame(rows, columns=[*columns, "fall_low", "fall_high", "rise_low", "rise_high", "clear"])
 
 
-def inverse_scaling_text(pairs: pd.DataFrame) -> str:
-    """The :func:`inverse_scaling` pairs as a list, or the sentence saying the grid has none."""
+def inverse_scaling_text(pairs: pd.DataFrame, confidence: float = 0.95) -> str:
+    """The :func:`inverse_scaling` pairs as a list with their paired intervals, or the sentence saying
+    the grid has none."""
     if pairs.empty:
         return (
             "**In this grid** no pair of neighbouring scales has P(success) falling while the mean of "
@@ -942,12 +1014,13 @@ def inverse_scaling_text(pairs: pd.DataFrame) -> str:
             "cannot take part)."
         )
     lines = [
-        f"- **{r.panel}**, scale {r.scale_from} -> {r.scale_to}: P(success) {r.p_from:.2f} -> {r.p_to:.2f}, "
-        f"mean of successful runs {r.good_from:.2f} -> {r.good_to:.2f} "
-        f"({'clear: the intervals do not overlap' if r.clear else 'within the bootstrap intervals'})."
+        f"- **{r.panel}**, scale {r.scale_from} -> {r.scale_to}: P(success) {r.p_from:.2f} -> {r.p_to:.2f} "
+        f"(change [{r.fall_low:+.2f}, {r.fall_high:+.2f}]), mean of successful runs {r.good_from:.2f} -> "
+        f"{r.good_to:.2f} (change [{r.rise_low:+.2f}, {r.rise_high:+.2f}]): "
+        f"{'clear, both intervals exclude zero' if r.clear else 'not clear, an interval includes zero'}."
         for r in pairs.itertuples()
     ]
-    return "**In this grid:**\n\n" + "\n".join(lines)
+    return f"**In this grid** (paired {confidence:.0%} bootstrap intervals of each change):\n\n" + "\n".join(lines)
 
 
 def limits_text(
