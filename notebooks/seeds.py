@@ -107,6 +107,14 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # problems, of the per-token negative log-likelihood of the target: $-\frac{1}{|y|}\log p(y \mid x)$
 # with teacher forcing. Every problem weighs the same whatever its length.
 #
+# **The test prompts.** Each scale's seeds answer the same test problems (`eval` in the sweep files).
+# A count problem is fixed by its start, so at a test length of 12 over the integers 0-99 there are
+# only 89 distinct problems, and a test of 200 draws repeats some: the `test prompts` column of the
+# second table counts the distinct ones. Exact match is still a share of 200 answers, but a problem
+# drawn twice counts twice, so it rests on fewer distinct problems than it seems to. Raising the
+# number of distinct problems to 200 would need a test spread over several lengths or a vocabulary of
+# more than 100 integers; both change every stored count run.
+#
 # The second table lists the populations this page was computed from.
 
 # %% tags=["remove-input"]

@@ -170,9 +170,16 @@ def stored_run(tmp_path: Path, name: str, key: str, exact: list[list[int]]) -> R
     """A stored records table: per seed, the exact-match flags of its test examples (log-prob -1 per token)."""
     records = pd.DataFrame(
         [
-            {"seed": seed, "exact_match": flag, "sum_logprob": -2.0 * (1 + flag), "target_len": 2}
+            {
+                "seed": seed,
+                "example": example,
+                "exact_match": flag,
+                "sum_logprob": -2.0 * (1 + flag),
+                "target_len": 2,
+                "target": np.array([SYMBOL0 + example // 2, EOS]),
+            }
             for seed, flags in enumerate(exact)
-            for flag in flags
+            for example, flag in enumerate(flags)
         ]
     )
     manifest = {
@@ -238,6 +245,7 @@ def test_population_table_and_sources_say_where_each_population_comes_from(tmp_p
             "seeds_per_scale": 2,
             "fixed": "n_layers = 1, n_heads = 2, positional = none",
             "train -> test length": "4 -> 6",
+            "test prompts": "2 (1 distinct)",
             "profile": "full",
             "scales not trained yet": "32",
             "training steps": 10,
@@ -249,6 +257,7 @@ def test_population_table_and_sources_say_where_each_population_comes_from(tmp_p
             "seeds_per_scale": 2,
             "fixed": "d_model = 8, n_heads = 2",
             "train -> test length": "4 -> 6",
+            "test prompts": "2 (1 distinct)",
             "profile": "quick",
             "scales not trained yet": "none",
             "training steps": 10,

@@ -399,12 +399,25 @@ def population_table(per_seed: pd.DataFrame, shown: dict[PanelKey, Shown]) -> pd
     return pd.concat([table, facts], axis=1)
 
 
+def prompts_answered(result: Result) -> str:
+    """How many test prompts one seed of a run answered, and how many distinct answers they ask for.
+
+    For count the answer fixes the prompt, so this is the number of distinct test prompts: at a test
+    length L over n_values integers there are only n_values - L + 1, and a larger test repeats some.
+    """
+    table = result.table
+    one_seed = table[table["seed"] == table["seed"].min()]
+    distinct = len({tuple(target) for target in one_seed["target"]})
+    return f"{len(one_seed)} ({distinct} distinct)"
+
+
 def _population_facts(population: Shown, axis: str) -> dict[str, object]:
     """The settings a population's runs share, read from its first run, and what is still to train."""
     first = population.sweep.runs[0]
     return {
         "fixed": ", ".join(f"{k} = {v}" for k, v in first.model.items() if k != AXES[axis]),
         "train -> test length": f"{first.task['train_length']} -> {first.task['test_length']}",
+        "test prompts": prompts_answered(population.results[0]) if population.results else "none stored",
         "profile": population.profile,
         "scales not trained yet": ", ".join(str(spec.model[AXES[axis]]) for spec in population.pending) or "none",
         "training steps": first.train["steps"],
