@@ -296,10 +296,16 @@ def test_pilots_are_read_per_task_and_summed_into_one_sentence(tmp_path: Path) -
     ]
     assert list(listed["pilot"]) == ["c-1", "c-2", "a-1", "a-2"], "each task's first round, then its later ones"
     assert seeds.pilot_sentence(pilots, "addition") == (
-        "In the addition pilots, 3 of 40 pilot members (seeds x settings) succeeded (EM > 0.2 on the longer test "
+        "In the addition pilots, 3 of 40 pilot members (seeds x settings) succeeded (EM > 0.2 on their test "
         "problems); the highest mean EM of any pilot was 0.012."
     )
     assert seeds.pilot_sentence(pilots, "count").startswith("In the count pilots, 30 of 80 pilot members")
+    assert seeds.learning_finding(pilots, ["a-2"]) == (
+        "In distribution (tested on held-out problems of the training lengths): `a-2` at width 32: P(success) "
+        "0.10, mean EM 0.004, mean test loss 1.40 nats per token. 2 of 20 of these pilot members succeeded."
+    )
+    with pytest.raises(ValueError, match="none of the pilots"):
+        seeds.learning_finding(pilots, ["a-9"])
 
 
 def test_longer_training_is_compared_width_by_width_with_the_dip_test_verdict() -> None:
@@ -334,19 +340,19 @@ def test_a_longer_test_is_judged_on_split_seeds_not_on_a_pile_at_zero() -> None:
             "dip_p": [0.01, 0.97, 0.4, 0.2],
         }
     )
-    assert seeds.test_length_finding(pilots, ["t14", "t16"]) == (
+    assert seeds.split_finding(pilots, ["t14", "t16"], "a longer test, same training") == (
         "A longer test, same training: `t14` (width 16: P(success) 0.00, mean EM 0.041, dip p 0.01; width 32: "
         "P(success) 0.15, mean EM 0.115, dip p 0.97); `t16` (width 16: P(success) 0.00, mean EM 0.007, dip p 0.40; "
-        "width 32: P(success) 0.40, mean EM 0.300, dip p 0.20). So at no test length and width does the dip test "
-        "reject a single mode with seeds on both sides of the threshold (p < 0.05): a longer test did not split the "
-        "seeds."
+        "width 32: P(success) 0.40, mean EM 0.300, dip p 0.20). So in no pilot and width does the dip test "
+        "reject a single mode with seeds on both sides of the threshold (p < 0.05): a longer test, same training did "
+        "not split the seeds."
     ), "a dip p of 0.01 at P(success) 0 is a pile at zero, not two modes"
     split = pilots.assign(dip_p=[0.5, 0.5, 0.5, 0.02])
-    assert seeds.test_length_finding(split, ["t14", "t16"]).endswith(
+    assert seeds.split_finding(split, ["t14", "t16"], "a longer test").endswith(
         "So the dip test rejects a single mode, with seeds on both sides of the threshold, for `t16` at width 32."
     )
     with pytest.raises(ValueError, match="none of the pilots"):
-        seeds.test_length_finding(pilots, ["t20"])
+        seeds.split_finding(pilots, ["t20"], "a longer test")
 
 
 def test_em_histograms_bin_by_twentieths_and_keep_the_panel_order() -> None:

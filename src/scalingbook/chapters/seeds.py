@@ -462,8 +462,27 @@ def pilot_sentence(pilots: pd.DataFrame, task: str) -> str:
     succeeded = int(round((rows["p_success"] * rows["seeds"]).sum()))
     return (
         f"In the {task} pilots, {succeeded} of {int(rows['seeds'].sum())} pilot members (seeds x settings) "
-        f"succeeded (EM > 0.2 on the longer test problems); the highest mean EM of any pilot was "
+        f"succeeded (EM > 0.2 on their test problems); the highest mean EM of any pilot was "
         f"{rows['mean_em'].max():.3f}."
+    )
+
+
+def learning_finding(pilots: pd.DataFrame, labels: list[str]) -> str:
+    """Whether the pilots ``labels``, tested in distribution, learnt the task at all: per label and
+    width, P(success), mean EM and mean test loss, and how many members succeeded."""
+    rows = pilots[pilots["label"].isin(labels)]
+    if rows.empty:
+        raise ValueError(f"none of the pilots {labels} is stored")
+    cells = [
+        f"`{r.label}` at width {yaml.safe_load(r.model)['d_model']}: P(success) {r.p_success:.2f}, mean EM "
+        f"{r.mean_em:.3f}, mean test loss {r.mean_loss:.2f} nats per token"
+        for r in rows.itertuples()
+    ]
+    succeeded = int(round((rows["p_success"] * rows["seeds"]).sum()))
+    return (
+        "In distribution (tested on held-out problems of the training lengths): "
+        + "; ".join(cells)
+        + f". {succeeded} of {int(rows['seeds'].sum())} of these pilot members succeeded."
     )
 
 
@@ -492,10 +511,11 @@ def longer_training_finding(pilots: pd.DataFrame, short: str, long: str, alpha: 
     return f"Trained longer (`{long}` against `{short}`): " + "; ".join(parts) + f". So {verdict}."
 
 
-def test_length_finding(pilots: pd.DataFrame, labels: list[str], alpha: float = 0.05) -> str:
-    """What a longer test did to the pilot seeds (the ``labels``, one test length each, same training):
-    per label and width, P(success), mean EM and the dip test's p-value, and whether any width rejects a
-    single mode with the seeds on both sides of the success threshold."""
+def split_finding(pilots: pd.DataFrame, labels: list[str], change: str, alpha: float = 0.05) -> str:
+    """What one change of setting (``change``, such as "a longer test") did to the pilot seeds of
+    ``labels``: per label and width, P(success), mean EM and the dip test's p-value, and whether any
+    width rejects a single mode with the seeds on both sides of the success threshold (a dip-test
+    rejection at P(success) 0 is a pile of seeds at zero, not two modes)."""
     rows = pilots[pilots["label"].isin(labels)]
     if rows.empty:
         raise ValueError(f"none of the pilots {labels} is stored")
@@ -516,10 +536,10 @@ def test_length_finding(pilots: pd.DataFrame, labels: list[str], alpha: float = 
     verdict = (
         f"the dip test rejects a single mode, with seeds on both sides of the threshold, for {', '.join(split)}"
         if split
-        else f"at no test length and width does the dip test reject a single mode with seeds on both sides of the "
-        f"threshold (p < {alpha:g}): a longer test did not split the seeds"
+        else f"in no pilot and width does the dip test reject a single mode with seeds on both sides of the "
+        f"threshold (p < {alpha:g}): {change} did not split the seeds"
     )
-    return "A longer test, same training: " + "; ".join(parts) + f". So {verdict}."
+    return f"{change[0].upper()}{change[1:]}: " + "; ".join(parts) + f". So {verdict}."
 
 
 # ---------------------------------------------------------------------------------------------
