@@ -96,7 +96,7 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # learnt at all within such budgets: tested in distribution on held-out problems of up to 3 digits,
 # at width 64 with 4 heads, for 10,000 steps, without positions and with rotary positions, whose
 # relative offsets let a digit find the hint just before it (`sweeps/pilots/seeds-addition-learnable.yaml`,
-# 10 seeds). A fifth round tested that rotary model, same training, on 4-digit operands
+# 10 seeds), beside round 1's in-distribution control (`add-3-3-d32`: width 32, 2 heads, 3,000 steps). A fifth round tested that rotary model, same training, on 4-digit operands
 # (`sweeps/pilots/seeds-addition-rotary.yaml`). The sentences after the table say how many pilot seeds
 # succeeded, what the in-distribution pilots reached, and what the rotary model did one digit longer.
 # Until a CPU-sized setting is found where some seeds succeed out of distribution, no full addition
@@ -120,8 +120,9 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 #
 # **The test prompts.** Each scale's seeds answer the same test problems (`eval` in the sweep files).
 # A count problem is fixed by its start, so at a test length of 12 over the integers 0-99 there are
-# only 89 distinct problems, and a test of 200 draws repeats some: the `test prompts` column of the
-# second table counts the distinct ones. Exact match is still a share of 200 answers, but a problem
+# only 89 distinct problems, and a test of 200 draws repeats some: the `test problems (distinct
+# answers)` column of the second table counts the distinct ones (for count the answer fixes the
+# problem). Exact match is still a share of 200 answers, but a problem
 # drawn twice counts twice, so it rests on fewer distinct problems than it seems to. Raising the
 # number of distinct problems to 200 would need a test spread over several lengths or a vocabulary of
 # more than 100 integers; both change every stored count run.
@@ -139,13 +140,14 @@ Markdown(seeds.longer_training_finding(pilots, "nope-10-12", "nope-10-12-4500"))
 Markdown(seeds.split_finding(pilots, ["nope-10-14", "nope-10-16", "nope-10-20"], "a longer test"))
 
 # %% tags=["remove-input"]
-Markdown(seeds.split_finding(pilots, ["nope-10-14", "nope-10-14-wide"], "wider models at test length 14"))
+Markdown(seeds.split_finding(pilots, ["nope-10-14", "nope-10-14-wide"], "widths 16 to 64 at test length 14"))
 
 # %% tags=["remove-input"]
-Markdown(seeds.pilot_sentence(pilots, "addition"))
+in_distribution = ("add-3-3-d32", "add-3-3-d64-nope", "add-3-3-d64-rotary")
+Markdown(seeds.pilot_sentence(pilots, "addition", in_distribution))
 
 # %% tags=["remove-input"]
-Markdown(seeds.learning_finding(pilots, ["add-3-3-d32", "add-3-3-d64-nope", "add-3-3-d64-rotary"]))
+Markdown(seeds.learning_finding(pilots, list(in_distribution)))
 
 # %% tags=["remove-input"]
 Markdown(seeds.split_finding(pilots, ["add-3-4-d64-rotary"], "the rotary model one digit longer"))
@@ -191,9 +193,10 @@ Markdown(seeds.grid_sentence(summary))
 # a Gaussian kernel density of the per-token negative log-likelihood across seeds at every scale, on
 # one grid per panel. The paper does not state its kernel or bandwidth. The bandwidth rule is
 # `kde_bandwidth`: by default Silverman's robust rule, 0.9 min(sd, IQR/1.34) n^(-1/5). Scott's rule
-# scales with the standard deviation, which two well separated modes inflate, so it can smooth them
-# into one; the interquartile range grows less. The next section checks whether any verdict changes
-# with the other rules.
+# scales with the standard deviation, which a second mode inflates, so it can smooth a small group of
+# seeds into the large one; while the smaller mode holds under a quarter of the seeds, the
+# interquartile range does not grow with the gap between them. For an even split both rules give
+# about the same bandwidth. The next section checks whether any verdict changes with the other rules.
 
 # %% tags=["remove-input"]
 densities = seeds.panel_densities(per_seed, kde_grid_points, kde_bandwidth)
@@ -209,7 +212,7 @@ seeds.density_chart(densities, sources)
 # by default only when the dip test rejects at `dip_alpha` *and* the density has two or more peaks,
 # so that neither a kernel wiggle nor a test on many tied values marks a scale alone. The paper does
 # not say which rule decided its "several peaks". Both metrics are tested. Below the table, the peak
-# counts and verdicts are recomputed with the other bandwidth rule, cell by cell.
+# counts and verdicts are recomputed with the other bandwidth rules, cell by cell.
 
 # %% tags=["remove-input"]
 bimodality = seeds.panel_bimodality(per_seed, dip_alpha, min_peak_prominence, bimodality_rule, kde_bandwidth)
@@ -221,14 +224,16 @@ Markdown(seeds.bandwidth_sentence(per_seed, dip_alpha, min_peak_prominence, bimo
 #
 # This section is our addition; the paper has no counterpart. A seed's exact match averages its
 # answers to the test prompts, so it can land between 0 and 1 for two different reasons. The seeds
-# may differ (some learnt the task, some did not), or every seed may get each prompt right with some
-# chance, so that seeds differ only by luck, prompt by prompt. Only the first kind of difference can
-# make the distribution bimodal. The **dispersion** compares the variance of exact match across
-# seeds with the variance it would have if seeds were interchangeable, each prompt answered with the
-# success rate it has across all seeds (`stats.seed_dispersion`). The ratio is 1 for interchangeable
-# seeds. It equals the number of test prompts when every seed answers all prompts or none.
-# Equivalently, the **seed share** is the share of a single answer's variance that the seed accounts
-# for (the intraclass correlation): 0% for interchangeable seeds, 100% for a clean split.
+# may differ as a whole (some learnt the task, some did not), or they may differ prompt by prompt,
+# each getting some prompts right and others wrong with no seed better overall. Only the first kind
+# of difference can make the distribution bimodal. The **dispersion** compares the variance of exact
+# match across seeds with the variance it would have if seeds were interchangeable, each prompt
+# answered with the success rate it has across all seeds (`stats.seed_dispersion`). It is computed
+# over the distinct test prompts, each counted once, since a seed answers a repeated prompt the same
+# way every time. The ratio is 1 for interchangeable seeds. It equals the number of distinct prompts
+# when every seed answers all of them or none. Equivalently, the **seed share** is the share of a
+# single answer's variance that the seed accounts for (the intraclass correlation, if a seed shifts
+# its chance on every prompt alike): 0% for interchangeable seeds, 100% for a clean split.
 #
 # For the count task, the table also says where the failed answers first go wrong: the share
 # whose first wrong token is the first answer token, and the share that start counting from the

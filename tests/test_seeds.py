@@ -245,7 +245,7 @@ def test_population_table_and_sources_say_where_each_population_comes_from(tmp_p
             "seeds_per_scale": 2,
             "fixed": "n_layers = 1, n_heads = 2, positional = none",
             "train -> test length": "4 -> 6",
-            "test prompts": "2 (1 distinct)",
+            "test problems (distinct answers)": "2 (1 distinct)",
             "profile": "full",
             "scales not trained yet": "32",
             "training steps": 10,
@@ -257,7 +257,7 @@ def test_population_table_and_sources_say_where_each_population_comes_from(tmp_p
             "seeds_per_scale": 2,
             "fixed": "d_model = 8, n_heads = 2",
             "train -> test length": "4 -> 6",
-            "test prompts": "2 (1 distinct)",
+            "test problems (distinct answers)": "2 (1 distinct)",
             "profile": "quick",
             "scales not trained yet": "none",
             "training steps": 10,
@@ -296,12 +296,18 @@ def test_pilots_are_read_per_task_and_summed_into_one_sentence(tmp_path: Path) -
     ]
     assert list(listed["pilot"]) == ["c-1", "c-2", "a-1", "a-2"], "each task's first round, then its later ones"
     assert seeds.pilot_sentence(pilots, "addition") == (
-        "In the addition pilots, 3 of 40 pilot members (seeds x settings) succeeded (EM > 0.2 on their test "
-        "problems); the highest mean EM of any pilot was 0.012."
+        "In the addition pilots tested on longer problems than they trained on, 3 of 40 pilot members (seeds x "
+        "settings) succeeded (EM > 0.2); the highest mean EM of any of these pilots was 0.012."
     )
-    assert seeds.pilot_sentence(pilots, "count").startswith("In the count pilots, 30 of 80 pilot members")
+    assert seeds.pilot_sentence(pilots, "addition", ("a-2",)).endswith(
+        "1 of 20 pilot members (seeds x settings) succeeded (EM > 0.2); the highest mean EM of any of these "
+        "pilots was 0.012."
+    ), "the in-distribution pilot a-2 is left out"
+    assert seeds.pilot_sentence(pilots, "count").startswith(
+        "In the count pilots tested on longer problems than they trained on, 30 of 80 pilot members"
+    )
     assert seeds.learning_finding(pilots, ["a-2"]) == (
-        "In distribution (tested on held-out problems of the training lengths): `a-2` at width 32: P(success) "
+        "In distribution (tested on held-out problems of the longest training length): `a-2` at width 32: P(success) "
         "0.10, mean EM 0.004, mean test loss 1.40 nats per token. 2 of 20 of these pilot members succeeded."
     )
     with pytest.raises(ValueError, match="none of the pilots"):
@@ -350,6 +356,10 @@ def test_a_longer_test_is_judged_on_split_seeds_not_on_a_pile_at_zero() -> None:
     split = pilots.assign(dip_p=[0.5, 0.5, 0.5, 0.02])
     assert seeds.split_finding(split, ["t14", "t16"], "a longer test").endswith(
         "So the dip test rejects a single mode, with seeds on both sides of the threshold, for `t16` at width 32."
+    )
+    nobody = pilots.assign(p_success=0.0)
+    assert seeds.split_finding(nobody, ["t14", "t16"], "a longer test").endswith(
+        "So no seed succeeded: a longer test left no successful seeds to split from the failed ones."
     )
     with pytest.raises(ValueError, match="none of the pilots"):
         seeds.split_finding(pilots, ["t20"], "a longer test")
@@ -429,7 +439,7 @@ def test_inverse_scaling_tests_each_change_on_seeds_paired_across_the_two_scales
     first, second = pairs.iloc[0], pairs.iloc[1]
     assert (first["p_from"], first["p_to"]) == (0.8, 0.5)
     assert first["fall_low"] < -0.3 + 0.1 and first["fall_high"] < 0 < first["rise_low"]
-    assert second["fall_low"] < 0 < second["fall_high"], "a fall of 2 seeds in 200 is within the seeds' noise"
+    assert second["fall_low"] < 0 < second["fall_high"], "a fall of 4 seeds in 200 is within the seeds' noise"
     text = seeds.inverse_scaling_text(pairs)
     assert text.startswith("**In this grid** (paired 95% bootstrap intervals of each change):")
     assert "- **A**, scale 1 -> 2: P(success) 0.80 -> 0.50 (change [" in text
@@ -437,6 +447,20 @@ def test_inverse_scaling_tests_each_change_on_seeds_paired_across_the_two_scales
     assert text.count("not clear, an interval includes zero") == 1
     none = seeds.inverse_scaling({("t", "b"): b})
     assert none.empty and seeds.inverse_scaling_text(none).startswith("**In this grid** no pair of neighbouring")
+
+
+def test_inverse_scaling_pairs_each_seed_across_the_two_scales_and_skips_a_missing_one() -> None:
+    seed = np.arange(200)
+    before = pd.DataFrame({"panel": "A", "scale": 1, "seed": seed, "em": np.where(seed < 100, 0.5, 0.0)})
+    after = pd.DataFrame({"panel": "A", "scale": 2, "seed": seed, "em": np.where(seed < 90, 0.9, 0.0)})
+    after = after[after["seed"] != 199]  # a seed left out at one scale takes part only where it was kept
+    pairs = seeds.inverse_scaling({("t", "a"): pd.concat([before, after])}, n_resamples=1000)
+    row = pairs.iloc[0]
+    assert (row["p_from"], row["p_to"]) == (0.5, pytest.approx(90 / 199))
+    assert row["fall_high"] < 0 and row["clear"], (
+        "the 10 seeds that stopped succeeding are a clear fall when each seed is compared with itself; "
+        "two independent intervals of 0.50 and 0.45 from 200 seeds would overlap"
+    )
 
 
 def limits_inputs(
@@ -612,8 +636,8 @@ def test_count_failures_say_where_the_wrong_answers_go_wrong() -> None:
 
 
 def test_panel_failures_cover_the_count_panels_and_the_sentence_states_their_ranges(tmp_path: Path) -> None:
-    split = [(2, [2, 3, 4, 5]), (3, [3, 4, 5, 6])]
-    wrong = [(2, [5, 6, 7, 8]), (3, [4, 5, 6, 7])]
+    split = [(2, [2, 3, 4, 5]), (3, [3, 4, 5, 6]), (2, [2, 3, 4, 5])]  # the first prompt drawn twice
+    wrong = [(2, [5, 6, 7, 8]), (3, [4, 5, 6, 7]), (2, [5, 6, 7, 8])]
     first_only = [(2, [2, 3, 4, 5]), (3, [6, 7, 8, 9])]
     second_only = [(2, [5, 6, 7, 8]), (3, [3, 4, 5, 6])]
 
@@ -637,15 +661,17 @@ def test_panel_failures_cover_the_count_panels_and_the_sentence_states_their_ran
     failures = seeds.panel_failures(shown)
     assert list(failures["scale"]) == [8, 16], "only count panels, one row per stored run"
     assert list(failures["panel"]) == ["count · width (d_model)"] * 2
+    assert list(failures["distinct_prompts"]) == [2, 2]
     np.testing.assert_allclose(
         failures["dispersion"],
         [2.0, 0.0],
-        err_msg="2 prompts: a split gives 2, seeds that share the answers out evenly 0",
+        err_msg="2 distinct prompts, the repeat counted once: a split gives 2, seeds that share the answers out evenly 0",
     )
     np.testing.assert_allclose(failures["seed_share"], [1.0, -1.0])
     np.testing.assert_allclose(failures["mean_em"], [0.5, 0.5])
     np.testing.assert_allclose(failures["from_end"], [0.5, 1.0])
     sentence = seeds.failure_sentence(failures)
+    assert sentence.startswith("**In these populations**, over their 2 distinct test prompts, ")
     assert "0.0 to 2.0 times" in sentence and "-100% to 100%" in sentence
     assert "50% to 100% begin with the prompt's end number" in sentence
     assert "100% to 100% go wrong at the first answer token" in sentence

@@ -181,9 +181,10 @@ def clopper_pearson(
 
 def _silverman_iqr(kernel: gaussian_kde) -> float:
     """Silverman's (1986, Eq. 3.31) robust rule, h = 0.9 min(sd, IQR / 1.34) n^(-1/5), as the factor of
-    the sample sd that scipy expects. A sample split into two groups has a large sd but a smaller IQR,
-    so the kernel stays narrow enough not to smooth the two modes into one; with IQR 0 (over half the
-    seeds tied) it falls back to the sd."""
+    the sample sd that scipy expects. A small second group of seeds (under a quarter) inflates the sd
+    but not the IQR, so the kernel stays narrow enough not to smooth it into the large one; for an
+    even split the IQR grows too and the rule is close to Scott's. With IQR 0 (over three quarters of
+    the seeds tied) it falls back to the sd; with nearly that many tied, the bandwidth can be tiny."""
     sample = kernel.dataset[0]
     sd = sample.std(ddof=1)
     q1, q3 = np.percentile(sample, [25, 75])
@@ -213,7 +214,7 @@ def kde(
 
     Bandwidth: Scott's rule by default, kernel sd = sample sd * n^(-1/5) (scipy's ``gaussian_kde``;
     the paper does not state its choice), scipy's "silverman", or "silverman-iqr" (Silverman's robust
-    rule, which does not widen with the gap between two modes). A sample with no spread, such as every seed failing with
+    rule, which a small second mode does not widen; see :func:`_silverman_iqr`). A sample with no spread, such as every seed failing with
     EM = 0, has no Scott bandwidth; it gets a normal density of sd ``min_bandwidth`` at its value.
     """
     sample = finite_sample(values)

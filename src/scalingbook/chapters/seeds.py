@@ -399,16 +399,23 @@ def population_table(per_seed: pd.DataFrame, shown: dict[PanelKey, Shown]) -> pd
     return pd.concat([table, facts], axis=1)
 
 
-def prompts_answered(result: Result) -> str:
-    """How many test prompts one seed of a run answered, and how many distinct answers they ask for.
+def distinct_answers(records: pd.DataFrame) -> pd.DataFrame:
+    """The records with one row per seed and distinct target answer, and an ``answer`` key column.
 
-    For count the answer fixes the prompt, so this is the number of distinct test prompts: at a test
-    length L over n_values integers there are only n_values - L + 1, and a larger test repeats some.
+    A test set drawn at random can repeat a problem (count at test length L over n_values integers
+    has only n_values - L + 1), and greedy decoding answers a repeat exactly as the first time, so
+    statistics that treat test problems as independent must count each once. For count the answer
+    fixes the prompt; for addition two prompts may, rarely, share an answer.
     """
+    answer = records["target"].map(lambda target: np.asarray(target).tobytes())
+    return records.assign(answer=answer).drop_duplicates(["seed", "answer"])
+
+
+def prompts_answered(result: Result) -> str:
+    """How many test problems one seed of a run answered, and how many distinct answers they ask for."""
     table = result.table
     one_seed = table[table["seed"] == table["seed"].min()]
-    distinct = len({tuple(target) for target in one_seed["target"]})
-    return f"{len(one_seed)} ({distinct} distinct)"
+    return f"{len(one_seed)} ({len(distinct_answers(one_seed))} distinct)"
 
 
 def _population_facts(population: Shown, axis: str) -> dict[str, object]:
@@ -417,7 +424,9 @@ def _population_facts(population: Shown, axis: str) -> dict[str, object]:
     return {
         "fixed": ", ".join(f"{k} = {v}" for k, v in first.model.items() if k != AXES[axis]),
         "train -> test length": f"{first.task['train_length']} -> {first.task['test_length']}",
-        "test prompts": prompts_answered(population.results[0]) if population.results else "none stored",
+        "test problems (distinct answers)": (
+            prompts_answered(population.results[0]) if population.results else "none stored"
+        ),
         "profile": population.profile,
         "scales not trained yet": ", ".join(str(spec.model[AXES[axis]]) for spec in population.pending) or "none",
         "training steps": first.train["steps"],
@@ -456,14 +465,16 @@ def pilot_table(pilots: pd.DataFrame) -> Styler:
     return table.style.format(precision=3).hide(axis="index")
 
 
-def pilot_sentence(pilots: pd.DataFrame, task: str) -> str:
-    """How many of one task's pilot members succeeded, and the best mean EM any pilot reached."""
-    rows = pilots[pilots["task"] == task]
+def pilot_sentence(pilots: pd.DataFrame, task: str, in_distribution: tuple[str, ...] = ()) -> str:
+    """How many of one task's pilot members succeeded on problems longer than their training, and the
+    best mean EM any such pilot reached; the pilots ``in_distribution`` are left out (see
+    :func:`learning_finding`)."""
+    rows = pilots[(pilots["task"] == task) & ~pilots["label"].isin(in_distribution)]
     succeeded = int(round((rows["p_success"] * rows["seeds"]).sum()))
     return (
-        f"In the {task} pilots, {succeeded} of {int(rows['seeds'].sum())} pilot members (seeds x settings) "
-        f"succeeded (EM > 0.2 on their test problems); the highest mean EM of any pilot was "
-        f"{rows['mean_em'].max():.3f}."
+        f"In the {task} pilots tested on longer problems than they trained on, {succeeded} of "
+        f"{int(rows['seeds'].sum())} pilot members (seeds x settings) succeeded (EM > 0.2); the highest "
+        f"mean EM of any of these pilots was {rows['mean_em'].max():.3f}."
     )
 
 
@@ -480,7 +491,7 @@ def learning_finding(pilots: pd.DataFrame, labels: list[str]) -> str:
     ]
     succeeded = int(round((rows["p_success"] * rows["seeds"]).sum()))
     return (
-        "In distribution (tested on held-out problems of the training lengths): "
+        "In distribution (tested on held-out problems of the longest training length): "
         + "; ".join(cells)
         + f". {succeeded} of {int(rows['seeds'].sum())} of these pilot members succeeded."
     )
@@ -533,12 +544,17 @@ def split_finding(pilots: pd.DataFrame, labels: list[str], change: str, alpha: f
             for r in widths.itertuples()
             if r.dip_p < alpha and 0 < r.p_success < 1
         ]
-    verdict = (
-        f"the dip test rejects a single mode, with seeds on both sides of the threshold, for {', '.join(split)}"
-        if split
-        else f"in no pilot and width does the dip test reject a single mode with seeds on both sides of the "
-        f"threshold (p < {alpha:g}): {change} did not split the seeds"
-    )
+    if split:
+        verdict = (
+            f"the dip test rejects a single mode, with seeds on both sides of the threshold, for {', '.join(split)}"
+        )
+    elif (rows["p_success"] == 0).all():
+        verdict = f"no seed succeeded: {change} left no successful seeds to split from the failed ones"
+    else:
+        verdict = (
+            f"in no pilot and width does the dip test reject a single mode with seeds on both sides of the "
+            f"threshold (p < {alpha:g}): {change} did not split the seeds"
+        )
     return f"{change[0].upper()}{change[1:]}: " + "; ".join(parts) + f". So {verdict}."
 
 
@@ -755,29 +771,34 @@ def count_failures(records: pd.DataFrame | Result) -> dict[str, float]:
 
 
 def panel_failures(shown: dict[PanelKey, Shown]) -> pd.DataFrame:
-    """Per count panel and scale: mean exact match, :func:`scalingbook.analysis.stats.seed_dispersion`,
-    the seed's share of one answer's variance, and :func:`count_failures`, from the per-example records.
+    """Per count panel and scale: mean exact match, then, over the distinct test prompts
+    (:func:`distinct_answers`, since a repeated prompt is answered the same way every time),
+    :func:`scalingbook.analysis.stats.seed_dispersion`, the seed's share of one answer's variance,
+    and :func:`count_failures`.
 
-    If a seed's answers vary around its own success rate, the dispersion R of n prompts is
-    1 + (n - 1) rho, where rho is the share of one answer's variance that the seed accounts for
-    (the intraclass correlation): 0 for interchangeable seeds, 1 for a clean split.
+    If each seed's answers vary around its own success rate (an additive seed effect), the
+    dispersion R over n prompts is 1 + (n - 1) rho, where rho is the share of one answer's variance
+    that the seed accounts for (the intraclass correlation): 0 for interchangeable seeds, 1 for a
+    clean split. A seed-by-prompt interaction counts as chance.
     """
     rows = []
     for (task, axis), population in shown.items():
         if task != "count":
             continue
         for spec, result in zip(population.sweep.runs, population.results):
-            n_prompts = result.table["example"].nunique()
-            dispersion = stats.seed_dispersion(result)
+            trained, _ = stats.trained_records(result)
+            distinct = distinct_answers(trained)
+            n_prompts = distinct["answer"].nunique()
+            dispersion = stats.seed_dispersion(distinct, example="answer")
             rows.append(
                 {
                     "panel": panel_label(task, axis),
                     "scale": spec.model[AXES[axis]],
-                    "n_prompts": n_prompts,
+                    "distinct_prompts": n_prompts,
                     "mean_em": stats.seed_outcomes(result)["em"].mean(),
                     "dispersion": dispersion,
                     "seed_share": (dispersion - 1) / (n_prompts - 1),
-                    **count_failures(result),
+                    **count_failures(distinct),
                 }
             )
     return pd.DataFrame(rows)
@@ -792,8 +813,11 @@ def failure_table(failures: pd.DataFrame) -> Styler:
 def failure_sentence(failures: pd.DataFrame) -> str:
     """What the failure table says over all its scales: how much of an answer's variance the seed
     accounts for, against the 100% of a clean split, and where the failed answers go wrong."""
+    n_prompts = failures["distinct_prompts"]
     return (
-        f"**In these populations** the variance of exact match across seeds is "
+        f"**In these populations**, over their {n_prompts.min()}"
+        f"{'' if n_prompts.min() == n_prompts.max() else f' to {n_prompts.max()}'} distinct test prompts, "
+        f"the variance of exact match across seeds is "
         f"{failures['dispersion'].min():.1f} to {failures['dispersion'].max():.1f} times what "
         f"interchangeable seeds would give: the seed accounts for {failures['seed_share'].min():.0%} to "
         f"{failures['seed_share'].max():.0%} of the variance of a single answer, where a clean split into "
