@@ -214,8 +214,9 @@ def kde(
 
     Bandwidth: Scott's rule by default, kernel sd = sample sd * n^(-1/5) (scipy's ``gaussian_kde``;
     the paper does not state its choice), scipy's "silverman", or "silverman-iqr" (Silverman's robust
-    rule, which a small second mode does not widen; see :func:`_silverman_iqr`). A sample with no spread, such as every seed failing with
-    EM = 0, has no Scott bandwidth; it gets a normal density of sd ``min_bandwidth`` at its value.
+    rule, which a small second mode does not widen; see :func:`_silverman_iqr`). A sample with no
+    spread, such as every seed failing with EM = 0, has no Scott bandwidth; it gets a normal density
+    of sd ``min_bandwidth`` at its value.
     """
     sample = finite_sample(values)
     kernel = _kernel(sample, bw_method)

@@ -36,7 +36,7 @@ BimodalityRule = Literal["dip", "peaks", "both", "either"]
 
 
 SUCCESS_THRESHOLD = 0.2  # Zhao et al. 2025, Fig. 3: a run succeeds when its exact match exceeds 20%
-KDE_BANDWIDTH = "silverman-iqr"  # the paper does not say; a robust rule that two modes do not widen (stats.kde)
+KDE_BANDWIDTH = "silverman-iqr"  # the paper does not say; a robust rule that a small second mode does not widen
 
 
 def success_probability(em: np.ndarray, axis: int = -1, threshold: float = SUCCESS_THRESHOLD) -> np.ndarray:
@@ -465,14 +465,31 @@ def pilot_table(pilots: pd.DataFrame) -> Styler:
     return table.style.format(precision=3).hide(axis="index")
 
 
+def _pilots_named(pilots: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """The pilot rows of ``labels``, or an error naming them when none is stored."""
+    rows = pilots[pilots["label"].isin(labels)]
+    if rows.empty:
+        raise ValueError(f"none of the pilots {labels} is stored")
+    return rows
+
+
+def _width(model: str) -> int:
+    """The d_model of a pilot row's model column (YAML)."""
+    return int(yaml.safe_load(model)["d_model"])
+
+
+def _members_succeeded(rows: pd.DataFrame) -> int:
+    """How many pilot members (seeds x settings) of ``rows`` succeeded."""
+    return int(round((rows["p_success"] * rows["seeds"]).sum()))
+
+
 def pilot_sentence(pilots: pd.DataFrame, task: str, in_distribution: tuple[str, ...] = ()) -> str:
     """How many of one task's pilot members succeeded on problems longer than their training, and the
     best mean EM any such pilot reached; the pilots ``in_distribution`` are left out (see
     :func:`learning_finding`)."""
     rows = pilots[(pilots["task"] == task) & ~pilots["label"].isin(in_distribution)]
-    succeeded = int(round((rows["p_success"] * rows["seeds"]).sum()))
     return (
-        f"In the {task} pilots tested on longer problems than they trained on, {succeeded} of "
+        f"In the {task} pilots tested on longer problems than they trained on, {_members_succeeded(rows)} of "
         f"{int(rows['seeds'].sum())} pilot members (seeds x settings) succeeded (EM > 0.2); the highest "
         f"mean EM of any of these pilots was {rows['mean_em'].max():.3f}."
     )
@@ -481,19 +498,16 @@ def pilot_sentence(pilots: pd.DataFrame, task: str, in_distribution: tuple[str, 
 def learning_finding(pilots: pd.DataFrame, labels: list[str]) -> str:
     """Whether the pilots ``labels``, tested in distribution, learnt the task at all: per label and
     width, P(success), mean EM and mean test loss, and how many members succeeded."""
-    rows = pilots[pilots["label"].isin(labels)]
-    if rows.empty:
-        raise ValueError(f"none of the pilots {labels} is stored")
+    rows = _pilots_named(pilots, labels)
     cells = [
-        f"`{r.label}` at width {yaml.safe_load(r.model)['d_model']}: P(success) {r.p_success:.2f}, mean EM "
+        f"`{r.label}` at width {_width(r.model)}: P(success) {r.p_success:.2f}, mean EM "
         f"{r.mean_em:.3f}, mean test loss {r.mean_loss:.2f} nats per token"
         for r in rows.itertuples()
     ]
-    succeeded = int(round((rows["p_success"] * rows["seeds"]).sum()))
     return (
         "In distribution (tested on held-out problems of the longest training length): "
         + "; ".join(cells)
-        + f". {succeeded} of {int(rows['seeds'].sum())} of these pilot members succeeded."
+        + f". {_members_succeeded(rows)} of {int(rows['seeds'].sum())} of these pilot members succeeded."
     )
 
 
@@ -507,7 +521,7 @@ def longer_training_finding(pilots: pd.DataFrame, short: str, long: str, alpha: 
     parts, split = [], []
     for model in widths:
         a, b = rows.loc[(short, model)], rows.loc[(long, model)]
-        width = yaml.safe_load(model)["d_model"]
+        width = _width(model)
         parts.append(
             f"at width {width}, mean test loss {a['mean_loss']:.2f} -> {b['mean_loss']:.2f}, "
             f"P(success) {a['p_success']:.2f} -> {b['p_success']:.2f}, dip p {a['dip_p']:.2f} -> {b['dip_p']:.2f}"
@@ -527,20 +541,17 @@ def split_finding(pilots: pd.DataFrame, labels: list[str], change: str, alpha: f
     ``labels``: per label and width, P(success), mean EM and the dip test's p-value, and whether any
     width rejects a single mode with the seeds on both sides of the success threshold (a dip-test
     rejection at P(success) 0 is a pile of seeds at zero, not two modes)."""
-    rows = pilots[pilots["label"].isin(labels)]
-    if rows.empty:
-        raise ValueError(f"none of the pilots {labels} is stored")
+    rows = _pilots_named(pilots, labels)
     parts, split = [], []
     for label in labels:
         widths = rows[rows["label"] == label]
         cells = [
-            f"width {yaml.safe_load(r.model)['d_model']}: P(success) {r.p_success:.2f}, mean EM {r.mean_em:.3f}, "
-            f"dip p {r.dip_p:.2f}"
+            f"width {_width(r.model)}: P(success) {r.p_success:.2f}, mean EM {r.mean_em:.3f}, dip p {r.dip_p:.2f}"
             for r in widths.itertuples()
         ]
         parts.append(f"`{label}` ({'; '.join(cells)})")
         split += [
-            f"`{label}` at width {yaml.safe_load(r.model)['d_model']}"
+            f"`{label}` at width {_width(r.model)}"
             for r in widths.itertuples()
             if r.dip_p < alpha and 0 < r.p_success < 1
         ]
