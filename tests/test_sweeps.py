@@ -132,6 +132,24 @@ def test_yaml_number_forms_are_accepted_and_stored_keys_kept(tmp_path):
     assert Sweep.from_dict(CONFIG).runs[0].key == PINNED_KEY
 
 
+def test_a_distinct_test_set_is_stored_and_checked_before_training(tmp_path, checkpoints):
+    """eval.distinct: the run is scored on n_examples distinct problems; a task with fewer is refused
+    when the config is loaded, and leaving the switch off keeps every stored key."""
+    assert Sweep.from_dict({**CONFIG, "eval": {"n_examples": 16, "distinct": False}}).runs[0].key == PINNED_KEY
+    distinct = {
+        **CONFIG,
+        "task": {**CONFIG["task"], "test_max_length": 7},
+        "grid": CONFIG["grid"][:1],
+        "eval": {"n_examples": 150, "distinct": True},
+    }
+    (result,) = run_sweep(Sweep.from_dict(distinct), "quick", store_root=tmp_path / "store", log=lambda _: None)
+    one_seed = result.table[result.table["seed"] == 0]
+    assert len(one_seed) == 150 and one_seed["target"].map(lambda t: bytes(t)).nunique() == 150
+    assert set(one_seed["length"]) == {5, 6, 7}
+    with pytest.raises(SweepError, match=r"eval\.distinct: .*96 distinct test problems.*fewer than the 150"):
+        Sweep.from_dict({**distinct, "task": CONFIG["task"]})
+
+
 def test_load_reports_missing_and_malformed_files(tmp_path):
     with pytest.raises(SweepError, match="does not exist"):
         Sweep.load(tmp_path / "nope.yaml")

@@ -20,6 +20,7 @@ from scalingbook.lab.tasks import (
     encode,
     example_keys,
     sample,
+    sample_distinct,
     train_batch,
 )
 
@@ -31,14 +32,19 @@ splits = st.sampled_from(["train", "test"])
 @st.composite
 def counts(draw: st.DrawFn) -> Count:
     train, test = draw(st.integers(1, 30)), draw(st.integers(1, 40))
+    test_max = draw(st.one_of(st.none(), st.integers(test, test + 3)))
+    longest = test if test_max is None else test_max
     # an in-distribution test needs at least 1/holdout starts to hold some out
-    room = test + 9 if test <= train else test
-    return Count(train, test, n_values=draw(st.integers(max(train, room, 20), 100)))
+    room = longest + 9 if test <= train else longest
+    return Count(train, test, test_max_length=test_max, n_values=draw(st.integers(max(train, room, 20), 100)))
 
 
 @st.composite
 def additions(draw: st.DrawFn) -> IndexHintAddition:
-    return IndexHintAddition(draw(st.integers(1, 12)), draw(st.integers(1, 15)))
+    test = draw(st.integers(1, 15))
+    return IndexHintAddition(
+        draw(st.integers(1, 12)), test, test_max_length=draw(st.one_of(st.none(), st.just(test + 2)))
+    )
 
 
 @st.composite
@@ -127,7 +133,9 @@ def test_answers_are_correct_and_lengths_as_asked(task, seed, split):
     assert ex.tokens.shape == (64, task.seq_len(split)) and ex.tokens.dtype == np.uint8
     assert ex.tokens.max() < VOCAB_SIZE
     if split == "test":
-        assert set(lengths) == {task.test_length}
+        assert set(lengths) <= set(task.test_lengths)
+        if task.test_max_length is None:
+            assert set(lengths) == {task.test_length}
     else:
         assert all(task.min_length <= n <= task.train_length for n in lengths)
 
@@ -185,9 +193,33 @@ def test_examples_of_the_docstrings():
     assert (ex.prompt_len == 4).all()
 
 
+def test_a_distinct_test_set_is_the_stream_read_until_enough_distinct_problems():
+    """Count at test length 12 over 100 integers has 89 problems: 200 draws repeat them (79 distinct
+    at eval seed 1234, the full profile's old test), so a distinct test set spans lengths 11-13."""
+    assert len(np.unique(sample(Count(10, 12), 200, "test", 1234).tokens, axis=0)) == 79
+    task = Count(10, 11, test_max_length=13)
+    distinct = sample_distinct(task, 200, 1234)
+    assert len(np.unique(distinct.tokens, axis=0)) == 200 and set(distinct.length.tolist()) == {11, 12, 13}
+    stream = sample(task, 2000, "test", 1234)
+    _, first = np.unique(stream.tokens, axis=0, return_index=True)
+    np.testing.assert_array_equal(distinct.tokens, stream.tokens[np.sort(first)[:200]])
+    np.testing.assert_array_equal(sample_distinct(task, 50, 1234).tokens, distinct.tokens[:50])  # prefix-stable
+    check(task, distinct)
+    with pytest.raises(ValueError, match="89 distinct test problems.*fewer than the 200 asked for.*test_max_length"):
+        sample_distinct(Count(10, 12), 200, 1234)
+
+
+def test_chance_over_several_test_lengths_is_the_mean_of_each():
+    assert WordUnscramble(3, 3, test_max_length=4).chance_exact_match() == pytest.approx((1 / 6 + 1 / 24) / 2)
+    two = FewShotArithmetic(2, 1, test_max_length=2).chance_exact_match()
+    assert two == pytest.approx((FewShotArithmetic(2, 1).chance_exact_match() + 1 / 179) / 2)
+
+
 def test_invalid_parameters_are_named():
     with pytest.raises(ValueError, match="train_length"):
         Count(0, 5)
+    with pytest.raises(ValueError, match=r"test_max_length must be in \[test_length = 8, 100\], got 7"):
+        Count(5, 8, test_max_length=7)
     with pytest.raises(ValueError, match="n_values"):
         Count(5, 30, n_values=20)
     with pytest.raises(ValueError, match="op"):

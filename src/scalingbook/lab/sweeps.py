@@ -82,6 +82,7 @@ from scalingbook.lab.store import (
 )
 from scalingbook.lab.tasks import (
     Count,
+    Examples,
     FewShotArithmetic,
     IndexHintAddition,
     LanguageModelling,
@@ -89,6 +90,7 @@ from scalingbook.lab.tasks import (
     Task,
     WordUnscramble,
     sample,
+    sample_distinct,
 )
 from scalingbook.lab.train import RUNTIME_FIELDS, Member, TrainConfig, member_chunk
 
@@ -107,6 +109,8 @@ EVAL_DEFAULTS = {
     "n_examples": 500,
     "seed": 1234,
     "batch_size": 256,
+    # the test set holds n_examples distinct problems (tasks.sample_distinct), not n_examples draws
+    "distinct": False,
     # a larger test set of component large_component ("" for a plain task) for the smallest runs
     "large_component": "",
     "large_n_examples": 0,
@@ -117,6 +121,7 @@ EVAL_DEFAULTS = {
     "choice_n_examples": 0,
 }
 _EVAL_OPTIONAL = (
+    "distinct",
     "large_component",
     "large_n_examples",
     "large_smallest",
@@ -304,6 +309,11 @@ class Sweep:
                 raise SweepError(f"{source}: grid[{i}]: {err}") from None
             runs.append(spec)
         built = runs[0].build_task()
+        if evaluation["distinct"]:
+            try:  # before any training: a task with too few test problems fails here, not after
+                test_set(built, evaluation)
+            except ValueError as err:
+                raise SweepError(f"{source}: eval.distinct: {err}") from None
         sizes = [param_count(r.model_config(built)) for r in runs]
         rank = {i: r for r, i in enumerate(sorted(range(len(runs)), key=lambda i: (sizes[i], i)))}
         runs = [replace(r, eval=_resolve_eval(evaluation, built, rank[i], source)) for i, r in enumerate(runs)]
@@ -346,6 +356,7 @@ _FIELD_RULES: dict[str, dict[str, tuple[str, float | None, bool, float | None]]]
         "n_examples": ("int", 1, True, None),
         "seed": ("int", 0, True, None),
         "batch_size": ("int", 1, True, None),
+        "distinct": ("bool", None, True, None),
         "large_component": ("str", None, True, None),
         "large_n_examples": ("int", 0, True, None),
         "large_smallest": ("int", 0, True, None),
@@ -498,7 +509,7 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
             write_atomic(spent_file, json.dumps({"cpu_seconds": earlier + sitting}).encode())
             return {"status": "stopped", "cpu_seconds": sitting}
         tables = {"training": result.losses(), **_extra_evaluations(spec, task, result.model)}
-        examples = sample(task, spec.eval["n_examples"], "test", spec.eval["seed"])
+        examples = test_set(task, spec.eval)
         score = score_language if isinstance(task, LanguageModelling) else evaluate
         tables["records"] = score(result.model, examples, batch_size=spec.eval["batch_size"])
     summary = result.summary()
@@ -596,6 +607,14 @@ def run_one(spec: RunSpec, profile: str, device: str = "cpu", store_root: str | 
     for index in range(chunk_count(spec, device)):
         run_chunk(spec, profile, device, index)
     return store_run(spec, profile, device, store)
+
+
+def test_set(task: Task, evaluation: dict[str, Any]) -> Examples:
+    """A run's main test set: ``n_examples`` draws of the eval seed's test stream, or with ``distinct``
+    the first ``n_examples`` distinct problems in it."""
+    if evaluation["distinct"]:
+        return sample_distinct(task, evaluation["n_examples"], evaluation["seed"])
+    return sample(task, evaluation["n_examples"], "test", evaluation["seed"])
 
 
 def _extra_evaluations(spec: RunSpec, task: Task, model: Any) -> dict[str, Any]:

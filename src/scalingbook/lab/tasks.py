@@ -19,7 +19,9 @@ stream of one population member never depends on the others.
 
 Train and test are disjoint by construction. The *length* of an example is the number of integers
 counted or the number of digits of the longest operand. Training examples have length at most
-``train_length``; test examples have length exactly ``test_length``. A fixed pseudo-random fraction
+``train_length``; test examples have length ``test_length`` (or, with ``test_max_length``, a length
+drawn uniformly from ``test_length`` to ``test_max_length``, for a task with too few problems of one
+length to give a test set enough distinct problems). A fixed pseudo-random fraction
 ``holdout`` of all problems (chosen by a hash of the problem itself, not of the key) is reserved for
 testing: training never draws one, and a test at a length that training also covers draws only those.
 """
@@ -51,6 +53,7 @@ SYMBOL0 = TOKEN["#0"]
 _STREAMS = {"train": 1, "test": 2}
 _HOLDOUT_BITS = 24
 _MAX_ATTEMPTS = 1000
+_DISTINCT_DRAWS = 64  # sample_distinct reads at most this many draws per distinct example asked for
 
 
 def encode(text: str) -> np.ndarray:
@@ -194,6 +197,7 @@ class _Task:
     test_length: int
     holdout: float = 0.1
     min_length: int = 1
+    test_max_length: int | None = None
     max_length: ClassVar[int]
 
     def __post_init__(self) -> None:
@@ -203,12 +207,27 @@ class _Task:
                 raise ValueError(
                     f"{type(self).__name__}.{name} must be in [{self.min_length}, {self.max_length}], got {value}"
                 )
+        if self.test_max_length is not None and not self.test_length <= self.test_max_length <= self.max_length:
+            raise ValueError(
+                f"{type(self).__name__}.test_max_length must be in [test_length = {self.test_length}, "
+                f"{self.max_length}], got {self.test_max_length}"
+            )
         if not 0 < self.holdout < 1:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
 
+    @property
+    def longest_test(self) -> int:
+        """The longest test length: ``test_max_length`` when set, else ``test_length``."""
+        return self.test_length if self.test_max_length is None else self.test_max_length
+
+    @property
+    def test_lengths(self) -> range:
+        """Every length a test example can have."""
+        return range(self.test_length, self.longest_test + 1)
+
     def seq_len(self, split: Split) -> int:
         """Padded length that fits every example of ``split``."""
-        return self._n_tokens(self.train_length if split == "train" else self.test_length)
+        return self._n_tokens(self.train_length if split == "train" else self.longest_test)
 
     def generate(self, keys: np.ndarray, split: Split, seq_len: int | None = None) -> Examples:
         """The examples of ``keys`` (any shape; flattened) in ``split``, padded to ``seq_len``."""
@@ -216,7 +235,7 @@ class _Task:
         if split == "train":
             lengths = _ints(hash64(keys, 0), self.min_length, self.train_length)
         elif split == "test":
-            lengths = np.full(len(keys), self.test_length, dtype=np.int64)
+            lengths = _ints(hash64(keys, 0), self.test_length, self.longest_test)
         else:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         problems = self._eligible(keys, lengths, split)
@@ -283,7 +302,7 @@ class Count(_Task):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not max(self.train_length, self.test_length) <= self.n_values <= N_SYMBOLS:
+        if not max(self.train_length, self.longest_test) <= self.n_values <= N_SYMBOLS:
             raise ValueError(f"n_values must be in [longest length, {N_SYMBOLS}], got {self.n_values}")
 
     def _n_tokens(self, length: int) -> int:
@@ -305,7 +324,7 @@ class Count(_Task):
 
     def _render(self, problems: dict[str, np.ndarray], lengths: np.ndarray) -> list[_Piece]:
         start, n = problems["start"], len(lengths)
-        width = max(self.train_length, self.test_length)
+        width = max(self.train_length, self.longest_test)
         counted = start[:, None] + np.arange(width)
         return [
             _const(BOS, n),
@@ -332,7 +351,7 @@ class IndexHintAddition(_Task):
         return 6 * length + 6  # BOS, two hinted operands, +, >, hinted sum, EOS
 
     def _problems(self, keys: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
-        width = max(self.train_length, self.test_length)
+        width = max(self.train_length, self.longest_test)
         short = _ints(hash64(keys, 0), 1, lengths)
         swap = hash64(keys, 1) % np.uint64(2) == 1
         len_a, len_b = np.where(swap, short, lengths), np.where(swap, lengths, short)
@@ -420,16 +439,20 @@ class FewShotArithmetic(_Task):
         return 1 + (self.shots + 1) * problem
 
     def chance_exact_match(self) -> float:
-        """Exact match of a guess uniform over the integers an answer at ``test_length`` can take.
+        """Exact match of a guess uniform over the integers an answer at a test length can take,
+        averaged over the test lengths.
 
         The chance baseline of the emergence curves (Wei et al. 2022 draw one on every panel of Fig. 2):
         a model that knew only the range of the answer. For ``*`` the range over-counts the products
         that occur, so the baseline is a lower bound there.
         """
-        lo = 10 ** (self.test_length - 1) if self.test_length > 1 else 0
-        hi = 10**self.test_length - 1
-        n_answers = {"+": 2 * (hi - lo) + 1, "-": 2 * (hi - lo) + 1, "*": hi * hi - lo * lo + 1}[self.op]
-        return 1.0 / n_answers
+        chances = []
+        for length in self.test_lengths:
+            lo = 10 ** (length - 1) if length > 1 else 0
+            hi = 10**length - 1
+            n_answers = {"+": 2 * (hi - lo) + 1, "-": 2 * (hi - lo) + 1, "*": hi * hi - lo * lo + 1}[self.op]
+            chances.append(1.0 / n_answers)
+        return float(np.mean(chances))
 
     def _problems(self, keys: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
         lo = np.where(lengths > 1, 10 ** (lengths - 1), 0)[:, None]
@@ -499,22 +522,23 @@ class WordUnscramble(_Task):
         return 1 + (self.shots + 1) * (2 * length + 2)  # scrambled = word, then ; or EOS
 
     def chance_exact_match(self) -> float:
-        """Exact match of writing the given letters in a uniformly random order: 1 / test_length!.
+        """Exact match of writing the given letters in a uniformly random order: 1 / L! at test length
+        L, averaged over the test lengths.
 
         Exact for words without a repeated letter; words with one are easier by chance.
         """
-        return 1.0 / math.factorial(self.test_length)
+        return float(np.mean([1.0 / math.factorial(length) for length in self.test_lengths]))
 
     def letters(self, lengths: np.ndarray, words: np.ndarray) -> np.ndarray:
         """Letters (..., width) of lexicon word ``words`` of length ``lengths`` (arrays broadcast)."""
-        width = max(self.train_length, self.test_length)
+        width = max(self.train_length, self.longest_test)
         draws = hash64(
             self.lexicon_seed, np.asarray(lengths)[..., None], np.asarray(words)[..., None], np.arange(width)
         )
         return (draws % np.uint64(self.n_letters)).astype(np.int64)
 
     def _problems(self, keys: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
-        width = max(self.train_length, self.test_length)
+        width = max(self.train_length, self.longest_test)
         problem = np.arange(self.shots + 1)
         words = _ints(hash64(keys[:, None], problem, 0), 0, self.n_words - 1)
         order = hash64(keys[:, None, None], problem[:, None], 1, np.arange(width))
@@ -532,7 +556,7 @@ class WordUnscramble(_Task):
         return h
 
     def _render(self, problems: dict[str, np.ndarray], lengths: np.ndarray) -> list[_Piece]:
-        n, width = len(lengths), max(self.train_length, self.test_length)
+        n, width = len(lengths), max(self.train_length, self.longest_test)
         words = self.letters(lengths[:, None], problems["word"])
         scrambled = np.take_along_axis(words, problems["perm"], axis=2)
         words, scrambled = (np.where(np.arange(width) < lengths[:, None, None], x, 0) for x in (words, scrambled))
@@ -748,6 +772,28 @@ Task = Count | IndexHintAddition | FewShotArithmetic | WordUnscramble | Mixture 
 def sample(task: Task, n: int, split: Split, seed: int, start: int = 0) -> Examples:
     """Examples ``start .. start+n-1`` of ``split`` for ``seed``: e.g. a member's test set."""
     return task.generate(example_keys(seed, split, np.arange(start, start + n)), split)
+
+
+def sample_distinct(task: Task, n: int, seed: int) -> Examples:
+    """The first ``n`` distinct test examples of ``seed``'s test stream, in stream order.
+
+    A task with few problems (count has ``n_values - L + 1`` of length L) repeats them in a drawn
+    test set, and a repeat adds no information about a model: exact match over repeats moves in
+    coarse, unequal steps. Reading further down the stream until ``n`` distinct examples are found
+    keeps the set a prefix-stable function of ``(task, seed)``.
+    """
+    draws = n
+    while True:
+        examples = sample(task, draws, "test", seed)
+        _, first = np.unique(examples.tokens, axis=0, return_index=True)
+        if len(first) >= n:
+            return examples[np.sort(first)[:n]]
+        if draws >= _DISTINCT_DRAWS * n:
+            raise ValueError(
+                f"{task} has {len(first)} distinct test problems in {draws} draws, fewer than the {n} asked for: "
+                "lower n_examples, or widen the test lengths (test_max_length)"
+            )
+        draws *= 2
 
 
 def train_batch(task: Task, data_seeds: np.ndarray, step: int, batch_size: int) -> Examples:
