@@ -195,10 +195,17 @@ def stored_run(tmp_path: Path, name: str, key: str, exact: list[list[int]]) -> R
 
 
 def shown_populations(tmp_path: Path) -> dict[tuple[str, str], Shown]:
-    """count · width stores its two narrower runs (the widest is pending); count · depth stores one run."""
+    """count · width stores its two narrower runs (the widest is pending); count · depth stores one run,
+    tested over two lengths."""
     width = Sweep.from_dict(SWEEP_CONFIG, "quick")
     depth = Sweep.from_dict(
-        {**SWEEP_CONFIG, "name": "seeds/count-depth", "model": {"d_model": 8, "n_heads": 2}, "grid": [{"n_layers": 2}]},
+        {
+            **SWEEP_CONFIG,
+            "name": "seeds/count-depth",
+            "task": {**SWEEP_CONFIG["task"], "test_max_length": 7},
+            "model": {"d_model": 8, "n_heads": 2},
+            "grid": [{"n_layers": 2}],
+        },
         "quick",
     )
     return {
@@ -256,7 +263,7 @@ def test_population_table_and_sources_say_where_each_population_comes_from(tmp_p
             "scales": "2",
             "seeds_per_scale": 2,
             "fixed": "d_model = 8, n_heads = 2",
-            "train -> test length": "4 -> 6",
+            "train -> test length": "4 -> 6-7",
             "test problems (distinct answers)": "2 (1 distinct)",
             "profile": "quick",
             "scales not trained yet": "none",

@@ -17,7 +17,7 @@ that states a conclusion, computed here from the numbers so that tests can pin e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import altair as alt
 import numpy as np
@@ -418,12 +418,18 @@ def prompts_answered(result: Result) -> str:
     return f"{len(one_seed)} ({len(distinct_answers(one_seed))} distinct)"
 
 
+def _test_lengths(task: dict[str, Any]) -> str:
+    """A task mapping's test length, or its range of test lengths ("11-13")."""
+    longest = task.get("test_max_length")
+    return str(task["test_length"]) if longest in (None, task["test_length"]) else f"{task['test_length']}-{longest}"
+
+
 def _population_facts(population: Shown, axis: str) -> dict[str, object]:
     """The settings a population's runs share, read from its first run, and what is still to train."""
     first = population.sweep.runs[0]
     return {
         "fixed": ", ".join(f"{k} = {v}" for k, v in first.model.items() if k != AXES[axis]),
-        "train -> test length": f"{first.task['train_length']} -> {first.task['test_length']}",
+        "train -> test length": f"{first.task['train_length']} -> {_test_lengths(first.task)}",
         "test problems (distinct answers)": (
             prompts_answered(population.results[0]) if population.results else "none stored"
         ),
