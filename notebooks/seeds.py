@@ -69,8 +69,8 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # 40 (Fig. 3), with models of width 64 and up; it does not give the count lengths. Those settings are
 # this chapter's `paper` profile (`sweeps/seeds-*.yaml`, for a GPU). What this page shows is the
 # `full` profile, sized for 2 CPU cores: 200 seeds per scale, as in the paper, but integers 0-99 counted
-# for up to 10 in training and 11 to 13 in the test, widths 8-32 (2 layers) and depths 1-6 (width 16),
-# and 1,500 steps of 32 sequences at a learning rate of 0.003. These were chosen on **pilot seeds
+# for up to 10 in training and 11 to 13 in the test (exactly 12 for the depth axis, see below), widths
+# 8-32 (2 layers) and depths 1-6 (width 16), and 1,500 steps of 32 sequences at a learning rate of 0.003. These were chosen on **pilot seeds
 # 10000-10039**, which the reported populations never use (`scripts/pilot sweeps/pilots/seeds-count.yaml`):
 # among the settings tried (test lengths 12 and 13, no positional encoding against rotary, 1 and 2
 # layers, widths 16 and 32), the chosen one (the first two rows of the first table below, the pilot
@@ -94,8 +94,10 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # three lengths, 11-13 or 12-14, at widths 8, 16 and 32 (`sweeps/pilots/seeds-count-distinct.yaml`),
 # with a rule fixed before it ran: take the range whose P(success) goes from at most 0.2 at width 8 to
 # at least 0.8 at width 32, and 11-13, centred on the length the first round chose, if both do. The
-# fourth sentence says what it did; the populations below were trained again, on seeds 0-199, with the
-# test it chose.
+# fourth sentence says what it did. The width populations below were then trained again, on seeds
+# 0-199, with the test it chose. The depth populations still show the first test until they too are
+# retrained, which did not fit in the same session; the sentence under the second table names every
+# population still tested on repeated problems.
 # Addition with index hints was piloted the same way, on pilot seeds from 10000 (the addition rows of
 # the first table): operands of 3-4 digits in training at widths 16-64, 3,000-6,000 steps, with and
 # without rotary positions (`sweeps/pilots/seeds-addition.yaml`, 20 seeds), then the shortest lengths,
@@ -129,7 +131,7 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # **The test prompts.** Each scale's seeds answer the same 200 distinct test problems (`eval` in the
 # sweep files). A count problem is fixed by its start and its length, so one test length L over the
 # integers 0-99 has only 100 - L + 1 problems, too few for 200, and a test drawn at random from them
-# repeats some, which exact match then counts twice. So the count test spreads over three lengths,
+# repeats some, which exact match then counts twice. So the width axis's count test spreads over three lengths,
 # 11 to 13, 267 problems in all, and reads its pseudo-random stream of test problems until it has 200
 # distinct ones (`eval.distinct`, `tasks.sample_distinct`). Exact match then moves in steps of 1/200.
 # The `test problems (distinct answers)` column of the second table counts them (for count the answer
@@ -166,6 +168,9 @@ Markdown(seeds.split_finding(pilots, ["add-3-4-d64-rotary"], "the rotary model o
 # %% tags=["remove-input"]
 display(Markdown(stats.divergence_note(per_seed, ["task", "axis", "scale"])))
 seeds.population_table(per_seed, shown)
+
+# %% tags=["remove-input"]
+Markdown(seeds.repeated_tests_sentence(shown))
 
 # %% [markdown]
 # ## Exact match across seeds at every scale

@@ -240,6 +240,19 @@ def test_per_seed_table_gives_every_run_its_scale_size_and_panel(tmp_path: Path)
     assert [len(frame) for frame in panels.values()] == [4, 2]
 
 
+def test_the_populations_tested_on_repeated_problems_are_named(tmp_path: Path) -> None:
+    shown = shown_populations(tmp_path)
+    assert seeds.repeated_tests_sentence(shown) == (
+        "Tested on repeated problems: count · width (d_model), 2 draws of length 6 holding 1 problems; "
+        "count · depth (n_layers), 2 draws of length 6-7 holding 1 problems. Exact match there counts a repeated "
+        "problem as often as it was drawn; the analyses of single answers below count each problem once."
+    )
+    for population in shown.values():
+        for result in population.results:
+            result.table["target"] = [np.array([SYMBOL0 + e, EOS]) for e in result.table["example"]]
+    assert seeds.repeated_tests_sentence(shown) == "Every population shown was tested on distinct problems."
+
+
 def test_population_table_and_sources_say_where_each_population_comes_from(tmp_path: Path) -> None:
     shown = shown_populations(tmp_path)
     table = seeds.population_table(seeds.per_seed_table(shown), shown)

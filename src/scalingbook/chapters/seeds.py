@@ -411,11 +411,38 @@ def distinct_answers(records: pd.DataFrame) -> pd.DataFrame:
     return records.assign(answer=answer).drop_duplicates(["seed", "answer"])
 
 
-def prompts_answered(result: Result) -> str:
+def _prompt_counts(result: Result) -> tuple[int, int]:
     """How many test problems one seed of a run answered, and how many distinct answers they ask for."""
     table = result.table
     one_seed = table[table["seed"] == table["seed"].min()]
-    return f"{len(one_seed)} ({len(distinct_answers(one_seed))} distinct)"
+    return len(one_seed), len(distinct_answers(one_seed))
+
+
+def prompts_answered(result: Result) -> str:
+    """:func:`_prompt_counts` as the population table shows it: "200 (79 distinct)"."""
+    answered, distinct = _prompt_counts(result)
+    return f"{answered} ({distinct} distinct)"
+
+
+def repeated_tests_sentence(shown: dict[PanelKey, Shown]) -> str:
+    """Which stored populations were tested on repeated problems (a test drawn from too few of them),
+    from the first run of each; exact match counts a repeat as often as it was drawn."""
+    repeated = []
+    for (task, axis), population in shown.items():
+        if not population.results:
+            continue
+        answered, distinct = _prompt_counts(population.results[0])
+        if distinct < answered:
+            lengths = _test_lengths(population.sweep.runs[0].task)
+            repeated.append(
+                f"{panel_label(task, axis)}, {answered} draws of length {lengths} holding {distinct} problems"
+            )
+    if not repeated:
+        return "Every population shown was tested on distinct problems."
+    return (
+        f"Tested on repeated problems: {'; '.join(repeated)}. Exact match there counts a repeated problem as often "
+        "as it was drawn; the analyses of single answers below count each problem once."
+    )
 
 
 def _test_lengths(task: dict[str, Any]) -> str:
