@@ -70,8 +70,9 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # this chapter's `paper` profile (`sweeps/seeds-*.yaml`, for a GPU). What this page shows is the
 # `full` profile, sized for 2 CPU cores: 200 seeds per scale, as in the paper, but integers 0-99 counted
 # for up to 10 in training and 11 to 13 in the test (exactly 12 for the depth axis, see below), widths
-# 8-32 (2 layers) and depths 1-6 (width 16), and 1,500 steps of 32 sequences at a learning rate of 0.003. These were chosen on **pilot seeds
-# 10000-10039**, which the reported populations never use (`scripts/pilot sweeps/pilots/seeds-count.yaml`):
+# 8-32 (2 layers) and depths 1-6 (width 16), and 1,500 steps of 32 sequences at a learning rate of
+# 0.003. These were chosen on **pilot seeds 10000-10039**, which the reported populations never use
+# (`scripts/pilot sweeps/pilots/seeds-count.yaml`):
 # among the settings tried (test lengths 12 and 13, no positional encoding against rotary, 1 and 2
 # layers, widths 16 and 32), the chosen one (the first two rows of the first table below, the pilot
 # rerun with the committed code) put the share of successful pilot seeds between 0 and 1 at width 16
@@ -128,8 +129,8 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # problems, of the per-token negative log-likelihood of the target: $-\frac{1}{|y|}\log p(y \mid x)$
 # with teacher forcing. Every problem weighs the same whatever its length.
 #
-# **The test prompts.** Each scale's seeds answer the same 200 distinct test problems (`eval` in the
-# sweep files). A count problem is fixed by its start and its length, so one test length L over the
+# **The test prompts.** Each scale's seeds answer the same test problems (`eval` in the sweep
+# files). A count problem is fixed by its start and its length, so one test length L over the
 # integers 0-99 has only 100 - L + 1 problems, too few for 200, and a test drawn at random from them
 # repeats some, which exact match then counts twice. So the width axis's count test spreads over three lengths,
 # 11 to 13, 267 problems in all, and reads its pseudo-random stream of test problems until it has 200
@@ -153,7 +154,8 @@ Markdown(seeds.split_finding(pilots, ["nope-10-14", "nope-10-16", "nope-10-20"],
 Markdown(seeds.split_finding(pilots, ["nope-10-14", "nope-10-14-wide"], "widths 16 to 64 at test length 14"))
 
 # %% tags=["remove-input"]
-Markdown(seeds.split_finding(pilots, ["nope-10-11to13", "nope-10-12to14"], "200 distinct test problems over three lengths"))
+distinct_rounds = ["nope-10-11to13", "nope-10-12to14"]
+Markdown(seeds.split_finding(pilots, distinct_rounds, "200 distinct test problems over three lengths"))
 
 # %% tags=["remove-input"]
 in_distribution = ("add-3-3-d32", "add-3-3-d64-nope", "add-3-3-d64-rotary")

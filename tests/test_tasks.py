@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -25,6 +27,12 @@ from scalingbook.lab.tasks import (
 )
 
 SETTINGS = settings(max_examples=100, deadline=None)
+PINNED_DIGESTS = {  # computed with tasks.py at 12a6aa1, before test ranges existed
+    "count-test": "ec6e33c2a3946125",
+    "count-train": "e74e241bf1f5f722",
+    "addition-test": "fde9ed49876e2de1",
+    "unscramble-test": "d08c205403aa49d4",
+}
 seeds = st.integers(0, 2**32 - 1)
 splits = st.sampled_from(["train", "test"])
 
@@ -49,11 +57,13 @@ def additions(draw: st.DrawFn) -> IndexHintAddition:
 
 @st.composite
 def arithmetic(draw: st.DrawFn) -> FewShotArithmetic:
+    test = draw(st.integers(1, 5))
     return FewShotArithmetic(
         draw(st.integers(1, 4)),
-        draw(st.integers(1, 5)),
+        test,
         op=draw(st.sampled_from(["+", "-", "*"])),
         shots=draw(st.integers(0, 3)),
+        test_max_length=draw(st.one_of(st.none(), st.just(test + 1))),
     )
 
 
@@ -209,6 +219,18 @@ def test_a_distinct_test_set_is_the_stream_read_until_enough_distinct_problems()
         sample_distinct(Count(10, 12), 200, 1234)
 
 
+def test_single_length_examples_are_those_the_stored_runs_were_scored_on():
+    """Pinned before test ranges existed (SHA-256 of the tokens at 12a6aa1): a stored run's test set
+    and training stream must not move."""
+    digests = {
+        "count-test": sample(Count(10, 12), 200, "test", 1234).tokens,
+        "count-train": train_batch(Count(10, 12), np.arange(3), 7, 32).tokens,
+        "addition-test": sample(IndexHintAddition(3, 4), 64, "test", 1234).tokens,
+        "unscramble-test": sample(WordUnscramble(3, 4, shots=1, min_length=3), 64, "test", 5).tokens,
+    }
+    assert {k: hashlib.sha256(v.tobytes()).hexdigest()[:16] for k, v in digests.items()} == PINNED_DIGESTS
+
+
 def test_chance_over_several_test_lengths_is_the_mean_of_each():
     assert WordUnscramble(3, 3, test_max_length=4).chance_exact_match() == pytest.approx((1 / 6 + 1 / 24) / 2)
     two = FewShotArithmetic(2, 1, test_max_length=2).chance_exact_match()
@@ -270,13 +292,15 @@ def test_language_modelling_follows_the_markov_transitions():
 @st.composite
 def unscrambles(draw: st.DrawFn) -> WordUnscramble:
     # at least 3 letters and 20 words, so every length has problems to hold out (6 orders x 20 words)
+    test = draw(st.integers(3, 7))
     return WordUnscramble(
         draw(st.integers(3, 6)),
-        draw(st.integers(3, 7)),
+        test,
         shots=draw(st.integers(0, 2)),
         n_words=draw(st.integers(20, 60)),
         lexicon_seed=draw(st.integers(0, 9)),
         min_length=3,
+        test_max_length=draw(st.one_of(st.none(), st.just(test + 1))),
     )
 
 
@@ -366,6 +390,10 @@ def test_mixture_and_emergence_tasks_name_bad_parameters():
     with pytest.raises(ValueError, match="'long' trains on the same kind of problem up to length 3"):
         Mixture((FewShotArithmetic(1, 2), FewShotArithmetic(3, 3)), ("short", "long"), (1.0, 1.0))
     Mixture((FewShotArithmetic(1, 2), FewShotArithmetic(3, 3, op="-")), ("add", "sub"), (1.0, 1.0))
+    # a test range that starts inside its training lengths still draws any problem beyond them
+    with pytest.raises(ValueError, match="'a' tests at length 11, beyond its train_length 10, but 'b' trains"):
+        Mixture((Count(10, 8, test_max_length=15), Count(20, 20)), ("a", "b"), (1.0, 1.0))
+    Mixture((Count(10, 8, test_max_length=10), Count(20, 20)), ("a", "b"), (1.0, 1.0))  # held out by all
     with pytest.raises(ValueError, match="labels must be distinct"):
         Mixture((add, add), ("a", "a"), (1.0, 1.0))
     with pytest.raises(ValueError, match="weights must be > 0"):

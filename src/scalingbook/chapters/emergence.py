@@ -24,8 +24,16 @@ from scalingbook.analysis import metrics, stats
 from scalingbook.chapters import charts
 from scalingbook.lab.model import flops_6nd, param_count
 from scalingbook.lab.store import REPO_ROOT, Result
-from scalingbook.lab.sweeps import RunSpec, Shown, Sweep, load_tables, read_or_train, without_diverged
-from scalingbook.lab.tasks import TOKEN, FewShotArithmetic, Mixture, WordUnscramble, sample
+from scalingbook.lab.sweeps import (
+    RunSpec,
+    Shown,
+    Sweep,
+    load_tables,
+    main_test_examples,
+    read_or_train,
+    without_diverged,
+)
+from scalingbook.lab.tasks import TOKEN, FewShotArithmetic, Mixture, WordUnscramble
 
 SEPARATOR = TOKEN[">"]
 
@@ -81,7 +89,7 @@ def distinct_test_items(spec) -> dict[str, int]:
     per task). The query is what follows the last ``;`` (the solved shots before it may differ).
     """
     task = mixture_of(spec)
-    examples = sample(task, spec.eval["n_examples"], "test", spec.eval["seed"])
+    examples = main_test_examples(task, spec.eval)
     assert examples.component is not None, "a mixture's examples say which task each came from"
     queries: dict[str, set[bytes]] = {label: set() for label in task.labels}
     for tokens, c in zip(examples.tokens, examples.component):

@@ -17,7 +17,7 @@ that states a conclusion, computed here from the numbers so that tests can pin e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import altair as alt
 import numpy as np
@@ -30,7 +30,7 @@ from scalingbook.analysis import metrics, stats
 from scalingbook.chapters import charts
 from scalingbook.lab.model import param_count
 from scalingbook.lab.store import REPO_ROOT, Result
-from scalingbook.lab.sweeps import Shown, read_or_train
+from scalingbook.lab.sweeps import RunSpec, Shown, read_or_train
 
 BimodalityRule = Literal["dip", "peaks", "both", "either"]
 
@@ -433,7 +433,7 @@ def repeated_tests_sentence(shown: dict[PanelKey, Shown]) -> str:
             continue
         answered, distinct = _prompt_counts(population.results[0])
         if distinct < answered:
-            lengths = _test_lengths(population.sweep.runs[0].task)
+            lengths = _test_lengths(population.sweep.runs[0])
             repeated.append(
                 f"{panel_label(task, axis)}, {answered} draws of length {lengths} holding {distinct} problems"
             )
@@ -445,10 +445,10 @@ def repeated_tests_sentence(shown: dict[PanelKey, Shown]) -> str:
     )
 
 
-def _test_lengths(task: dict[str, Any]) -> str:
-    """A task mapping's test length, or its range of test lengths ("11-13")."""
-    longest = task.get("test_max_length")
-    return str(task["test_length"]) if longest in (None, task["test_length"]) else f"{task['test_length']}-{longest}"
+def _test_lengths(spec: RunSpec) -> str:
+    """A run's test length, or its range of test lengths ("11-13"), read from its task mapping."""
+    first, last = spec.task["test_length"], spec.task.get("test_max_length")
+    return str(first) if last in (None, first) else f"{first}-{last}"
 
 
 def _population_facts(population: Shown, axis: str) -> dict[str, object]:
@@ -456,7 +456,7 @@ def _population_facts(population: Shown, axis: str) -> dict[str, object]:
     first = population.sweep.runs[0]
     return {
         "fixed": ", ".join(f"{k} = {v}" for k, v in first.model.items() if k != AXES[axis]),
-        "train -> test length": f"{first.task['train_length']} -> {_test_lengths(first.task)}",
+        "train -> test length": f"{first.task['train_length']} -> {_test_lengths(first)}",
         "test problems (distinct answers)": (
             prompts_answered(population.results[0]) if population.results else "none stored"
         ),

@@ -109,7 +109,7 @@ EVAL_DEFAULTS = {
     "n_examples": 500,
     "seed": 1234,
     "batch_size": 256,
-    # the test set holds n_examples distinct problems (tasks.sample_distinct), not n_examples draws
+    # the test set holds n_examples distinct examples (tasks.sample_distinct), not n_examples draws
     "distinct": False,
     # a larger test set of component large_component ("" for a plain task) for the smallest runs
     "large_component": "",
@@ -311,7 +311,7 @@ class Sweep:
         built = runs[0].build_task()
         if evaluation["distinct"]:
             try:  # before any training: a task with too few test problems fails here, not after
-                test_set(built, evaluation)
+                main_test_examples(built, evaluation)
             except ValueError as err:
                 raise SweepError(f"{source}: eval.distinct: {err}") from None
         sizes = [param_count(r.model_config(built)) for r in runs]
@@ -509,7 +509,7 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
             write_atomic(spent_file, json.dumps({"cpu_seconds": earlier + sitting}).encode())
             return {"status": "stopped", "cpu_seconds": sitting}
         tables = {"training": result.losses(), **_extra_evaluations(spec, task, result.model)}
-        examples = test_set(task, spec.eval)
+        examples = main_test_examples(task, spec.eval)
         score = score_language if isinstance(task, LanguageModelling) else evaluate
         tables["records"] = score(result.model, examples, batch_size=spec.eval["batch_size"])
     summary = result.summary()
@@ -609,10 +609,10 @@ def run_one(spec: RunSpec, profile: str, device: str = "cpu", store_root: str | 
     return store_run(spec, profile, device, store)
 
 
-def test_set(task: Task, evaluation: dict[str, Any]) -> Examples:
+def main_test_examples(task: Task, evaluation: dict[str, Any]) -> Examples:
     """A run's main test set: ``n_examples`` draws of the eval seed's test stream, or with ``distinct``
     the first ``n_examples`` distinct problems in it."""
-    if evaluation["distinct"]:
+    if evaluation.get("distinct", EVAL_DEFAULTS["distinct"]):  # a spec rebuilt from a manifest omits it when off
         return sample_distinct(task, evaluation["n_examples"], evaluation["seed"])
     return sample(task, evaluation["n_examples"], "test", evaluation["seed"])
 

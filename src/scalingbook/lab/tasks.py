@@ -440,7 +440,8 @@ class FewShotArithmetic(_Task):
 
     def chance_exact_match(self) -> float:
         """Exact match of a guess uniform over the integers an answer at a test length can take,
-        averaged over the test lengths.
+        averaged over the test lengths (uniform, as :func:`sample` draws them; a distinct test set
+        can hold fewer of a length with few problems).
 
         The chance baseline of the emergence curves (Wei et al. 2022 draw one on every panel of Fig. 2):
         a model that knew only the range of the answer. For ``*`` the range over-counts the products
@@ -523,7 +524,7 @@ class WordUnscramble(_Task):
 
     def chance_exact_match(self) -> float:
         """Exact match of writing the given letters in a uniformly random order: 1 / L! at test length
-        L, averaged over the test lengths.
+        L, averaged over the test lengths (uniform, as :func:`sample` draws them).
 
         Exact for words without a repeated letter; words with one are easier by chance.
         """
@@ -610,12 +611,14 @@ class Mixture:
                 f"every Mixture component must use the same holdout, got {[t.holdout for t in self.tasks]}"
             )
         for i, tested in enumerate(self.tasks):
-            if tested.test_length <= tested.train_length:
+            if tested.longest_test <= tested.train_length:
                 continue  # its test queries are held out by hash, which every component respects
+            # test lengths beyond its own training draw any problem, held out or not
+            beyond = max(tested.test_length, tested.train_length + 1)
             for j, trainer in enumerate(self.tasks):
-                if _same_problems(tested, trainer) and trainer.train_length >= tested.test_length:
+                if _same_problems(tested, trainer) and trainer.train_length >= beyond:
                     raise ValueError(
-                        f"Mixture component {self.labels[i]!r} tests at length {tested.test_length}, beyond its "
+                        f"Mixture component {self.labels[i]!r} tests at length {beyond}, beyond its "
                         f"train_length {tested.train_length}, but {self.labels[j]!r} trains on the same kind of "
                         f"problem up to length {trainer.train_length}: test queries could occur in training"
                     )
@@ -776,6 +779,9 @@ def sample(task: Task, n: int, split: Split, seed: int, start: int = 0) -> Examp
 
 def sample_distinct(task: Task, n: int, seed: int) -> Examples:
     """The first ``n`` distinct test examples of ``seed``'s test stream, in stream order.
+
+    Distinct means the whole token sequence differs: a few-shot prompt that repeats a query with
+    other solved shots counts as a new example.
 
     A task with few problems (count has ``n_values - L + 1`` of length L) repeats them in a drawn
     test set, and a repeat adds no information about a model: exact match over repeats moves in
