@@ -372,8 +372,11 @@ Markdown(seeds.limits_text(per_seed, summary, bimodality, seeds.profiles_of(show
 #
 # For the **count** task on the **width** axis, take the largest scale. Compute P(success) (exact
 # match above `success_threshold`) with a 95% percentile bootstrap interval from `n_resamples`
-# resamples of seeds, using `exercise_seed` as the bootstrap's seed. Assign the estimate and the ends
-# of the interval to `ex1_p_success`, `ex1_low` and `ex1_high`.
+# resamples of seeds, using `exercise_seed` as the bootstrap's seed, and the exact Clopper-Pearson
+# interval of the same proportion. Assign the estimate, the ends of the bootstrap interval and the ends
+# of the exact one to `ex1_p_success`, `ex1_low`, `ex1_high`, `ex1_exact_low` and `ex1_exact_high`.
+# Where every seed (or none) succeeds, which of the two intervals still says how far the true share
+# could be from the one measured?
 # ```
 
 # %% [markdown]
@@ -382,15 +385,22 @@ Markdown(seeds.limits_text(per_seed, summary, bimodality, seeds.profiles_of(show
 # ```
 # `stats.bootstrap_ci` resamples seeds with replacement and takes percentiles of the statistic;
 # `seeds.success_probability` is the statistic, with the threshold bound by a small function.
+# `stats.clopper_pearson` takes the number of successful seeds and the number of seeds. A resample
+# of seeds that all succeeded succeeds everywhere too, so there the bootstrap interval has zero width;
+# the exact interval still reaches about 3.7/n below 1 (n seeds).
 
-# %% grade={"exercise": "seeds-ex-interval", "checks": {"ex1_p_success": {"atol": 1e-9}, "ex1_low": {"atol": 1e-9}, "ex1_high": {"atol": 1e-9}}}
-# BEGIN SOLUTION hint: select the rows, then stats.bootstrap_ci(em, statistic, n_resamples, 0.95, exercise_seed)
+# %% grade={"exercise": "seeds-ex-interval", "checks": {"ex1_p_success": {"atol": 1e-9}, "ex1_low": {"atol": 1e-9}, "ex1_high": {"atol": 1e-9}, "ex1_exact_low": {"atol": 1e-9}, "ex1_exact_high": {"atol": 1e-9}}}
+# BEGIN SOLUTION hint: select the rows, then stats.bootstrap_ci(em, statistic, n_resamples, 0.95, exercise_seed) and stats.clopper_pearson(successes, seeds, 0.95)
 largest = panels[("count", "width")].query("scale == scale.max()")["em"]
 ex1_p_success, ex1_low, ex1_high = stats.bootstrap_ci(
     largest, lambda x, axis: seeds.success_probability(x, axis, success_threshold), n_resamples, 0.95, exercise_seed
 )
+ex1_exact_low, ex1_exact_high = (
+    float(end) for end in stats.clopper_pearson(int((largest > success_threshold).sum()), len(largest), 0.95)
+)
 # END SOLUTION
-print(f"P(success) = {ex1_p_success:.3f}, 95% interval [{ex1_low:.3f}, {ex1_high:.3f}]")
+print(f"P(success) = {ex1_p_success:.3f}, 95% bootstrap interval [{ex1_low:.3f}, {ex1_high:.3f}], "
+      f"exact [{ex1_exact_low:.3f}, {ex1_exact_high:.3f}]")
 
 # %% [markdown]
 # ```{solution-end}
