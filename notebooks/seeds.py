@@ -132,11 +132,12 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # **The test prompts.** Each scale's seeds answer the same test problems (`eval` in the sweep
 # files). A count problem is fixed by its start and its length, so one test length L over the
 # integers 0-99 has only 100 - L + 1 problems, too few for 200, and a test drawn at random from them
-# repeats some, which exact match then counts twice. So the width axis's count test spreads over three lengths,
-# 11 to 13, 267 problems in all, and reads its pseudo-random stream of test problems until it has 200
-# distinct ones (`eval.distinct`, `tasks.sample_distinct`). Exact match then moves in steps of 1/200.
-# The `test problems (distinct answers)` column of the second table counts them (for count the answer
-# fixes the problem).
+# repeats some, which exact match then counts twice. So the width axis's count test spreads over
+# three lengths, 11 to 13, 267 problems in all, and reads its pseudo-random stream of test problems
+# until it has 200 distinct ones (`eval.distinct`, `tasks.sample_distinct`); exact match then moves in
+# steps of 1/200. The depth axis's test still draws 200 prompts at exactly 12, which hold 79 distinct
+# problems. The `test problems (distinct answers)` column of the second table counts them (for count
+# the answer fixes the problem).
 #
 # The second table lists the populations this page was computed from.
 
