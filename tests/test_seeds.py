@@ -243,8 +243,8 @@ def test_per_seed_table_gives_every_run_its_scale_size_and_panel(tmp_path: Path)
 def test_the_populations_tested_on_repeated_problems_are_named(tmp_path: Path) -> None:
     shown = shown_populations(tmp_path)
     assert seeds.repeated_tests_sentence(shown) == (
-        "Tested on repeated problems: count · width (d_model), 2 draws of length 6 holding 1 problems; "
-        "count · depth (n_layers), 2 draws of length 6-7 holding 1 problems. Exact match there counts a repeated "
+        "Tested on repeated problems: count · width (d_model), 2 draws of length 6 holding 1 problem; "
+        "count · depth (n_layers), 2 draws of length 6-7 holding 1 problem. Exact match there counts a repeated "
         "problem as often as it was drawn; the analyses of single answers below count each problem once."
     )
     for population in shown.values():
@@ -367,9 +367,9 @@ def test_a_longer_test_is_judged_on_split_seeds_not_on_a_pile_at_zero() -> None:
         }
     )
     assert seeds.split_finding(pilots, ["t14", "t16"], "a longer test, same training") == (
-        "A longer test, same training: `t14` (width 16: P(success) 0.00, mean EM 0.041, dip p 0.01; width 32: "
-        "P(success) 0.15, mean EM 0.115, dip p 0.97); `t16` (width 16: P(success) 0.00, mean EM 0.007, dip p 0.40; "
-        "width 32: P(success) 0.40, mean EM 0.300, dip p 0.20). So in no pilot and width does the dip test "
+        "A longer test, same training: `t14` (width 16: P(success) 0.000, mean EM 0.041, dip p 0.01; width 32: "
+        "P(success) 0.150, mean EM 0.115, dip p 0.97); `t16` (width 16: P(success) 0.000, mean EM 0.007, dip p 0.40; "
+        "width 32: P(success) 0.400, mean EM 0.300, dip p 0.20). So in no pilot and width does the dip test "
         "reject a single mode with seeds on both sides of the threshold (p < 0.05): a longer test, same training did "
         "not split the seeds."
     ), "a dip p of 0.01 at P(success) 0 is a pile at zero, not two modes"

@@ -435,7 +435,8 @@ def repeated_tests_sentence(shown: dict[PanelKey, Shown]) -> str:
         if distinct < answered:
             lengths = _test_lengths(population.sweep.runs[0])
             repeated.append(
-                f"{panel_label(task, axis)}, {answered} draws of length {lengths} holding {distinct} problems"
+                f"{panel_label(task, axis)}, {answered} draws of length {lengths} holding {distinct} "
+                f"problem{'' if distinct == 1 else 's'}"
             )
     if not repeated:
         return "Every population shown was tested on distinct problems."
@@ -579,7 +580,7 @@ def split_finding(pilots: pd.DataFrame, labels: list[str], change: str, alpha: f
     for label in labels:
         widths = rows[rows["label"] == label]
         cells = [
-            f"width {_width(r.model)}: P(success) {r.p_success:.2f}, mean EM {r.mean_em:.3f}, dip p {r.dip_p:.2f}"
+            f"width {_width(r.model)}: P(success) {r.p_success:.3f}, mean EM {r.mean_em:.3f}, dip p {r.dip_p:.2f}"
             for r in widths.itertuples()
         ]
         parts.append(f"`{label}` ({'; '.join(cells)})")
