@@ -96,9 +96,9 @@ chapter_header("seeds", globals(), sources=seeds.stored_results(shown))
 # with a rule fixed before it ran: take the range whose P(success) goes from at most 0.2 at width 8 to
 # at least 0.8 at width 32, and 11-13, centred on the length the first round chose, if both do. The
 # fourth sentence says what it did. The populations below were then trained again, on seeds 0-199,
-# with the test it chose; the depths not retrained yet are listed in the second table. Those
-# populations again spread their seeds in one hump, so a sixth round, on the same pilot seeds, kept
-# the populations' test and model at width 16 and changed only the optimiser, towards settings under
+# with the test it chose. The retrained width populations again spread their seeds in one hump, so
+# a sixth round, on the same pilot seeds and run while the depths were being retrained, kept the
+# populations' test and model at width 16 and changed only the optimiser, towards settings under
 # which where a seed lands might depend more on the seed: ten times the weight decay (1.0) or a
 # learning rate three times higher (0.01) (`sweeps/pilots/seeds-count-dynamics.yaml`, with the same
 # rule for a split written in it before it ran). The fifth sentence says what it did.
