@@ -317,7 +317,13 @@ Markdown(seeds.single_seeds_sentence(shapes, fig1["scale"].nunique()))
 # resamples seeds, each seed number at both scales together, and recomputes both changes; the pair is
 # clear when the interval of the fall in P(success) lies below zero and the interval of the rise in
 # the mean of successful runs lies above zero. (Two separate intervals that overlap can still hide a
-# clear difference, and the test on the difference is the one that answers the question.)
+# clear difference, and the test on the difference is the one that answers the question.) First, every
+# pair of neighbouring scales where P(success) falls at all, each fall tested the same way; then the
+# pairs where the successful runs also improve.
+
+# %% tags=["remove-input"]
+falls = seeds.success_falls(panels, success_threshold, n_resamples, confidence, exercise_seed)
+Markdown(seeds.success_falls_text(falls, confidence))
 
 # %% tags=["remove-input"]
 inverse = seeds.inverse_scaling(panels, success_threshold, n_resamples, confidence, exercise_seed)

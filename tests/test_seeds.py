@@ -469,6 +469,41 @@ def test_inverse_scaling_tests_each_change_on_seeds_paired_across_the_two_scales
     assert none.empty and seeds.inverse_scaling_text(none).startswith("**In this grid** no pair of neighbouring")
 
 
+def test_every_fall_of_p_success_is_listed_and_judged_on_the_paired_change() -> None:
+    seed = np.arange(200)
+
+    def scale(panel: str, value: int, n_success: int, order: np.ndarray = seed) -> pd.DataFrame:
+        """``n_success`` seeds succeed, the first ones in ``order``."""
+        return pd.DataFrame({"panel": panel, "scale": value, "seed": order, "em": np.where(seed < n_success, 0.4, 0.1)})
+
+    reshuffled = np.random.default_rng(3).permutation(200)
+    falling = pd.concat(
+        [scale("A", 1, 170), scale("A", 2, 110), scale("A", 3, 106, reshuffled), scale("A", 4, 160, reshuffled)]
+    )
+    rising = pd.concat([scale("B", 1, 10), scale("B", 2, 90)])
+    falls = seeds.success_falls({("t", "a"): falling, ("t", "b"): rising}, n_resamples=1000)
+    assert falls[["panel", "scale_from", "scale_to", "clear"]].values.tolist() == [
+        ["A", 1, 2, True],
+        ["A", 2, 3, False],
+    ], "every fall is listed, with or without a rise of the successful runs (here they stay at 0.4)"
+    first, second = falls.iloc[0], falls.iloc[1]
+    assert (first["p_from"], first["p_to"]) == (0.85, 0.55)
+    assert first["high"] < 0 and second["low"] < 0 <= second["high"], (
+        "scale 3's successes are a fresh draw of seeds, so its fall of 4 in 200 is within what resampling gives"
+    )
+    nested = seeds.success_falls({("t", "a"): pd.concat([scale("A", 2, 110), scale("A", 3, 106)])}, n_resamples=1000)
+    assert nested["clear"].tolist() == [True], "the same 4 seeds stopping, and no seed starting, is a clear fall"
+    text = seeds.success_falls_text(falls)
+    assert text.startswith("**Where P(success) falls** as the scale grows (paired 95% bootstrap interval")
+    assert "- **A**, scale 1 -> 2: P(success) 0.85 -> 0.55 (change [" in text
+    assert text.count("a clear fall, the interval lies below zero") == 1
+    assert text.count("not clear, the interval includes zero") == 1
+    none = seeds.success_falls({("t", "b"): rising})
+    assert none.empty and seeds.success_falls_text(none) == (
+        "**P(success) never falls** from one scale to the next larger one in this grid."
+    )
+
+
 def test_inverse_scaling_pairs_each_seed_across_the_two_scales_and_skips_a_missing_one() -> None:
     seed = np.arange(200)
     before = pd.DataFrame({"panel": "A", "scale": 1, "seed": seed, "em": np.where(seed < 100, 0.5, 0.0)})

@@ -1047,6 +1047,73 @@ def single_seeds_sentence(shapes: pd.DataFrame, n_widths: int) -> str:
 FEW_SEEDS = 50  # below this many seeds per scale, a small second mode is a handful of runs
 
 
+def _success_runs(frame: pd.DataFrame, threshold: float) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """One panel's runs as (seeds, scales) arrays in scale order, seed i in row i at every scale: whether
+    each run succeeded, and its exact match where it succeeded (0 where it failed); NaN for a run left
+    out. The paired bootstraps of P(success) and of the mean of successful runs resample these rows."""
+    em = frame.pivot(index="seed", columns="scale", values="em").sort_index(axis=1)
+    success = np.where(em.isna(), np.nan, em > threshold)
+    good = np.where(success == 1, em, 0.0) + np.where(em.isna(), np.nan, 0.0)
+    return em.columns, success, good
+
+
+def _success_change(success: np.ndarray, *_: np.ndarray) -> np.ndarray:
+    """P(success) at the second of two scales minus at the first, per resample."""
+    return success[:, 1] - success[:, 0]
+
+
+def success_falls(
+    panels: dict[PanelKey, pd.DataFrame],
+    threshold: float = SUCCESS_THRESHOLD,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    rng_seed: int = 0,
+) -> pd.DataFrame:
+    """Neighbouring scales where P(success) falls as the scale grows, whatever the successful runs do.
+
+    A fall that the larger model makes is a finding on its own, and it is judged like the inverse-scaling
+    pairs: a paired bootstrap interval over seeds of the change, ``clear`` when it lies below zero.
+    Columns ``panel, scale_from, scale_to, p_from, p_to, low, high, clear``.
+    """
+    rows = []
+    for frame in panels.values():
+        scales, success, _ = _success_runs(frame, threshold)
+        p = np.nanmean(success, axis=0)
+        for i in np.flatnonzero(p[1:] < p[:-1]):
+            change = stats.paired_bootstrap([success[:, i : i + 2]], _success_change, n_resamples, confidence, rng_seed)
+            rows.append(
+                {
+                    "panel": frame["panel"].iloc[0],
+                    "scale_from": scales[i],
+                    "scale_to": scales[i + 1],
+                    "p_from": p[i],
+                    "p_to": p[i + 1],
+                    "low": change.low,
+                    "high": change.high,
+                    "clear": bool(change.high < 0),
+                }
+            )
+    columns = ["panel", "scale_from", "scale_to", "p_from", "p_to", "low", "high", "clear"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def success_falls_text(falls: pd.DataFrame, confidence: float = 0.95) -> str:
+    """The :func:`success_falls` pairs as a list with their paired intervals, or the sentence saying the
+    grid has none."""
+    if falls.empty:
+        return "**P(success) never falls** from one scale to the next larger one in this grid."
+    lines = [
+        f"- **{r.panel}**, scale {r.scale_from} -> {r.scale_to}: P(success) {r.p_from:.2f} -> {r.p_to:.2f} "
+        f"(change [{r.low:+.2f}, {r.high:+.2f}]): "
+        f"{'a clear fall, the interval lies below zero' if r.clear else 'not clear, the interval includes zero'}."
+        for r in falls.itertuples()
+    ]
+    return (
+        f"**Where P(success) falls** as the scale grows (paired {confidence:.0%} bootstrap interval of each change):\n\n"
+        + "\n".join(lines)
+    )
+
+
 def inverse_scaling(
     panels: dict[PanelKey, pd.DataFrame],
     threshold: float = SUCCESS_THRESHOLD,
@@ -1054,7 +1121,7 @@ def inverse_scaling(
     confidence: float = 0.95,
     rng_seed: int = 0,
 ) -> pd.DataFrame:
-    """Neighbouring scales where P(success) falls while the mean of successful runs rises (Zhao Sec. 1.7).
+    """The :func:`success_falls` pairs where the mean of successful runs rises too (Zhao Sec. 1.7).
 
     Each change between the two scales gets a paired bootstrap interval over seeds
     (:func:`scalingbook.analysis.stats.paired_bootstrap`: seed i at both scales resampled together),
@@ -1065,41 +1132,37 @@ def inverse_scaling(
     p_from, p_to, good_from, good_to, fall_low, fall_high, rise_low, rise_high, clear``.
     """
 
-    def fall(success: np.ndarray, _: np.ndarray) -> np.ndarray:
-        return success[:, 1] - success[:, 0]
-
     def rise(success: np.ndarray, good: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return good[:, 1] / success[:, 1] - good[:, 0] / success[:, 0]
 
+    falls = success_falls(panels, threshold, n_resamples, confidence, rng_seed)
     rows = []
     for frame in panels.values():
-        em = frame.pivot(index="seed", columns="scale", values="em").sort_index(axis=1)
-        success = np.where(em.isna(), np.nan, em > threshold)
-        good = np.where(success == 1, em, 0.0) + np.where(em.isna(), np.nan, 0.0)
+        panel = frame["panel"].iloc[0]
+        scales, success, good = _success_runs(frame, threshold)
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = np.nanmean(success, axis=0)
             mean_good = np.nansum(good, axis=0) / np.nansum(success, axis=0)
-        for i in range(em.shape[1] - 1):
-            if not (p[i + 1] < p[i] and mean_good[i + 1] > mean_good[i]):
+        for fall in falls[falls["panel"] == panel].itertuples():
+            i = scales.get_loc(fall.scale_from)
+            if not mean_good[i + 1] > mean_good[i]:
                 continue
             pair = [success[:, i : i + 2], good[:, i : i + 2]]
-            p_fall = stats.paired_bootstrap(pair, fall, n_resamples, confidence, rng_seed)
             good_rise = stats.paired_bootstrap(pair, rise, n_resamples, confidence, rng_seed)
             rows.append(
                 {
-                    "panel": frame["panel"].iloc[0],
-                    "scale_from": em.columns[i],
-                    "scale_to": em.columns[i + 1],
-                    "p_from": p[i],
-                    "p_to": p[i + 1],
+                    "panel": panel,
+                    "scale_from": fall.scale_from,
+                    "scale_to": fall.scale_to,
+                    "p_from": fall.p_from,
+                    "p_to": fall.p_to,
                     "good_from": mean_good[i],
                     "good_to": mean_good[i + 1],
-                    "fall_low": p_fall.low,
-                    "fall_high": p_fall.high,
+                    "fall_low": fall.low,
+                    "fall_high": fall.high,
                     "rise_low": good_rise.low,
                     "rise_high": good_rise.high,
-                    "clear": bool(p_fall.high < 0 and good_rise.low > 0),
+                    "clear": bool(fall.clear and good_rise.low > 0),
                 }
             )
     columns = ["panel", "scale_from", "scale_to", "p_from", "p_to", "good_from", "good_to"]
