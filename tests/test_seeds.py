@@ -328,7 +328,7 @@ def test_pilots_are_read_per_task_and_summed_into_one_sentence(tmp_path: Path) -
     )
     assert seeds.learning_finding(pilots, ["a-2"]) == (
         "In distribution (tested on held-out problems of the longest training length): `a-2` at width 32: P(success) "
-        "0.10, mean EM 0.004, mean test loss 1.40 nats per token. 2 of 20 of these pilot members succeeded."
+        "0.100, mean EM 0.004, mean test loss 1.40 nats per token. 2 of 20 of these pilot members succeeded."
     )
     with pytest.raises(ValueError, match="none of the pilots"):
         seeds.learning_finding(pilots, ["a-9"])
@@ -345,8 +345,8 @@ def test_longer_training_is_compared_width_by_width_with_the_dip_test_verdict() 
         }
     )
     assert seeds.longer_training_finding(pilots, "s", "l") == (
-        "Trained longer (`l` against `s`): at width 16, mean test loss 0.84 -> 0.30, P(success) 0.25 -> 0.50, "
-        "dip p 0.90 -> 0.01; at width 32, mean test loss 0.24 -> 0.10, P(success) 1.00 -> 1.00, dip p 0.70 -> 0.60. "
+        "Trained longer (`l` against `s`): at width 16, mean test loss 0.84 -> 0.30, P(success) 0.250 -> 0.500, "
+        "dip p 0.90 -> 0.01; at width 32, mean test loss 0.24 -> 0.10, P(success) 1.000 -> 1.000, dip p 0.70 -> 0.60. "
         "So the dip test rejects a single mode at width 16 (p < 0.05)."
     )
     assert seeds.longer_training_finding(pilots.assign(dip_p=0.5), "s", "l").endswith(

@@ -534,7 +534,7 @@ def learning_finding(pilots: pd.DataFrame, labels: list[str]) -> str:
     width, P(success), mean EM and mean test loss, and how many members succeeded."""
     rows = _pilots_named(pilots, labels)
     cells = [
-        f"`{r.label}` at width {_width(r.model)}: P(success) {r.p_success:.2f}, mean EM "
+        f"`{r.label}` at width {_width(r.model)}: P(success) {r.p_success:.3f}, mean EM "
         f"{r.mean_em:.3f}, mean test loss {r.mean_loss:.2f} nats per token"
         for r in rows.itertuples()
     ]
@@ -558,7 +558,7 @@ def longer_training_finding(pilots: pd.DataFrame, short: str, long: str, alpha: 
         width = _width(model)
         parts.append(
             f"at width {width}, mean test loss {a['mean_loss']:.2f} -> {b['mean_loss']:.2f}, "
-            f"P(success) {a['p_success']:.2f} -> {b['p_success']:.2f}, dip p {a['dip_p']:.2f} -> {b['dip_p']:.2f}"
+            f"P(success) {a['p_success']:.3f} -> {b['p_success']:.3f}, dip p {a['dip_p']:.2f} -> {b['dip_p']:.2f}"
         )
         if b["dip_p"] < alpha:
             split.append(str(width))
@@ -1057,7 +1057,7 @@ def _success_runs(frame: pd.DataFrame, threshold: float) -> tuple[pd.Index, np.n
     return em.columns, success, good
 
 
-def _success_change(success: np.ndarray, *_: np.ndarray) -> np.ndarray:
+def _success_change(success: np.ndarray) -> np.ndarray:
     """P(success) at the second of two scales minus at the first, per resample."""
     return success[:, 1] - success[:, 0]
 
