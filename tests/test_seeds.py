@@ -253,6 +253,53 @@ def test_the_populations_tested_on_repeated_problems_are_named(tmp_path: Path) -
     assert seeds.repeated_tests_sentence(shown) == "Every population shown was tested on distinct problems."
 
 
+def test_at_full_only_stored_populations_are_read_and_none_is_trained(tmp_path: Path, monkeypatch) -> None:
+    """Issue 13: the book renders the chapter from committed results without training; a sweep with
+    nothing stored at full is left out and named, not trained at the quick profile beside 200 seeds."""
+    stored = shown_populations(tmp_path)
+    read: list[str] = []
+
+    def read_stored(path: Path, profile: str) -> Shown | None:
+        read.append(f"{path.name}@{profile}")
+        return stored.get(tuple(path.stem.split("-")[1:]))  # seeds-count-width -> (count, width)
+
+    def never_train(*_: object, **__: object) -> Shown:
+        raise AssertionError("a population was trained at the full profile")
+
+    monkeypatch.setattr(seeds, "read_stored", read_stored)
+    monkeypatch.setattr(seeds, "read_or_train", never_train)
+    shown = seeds.read_populations("count", "full", "cpu") | seeds.read_populations("addition", "full", "cpu")
+    assert shown == stored
+    assert read == [f"seeds-{task}-{axis}.yaml@full" for task in seeds.TASKS for axis in seeds.AXES]
+    missing = seeds.untrained(shown, "full")
+    assert missing == [("addition", "width"), ("addition", "depth")]
+    assert seeds.untrained_sentence(missing, "full") == (
+        "Not shown: addition · width (d_model); addition · depth (n_layers). No run of them is stored at the "
+        "full profile, and a book build does not train populations."
+    )
+    assert seeds.untrained_sentence(missing[:1], "full").startswith(
+        "Not shown: addition · width (d_model). No run of it "
+    )
+    assert seeds.untrained_sentence([], "quick") == "Every population of this chapter is shown at the quick profile."
+    with pytest.raises(ValueError, match="no Random seeds population is stored at the 'full' profile.*--profile full"):
+        seeds.untrained({}, "full")
+
+
+def test_the_committed_full_populations_are_read_without_training(monkeypatch) -> None:
+    """What the book shows at full on a fresh clone: both count axes at 200 seeds and 6 scales, from data/."""
+
+    def never_train(*_: object, **__: object) -> Shown:
+        raise AssertionError("a population was trained at the full profile")
+
+    monkeypatch.setattr(seeds, "read_or_train", never_train)
+    shown = seeds.read_populations("count", "full", "cpu") | seeds.read_populations("addition", "full", "cpu")
+    assert list(shown) == [("count", "width"), ("count", "depth")]
+    per_seed = seeds.per_seed_table(shown)
+    assert all(not population.pending for population in shown.values())
+    assert per_seed.groupby(["axis", "scale"])["seed"].nunique().eq(200).all()
+    assert per_seed.groupby("axis")["scale"].nunique().to_dict() == {"depth": 6, "width": 6}
+
+
 def test_population_table_and_sources_say_where_each_population_comes_from(tmp_path: Path) -> None:
     shown = shown_populations(tmp_path)
     table = seeds.population_table(seeds.per_seed_table(shown), shown)
@@ -332,6 +379,11 @@ def test_pilots_are_read_per_task_and_summed_into_one_sentence(tmp_path: Path) -
     )
     with pytest.raises(ValueError, match="none of the pilots"):
         seeds.learning_finding(pilots, ["a-9"])
+    assert seeds.population_cost_sentence(pilots, "a-2", seeds_per_scale=200, scales=12) == (
+        "`a-2` took 13 CPU-seconds a seed, so 200 seeds at each of 12 scales at that cost would take about 9 CPU-hours."
+    )
+    with pytest.raises(ValueError, match="none of the pilots"):
+        seeds.population_cost_sentence(pilots, "a-9", seeds_per_scale=200, scales=12)
 
 
 def test_longer_training_is_compared_width_by_width_with_the_dip_test_verdict() -> None:

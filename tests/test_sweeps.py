@@ -319,6 +319,7 @@ def test_a_chapter_reads_the_stored_full_runs_only_and_falls_back_to_quick(tmp_p
     full = {"grid": [{"d_model": 16}, {"d_model": 32}], "train": {"steps": 6}}
     path.write_text(yaml.safe_dump({**CONFIG, "profiles": {"quick": {}, "full": full}}))
 
+    assert sweeps.read_stored(path, "full") is None
     nothing_stored = sweeps.read_or_train(path, "full", log=lambda _: None)
     assert nothing_stored.profile == "quick" and len(nothing_stored.results) == 2 and not nothing_stored.pending
 
@@ -329,7 +330,12 @@ def test_a_chapter_reads_the_stored_full_runs_only_and_falls_back_to_quick(tmp_p
     assert [s.key for s in shown.pending] == [one.runs[1].key], "the missing run is listed, not trained"
     assert not sweeps.work_dir(one.runs[1], "full").exists()
 
+    again = sweeps.read_stored(path, "full")
+    assert again is not None and (again.sweep, again.pending) == (shown.sweep, shown.pending)
+    assert [r.manifest for r in again.results] == [r.manifest for r in shown.results]
+
     path.write_text(yaml.safe_dump({**CONFIG, "profiles": {"quick": {}}}))
+    assert sweeps.read_stored(path, "full") is None
     assert sweeps.read_or_train(path, "full", log=lambda _: None).profile == "quick"
 
 

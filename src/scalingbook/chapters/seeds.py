@@ -30,7 +30,7 @@ from scalingbook.analysis import metrics, stats
 from scalingbook.chapters import charts
 from scalingbook.lab.model import param_count
 from scalingbook.lab.store import REPO_ROOT, Result
-from scalingbook.lab.sweeps import RunSpec, Shown, read_or_train
+from scalingbook.lab.sweeps import RunSpec, Shown, read_or_train, read_stored
 
 BimodalityRule = Literal["dip", "peaks", "both", "either"]
 
@@ -330,15 +330,38 @@ PanelKey = tuple[str, str]  # (task, axis): one population, drawn as one panel
 
 
 def read_populations(task: str, profile: str, device: str) -> dict[PanelKey, Shown]:
-    """Both axes' sweeps of one task: at ``full`` the stored runs, never trained; at ``quick``, or where
-    a sweep has no full run stored, the quick populations, trained here (a chapter calls this once per
-    task, so that each of its cells stays short)."""
-    return {
-        (task, axis): read_or_train(
-            REPO_ROOT / "sweeps" / f"seeds-{task}-{axis}.yaml", profile, device, log=lambda _: None
+    """Both axes' sweeps of one task (a chapter calls this once per task, so that each of its cells stays
+    short). At ``quick`` they are trained here, in seconds. At ``full`` or ``paper`` only stored runs are
+    read, never trained: a sweep with none stored at that profile is left out (see :func:`untrained`)
+    rather than shown at the quick profile beside populations of 200 seeds."""
+    paths = {axis: REPO_ROOT / "sweeps" / f"seeds-{task}-{axis}.yaml" for axis in AXES}
+    if profile == "quick":
+        return {(task, axis): read_or_train(path, profile, device, log=lambda _: None) for axis, path in paths.items()}
+    stored = {(task, axis): read_stored(path, profile) for axis, path in paths.items()}
+    return {key: population for key, population in stored.items() if population is not None}
+
+
+def untrained(shown: dict[PanelKey, Shown], profile: str) -> list[PanelKey]:
+    """The chapter's populations with no run stored at ``profile``, in panel order; an error naming the
+    command that trains them when that is all of them, since the page would have nothing to show."""
+    missing = [(task, axis) for task in TASKS for axis in AXES if (task, axis) not in shown]
+    if not shown:
+        raise ValueError(
+            f"no Random seeds population is stored at the {profile!r} profile: train them with "
+            f"`scalingbook sweep sweeps/seeds-*.yaml --profile {profile}`, or run the chapter at the quick profile"
         )
-        for axis in AXES
-    }
+    return missing
+
+
+def untrained_sentence(missing: list[PanelKey], profile: str) -> str:
+    """Which populations the page leaves out because none of their runs is stored at ``profile``."""
+    if not missing:
+        return f"Every population of this chapter is shown at the {profile} profile."
+    names = "; ".join(panel_label(task, axis) for task, axis in missing)
+    return (
+        f"Not shown: {names}. No run of {'it' if len(missing) == 1 else 'them'} is stored at the {profile} profile, "
+        "and a book build does not train populations."
+    )
 
 
 def panel_label(task: str, axis: str) -> str:
@@ -542,6 +565,18 @@ def learning_finding(pilots: pd.DataFrame, labels: list[str]) -> str:
         "In distribution (tested on held-out problems of the longest training length): "
         + "; ".join(cells)
         + f". {_members_succeeded(rows)} of {int(rows['seeds'].sum())} of these pilot members succeeded."
+    )
+
+
+def population_cost_sentence(pilots: pd.DataFrame, label: str, seeds_per_scale: int, scales: int) -> str:
+    """What a population of the pilot ``label``'s setting would cost on a CPU: its measured CPU-seconds
+    per seed, times ``seeds_per_scale`` seeds at each of ``scales`` scales (at that width's cost)."""
+    rows = _pilots_named(pilots, [label])
+    per_seed = float(rows["cpu_seconds"].sum() / rows["seeds"].sum())
+    hours = per_seed * seeds_per_scale * scales / 3600
+    return (
+        f"`{label}` took {per_seed:.0f} CPU-seconds a seed, so {seeds_per_scale} seeds at each of {scales} "
+        f"scales at that cost would take about {hours:.0f} CPU-hours."
     )
 
 

@@ -905,17 +905,27 @@ def runs_line(results: list[Result], pending: int = 0) -> str:
     )
 
 
+def read_stored(path: Path, profile: str) -> Shown | None:
+    """The runs of the sweep config at ``path`` already stored at ``profile`` (the rest listed as pending),
+    or None where the config defines no such profile or none of its runs is stored."""
+    if profile not in defined_profiles(read_settings(path)):
+        return None
+    sweep = Sweep.load(path, profile)
+    tables = load_tables(sweep, "records", profile)
+    stored = [(s, t) for s, t in zip(sweep.runs, tables) if t is not None]
+    if not stored:
+        return None
+    pending = tuple(s for s, t in zip(sweep.runs, tables) if t is None)
+    return Shown(replace(sweep, runs=tuple(s for s, _ in stored)), profile, [t for _, t in stored], pending)
+
+
 def read_or_train(path: Path, profile: str, device: str = "cpu", log: Callable[[str], None] = print) -> Shown:
     """The sweep config at ``path`` for a chapter: at ``full`` or ``paper``, only the runs already stored
     (a book build never trains for hours; the rest are listed as pending), falling back to ``quick``,
     trained here when needed, where the config defines no such profile or none of its runs is stored."""
-    if profile != "quick" and profile in defined_profiles(read_settings(path)):
-        sweep = Sweep.load(path, profile)
-        tables = load_tables(sweep, "records", profile)
-        stored = [(s, t) for s, t in zip(sweep.runs, tables) if t is not None]
-        if stored:
-            pending = tuple(s for s, t in zip(sweep.runs, tables) if t is None)
-            return Shown(replace(sweep, runs=tuple(s for s, _ in stored)), profile, [t for _, t in stored], pending)
+    shown = read_stored(path, profile) if profile != "quick" else None
+    if shown is not None:
+        return shown
     sweep = Sweep.load(path, "quick")
     return Shown(sweep, "quick", run_sweep(sweep, "quick", device, log=log), ())
 
