@@ -237,16 +237,24 @@ def test_time_boxed_sittings_and_workers_give_the_same_results_as_one_run(tmp_pa
     assert sorted(reference[(sweep.runs[0].key, "records")]["member"].unique()) == [0, 1, 2, 3, 4]
 
 
-def test_a_run_resumed_across_sittings_records_the_cpu_time_of_every_sitting(tmp_path, checkpoints, monkeypatch):
+def test_a_run_resumed_across_sittings_records_the_cpu_time_and_commit_of_every_sitting(
+    tmp_path, checkpoints, monkeypatch
+):
     spec = Sweep.from_dict(CONFIG).runs[0]
     clock = iter(range(0, 10**6, 100))
     monkeypatch.setattr(time, "process_time", lambda: float(next(clock)))  # every sitting measures 100 s
+    monkeypatch.setattr(sweeps, "git_state", lambda: ("a" * 40, False))
     first = sweeps.run_chunk(spec, "quick", "cpu", 0, deadline=time.time() - 1)  # stops after a step
     assert first == {"status": "stopped", "cpu_seconds": 100.0}
+    monkeypatch.setattr(sweeps, "git_state", lambda: ("b" * 40, True))
     second = sweeps.run_chunk(spec, "quick", "cpu", 0)
     assert second["status"] == "done" and second["cpu_seconds"] == 200.0
+    assert second["commits"] == ["a" * 40, "b" * 40 + "+dirty"]
     store = sweeps.ResultStore(tmp_path / "store")
-    assert sweeps.store_run(spec, "quick", "cpu", store).manifest["cpu_seconds"] == 200.0
+    stored = sweeps.store_run(spec, "quick", "cpu", store)
+    assert stored.manifest["cpu_seconds"] == 200.0
+    assert stored.manifest["trained_at_commits"] == ["a" * 40, "b" * 40 + "+dirty"]
+    assert "(trained at aaaaaaaaaa, bbbbbbbbbb+dirty)" in stored.describe()
     assert not list(checkpoints.rglob("chunk-*")), "the work folder, spent-time note included, is cleared"
 
 

@@ -154,6 +154,9 @@ class Result:
         """One line for a chart or page caption saying where these numbers came from."""
         m = self.manifest
         commit = (m.get("git_commit") or "unknown")[:10] + ("+dirty" if m.get("git_dirty") else "")
+        sittings = m.get("trained_at_commits") or []
+        if len(sittings) > 1:  # resumed across commits: the last one alone would hide the others
+            commit += " (trained at " + ", ".join(c[:10] + c[40:] for c in sittings) + ")"
         return (
             f"{m['name']} [{m['profile']} profile, {m['param_hash']}] on {m['device']}, "
             f"commit {commit}, finished {m['finished']}"

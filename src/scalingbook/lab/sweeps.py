@@ -76,6 +76,7 @@ from scalingbook.lab.store import (
     Result,
     ResultStore,
     canonical_json,
+    git_state,
     param_hash,
     read_manifest,
     write_atomic,
@@ -497,16 +498,18 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
     offset = index * size
     members = [Member(**m) for m in spec.members[offset : offset + size]]
     task = spec.build_task()
-    # CPU time of earlier sittings of this group, so a run resumed across sittings records all of it.
+    # CPU time and commits of earlier sittings of this group, so a run resumed across sittings records
+    # all of its time and every commit whose code trained it.
     spent_file = checkpoint.with_name(f"chunk-{index:03d}-spent.json")
-    earlier = json.loads(spent_file.read_text())["cpu_seconds"] if spent_file.is_file() else 0.0
+    spent: dict[str, Any] = json.loads(spent_file.read_text()) if spent_file.is_file() else {"cpu_seconds": 0.0}
+    earlier, commits = spent["cpu_seconds"], _with_this_commit(spent.get("commits", []))
     cpu_start, wall_start = time.process_time(), time.time()
     with torch_threads(1 if device == "cpu" else None):
         try:
             result = train(spec.model_config(task), members, task, cfg, checkpoint, deadline)
         except TimeUp:
             sitting = time.process_time() - cpu_start
-            write_atomic(spent_file, json.dumps({"cpu_seconds": earlier + sitting}).encode())
+            write_atomic(spent_file, json.dumps({"cpu_seconds": earlier + sitting, "commits": commits}).encode())
             return {"status": "stopped", "cpu_seconds": sitting}
         tables = {"training": result.losses(), **_extra_evaluations(spec, task, result.model)}
         examples = main_test_examples(task, spec.eval)
@@ -521,6 +524,7 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
     done = {
         "status": "done",
         "cpu_seconds": seconds,
+        "commits": commits,
         "wall_seconds": time.time() - wall_start,
         "tables": sorted(tables),
         "summary": summary.to_dict(orient="records"),
@@ -529,6 +533,12 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
     checkpoint.unlink(missing_ok=True)
     spent_file.unlink(missing_ok=True)
     return done
+
+
+def _with_this_commit(earlier: list[str]) -> list[str]:
+    """``earlier`` sittings' commits and this one's (``+dirty`` when tracked code differed from it), each once."""
+    commit, dirty = git_state()
+    return list(dict.fromkeys([*earlier, (commit or "unknown") + ("+dirty" if dirty else "")]))
 
 
 def score_language(model: Any, examples: Any, batch_size: int = 256) -> pd.DataFrame:
@@ -568,7 +578,8 @@ def store_run(spec: RunSpec, profile: str, device: str, store: ResultStore) -> R
     )
     common: dict[str, Any] = {"profile": profile, "device": device, "started": started}
     size = member_chunk(_train_config(spec, device), len(spec.members))
-    runtime = {"cpu_seconds": cpu_seconds, "member_chunk": size}
+    trained_at = list(dict.fromkeys(commit for c in chunks for commit in c.get("commits", ["unknown"])))
+    runtime = {"cpu_seconds": cpu_seconds, "member_chunk": size, "trained_at_commits": trained_at}
 
     def joined(name: str) -> pd.DataFrame:
         parts = [pd.read_parquet(folder / f"chunk-{i:03d}-{name}.parquet") for i in range(len(chunks))]
