@@ -470,9 +470,9 @@ def repeated_tests_sentence(shown: dict[PanelKey, Shown]) -> str:
 
 
 def _test_lengths(spec: RunSpec) -> str:
-    """A run's test length, or its range of test lengths ("11-13"), read from its task mapping."""
-    first, last = spec.task["test_length"], spec.task.get("test_max_length")
-    return str(first) if last in (None, first) else f"{first}-{last}"
+    """A run's test length, or its range of test lengths ("11-13")."""
+    lengths = spec.build_task().test_lengths
+    return str(lengths[0]) if len(lengths) == 1 else f"{lengths[0]}-{lengths[-1]}"
 
 
 def _population_facts(population: Shown, axis: str) -> dict[str, object]:
