@@ -49,7 +49,7 @@ shown = seeds.read_populations("count", profile, train_on)
 
 # %% tags=["remove-input"]
 shown |= seeds.read_populations("addition", profile, train_on)
-untrained = seeds.untrained(shown, profile)
+left_out = seeds.populations_left_out(shown, profile)
 per_seed = seeds.per_seed_table(shown)
 panels = seeds.panels_of(per_seed)
 sources = seeds.source_lines(shown)
@@ -186,7 +186,7 @@ display(Markdown(stats.divergence_note(per_seed, ["task", "axis", "scale"])))
 seeds.population_table(per_seed, shown)
 
 # %% tags=["remove-input"]
-Markdown(seeds.repeated_tests_sentence(shown) + " " + seeds.untrained_sentence(untrained, profile))
+Markdown(seeds.repeated_tests_sentence(shown) + " " + seeds.left_out_sentence(left_out, profile))
 
 # %% [markdown]
 # ## Exact match across seeds at every scale

@@ -271,18 +271,18 @@ def test_at_full_only_stored_populations_are_read_and_none_is_trained(tmp_path: 
     shown = seeds.read_populations("count", "full", "cpu") | seeds.read_populations("addition", "full", "cpu")
     assert shown == stored
     assert read == [f"seeds-{task}-{axis}.yaml@full" for task in seeds.TASKS for axis in seeds.AXES]
-    missing = seeds.untrained(shown, "full")
+    missing = seeds.populations_left_out(shown, "full")
     assert missing == [("addition", "width"), ("addition", "depth")]
-    assert seeds.untrained_sentence(missing, "full") == (
+    assert seeds.left_out_sentence(missing, "full") == (
         "Not shown: addition · width (d_model); addition · depth (n_layers). No run of them is stored at the "
         "full profile, and a book build does not train populations."
     )
-    assert seeds.untrained_sentence(missing[:1], "full").startswith(
+    assert seeds.left_out_sentence(missing[:1], "full").startswith(
         "Not shown: addition · width (d_model). No run of it "
     )
-    assert seeds.untrained_sentence([], "quick") == "Every population of this chapter is shown at the quick profile."
+    assert seeds.left_out_sentence([], "quick") == "Every population of this chapter is shown at the quick profile."
     with pytest.raises(ValueError, match="no Random seeds population is stored at the 'full' profile.*--profile full"):
-        seeds.untrained({}, "full")
+        seeds.populations_left_out({}, "full")
 
 
 def test_the_committed_full_populations_are_read_without_training(monkeypatch) -> None:

@@ -40,6 +40,25 @@ def test_round_trip_and_manifest(tmp_path):
     assert "quick profile" in back.describe()
 
 
+def test_a_caption_names_the_commits_that_trained_a_run_when_another_stored_it(tmp_path):
+    a, b = "a" * 40, "b" * 40
+    base = {"name": "s/records", "profile": "full", "param_hash": "k", "device": "cpu", "finished": "f"}
+
+    def caption(**manifest) -> str:
+        return store.Result(pd.DataFrame(), {**base, **manifest}, tmp_path).describe()
+
+    assert caption(git_commit=b, git_dirty=False) == "s/records [full profile, k] on cpu, commit bbbbbbbbbb, finished f"
+    assert caption(git_commit=b, git_dirty=False, trained_at_commits=[b]) == caption(git_commit=b, git_dirty=False)
+    assert "commit bbbbbbbbbb (trained at aaaaaaaaaa)," in caption(git_commit=b, trained_at_commits=[a])
+    assert "commit bbbbbbbbbb+dirty (trained at aaaaaaaaaa, bbbbbbbbbb+dirty)," in caption(
+        git_commit=b, git_dirty=True, trained_at_commits=[a, b + "+dirty"]
+    )
+    assert "commit 9ae81c2+dirty (trained at unknown, 9ae81c2+dirty)," in caption(
+        git_commit="9ae81c2", git_dirty=True, trained_at_commits=["unknown", "9ae81c2+dirty"]
+    ), "a short commit (SCALINGBOOK_GIT_COMMIT) keeps its +dirty"
+    assert "commit unknown, " in caption(git_commit=None)
+
+
 def test_param_hash_ignores_key_order():
     assert param_hash({"a": 1, "b": [1, 2]}) == param_hash({"b": [1, 2], "a": 1})
     assert param_hash({"a": 1}) != param_hash({"a": 2})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -256,6 +257,11 @@ def test_a_run_resumed_across_sittings_records_the_cpu_time_and_commit_of_every_
     assert stored.manifest["trained_at_commits"] == ["a" * 40, "b" * 40 + "+dirty"]
     assert "(trained at aaaaaaaaaa, bbbbbbbbbb+dirty)" in stored.describe()
     assert not list(checkpoints.rglob("chunk-*")), "the work folder, spent-time note included, is cleared"
+
+    spent_file = sweeps.work_dir(spec, "quick") / "chunk-000-spent.json"
+    spent_file.parent.mkdir(parents=True)
+    spent_file.write_text(json.dumps({"cpu_seconds": 50.0}))  # a note from before notes named commits
+    assert sweeps.run_chunk(spec, "quick", "cpu", 0)["commits"] == ["unknown", "b" * 40 + "+dirty"]
 
 
 def test_a_time_limit_too_short_for_a_checkpoint_is_refused(tmp_path, checkpoints):

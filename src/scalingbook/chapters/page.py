@@ -11,7 +11,7 @@ from typing import Any
 
 from scalingbook import __version__
 from scalingbook.chapters.params import read_params
-from scalingbook.lab.store import REPO_ROOT, Result, git_state
+from scalingbook.lab.store import REPO_ROOT, Result, commit_label, git_state
 
 
 class DeviceError(RuntimeError):
@@ -52,7 +52,7 @@ def chapter_header(name: str, namespace: dict[str, Any], sources: list[Result | 
             "````{admonition} How this page was made",
             ":class: note",
             f"**Profile:** `{namespace['profile']}` · **scalingbook** {__version__} · "
-            f"**commit** `{(commit or 'unknown')[:10]}{'+dirty' if dirty else ''}` · "
+            f"**commit** `{commit_label(commit, dirty, width=10)}` · "
             f"**executed** {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             "",
             "**Results used:**",

@@ -31,6 +31,7 @@ from scalingbook.chapters import charts
 from scalingbook.lab.model import param_count
 from scalingbook.lab.store import REPO_ROOT, Result
 from scalingbook.lab.sweeps import RunSpec, Shown, read_or_train, read_stored
+from scalingbook.lab.tasks import Count, IndexHintAddition
 
 BimodalityRule = Literal["dip", "peaks", "both", "either"]
 
@@ -332,7 +333,7 @@ PanelKey = tuple[str, str]  # (task, axis): one population, drawn as one panel
 def read_populations(task: str, profile: str, device: str) -> dict[PanelKey, Shown]:
     """Both axes' sweeps of one task (a chapter calls this once per task, so that each of its cells stays
     short). At ``quick`` they are trained here, in seconds. At ``full`` or ``paper`` only stored runs are
-    read, never trained: a sweep with none stored at that profile is left out (see :func:`untrained`)
+    read, never trained: a sweep with none stored at that profile is left out (see :func:`populations_left_out`)
     rather than shown at the quick profile beside populations of 200 seeds."""
     paths = {axis: REPO_ROOT / "sweeps" / f"seeds-{task}-{axis}.yaml" for axis in AXES}
     if profile == "quick":
@@ -341,7 +342,7 @@ def read_populations(task: str, profile: str, device: str) -> dict[PanelKey, Sho
     return {key: population for key, population in stored.items() if population is not None}
 
 
-def untrained(shown: dict[PanelKey, Shown], profile: str) -> list[PanelKey]:
+def populations_left_out(shown: dict[PanelKey, Shown], profile: str) -> list[PanelKey]:
     """The chapter's populations with no run stored at ``profile``, in panel order; an error naming the
     command that trains them when that is all of them, since the page would have nothing to show."""
     missing = [(task, axis) for task in TASKS for axis in AXES if (task, axis) not in shown]
@@ -353,7 +354,7 @@ def untrained(shown: dict[PanelKey, Shown], profile: str) -> list[PanelKey]:
     return missing
 
 
-def untrained_sentence(missing: list[PanelKey], profile: str) -> str:
+def left_out_sentence(missing: list[PanelKey], profile: str) -> str:
     """Which populations the page leaves out because none of their runs is stored at ``profile``."""
     if not missing:
         return f"Every population of this chapter is shown at the {profile} profile."
@@ -402,7 +403,7 @@ def source_lines(shown: dict[PanelKey, Shown]) -> list[str]:
 
 
 def profiles_of(shown: dict[PanelKey, Shown]) -> dict[PanelKey, str]:
-    """The profile each population comes from (quick where no full run is stored)."""
+    """The profile each population comes from (at quick, all of them; otherwise the one asked for)."""
     return {key: population.profile for key, population in shown.items()}
 
 
@@ -471,7 +472,10 @@ def repeated_tests_sentence(shown: dict[PanelKey, Shown]) -> str:
 
 def _test_lengths(spec: RunSpec) -> str:
     """A run's test length, or its range of test lengths ("11-13")."""
-    lengths = spec.build_task().test_lengths
+    task = spec.build_task()
+    if not isinstance(task, Count | IndexHintAddition):
+        raise TypeError(f"the Random seeds tasks are count and addition, not {type(task).__name__}")
+    lengths = task.test_lengths
     return str(lengths[0]) if len(lengths) == 1 else f"{lengths[0]}-{lengths[-1]}"
 
 

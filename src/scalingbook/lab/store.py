@@ -61,6 +61,18 @@ def param_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(params).encode()).hexdigest()[:16]
 
 
+def commit_label(commit: str | None, dirty: bool | None, width: int = 40) -> str:
+    """A commit as manifests and captions name it: its first ``width`` characters, ``+dirty`` when
+    tracked code differed from it, ``unknown`` when there was none to read."""
+    return (commit or "unknown")[:width] + ("+dirty" if dirty else "")
+
+
+def _short(label: str) -> str:
+    """A :func:`commit_label` cut to the 10 characters a caption shows, its ``+dirty`` kept."""
+    commit, dirty, _ = label.partition("+dirty")
+    return commit_label(commit, bool(dirty), width=10)
+
+
 def git_state(repo: Path = REPO_ROOT) -> tuple[str | None, bool | None]:
     """The commit checked out at ``repo`` and whether tracked files outside ``data/`` differ from it
     (results written there by the run itself, or by the run before it in the same checkout, are not a
@@ -153,10 +165,11 @@ class Result:
     def describe(self) -> str:
         """One line for a chart or page caption saying where these numbers came from."""
         m = self.manifest
-        commit = (m.get("git_commit") or "unknown")[:10] + ("+dirty" if m.get("git_dirty") else "")
-        sittings = m.get("trained_at_commits") or []
-        if len(sittings) > 1:  # resumed across commits: the last one alone would hide the others
-            commit += " (trained at " + ", ".join(c[:10] + c[40:] for c in sittings) + ")"
+        stored_at = commit_label(m.get("git_commit"), m.get("git_dirty"))
+        commit = _short(stored_at)
+        trained_at = m.get("trained_at_commits") or [stored_at]
+        if trained_at != [stored_at]:  # trained in sittings at other commits than the one that stored it
+            commit += " (trained at " + ", ".join(_short(c) for c in trained_at) + ")"
         return (
             f"{m['name']} [{m['profile']} profile, {m['param_hash']}] on {m['device']}, "
             f"commit {commit}, finished {m['finished']}"

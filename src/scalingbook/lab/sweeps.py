@@ -76,6 +76,7 @@ from scalingbook.lab.store import (
     Result,
     ResultStore,
     canonical_json,
+    commit_label,
     git_state,
     param_hash,
     read_manifest,
@@ -501,8 +502,10 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
     # CPU time and commits of earlier sittings of this group, so a run resumed across sittings records
     # all of its time and every commit whose code trained it.
     spent_file = checkpoint.with_name(f"chunk-{index:03d}-spent.json")
-    spent: dict[str, Any] = json.loads(spent_file.read_text()) if spent_file.is_file() else {"cpu_seconds": 0.0}
-    earlier, commits = spent["cpu_seconds"], _with_this_commit(spent.get("commits", []))
+    fresh = {"cpu_seconds": 0.0, "commits": []}
+    spent: dict[str, Any] = json.loads(spent_file.read_text()) if spent_file.is_file() else fresh
+    # A note written before notes named commits still had an earlier sitting, at a commit not known.
+    earlier, commits = spent["cpu_seconds"], _with_this_commit(spent.get("commits", ["unknown"]))
     cpu_start, wall_start = time.process_time(), time.time()
     with torch_threads(1 if device == "cpu" else None):
         try:
@@ -536,9 +539,8 @@ def run_chunk(spec: RunSpec, profile: str, device: str, index: int, deadline: fl
 
 
 def _with_this_commit(earlier: list[str]) -> list[str]:
-    """``earlier`` sittings' commits and this one's (``+dirty`` when tracked code differed from it), each once."""
-    commit, dirty = git_state()
-    return list(dict.fromkeys([*earlier, (commit or "unknown") + ("+dirty" if dirty else "")]))
+    """``earlier`` sittings' commits and this one's (:func:`commit_label`), each once."""
+    return list(dict.fromkeys([*earlier, commit_label(*git_state())]))
 
 
 def score_language(model: Any, examples: Any, batch_size: int = 256) -> pd.DataFrame:
