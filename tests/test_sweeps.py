@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -262,6 +263,30 @@ def test_a_run_resumed_across_sittings_records_the_cpu_time_and_commit_of_every_
     spent_file.parent.mkdir(parents=True)
     spent_file.write_text(json.dumps({"cpu_seconds": 50.0}))  # a note from before notes named commits
     assert sweeps.run_chunk(spec, "quick", "cpu", 0)["commits"] == ["unknown", "b" * 40 + "+dirty"]
+
+
+def test_a_recheck_retrains_the_first_group_and_finds_a_changed_stored_value(tmp_path, checkpoints):
+    spec = Sweep.from_dict(CONFIG).runs[0]
+    store = sweeps.ResultStore(tmp_path / "store")
+    run_sweep(
+        Sweep.from_dict({**CONFIG, "grid": CONFIG["grid"][:1]}), "quick", store_root=store.root, log=lambda _: None
+    )
+    gaps = sweeps.recheck_first_group(spec, "quick", store).set_index("column")["max_abs_diff"]
+    assert {"exact_match", "sum_logprob", "seed"} <= set(gaps.index)
+    assert (gaps == 0).all(), "the same code on the same machine retrains bit for bit"
+    assert not sweeps.work_dir(spec, "quick").exists()
+
+    stored = store.read(f"{spec.sweep}/records", spec.params())
+    changed = stored.table.assign(sum_logprob=stored.table["sum_logprob"] - 0.25)
+    store.write(
+        stored.manifest["name"], spec.params(), changed, profile="quick", device="cpu", started=datetime.now(UTC)
+    )
+    gaps = sweeps.recheck_first_group(spec, "quick", store).set_index("column")["max_abs_diff"]
+    assert gaps["sum_logprob"] == pytest.approx(0.25) and gaps["exact_match"] == 0
+
+    sweeps.work_dir(spec, "quick").mkdir(parents=True)
+    with pytest.raises(SweepError, match="sitting in progress"):
+        sweeps.recheck_first_group(spec, "quick", store)
 
 
 def test_a_time_limit_too_short_for_a_checkpoint_is_refused(tmp_path, checkpoints):

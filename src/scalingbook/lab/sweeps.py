@@ -543,6 +543,30 @@ def _with_this_commit(earlier: list[str]) -> list[str]:
     return list(dict.fromkeys([*earlier, commit_label(*git_state())]))
 
 
+def recheck_first_group(spec: RunSpec, profile: str, store: ResultStore, device: str = "cpu") -> pd.DataFrame:
+    """Retrain member group 0 of the stored run ``spec`` with the code checked out here and compare its
+    records with the stored ones: per numeric column, the largest absolute difference over the group's
+    (member, example) rows; 0 everywhere means bit for bit. How a rerun on another machine or at another
+    commit is checked against committed results without retraining the whole run. Refused while the
+    run has a work folder (a sitting in progress), which this would overwrite; the folder it makes is removed."""
+    stored = store.read(f"{spec.sweep}/records", spec.params())
+    folder = work_dir(spec, profile)
+    if folder.exists():
+        raise SweepError(f"{folder} holds a sitting in progress of this run; finish or remove it first")
+    try:
+        run_chunk(spec, profile, device, 0)
+        fresh = pd.read_parquet(folder / "chunk-000-records.parquet")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rows = ["member", "example"]
+    both = fresh.merge(stored.table, on=rows, suffixes=("", "_stored"), validate="one_to_one")
+    if len(both) != len(fresh):
+        raise SweepError(f"{len(fresh) - len(both)} rows of the rerun have no stored counterpart: not the same test")
+    columns = [c for c in fresh.columns if c not in rows and pd.api.types.is_numeric_dtype(fresh[c])]
+    gaps = [(both[c].astype(float) - both[f"{c}_stored"].astype(float)).abs().max() for c in columns]
+    return pd.DataFrame({"column": columns, "max_abs_diff": np.asarray(gaps, dtype=float)})
+
+
 def score_language(model: Any, examples: Any, batch_size: int = 256) -> pd.DataFrame:
     """Teacher-forced test loss of every member on every example of a language task: one row per
     (member, example) with the summed negative log-likelihood of tokens 2..T (``nll``) and their
